@@ -1,0 +1,54 @@
+// Lint rules for chorus. The layering rule keeps the library (src/core) free of the CLI.
+import js from '@eslint/js';
+import tseslint from 'typescript-eslint';
+
+export default tseslint.config(
+  { ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/'] },
+  js.configs.recommended,
+  ...tseslint.configs.recommended,
+  {
+    languageOptions: { globals: { process: 'readonly', console: 'readonly' } },
+    rules: {
+      '@typescript-eslint/no-unused-vars': ['error', { argsIgnorePattern: '^_', varsIgnorePattern: '^_' }],
+      '@typescript-eslint/consistent-type-imports': 'error',
+    },
+  },
+  {
+    files: ['src/core/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/cli/**', '**/cli', '**/commands/**', '**/commands'],
+              message: 'src/core must not import src/cli or src/commands.',
+            },
+            {
+              group: ['ora', 'cli-table3', 'commander'],
+              message: 'src/core never renders: terminal libraries belong to src/cli.',
+            },
+          ],
+        },
+      ],
+      'no-console': 'error',
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Core never exits: throw a typed error.' },
+        { object: 'process', property: 'stdout', message: 'Core never prints: return a value or emit an event.' },
+        { object: 'process', property: 'stderr', message: 'Core never prints: use the injected logger.' },
+      ],
+    },
+  },
+  {
+    files: ['src/commands/**/*.ts'],
+    rules: {
+      'no-console': 'error',
+      'no-restricted-properties': [
+        'error',
+        { object: 'process', property: 'exit', message: 'Commands return a result; src/cli exits.' },
+        { object: 'process', property: 'stdout', message: 'Commands return a result; src/cli renders it.' },
+      ],
+    },
+  },
+);

@@ -1,0 +1,148 @@
+// Builds the distributables: an ESM bundle (dist/chorus.mjs, also runnable with `deno run -A`) and
+// Node single-executable binaries per target (dist/chorus-linux-x64, dist/chorus-linux-arm64),
+// then dist/SHA256SUMS. The only network access is the npm registry (for a foreign-arch Node).
+//   node scripts/build-binaries.ts [--target linux-x64,linux-arm64]
+import { execFileSync } from 'node:child_process';
+import { createHash } from 'node:crypto';
+import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import { basename, join, resolve } from 'node:path';
+import { parseArgs } from 'node:util';
+import { build } from 'esbuild';
+
+const root = resolve(import.meta.dirname, '..');
+const dist = join(root, 'dist');
+const cache = join(root, '.cache');
+const ALL_TARGETS = ['linux-x64', 'linux-arm64'] as const;
+type Target = (typeof ALL_TARGETS)[number];
+const ELF_MACHINE: Record<Target, number> = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 };
+const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+
+function log(message: string): void {
+  process.stderr.write(`build: ${message}\n`);
+}
+
+function gitCommit(): string {
+  try {
+    return execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], { cwd: root, stdio: ['ignore', 'pipe', 'ignore'] })
+      .toString()
+      .trim();
+  } catch {
+    return 'unknown';
+  }
+}
+
+async function bundle(): Promise<string> {
+  const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
+  const out = join(dist, 'chorus.mjs');
+  const info = {
+    name: 'chorus',
+    version: pkg.version,
+    commit: gitCommit(),
+    buildDate: new Date().toISOString(),
+    target: 'bundle',
+  };
+  await build({
+    entryPoints: [join(root, 'src/cli/bin.ts')],
+    outfile: out,
+    bundle: true,
+    platform: 'node',
+    format: 'esm',
+    target: 'node24',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'warning',
+    define: { __CHORUS_BUILD__: JSON.stringify(info) },
+    banner: {
+      js: "import { createRequire as __chorusCreateRequire } from 'node:module'; const require = __chorusCreateRequire(import.meta.url);",
+    },
+  });
+  return out;
+}
+
+/** The Node executable for a target: this runtime when it matches, else the same version from npm. */
+function nodeFor(target: Target): string {
+  const [platform, arch] = target.split('-') as [string, string];
+  if (process.platform === platform && process.arch === arch) return process.execPath;
+  const version = process.versions.node;
+  const dir = join(cache, `node-${target}-${version}`);
+  const binary = join(dir, 'package', 'bin', 'node');
+  if (existsSync(binary)) return binary;
+  mkdirSync(dir, { recursive: true });
+  log(`fetching node-${target}@${version} from the npm registry`);
+  const tgz = execFileSync(
+    'npm',
+    ['pack', `node-${target}@${version}`, '--pack-destination', dir, '--loglevel=error'],
+    {
+      cwd: dir,
+      stdio: ['ignore', 'pipe', 'inherit'],
+    },
+  )
+    .toString()
+    .trim()
+    .split('\n')
+    .pop() as string;
+  execFileSync('tar', ['-xzf', join(dir, tgz), '-C', dir]);
+  rmSync(join(dir, tgz));
+  return binary;
+}
+
+/** Verifies an executable's format: ELF for the right machine, with the SEA fuse flipped on. */
+export function checkExecutable(file: string, target: Target): void {
+  const bytes = readFileSync(file);
+  if (bytes.subarray(0, 4).toString('latin1') !== '\x7fELF') throw new Error(`${file} is not an ELF file`);
+  if (bytes[4] !== 2 || bytes[5] !== 1) throw new Error(`${file} is not a 64-bit little-endian ELF`);
+  const machine = bytes.readUInt16LE(18);
+  if (machine !== ELF_MACHINE[target])
+    throw new Error(`${file}: ELF machine 0x${machine.toString(16)} is not ${target}`);
+  if (!bytes.includes(Buffer.from(`${SEA_FUSE}:1`))) throw new Error(`${file} has no single-executable payload`);
+}
+
+function buildExecutable(main: string, target: Target): string {
+  const output = join(dist, `chorus-${target}`);
+  const native = target === `${process.platform}-${process.arch}`;
+  const config = {
+    main,
+    mainFormat: 'module',
+    executable: nodeFor(target),
+    output,
+    disableExperimentalSEAWarning: true,
+    useSnapshot: false,
+    useCodeCache: native, // a code cache only loads on the platform that made it
+  };
+  const configFile = join(cache, `sea-${target}.json`);
+  mkdirSync(cache, { recursive: true });
+  writeFileSync(configFile, JSON.stringify(config, null, 2));
+  execFileSync(process.execPath, ['--build-sea', configFile], { stdio: ['ignore', 'ignore', 'inherit'] });
+  chmodSync(output, 0o755);
+  checkExecutable(output, target);
+  log(
+    `${basename(output)} ${(statSync(output).size / 1e6).toFixed(1)} MB${native ? '' : ' (cross-built, format checked)'}`,
+  );
+  return output;
+}
+
+function writeSums(files: string[]): void {
+  const lines = files.map((f) => `${createHash('sha256').update(readFileSync(f)).digest('hex')}  ${basename(f)}`);
+  writeFileSync(join(dist, 'SHA256SUMS'), `${lines.join('\n')}\n`);
+}
+
+async function mainBuild(): Promise<void> {
+  const { values } = parseArgs({ options: { target: { type: 'string' } } });
+  const targets = (values.target ? values.target.split(',') : [...ALL_TARGETS]) as Target[];
+  for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
+  mkdirSync(dist, { recursive: true });
+  const bundleFile = await bundle();
+  log(`chorus.mjs ${(statSync(bundleFile).size / 1e6).toFixed(2)} MB`);
+  const outputs = [bundleFile];
+  for (const t of targets) outputs.push(buildExecutable(bundleFile, t));
+  for (const stale of ALL_TARGETS.filter((t) => !targets.includes(t)))
+    rmSync(join(dist, `chorus-${stale}`), { force: true });
+  writeSums(outputs);
+}
+
+if (import.meta.main) {
+  mainBuild().catch((err: unknown) => {
+    process.stderr.write(`build failed: ${err instanceof Error ? err.message : String(err)}\n`);
+    process.exit(1);
+  });
+}

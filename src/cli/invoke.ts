@@ -1,0 +1,94 @@
+// Runs one verb: global options → typed config → logger/progress → the command's result → rendering.
+// Results go to stdout (text or --json); logs and progress go to stderr.
+import type { Command } from 'commander';
+import type { CommandContext } from '../commands/context.ts';
+import type { ConfigLayer } from '../core/config/load.ts';
+import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
+import { createProgress } from './progress.ts';
+import { terminalFacts, type TerminalFacts } from './terminal.ts';
+
+export interface GlobalOptions {
+  json?: boolean;
+  config?: string;
+  dataDir?: string;
+  logLevel?: LogLevel;
+  logFormat?: LogFormat;
+  color?: boolean;
+}
+
+export type View<R> = (result: R, term: TerminalFacts) => string;
+
+export interface InvokeOptions<R> {
+  /** Text renderer for the result (or for each item of a streamed result). */
+  view: View<R>;
+  /** Config keys set by this verb's own flags, as dotted paths. */
+  flags?: Record<string, unknown>;
+  /** Skip loading configuration (pure verbs such as version). */
+  noConfig?: boolean;
+}
+
+let shutdown: AbortController = new AbortController();
+
+/** The signal aborted by SIGINT/SIGTERM; main.ts owns the handlers. */
+export function shutdownController(): AbortController {
+  return shutdown;
+}
+
+export function resetShutdown(): void {
+  shutdown = new AbortController();
+}
+
+/** Loads the config (lazily: zod and yaml stay out of the start-up path of pure verbs). */
+async function configFor(g: GlobalOptions, verbFlags: Record<string, unknown> = {}) {
+  const { loadConfig, setPath } = await import('../core/config/load.ts');
+  const flags: ConfigLayer = {};
+  if (g.dataDir) setPath(flags, 'dataDir', g.dataDir);
+  if (g.logLevel) setPath(flags, 'log.level', g.logLevel);
+  if (g.logFormat) setPath(flags, 'log.format', g.logFormat);
+  for (const [path, value] of Object.entries(verbFlags)) if (value !== undefined) setPath(flags, path, value);
+  return loadConfig({ file: g.config, env: process.env, flags });
+}
+
+function writeOut(text: string): void {
+  if (text !== '') process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+}
+
+function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
+  return typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
+}
+
+export async function invoke<R>(
+  cmd: Command,
+  exec: (ctx: CommandContext) => Promise<R | AsyncIterable<R>> | R,
+  opts: InvokeOptions<R>,
+): Promise<void> {
+  const g = cmd.optsWithGlobals<GlobalOptions>();
+  const json = Boolean(g.json);
+  const term = terminalFacts({ json, color: g.color !== false });
+  const config = opts.noConfig ? undefined : await configFor(g, opts.flags);
+  const logger = createLogger({
+    level: config?.log.level ?? g.logLevel ?? 'info',
+    format: config?.log.format ?? g.logFormat ?? 'text',
+    sink: (line) => process.stderr.write(`${line}\n`),
+  });
+  const progress = await createProgress(term.animate);
+  const ctx = {
+    config: config as CommandContext['config'],
+    logger,
+    signal: shutdown.signal,
+    progress: (e) => progress.update(e),
+  } satisfies CommandContext;
+  try {
+    const result = await exec(ctx);
+    progress.stop();
+    if (isAsyncIterable(result)) {
+      for await (const item of result as AsyncIterable<R>) {
+        writeOut(json ? JSON.stringify(item) : opts.view(item, term));
+      }
+    } else {
+      writeOut(json ? JSON.stringify(result, null, 2) : opts.view(result as R, term));
+    }
+  } finally {
+    progress.stop();
+  }
+}

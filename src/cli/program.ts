@@ -1,0 +1,66 @@
+// The command tree: every verb with its help text and flags. Actions load their command module
+// lazily, so `chorus --version` never loads libp2p. A verb is listed here only when it works.
+import { Command, Option } from 'commander';
+import { LOG_LEVELS } from '../core/log.ts';
+import { completionScript } from './completion.ts';
+import { invoke } from './invoke.ts';
+
+export function buildProgram(): Command {
+  const program = new Command('chorus')
+    .description('Peer-to-peer coordination fabric for autonomous AI agents.')
+    .option('--json', 'machine-readable output on stdout')
+    .option('--config <file>', 'config file (YAML or JSON); also CHORUS_CONFIG')
+    .option('--data-dir <dir>', 'data directory (default ~/.chorus or CHORUS_DATA_DIR)')
+    .addOption(new Option('--log-level <level>', 'least severe log level written to stderr').choices(LOG_LEVELS))
+    .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']))
+    .option('--no-color', 'disable colour (also NO_COLOR, or when output is not a terminal)')
+    .option('-V, --version', 'print the version and exit')
+    .showSuggestionAfterError(true)
+    .helpCommand('help [command]', 'show help for a command')
+    .addHelpText(
+      'after',
+      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed.\nDocs: docs/config.md (every config key).',
+    );
+
+  program.action(async (_opts, cmd: Command) => {
+    if (cmd.opts().version) return runVersion(cmd);
+    program.outputHelp();
+  });
+
+  program
+    .command('version')
+    .description('print version, git commit, build date, runtime and target')
+    .action(async (_opts, cmd: Command) => runVersion(cmd));
+
+  program
+    .command('config')
+    .description('print the effective configuration (defaults < file < CHORUS_* env < flags)')
+    .action(async (_opts, cmd: Command) => {
+      const [{ run }, { renderConfig }] = await Promise.all([
+        import('../commands/config/show.ts'),
+        import('./views/config.ts'),
+      ]);
+      await invoke(cmd, (ctx) => run({}, ctx), { view: renderConfig });
+    });
+
+  program
+    .command('completion')
+    .description('print a shell completion script')
+    .argument('<shell>', 'bash, zsh or fish')
+    .action(async (shell: string, _opts, cmd: Command) =>
+      invoke(cmd, () => ({ shell, script: completionScript(program, shell) }), {
+        view: (r) => r.script,
+        noConfig: true,
+      }),
+    );
+
+  return program;
+}
+
+async function runVersion(cmd: Command): Promise<void> {
+  const [{ run }, { renderVersion }] = await Promise.all([
+    import('../commands/version.ts'),
+    import('./views/version.ts'),
+  ]);
+  await invoke(cmd, run, { view: renderVersion, noConfig: true });
+}

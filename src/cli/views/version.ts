@@ -1,0 +1,13 @@
+// Text rendering of `chorus version`.
+import type { BuildInfo } from '../../core/version.ts';
+import { renderPairs } from '../pairs.ts';
+
+export function renderVersion(info: BuildInfo): string {
+  return renderPairs([
+    ['chorus', info.version],
+    ['commit', info.commit],
+    ['built', info.buildDate],
+    ['runtime', info.runtime],
+    ['target', info.target],
+  ]);
+}

@@ -1,0 +1,19 @@
+// What every command receives from the CLI: the typed config, a logger, a cancellation signal and
+// an optional progress callback. Commands never print; they return typed results.
+import type { ChorusConfig } from '../core/config/schema.ts';
+import type { Logger } from '../core/log.ts';
+
+export interface ProgressEvent {
+  /** A short phase name, e.g. "starting nodes". */
+  phase: string;
+  done?: number;
+  total?: number;
+}
+
+export interface CommandContext {
+  config: ChorusConfig;
+  logger: Logger;
+  /** Aborted on SIGINT/SIGTERM. Long-running commands return when it fires. */
+  signal: AbortSignal;
+  progress: (event: ProgressEvent) => void;
+}

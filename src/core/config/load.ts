@@ -1,0 +1,151 @@
+// Builds the one typed config object: defaults < config file (YAML or JSON) < CHORUS_* env < flags.
+// Unknown keys and wrong types are rejected with the key path (and the source) in the message.
+import { readFile } from 'node:fs/promises';
+import { homedir } from 'node:os';
+import { join, resolve } from 'node:path';
+import { parse as parseYaml } from 'yaml';
+import type { z } from 'zod';
+import { ConfigError, describeError } from '../errors.ts';
+import { configKeys, type ConfigKey } from './keys.ts';
+import { configSchema, type ChorusConfig } from './schema.ts';
+
+export type ConfigLayer = Record<string, unknown>;
+
+export interface ConfigSources {
+  /** Path of a YAML or JSON config file, if any. */
+  file?: string;
+  /** The environment to read CHORUS_* variables from. */
+  env?: Record<string, string | undefined>;
+  /** Values from command-line flags, as a nested object (highest precedence). */
+  flags?: ConfigLayer;
+  /** Home directory for the default data dir. */
+  home?: string;
+}
+
+function isPlainObject(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Deep-merges plain objects; arrays and scalars in `over` replace those in `base`. */
+export function mergeLayers(base: ConfigLayer, over: ConfigLayer): ConfigLayer {
+  const out: ConfigLayer = { ...base };
+  for (const [k, v] of Object.entries(over)) {
+    if (v === undefined) continue;
+    out[k] = isPlainObject(v) && isPlainObject(out[k]) ? mergeLayers(out[k] as ConfigLayer, v) : v;
+  }
+  return out;
+}
+
+/** Sets `value` at a dotted path inside a nested layer object. */
+export function setPath(layer: ConfigLayer, path: string, value: unknown): ConfigLayer {
+  const parts = path.split('.');
+  let node = layer;
+  for (const part of parts.slice(0, -1)) {
+    if (!isPlainObject(node[part])) node[part] = {};
+    node = node[part] as ConfigLayer;
+  }
+  node[parts[parts.length - 1] as string] = value;
+  return layer;
+}
+
+function coerceEnv(k: ConfigKey, name: string, raw: string): unknown {
+  const fail = (expected: string): never => {
+    throw new ConfigError(
+      `environment ${name} (config key ${k.path}): expected ${expected}, got ${JSON.stringify(raw)}`,
+    );
+  };
+  switch (k.type) {
+    case 'number': {
+      const n = Number(raw);
+      return raw.trim() !== '' && Number.isFinite(n) ? n : fail('a number');
+    }
+    case 'boolean': {
+      const v = raw.trim().toLowerCase();
+      if (['1', 'true', 'yes', 'on'].includes(v)) return true;
+      if (['0', 'false', 'no', 'off'].includes(v)) return false;
+      return fail('true or false');
+    }
+    case 'string[]':
+      return raw
+        .split(',')
+        .map((s) => s.trim())
+        .filter((s) => s !== '');
+    case 'object[]':
+      try {
+        return JSON.parse(raw);
+      } catch {
+        return fail('a JSON array');
+      }
+    default:
+      return raw;
+  }
+}
+
+/** The layer made of CHORUS_* variables. Unknown CHORUS_* names are ignored (other tools share the prefix space). */
+export function envLayer(env: Record<string, string | undefined>): ConfigLayer {
+  const layer: ConfigLayer = {};
+  for (const k of configKeys()) {
+    if (!k.env) continue;
+    const raw = env[k.env];
+    if (raw === undefined || raw === '') continue;
+    setPath(layer, k.path, coerceEnv(k, k.env, raw));
+  }
+  return layer;
+}
+
+export async function fileLayer(file: string): Promise<ConfigLayer> {
+  let text: string;
+  try {
+    text = await readFile(file, 'utf8');
+  } catch (err) {
+    throw new ConfigError(`cannot read config file ${file}: ${describeError(err)}`, err);
+  }
+  let parsed: unknown;
+  try {
+    parsed = parseYaml(text); // YAML is a superset of JSON
+  } catch (err) {
+    throw new ConfigError(`config file ${file} is not valid YAML or JSON: ${describeError(err)}`, err);
+  }
+  if (parsed === null || parsed === undefined) return {};
+  if (!isPlainObject(parsed)) throw new ConfigError(`config file ${file} must hold a mapping of keys`);
+  return parsed;
+}
+
+function formatIssue(issue: z.core.$ZodIssue): string {
+  const at = issue.path.map(String).join('.');
+  if (issue.code === 'unrecognized_keys') {
+    return issue.keys.map((k) => `unknown config key "${at ? `${at}.` : ''}${k}"`).join('; ');
+  }
+  return `config key "${at || '(root)'}": ${issue.message}`;
+}
+
+/** Validates a merged layer into the typed config. Pure: no I/O. */
+export function validateConfig(layer: ConfigLayer, source?: string): ChorusConfig {
+  const result = configSchema.safeParse(layer);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map(formatIssue).join('; ');
+  throw new ConfigError(source ? `${source}: ${lines}` : lines);
+}
+
+export function defaultDataDir(home: string = homedir()): string {
+  return join(home, '.chorus');
+}
+
+/** Resolves every layer and returns the validated config. */
+export async function loadConfig(sources: ConfigSources = {}): Promise<ChorusConfig> {
+  const env = sources.env ?? {};
+  const file = sources.file ?? env.CHORUS_CONFIG;
+  const fromFile = file ? await fileLayer(file) : {};
+  if (file) validatePartial(fromFile, `config file ${file}`);
+  let merged = mergeLayers({ dataDir: defaultDataDir(sources.home) }, fromFile);
+  merged = mergeLayers(merged, envLayer(env));
+  merged = mergeLayers(merged, sources.flags ?? {});
+  const config = validateConfig(merged);
+  return { ...config, dataDir: resolve(config.dataDir) };
+}
+
+/** Checks a single layer for unknown keys and wrong types, naming its source. */
+function validatePartial(layer: ConfigLayer, source: string): void {
+  const result = configSchema.partial().safeParse(layer);
+  if (!result.success) throw new ConfigError(`${source}: ${result.error.issues.map(formatIssue).join('; ')}`);
+}

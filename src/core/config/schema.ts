@@ -1,0 +1,169 @@
+// The configuration schema: every key chorus understands, its type, default, environment variable,
+// whether SIGHUP reloads it, and its documentation. docs/config.md is generated from this file.
+import { z } from 'zod';
+import { LOG_LEVELS } from '../log.ts';
+
+export interface KeyMeta {
+  description: string;
+  /** The CHORUS_* variable that sets this key. */
+  env?: string;
+  /** True when a running node applies a new value on SIGHUP without a restart. */
+  reload?: boolean;
+}
+
+const key = <T extends z.ZodType>(schema: T, meta: KeyMeta): T => schema.meta({ ...meta });
+
+const portRange = z.number().int().min(0).max(65535);
+
+export const redactionRuleSchema = z.strictObject({
+  name: z.string().regex(/^[a-z0-9_.-]+$/i, 'rule names use letters, digits, "_", "-" and "."'),
+  pattern: z.string().min(1),
+  flags: z
+    .string()
+    .regex(/^[imsu]*$/, 'regex flags may only be i, m, s, u')
+    .default(''),
+  severity: z.enum(['low', 'medium', 'high', 'critical']).default('high'),
+  tags: z.array(z.string()).default([]),
+  action: z.enum(['redact', 'deny']).default('redact'),
+});
+
+export const configSchema = z.strictObject({
+  dataDir: key(z.string().min(1), {
+    description: 'Directory holding the node identity, event log, API socket and token. Default: ~/.chorus.',
+    env: 'CHORUS_DATA_DIR',
+  }),
+  log: z
+    .strictObject({
+      level: key(z.enum(LOG_LEVELS).default('info'), {
+        description: 'Least severe level written to stderr.',
+        env: 'CHORUS_LOG_LEVEL',
+        reload: true,
+      }),
+      format: key(z.enum(['text', 'json']).default('text'), {
+        description: 'Log line format: readable text, or one JSON object per line.',
+        env: 'CHORUS_LOG_FORMAT',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+  p2p: z
+    .strictObject({
+      listen: key(z.array(z.string().min(1)).default(['/ip4/0.0.0.0/tcp/9000']), {
+        description: 'Multiaddrs the node listens on.',
+        env: 'CHORUS_LISTEN',
+      }),
+      bootstrap: key(z.array(z.string().min(1)).default([]), {
+        description: 'Multiaddrs (with /p2p/<peer-id>) of peers to join at start; retried with backoff.',
+        env: 'CHORUS_BOOTSTRAP_PEERS',
+        reload: true,
+      }),
+      joinStaggerMs: key(z.number().int().min(0).default(0), {
+        description:
+          'Random delay up to this many ms before the first bootstrap dial, so a fleet does not dial at once.',
+        env: 'CHORUS_JOIN_STAGGER_MS',
+        reload: true,
+      }),
+      mdns: key(z.boolean().default(true), {
+        description: 'Discover peers on the local network with mDNS.',
+        env: 'CHORUS_MDNS',
+      }),
+      maxConnections: key(z.number().int().min(1).default(300), {
+        description: 'Most open connections; beyond it the least valuable are closed.',
+        env: 'CHORUS_MAX_CONNECTIONS',
+        reload: true,
+      }),
+      maxPeersPerIp: key(z.number().int().min(1).default(64), {
+        description: 'Most connections accepted from one remote IP (loopback and NAT clusters need more than 1).',
+        env: 'CHORUS_MAX_PEERS_PER_IP',
+        reload: true,
+      }),
+      inboundPerSecond: key(z.number().int().min(1).default(50), {
+        description: 'Most inbound connection attempts accepted per second from one remote IP.',
+        env: 'CHORUS_INBOUND_PER_SECOND',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+  agent: z
+    .strictObject({
+      role: key(
+        z
+          .string()
+          .regex(/^[a-zA-Z0-9_-]+$/)
+          .default('developer'),
+        {
+          description:
+            'This node’s role: selects the role topic it joins and which role-addressed messages it receives.',
+          env: 'CHORUS_ROLE',
+          reload: true,
+        },
+      ),
+      expertise: key(z.array(z.string().regex(/^[a-zA-Z0-9_.-]+$/)).default([]), {
+        description: 'Expertise areas; one expertise topic is joined for each.',
+        env: 'CHORUS_EXPERTISE',
+        reload: true,
+      }),
+      reportsTo: key(z.array(z.string().regex(/^[a-zA-Z0-9_.-]+$/)).default([]), {
+        description: 'Supervisors; the hierarchy topic of each is joined.',
+        env: 'CHORUS_REPORTS_TO',
+        reload: true,
+      }),
+      capabilities: key(z.array(z.string().min(1)).default([]), {
+        description: 'Capabilities announced to peers (capability broadcast).',
+        env: 'CHORUS_CAPABILITIES',
+        reload: true,
+      }),
+      maxTasks: key(z.number().int().min(0).default(3), {
+        description: 'Tasks this node accepts at once (announced in availability broadcasts).',
+        env: 'CHORUS_MAX_TASKS',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+  pubsub: z
+    .strictObject({
+      hopLimit: key(z.number().int().min(0).max(64).default(3), {
+        description: 'Messages relayed by the application more than this many times are dropped.',
+        env: 'CHORUS_HOP_LIMIT',
+        reload: true,
+      }),
+      meshWaitMs: key(z.number().int().min(0).default(5000), {
+        description: 'How long a first publish waits for subscribers to appear before failing with NoSubscribers.',
+        env: 'CHORUS_MESH_WAIT_MS',
+        reload: true,
+      }),
+      availabilityIntervalMs: key(z.number().int().min(100).default(30000), {
+        description: 'Interval of the availability broadcast.',
+        env: 'CHORUS_AVAILABILITY_INTERVAL_MS',
+      }),
+    })
+    .prefault({}),
+  api: z
+    .strictObject({
+      tcpPort: key(portRange.default(0), {
+        description: 'Also serve the control API on this TCP port (bearer token required). 0 disables it.',
+        env: 'CHORUS_API_PORT',
+      }),
+      tcpHost: key(z.string().default('127.0.0.1'), {
+        description: 'Address for the TCP control API. A non-loopback address also needs api.allowRemote.',
+        env: 'CHORUS_API_HOST',
+      }),
+      allowRemote: key(z.boolean().default(false), {
+        description: 'Permit api.tcpHost to be a non-loopback address (the token is still required).',
+        env: 'CHORUS_API_ALLOW_REMOTE',
+      }),
+    })
+    .prefault({}),
+  shhh: z
+    .strictObject({
+      rules: key(z.array(redactionRuleSchema).default([]), {
+        description:
+          'Extra redaction rules: {name, pattern, flags, severity, tags, action: redact|deny}. Added to the built-in rules.',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+});
+
+export type ChorusConfig = z.output<typeof configSchema>;
+export type RedactionRuleConfig = z.output<typeof redactionRuleSchema>;

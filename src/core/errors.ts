@@ -1,0 +1,60 @@
+// Typed errors for the whole library. Each has a stable `code`; its `kind` tells the CLI which exit
+// code to use (usage → 2, check → 3, anything else → 1). Core throws these and never exits.
+
+export type ErrorKind = 'error' | 'usage' | 'check';
+
+export class ChorusError extends Error {
+  readonly code: string;
+  readonly kind: ErrorKind;
+
+  constructor(code: string, message: string, options: { kind?: ErrorKind; cause?: unknown } = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'ChorusError';
+    this.code = code;
+    this.kind = options.kind ?? 'error';
+  }
+}
+
+/** Bad input from the user: a malformed flag value, address, file or config key. Exit 2. */
+export class UsageError extends ChorusError {
+  constructor(message: string, code = 'USAGE', cause?: unknown) {
+    super(code, message, { kind: 'usage', cause });
+    this.name = 'UsageError';
+  }
+}
+
+/** Configuration that fails validation; the message names the key path. Exit 2. */
+export class ConfigError extends UsageError {
+  constructor(message: string, cause?: unknown) {
+    super(message, 'CONFIG_INVALID', cause);
+    this.name = 'ConfigError';
+  }
+}
+
+/** A check that ran and failed: an SLO breached, a verification that did not hold. Exit 3. */
+export class CheckFailedError extends ChorusError {
+  readonly details: unknown;
+  constructor(message: string, code = 'CHECK_FAILED', details?: unknown) {
+    super(code, message, { kind: 'check' });
+    this.name = 'CheckFailedError';
+    this.details = details;
+  }
+}
+
+/** The operation was cancelled or ran out of time. */
+export class TimeoutError extends ChorusError {
+  constructor(message: string, cause?: unknown) {
+    super('TIMEOUT', message, { cause });
+    this.name = 'TimeoutError';
+  }
+}
+
+export function isChorusError(err: unknown): err is ChorusError {
+  return err instanceof ChorusError;
+}
+
+/** A short, single-line description of any thrown value. */
+export function describeError(err: unknown): string {
+  if (err instanceof Error) return err.message.split('\n')[0] || err.name;
+  return String(err);
+}

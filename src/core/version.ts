@@ -1,0 +1,59 @@
+// Build identity: version, git commit, build date, runtime and target. A built binary carries these
+// as constants injected by scripts/build-binaries.ts; from source they are read from the checkout.
+import { execFileSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
+
+export interface BuildInfo {
+  name: string;
+  version: string;
+  commit: string;
+  buildDate: string;
+  runtime: string;
+  target: string;
+}
+
+declare const __CHORUS_BUILD__: Omit<BuildInfo, 'runtime'> | undefined;
+
+function runtimeName(): string {
+  const deno = (globalThis as { Deno?: { version: { deno: string } } }).Deno;
+  return deno ? `deno ${deno.version.deno}` : `node ${process.version}`;
+}
+
+function fromSource(): Omit<BuildInfo, 'runtime'> {
+  const root = new URL('../../', import.meta.url);
+  const pkg = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')) as { version: string };
+  let commit = 'unknown';
+  try {
+    commit = execFileSync('git', ['rev-parse', '--short=12', 'HEAD'], {
+      cwd: root,
+      stdio: ['ignore', 'pipe', 'ignore'],
+      timeout: 2000,
+    })
+      .toString()
+      .trim();
+  } catch {
+    // not a git checkout
+  }
+  return {
+    name: 'chorus',
+    version: pkg.version,
+    commit,
+    buildDate: 'source',
+    target: `${process.platform}-${process.arch}`,
+  };
+}
+
+function isSingleExecutable(): boolean {
+  try {
+    const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
+    return Boolean(sea?.isSea?.());
+  } catch {
+    return false;
+  }
+}
+
+export function buildInfo(): BuildInfo {
+  if (typeof __CHORUS_BUILD__ === 'undefined') return { ...fromSource(), runtime: runtimeName() };
+  const kind = isSingleExecutable() ? 'single executable' : 'bundle';
+  return { ...__CHORUS_BUILD__, target: `${process.platform}-${process.arch} (${kind})`, runtime: runtimeName() };
+}

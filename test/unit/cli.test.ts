@@ -1,0 +1,110 @@
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { ESLint } from 'eslint';
+import { ROOT, runCli } from '../helpers/run.ts';
+
+test('--version and version print the build identity; --json parses', async () => {
+  const text = await runCli(['--version']);
+  assert.equal(text.code, 0);
+  assert.match(text.stdout, /^chorus:\s+\d+\.\d+\.\d+/m);
+  for (const field of ['commit:', 'built:', 'runtime:', 'target:']) assert.ok(text.stdout.includes(field), field);
+  const json = await runCli(['version', '--json']);
+  assert.equal(json.code, 0);
+  const info = JSON.parse(json.stdout) as Record<string, string>;
+  assert.equal(info.name, 'chorus');
+  assert.match(info.runtime ?? '', /^node v\d+/);
+  assert.equal(json.stderr, '');
+});
+
+test('an unknown flag exits 2 with exactly one line on stderr', async () => {
+  const r = await runCli(['--frobnicate']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /^chorus: unknown option '--frobnicate'/);
+  assert.equal(r.stdout, '');
+});
+
+test('an unknown verb and a bad option value exit 2 with one line', async () => {
+  const verb = await runCli(['frobnicate']);
+  assert.equal(verb.code, 2);
+  assert.equal(verb.stderr.trim().split('\n').length, 1);
+  const level = await runCli(['--log-level', 'loud', 'version']);
+  assert.equal(level.code, 2);
+  assert.match(level.stderr, /loud/);
+});
+
+test('--json errors also give a parseable error object on stdout', async () => {
+  const r = await runCli(['completion', 'tcsh', '--json']);
+  assert.equal(r.code, 2);
+  const body = JSON.parse(r.stdout) as { error: { code: string; message: string } };
+  assert.equal(body.error.code, 'USAGE');
+  assert.match(body.error.message, /unknown shell "tcsh"/);
+});
+
+test('help lists the working verbs and help <cmd> shows a verb', async () => {
+  const r = await runCli(['--help']);
+  assert.equal(r.code, 0);
+  for (const verb of ['version', 'completion', 'help']) assert.match(r.stdout, new RegExp(`^  ${verb}\\b`, 'm'));
+  assert.match(r.stdout, /Exit codes: 0 ok, 1 error, 2 usage/);
+  const sub = await runCli(['help', 'completion']);
+  assert.equal(sub.code, 0);
+  assert.match(sub.stdout, /Usage: chorus completion/);
+});
+
+test('completion scripts are produced for bash, zsh and fish and bash parses them', async () => {
+  for (const shell of ['bash', 'zsh', 'fish']) {
+    const r = await runCli(['completion', shell]);
+    assert.equal(r.code, 0, shell);
+    assert.match(r.stdout, /version/);
+    assert.match(r.stdout, /completion/);
+  }
+  const bash = await runCli(['completion', 'bash']);
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-completion-'));
+  writeFileSync(join(dir, 'c.bash'), bash.stdout);
+  execFileSync('bash', ['-n', join(dir, 'c.bash')]); // throws on a syntax error
+  const words = execFileSync('bash', [
+    '-c',
+    `source ${join(dir, 'c.bash')}; COMP_WORDS=(chorus comp); COMP_CWORD=1; _chorus_complete; echo "\${COMPREPLY[@]}"`,
+  ]).toString();
+  assert.equal(words.trim(), 'completion');
+});
+
+test('chorus config shows the merged config; a bad file is one line with the key path, exit 2', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-cli-'));
+  const good = join(dir, 'good.yaml');
+  writeFileSync(good, 'agent:\n  role: architect\n');
+  const ok = await runCli(['--config', good, '--data-dir', dir, 'config', '--json'], {
+    env: { PATH: process.env.PATH ?? '', CHORUS_MAX_TASKS: '7' },
+  });
+  assert.equal(ok.code, 0, ok.stderr);
+  const config = JSON.parse(ok.stdout) as { agent: { role: string; maxTasks: number }; dataDir: string };
+  assert.equal(config.agent.role, 'architect');
+  assert.equal(config.agent.maxTasks, 7);
+  assert.equal(config.dataDir, dir);
+
+  const bad = join(dir, 'bad.yaml');
+  writeFileSync(bad, 'p2p:\n  maxConnections: -4\n');
+  const r = await runCli(['--config', bad, 'config']);
+  assert.equal(r.code, 2);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /^chorus: config file .*bad\.yaml: config key "p2p\.maxConnections"/);
+  const debug = await runCli(['--config', bad, '--log-level', 'debug', 'config']);
+  assert.equal(debug.code, 2);
+  assert.match(debug.stderr, /\n\s+at /, 'debug adds the stack');
+});
+
+test('lint forbids src/core from importing the CLI or printing', async () => {
+  const eslint = new ESLint({ cwd: ROOT });
+  const [imports] = await eslint.lintText("import { main } from '../cli/main.ts';\nexport const x = main;\n", {
+    filePath: join(ROOT, 'src/core/example.ts'),
+  });
+  assert.ok(imports?.messages.some((m) => m.ruleId === 'no-restricted-imports'));
+  const [prints] = await eslint.lintText("export function f(): void {\n  process.stdout.write('x');\n}\n", {
+    filePath: join(ROOT, 'src/core/example.ts'),
+  });
+  assert.ok(prints?.messages.some((m) => m.ruleId === 'no-restricted-properties'));
+});
