@@ -56,7 +56,7 @@ test('env -i binary: help and completion work', async () => {
 });
 
 test('the ESM bundle runs under Deno (same smoke test)', async () => {
-  const deno = join(ROOT, 'node_modules/.bin/deno');
+  const deno = join(ROOT, 'node_modules/@deno/linux-x64-glibc/deno');
   const denoDir = mkdtempSync(join(tmpdir(), 'chorus-deno-'));
   const env = { DENO_DIR: denoDir, HOME: denoDir, NO_COLOR: '1', DENO_NO_UPDATE_CHECK: '1' };
   const run = (args: string[]) =>

@@ -1,0 +1,127 @@
+// Event-log vocabulary: the log types (the predecessor's "hypercore" mapping), the pubsub message → log type
+// mapping, and the entry, signer and verification-report shapes shared by the log and its readers.
+
+/** Every type an entry may carry. Order is stable; new types are appended. */
+export const LOG_TYPES = [
+  'task_announced',
+  'task_claimed',
+  'task_progress',
+  'task_completed',
+  'capability_broadcast',
+  'network_event',
+  'collaboration',
+  'escalation',
+  'context_feedback',
+  'context_request',
+  'context_response',
+  'slurp_event',
+  'message_in',
+  'message_out',
+  'raw_message',
+  'shhh_redaction',
+  'peer_joined',
+  'peer_left',
+  'node_started',
+  'node_stopped',
+  'election',
+  'decision',
+] as const;
+
+export type LogType = (typeof LOG_TYPES)[number];
+
+const LOG_TYPE_SET: ReadonlySet<string> = new Set(LOG_TYPES);
+
+export function isLogType(value: unknown): value is LogType {
+  return typeof value === 'string' && LOG_TYPE_SET.has(value);
+}
+
+const COLLABORATION_MESSAGES = [
+  // HMMM / meta-discussion
+  'MetaDiscussion',
+  'TaskHelpRequest',
+  'TaskHelpResponse',
+  'CoordinationRequest',
+  'CoordinationComplete',
+  'DependencyAlert',
+  // role-based collaboration
+  'RoleAnnouncement',
+  'ExpertiseRequest',
+  'ExpertiseResponse',
+  'StatusUpdate',
+  'WorkAllocation',
+  'RoleCollaboration',
+  'MentorshipRequest',
+  'MentorshipResponse',
+  'ProjectUpdate',
+  'DeliverableReady',
+] as const;
+
+const MESSAGE_LOG_TYPES: ReadonlyMap<string, LogType> = new Map<string, LogType>([
+  ['TaskAnnouncement', 'task_announced'],
+  ['TaskClaim', 'task_claimed'],
+  ['TaskProgress', 'task_progress'],
+  ['TaskComplete', 'task_completed'],
+  ['CapabilityBcast', 'capability_broadcast'],
+  ['AvailabilityBcast', 'network_event'],
+  ['EscalationTrigger', 'escalation'],
+  ['FeedbackEvent', 'context_feedback'],
+  ['ContextUsage', 'context_feedback'],
+  ['ContextRelevance', 'context_feedback'],
+  ['ContextRequest', 'context_request'],
+  ['ContextResponse', 'context_response'],
+  ['SlurpEventGenerated', 'slurp_event'],
+  ['SlurpEventAck', 'slurp_event'],
+  ['SlurpContextUpdate', 'slurp_event'],
+  ...COLLABORATION_MESSAGES.map((m): [string, LogType] => [m, 'collaboration']),
+]);
+
+/** The log type a received CHORUS pubsub message is recorded under; unknown message types → `message_in`. */
+export function logTypeForMessage(messageType: string): LogType {
+  return MESSAGE_LOG_TYPES.get(messageType) ?? 'message_in';
+}
+
+export interface LogSigner {
+  /** stable author id, e.g. a libp2p peer id string */
+  author: string;
+  sign(data: Uint8Array): Uint8Array;
+  verify(data: Uint8Array, signature: Uint8Array): boolean;
+}
+
+export interface LogEntry {
+  /** 1, 2, 3, … with no gaps */
+  seq: number;
+  /** ISO-8601 UTC; never decreases along the log */
+  time: string;
+  type: LogType;
+  /** any JSON value */
+  data: unknown;
+  author: string;
+  /** hex sha256 of the previous entry; 64 zeros for seq 1 */
+  prevHash: string;
+  /** hex sha256 over canonicalJson({ seq, time, type, data, author, prevHash }) */
+  hash: string;
+  /** base64 of signer.sign(the 32 raw hash bytes) */
+  signature: string;
+}
+
+export type VerifyProblemKind = 'edited' | 'dropped' | 'reordered' | 'bad_signature' | 'bad_link' | 'malformed';
+
+export interface VerifyProblem {
+  /** where the chain breaks: the altered entry, or the seq missing / out of place */
+  seq: number;
+  kind: VerifyProblemKind;
+  message: string;
+}
+
+export interface VerifyReport {
+  ok: boolean;
+  /** entries verified: all of them when ok, otherwise the intact prefix before the problem */
+  entries: number;
+  /** head of the verified chain (0 and 64 zeros when nothing verified) */
+  headSeq: number;
+  headHash: string;
+  problem?: VerifyProblem;
+}
+
+/** Verifies `signature` over `data` for `author`; used by EventLog.verifyFile. */
+export type AuthorVerifier = (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
