@@ -18,9 +18,11 @@ export interface GlobalOptions {
 
 export type View<R> = (result: R, term: TerminalFacts) => string;
 
+type Item<R> = R extends AsyncIterable<infer I> ? I : R;
+
 export interface InvokeOptions<R> {
   /** Text renderer for the result (or for each item of a streamed result). */
-  view: View<R>;
+  view: View<Item<R>>;
   /** Config keys set by this verb's own flags, as dotted paths. */
   flags?: Record<string, unknown>;
   /** Skip loading configuration (pure verbs such as version). */
@@ -59,7 +61,7 @@ function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
 
 export async function invoke<R>(
   cmd: Command,
-  exec: (ctx: CommandContext) => Promise<R | AsyncIterable<R>> | R,
+  exec: (ctx: CommandContext) => Promise<R> | R,
   opts: InvokeOptions<R>,
 ): Promise<void> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
@@ -82,11 +84,11 @@ export async function invoke<R>(
     const result = await exec(ctx);
     progress.stop();
     if (isAsyncIterable(result)) {
-      for await (const item of result as AsyncIterable<R>) {
+      for await (const item of result as AsyncIterable<Item<R>>) {
         writeOut(json ? JSON.stringify(item) : opts.view(item, term));
       }
     } else {
-      writeOut(json ? JSON.stringify(result, null, 2) : opts.view(result as R, term));
+      writeOut(json ? JSON.stringify(result, null, 2) : opts.view(result as Item<R>, term));
     }
   } finally {
     progress.stop();

@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../core/log.ts';
 import { completionScript } from './completion.ts';
 import { invoke } from './invoke.ts';
+import { registerNodeVerbs } from './verbs/node.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
@@ -31,6 +32,8 @@ export function buildProgram(): Command {
     .command('version')
     .description('print version, git commit, build date, runtime and target')
     .action(async (_opts, cmd: Command) => runVersion(cmd));
+
+  registerNodeVerbs(program);
 
   program
     .command('config')

@@ -460,6 +460,24 @@ export class EventLog {
     }
   }
 
+  /** Opens an existing log for reading only (tail, follow) — e.g. `chorus log tail` beside a running node. */
+  static openReadOnly(file: string): EventLog {
+    const path = resolve(file);
+    if (!existsSync(path)) throw new ChorusError('EVENTLOG_NOT_FOUND', `no event log at ${path}`, { kind: 'usage' });
+    let db: DatabaseSync;
+    try {
+      db = new DatabaseSync(path, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
+      checkFormat(db, path);
+    } catch (err) {
+      if (err instanceof ChorusError) throw err;
+      throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
+    }
+    const refuse = (): never => {
+      throw new ChorusError('EVENTLOG_READ_ONLY', `event log ${path} is open read-only`);
+    };
+    return new EventLog(db, path, { author: 'read-only', sign: refuse, verify: () => false });
+  }
+
   /**
    * Verifies a log file without taking part in writing it (read-only connection), e.g. for `chorus log verify`
    * while the node holds the file. `verify` checks one entry's signature for its author.

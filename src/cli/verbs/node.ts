@@ -1,0 +1,127 @@
+// Verbs of the daemon and its clients: node, publish, subscribe, peers, status, log.
+import { Option, type Command } from 'commander';
+import { invoke } from '../invoke.ts';
+import { collect, duration, integer } from '../options.ts';
+
+const views = () => import('../views/node.ts');
+
+export function registerNodeVerbs(program: Command): void {
+  program
+    .command('node')
+    .description('run the chorus daemon (libp2p host, pubsub, event log, control API) until interrupted')
+    .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/9000)', collect)
+    .option(
+      '--bootstrap <multiaddr>',
+      'peer to join, with /p2p/<id> (repeatable; also CHORUS_BOOTSTRAP_PEERS)',
+      collect,
+    )
+    .option('--no-mdns', 'do not discover peers with mDNS')
+    .option('--role <role>', 'agent role (joins CHORUS/roles/<role>/v1)')
+    .option('--expertise <area>', 'expertise area (repeatable)', collect)
+    .option('--reports-to <supervisor>', 'supervisor for the hierarchy topic (repeatable)', collect)
+    .option('--capability <name>', 'capability to announce (repeatable)', collect)
+    .option('--api-port <port>', 'also serve the control API on this loopback TCP port (token required)', integer(1))
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
+      await invoke(cmd, (ctx) => run({}, ctx), {
+        view: renderNodeRun,
+        flags: {
+          'p2p.listen': opts.listen,
+          'p2p.bootstrap': opts.bootstrap,
+          'p2p.mdns': opts.mdns === false ? false : undefined,
+          'agent.role': opts.role,
+          'agent.expertise': opts.expertise,
+          'agent.reportsTo': opts.reportsTo,
+          'agent.capabilities': opts.capability,
+          'api.tcpPort': opts.apiPort,
+        },
+      });
+    });
+
+  program
+    .command('publish')
+    .description('publish a message (a type such as TaskAnnouncement, or --raw to a topic) through the local node')
+    .argument('<type-or-topic>', 'message type, or the topic when --raw')
+    .option('--data <json>', 'payload: inline JSON, @file, or - for stdin (default {})')
+    .option('--topic <topic>', 'publish the typed message to this topic instead of its default')
+    .option('--raw', 'publish the payload as-is (no envelope) to the topic given as argument')
+    .option('--role <role>', 'sender role (default: agent.role)')
+    .option('--to-roles <roles>', 'deliver only to these roles (comma-separated, repeatable)', collect)
+    .option('--expertise <areas>', 'required expertise (comma-separated, repeatable)', collect)
+    .option('--project <id>', 'project id')
+    .addOption(new Option('--priority <priority>', 'priority').choices(['low', 'medium', 'high', 'urgent']))
+    .option('--thread <id>', 'conversation thread id')
+    .option('--join <multiaddr>', 'no daemon: join the mesh through this peer for one publish (repeatable)', collect)
+    .option('--confirm <n>', 'with --join: peers that must acknowledge delivery', integer(0), 1)
+    .option('--timeout <duration>', 'with --join: give up after this long (e.g. 10s)', duration, 10_000)
+    .action(async (target: string, opts: Record<string, unknown>, cmd: Command) => {
+      const [{ run }, { renderPublish }] = await Promise.all([import('../../commands/node/publish.ts'), views()]);
+      await invoke(
+        cmd,
+        (ctx) =>
+          run(
+            target,
+            {
+              data: opts.data as string | undefined,
+              topic: opts.topic as string | undefined,
+              raw: opts.raw as boolean | undefined,
+              role: opts.role as string | undefined,
+              toRoles: opts.toRoles as string[] | undefined,
+              expertise: opts.expertise as string[] | undefined,
+              project: opts.project as string | undefined,
+              priority: opts.priority as string | undefined,
+              thread: opts.thread as string | undefined,
+              join: opts.join as string[] | undefined,
+              confirm: opts.confirm as number,
+              timeout: opts.timeout as number,
+            },
+            ctx,
+          ),
+        { view: renderPublish },
+      );
+    });
+
+  program
+    .command('subscribe')
+    .description('stream messages on topics from the local node until interrupted (NDJSON with --json)')
+    .argument('<topic...>', 'topics to follow')
+    .option('--raw', 'the topics carry raw payloads, not envelopes')
+    .action(async (topics: string[], opts: { raw?: boolean }, cmd: Command) => {
+      const [{ run }, { renderMessage }] = await Promise.all([import('../../commands/node/subscribe.ts'), views()]);
+      await invoke(cmd, (ctx) => run(topics, opts, ctx), { view: renderMessage });
+    });
+
+  program
+    .command('peers')
+    .description('list connected peers: role, capabilities, status, last seen, address, latency')
+    .action(async (_opts, cmd: Command) => {
+      const [{ run }, { renderPeers }] = await Promise.all([import('../../commands/node/peers.ts'), views()]);
+      await invoke(cmd, (ctx) => run({}, ctx), { view: renderPeers });
+    });
+
+  program
+    .command('status')
+    .description("the local node's identity, addresses, topics, peer count and uptime")
+    .action(async (_opts, cmd: Command) => {
+      const [{ run }, { renderStatus }] = await Promise.all([import('../../commands/node/status.ts'), views()]);
+      await invoke(cmd, (ctx) => run({}, ctx), { view: renderStatus });
+    });
+
+  const log = program.command('log').description("read and verify the node's signed, hash-chained event log");
+  log
+    .command('tail')
+    .description('print the last entries (and follow new ones with -f)')
+    .option('-n, --lines <n>', 'entries to print', integer(0), 20)
+    .option('-f, --follow', 'keep printing new entries until interrupted')
+    .action(async (opts: { lines: number; follow?: boolean }, cmd: Command) => {
+      const [{ tail }, { renderLogEntry }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
+      await invoke(cmd, (ctx) => tail(opts, ctx), { view: renderLogEntry });
+    });
+  log
+    .command('verify')
+    .description('check every hash, link and signature; exit 3 if any entry was edited, dropped or reordered')
+    .action(async (_opts, cmd: Command) => {
+      const [{ verify }, { renderVerify }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
+      await invoke(cmd, (ctx) => verify({}, ctx), { view: renderVerify });
+    });
+}

@@ -1,0 +1,108 @@
+// The client side of the control API, used by the client verbs (publish, subscribe, peers, status):
+// requests over the data dir's Unix socket, or over TCP with the bearer token.
+import { request, type IncomingMessage } from 'node:http';
+import { ChorusError, type ErrorKind } from '../errors.ts';
+import { socketPath, type ApiErrorBody } from './protocol.ts';
+
+export class DaemonUnreachableError extends ChorusError {
+  constructor(where: string, cause: unknown) {
+    super('DAEMON_UNREACHABLE', `no chorus node is answering at ${where}: start one with \`chorus node\``, { cause });
+    this.name = 'DaemonUnreachable';
+  }
+}
+
+export interface ApiClientOptions {
+  dataDir: string;
+  /** Use TCP instead of the socket. */
+  tcp?: { host: string; port: number; token: string };
+  timeoutMs?: number;
+}
+
+export class ApiClient {
+  private readonly opts: ApiClientOptions;
+
+  constructor(opts: ApiClientOptions) {
+    this.opts = opts;
+  }
+
+  private where(): string {
+    return this.opts.tcp ? `${this.opts.tcp.host}:${this.opts.tcp.port}` : socketPath(this.opts.dataDir);
+  }
+
+  private open(method: string, path: string, signal?: AbortSignal, body?: unknown): Promise<IncomingMessage> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    const tcp = this.opts.tcp;
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          method,
+          path,
+          ...(tcp ? { host: tcp.host, port: tcp.port } : { socketPath: socketPath(this.opts.dataDir) }),
+          headers: {
+            ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
+            ...(tcp ? { authorization: `Bearer ${tcp.token}` } : {}),
+          },
+          signal,
+        },
+        resolve,
+      );
+      req.on('error', (err: NodeJS.ErrnoException) => {
+        if (['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'].includes(err.code ?? '')) {
+          reject(new DaemonUnreachableError(this.where(), err));
+        } else reject(err);
+      });
+      req.end(payload);
+    });
+  }
+
+  private async fail(res: IncomingMessage): Promise<never> {
+    let text = '';
+    for await (const chunk of res) text += chunk;
+    let body: ApiErrorBody | undefined;
+    try {
+      body = JSON.parse(text) as ApiErrorBody;
+    } catch {
+      // not our error shape
+    }
+    const e = body?.error;
+    throw new ChorusError(e?.code ?? 'API_ERROR', e?.message ?? `control API answered HTTP ${res.statusCode}`, {
+      kind: (e?.kind as ErrorKind | undefined) ?? 'error',
+    });
+  }
+
+  /** A JSON request/response call. */
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
+    const res = await this.open(method, path, signal ? AbortSignal.any([signal, timeout]) : timeout, body);
+    if ((res.statusCode ?? 500) >= 400) return this.fail(res);
+    let text = '';
+    for await (const chunk of res) text += chunk;
+    return JSON.parse(text) as T;
+  }
+
+  /** A streaming call: yields each NDJSON line until the server ends or the signal aborts. */
+  async *stream<T>(path: string, signal: AbortSignal): AsyncGenerator<T> {
+    let res: IncomingMessage;
+    try {
+      res = await this.open('GET', path, signal);
+    } catch (err) {
+      if (signal.aborted) return;
+      throw err;
+    }
+    if ((res.statusCode ?? 500) >= 400) await this.fail(res);
+    let buffer = '';
+    try {
+      for await (const chunk of res) {
+        buffer += chunk;
+        let nl: number;
+        while ((nl = buffer.indexOf('\n')) >= 0) {
+          const line = buffer.slice(0, nl).trim();
+          buffer = buffer.slice(nl + 1);
+          if (line) yield JSON.parse(line) as T;
+        }
+      }
+    } catch (err) {
+      if (!signal.aborted) throw err;
+    }
+  }
+}

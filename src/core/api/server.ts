@@ -1,0 +1,194 @@
+// The node's control API: HTTP over a Unix socket in the data dir (mode 0600: the file permission is
+// the authentication) and, optionally, a TCP listener on which every request needs the bearer token.
+import { randomBytes, timingSafeEqual } from 'node:crypto';
+import { chmod, readFile, unlink } from 'node:fs/promises';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import { connect } from 'node:net';
+import { ChorusError, describeError, UsageError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { writePrivateFile } from '../p2p/identity.ts';
+import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
+
+export interface RouteContext {
+  url: URL;
+  body: () => Promise<unknown>;
+  /** Aborted when the client goes away or the server stops. */
+  signal: AbortSignal;
+  res: ServerResponse;
+}
+
+/** A route returns a JSON value, or `undefined` when it streamed its own response. */
+export type Route = (ctx: RouteContext) => Promise<unknown>;
+
+export interface ApiServerOptions {
+  dataDir: string;
+  routes: Record<string, Route>; // key: "GET /v1/status"
+  logger: Logger;
+  tcp?: { host: string; port: number; allowRemote: boolean };
+}
+
+const MAX_BODY = 4 * 1024 * 1024;
+
+export function isLoopbackHost(host: string): boolean {
+  return host === 'localhost' || host === '::1' || /^127\./.test(host);
+}
+
+/** Reads the API token, creating it (0600) on first use. */
+export async function ensureToken(dataDir: string): Promise<string> {
+  const file = tokenPath(dataDir);
+  try {
+    return (await readFile(file, 'utf8')).trim();
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code !== 'ENOENT') throw err;
+  }
+  const token = randomBytes(32).toString('base64url');
+  await writePrivateFile(file, `${token}\n`);
+  return token;
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  const body = JSON.stringify(value);
+  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
+  res.end(body);
+}
+
+function errorStatus(err: unknown): number {
+  if (err instanceof ChorusError) {
+    if (err.kind === 'usage') return 400;
+    if (err.code === 'NOT_FOUND') return 404;
+    if (err.code === 'NO_SUBSCRIBERS' || err.code === 'NOT_CONFIRMED') return 409;
+    if (err.code === 'SHHH_DENIED') return 422;
+  }
+  return 500;
+}
+
+export function errorBody(err: unknown): ApiErrorBody {
+  const code = err instanceof ChorusError ? err.code : 'INTERNAL';
+  const kind = err instanceof ChorusError ? err.kind : 'error';
+  return { error: { code, message: describeError(err), kind } };
+}
+
+export class ApiServer {
+  private readonly opts: ApiServerOptions;
+  private readonly servers: Server[] = [];
+  private readonly controller = new AbortController();
+  private token = '';
+  tcpAddress: { host: string; port: number } | undefined;
+
+  constructor(opts: ApiServerOptions) {
+    this.opts = opts;
+  }
+
+  async start(): Promise<void> {
+    const sock = socketPath(this.opts.dataDir);
+    await this.claimSocket(sock);
+    const unix = createServer((req, res) => void this.dispatch(req, res, false));
+    await listen(unix, () => unix.listen(sock));
+    await chmod(sock, 0o600);
+    this.servers.push(unix);
+    const tcp = this.opts.tcp;
+    if (tcp && tcp.port > 0) {
+      if (!isLoopbackHost(tcp.host) && !tcp.allowRemote) {
+        throw new UsageError(`api.tcpHost ${tcp.host} is not a loopback address; set api.allowRemote to bind it`);
+      }
+      this.token = await ensureToken(this.opts.dataDir);
+      const server = createServer((req, res) => void this.dispatch(req, res, true));
+      await listen(server, () => server.listen(tcp.port, tcp.host));
+      const addr = server.address();
+      if (addr && typeof addr === 'object') this.tcpAddress = { host: addr.address, port: addr.port };
+      this.servers.push(server);
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.controller.abort();
+    await Promise.all(
+      this.servers.map(
+        (s) =>
+          new Promise<void>((resolve) => {
+            s.close(() => resolve());
+            s.closeAllConnections();
+          }),
+      ),
+    );
+    await unlink(socketPath(this.opts.dataDir)).catch(() => {});
+  }
+
+  /** Refuses to start when another node answers on the socket; removes a stale socket file. */
+  private async claimSocket(sock: string): Promise<void> {
+    const alive = await new Promise<boolean>((resolve) => {
+      const c = connect(sock);
+      c.once('connect', () => {
+        c.destroy();
+        resolve(true);
+      });
+      c.once('error', () => resolve(false));
+    });
+    if (alive) {
+      throw new ChorusError(
+        'ALREADY_RUNNING',
+        `another chorus node is already running with data dir ${this.opts.dataDir}`,
+      );
+    }
+    await unlink(sock).catch(() => {});
+  }
+
+  private authorized(req: IncomingMessage): boolean {
+    const header = req.headers.authorization ?? '';
+    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    const want = Buffer.from(this.token);
+    return this.token !== '' && given.length === want.length && timingSafeEqual(given, want);
+  }
+
+  private async dispatch(req: IncomingMessage, res: ServerResponse, tcp: boolean): Promise<void> {
+    const url = new URL(req.url ?? '/', 'http://chorus');
+    if (tcp && !this.authorized(req)) {
+      res.setHeader('www-authenticate', 'Bearer');
+      return sendJson(res, 401, errorBody(new ChorusError('UNAUTHORIZED', 'a valid bearer token is required')));
+    }
+    const route = this.opts.routes[`${req.method} ${url.pathname}`];
+    if (!route)
+      return sendJson(res, 404, errorBody(new ChorusError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)));
+    const clientGone = new AbortController();
+    res.on('close', () => clientGone.abort());
+    const signal = AbortSignal.any([clientGone.signal, this.controller.signal]);
+    try {
+      const result = await route({ url, body: () => readBody(req), signal, res });
+      if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
+    } catch (err) {
+      this.opts.logger.debug('api request failed', {
+        route: `${req.method} ${url.pathname}`,
+        error: describeError(err),
+      });
+      if (!res.headersSent) sendJson(res, errorStatus(err), errorBody(err));
+      else res.end();
+    }
+  }
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new UsageError(`request body over ${MAX_BODY} bytes`);
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new UsageError('request body is not JSON');
+  }
+}
+
+function listen(server: Server, start: () => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.once('listening', () => {
+      server.off('error', reject);
+      resolve();
+    });
+    start();
+  });
+}

@@ -1,0 +1,285 @@
+// The node assembly: the one place where services are composed and started/stopped in order —
+// identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → control API.
+import type { GossipsubOpts } from '@libp2p/gossipsub';
+import { join } from 'node:path';
+import { ApiServer } from '../api/server.ts';
+import type { ChorusConfig } from '../config/schema.ts';
+import { describeError } from '../errors.ts';
+import { EventLog } from '../eventlog/eventlog.ts';
+import type { Logger } from '../log.ts';
+import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
+import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
+import { BootstrapJoiner } from '../p2p/join.ts';
+import { signerFor } from '../p2p/signer.ts';
+import { AckService } from '../pubsub/ack.ts';
+import { Presence, type PeerPresence } from '../pubsub/presence.ts';
+import { ChorusPubSub } from '../pubsub/pubsub.ts';
+import { TOPICS } from '../pubsub/topics.ts';
+import { Redactor } from '../shhh/redactor.ts';
+import { buildInfo } from '../version.ts';
+import { EventRecorder } from './recorder.ts';
+import { controlRoutes } from './routes.ts';
+
+export const EVENT_LOG_FILE = 'events.db';
+
+export interface NodeOptions {
+  config: ChorusConfig;
+  logger: Logger;
+  /** Serve the control API (default true). In-process test clusters switch it off. */
+  api?: boolean;
+  /** GossipSub overrides (tests use a short heartbeat). */
+  gossip?: Partial<GossipsubOpts>;
+}
+
+export interface NodeStatus {
+  peerId: string;
+  version: string;
+  role: string;
+  expertise: string[];
+  addresses: string[];
+  topics: { topic: string; raw: boolean; family: string; peers: number }[];
+  peers: number;
+  startedAt: string;
+  uptimeMs: number;
+  dataDir: string;
+  eventLog: { entries: number; headHash: string };
+  api: { socket: string; tcp?: string };
+}
+
+export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
+  peerId: string;
+  connected: boolean;
+  addresses: string[];
+  latencyMs?: number;
+}
+
+export class ChorusNode {
+  readonly config: ChorusConfig;
+  readonly identity: Identity;
+  readonly libp2p: ChorusLibp2p;
+  readonly pubsub: ChorusPubSub;
+  readonly acks: AckService;
+  readonly presence: Presence;
+  readonly eventLog: EventLog;
+  readonly recorder: EventRecorder;
+  private readonly joiner: BootstrapJoiner;
+  private api: ApiServer | undefined;
+  private readonly logger: Logger;
+  private readonly startedAt = new Date();
+  private stopping: Promise<void> | undefined;
+  private capabilityTimer: NodeJS.Timeout | undefined;
+
+  private constructor(parts: {
+    config: ChorusConfig;
+    identity: Identity;
+    libp2p: ChorusLibp2p;
+    pubsub: ChorusPubSub;
+    acks: AckService;
+    presence: Presence;
+    eventLog: EventLog;
+    recorder: EventRecorder;
+    joiner: BootstrapJoiner;
+    api: ApiServer | undefined;
+    logger: Logger;
+  }) {
+    this.config = parts.config;
+    this.identity = parts.identity;
+    this.libp2p = parts.libp2p;
+    this.pubsub = parts.pubsub;
+    this.acks = parts.acks;
+    this.presence = parts.presence;
+    this.eventLog = parts.eventLog;
+    this.recorder = parts.recorder;
+    this.joiner = parts.joiner;
+    this.api = parts.api;
+    this.logger = parts.logger;
+  }
+
+  static async start(opts: NodeOptions): Promise<ChorusNode> {
+    const { config, logger } = opts;
+    const identity = await loadOrCreateIdentity(config.dataDir);
+    if (identity.created)
+      logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
+    const redactor = new Redactor({ rules: config.shhh.rules });
+    const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey));
+    const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
+    const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
+    try {
+      const libp2p = await createHost({
+        privateKey: identity.privateKey,
+        listen: config.p2p.listen,
+        mdns: config.p2p.mdns,
+        maxConnections: config.p2p.maxConnections,
+        maxPeersPerIp: config.p2p.maxPeersPerIp,
+        inboundPerSecond: config.p2p.inboundPerSecond,
+        gossip: opts.gossip,
+      });
+      started.push({ stop: () => libp2p.stop() });
+      const pubsub = new ChorusPubSub({
+        gossip: libp2p.services.pubsub,
+        selfId: libp2p.peerId,
+        role: config.agent.role,
+        hopLimit: config.pubsub.hopLimit,
+        meshWaitMs: config.pubsub.meshWaitMs,
+        logger: logger.child('pubsub'),
+        redactor,
+        recorder,
+      });
+      pubsub.start();
+      pubsub.joinRoleTopics(config.agent.role, config.agent.expertise, config.agent.reportsTo);
+      started.push({ stop: () => pubsub.stop() });
+      const acks = new AckService(libp2p, pubsub, logger.child('ack'));
+      await acks.start();
+      started.push({ stop: () => acks.stop() });
+      const presence = new Presence({
+        pubsub,
+        logger: logger.child('presence'),
+        intervalMs: config.pubsub.availabilityIntervalMs,
+        capabilities: config.agent.capabilities,
+        expertise: config.agent.expertise,
+        maxTasks: config.agent.maxTasks,
+        role: config.agent.role,
+      });
+      presence.start();
+      started.push({ stop: () => presence.stop() });
+      const joiner = new BootstrapJoiner({
+        libp2p,
+        bootstrap: config.p2p.bootstrap,
+        staggerMs: config.p2p.joinStaggerMs,
+        logger: logger.child('join'),
+      });
+      joiner.start();
+      started.push({ stop: () => joiner.stop() });
+      const node: ChorusNode = new ChorusNode({
+        config,
+        identity,
+        libp2p,
+        pubsub,
+        acks,
+        presence,
+        eventLog,
+        recorder,
+        joiner,
+        api: undefined,
+        logger,
+      });
+      if (opts.api !== false) {
+        const api = new ApiServer({
+          dataDir: config.dataDir,
+          routes: controlRoutes(node),
+          logger: logger.child('api'),
+          tcp: { host: config.api.tcpHost, port: config.api.tcpPort, allowRemote: config.api.allowRemote },
+        });
+        await api.start();
+        node.api = api;
+      }
+      node.wireEvents();
+      recorder.record('node_started', {
+        peer_id: libp2p.peerId.toString(),
+        addresses: libp2p.getMultiaddrs().map(String),
+        version: buildInfo().version,
+        role: config.agent.role,
+      });
+      return node;
+    } catch (err) {
+      for (const s of started.reverse()) await Promise.resolve(s.stop()).catch(() => {});
+      throw err;
+    }
+  }
+
+  private wireEvents(): void {
+    this.libp2p.addEventListener('peer:connect', (evt) => {
+      this.recorder.record('peer_joined', { peer_id: evt.detail.toString() });
+    });
+    this.libp2p.addEventListener('peer:disconnect', (evt) => {
+      this.recorder.record('peer_left', { peer_id: evt.detail.toString() });
+    });
+    // capability broadcast on join: when a peer subscribes to the coordination topic, tell it who we are
+    this.libp2p.services.pubsub.addEventListener('subscription-change', (evt) => {
+      if (!evt.detail.subscriptions.some((s) => s.subscribe && s.topic === TOPICS.coordination)) return;
+      clearTimeout(this.capabilityTimer);
+      this.capabilityTimer = setTimeout(() => {
+        void this.presence.broadcastCapabilities();
+        void this.presence.broadcastAvailability();
+      }, 100);
+    });
+    this.pubsub.on('dropped', ({ topic, reason }) => this.logger.debug('dropped a message', { topic, reason }));
+  }
+
+  get peerId(): string {
+    return this.libp2p.peerId.toString();
+  }
+
+  addresses(): string[] {
+    return this.libp2p.getMultiaddrs().map(String);
+  }
+
+  status(): NodeStatus {
+    const head = this.eventLog.head;
+    return {
+      peerId: this.peerId,
+      version: buildInfo().version,
+      role: this.config.agent.role,
+      expertise: this.config.agent.expertise,
+      addresses: this.addresses(),
+      topics: this.pubsub.topics(),
+      peers: this.libp2p.getPeers().length,
+      startedAt: this.startedAt.toISOString(),
+      uptimeMs: Date.now() - this.startedAt.getTime(),
+      dataDir: this.config.dataDir,
+      eventLog: { entries: head.seq, headHash: head.hash },
+      api: {
+        socket: join(this.config.dataDir, 'chorus.sock'),
+        tcp: this.api?.tcpAddress ? `${this.api.tcpAddress.host}:${this.api.tcpAddress.port}` : undefined,
+      },
+    };
+  }
+
+  /** Connected peers joined with what they announced, with a fresh ping latency (bounded). */
+  async peers(signal?: AbortSignal): Promise<PeerView[]> {
+    const views = new Map<string, PeerView>();
+    for (const conn of this.libp2p.getConnections()) {
+      const id = conn.remotePeer.toString();
+      const view = views.get(id) ?? { peerId: id, connected: true, addresses: [] };
+      view.addresses.push(conn.remoteAddr.toString());
+      views.set(id, view);
+    }
+    for (const p of this.presence.peers()) {
+      const view = views.get(p.peerId) ?? { peerId: p.peerId, connected: false, addresses: [] };
+      views.set(p.peerId, { ...p, ...view });
+    }
+    const timeout = AbortSignal.timeout(2000);
+    await Promise.all(
+      [...views.values()]
+        .filter((v) => v.connected)
+        .map(async (v) => {
+          const conn = this.libp2p.getConnections().find((c) => c.remotePeer.toString() === v.peerId);
+          if (!conn) return;
+          try {
+            v.latencyMs = await this.libp2p.services.ping.ping(conn.remotePeer, {
+              signal: signal ? AbortSignal.any([signal, timeout]) : timeout,
+            });
+          } catch (err) {
+            this.logger.debug('ping failed', { peer: v.peerId, error: describeError(err) });
+          }
+        }),
+    );
+    return [...views.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
+  }
+
+  /** Graceful stop: unsubscribe, stop services, close connections, flush and close the log. */
+  stop(): Promise<void> {
+    this.stopping ??= (async () => {
+      clearTimeout(this.capabilityTimer);
+      await this.api?.stop().catch(() => {});
+      await this.joiner.stop();
+      this.presence.stop();
+      await this.acks.stop().catch(() => {});
+      this.pubsub.stop();
+      await this.libp2p.stop();
+      this.recorder.record('node_stopped', { peer_id: this.peerId, uptime_ms: Date.now() - this.startedAt.getTime() });
+      this.eventLog.close();
+    })();
+    return this.stopping;
+  }
+}

@@ -1,0 +1,85 @@
+// Builds the libp2p host: TCP + Noise + Yamux, identify, ping, GossipSub (signed, strictly verified)
+// and optional mDNS, with connection limits that are enforced (total, per remote IP, inbound rate).
+import { noise } from '@chainsafe/libp2p-noise';
+import { yamux } from '@chainsafe/libp2p-yamux';
+import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
+import { identify } from '@libp2p/identify';
+import type { Identify } from '@libp2p/identify';
+import type { Libp2p, MultiaddrConnection, PrivateKey } from '@libp2p/interface';
+import { mdns } from '@libp2p/mdns';
+import { ping, type Ping } from '@libp2p/ping';
+import { tcp } from '@libp2p/tcp';
+import { createLibp2p } from 'libp2p';
+
+export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub };
+export type ChorusLibp2p = Libp2p<ChorusServices>;
+
+export interface HostOptions {
+  privateKey: PrivateKey;
+  listen: string[];
+  mdns: boolean;
+  maxConnections: number;
+  maxPeersPerIp: number;
+  inboundPerSecond: number;
+  /** Overrides for GossipSub (tests shorten the heartbeat). */
+  gossip?: Partial<GossipsubOpts>;
+}
+
+const LOOPBACK_IPS = ['127.0.0.1', '::1'];
+
+/** Remote IP of a multiaddr string like /ip4/1.2.3.4/tcp/5 (undefined for other shapes). */
+export function remoteIp(addr: string): string | undefined {
+  const m = /^\/ip[46]\/([^/]+)\//.exec(addr);
+  return m?.[1];
+}
+
+/** GossipSub options: every message signed and verified; IP-colocation scoring kept, except for loopback. */
+export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<GossipsubOpts> {
+  return {
+    globalSignaturePolicy: 'StrictSign',
+    emitSelf: false,
+    allowPublishToZeroTopicPeers: false,
+    floodPublish: true,
+    scoreParams: {
+      // Many nodes behind one address (a loopback test cluster, a NATed rack) must not be scored as a
+      // Sybil attack; everyone else keeps the default colocation penalty.
+      IPColocationFactorWhitelist: new Set(LOOPBACK_IPS),
+    },
+    ...overrides,
+  };
+}
+
+export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
+  // the gater may run before createLibp2p returns (inbound dials once listening), hence the holder
+  const holder: { node?: ChorusLibp2p } = {};
+  const connectionsFrom = (ip: string): number =>
+    holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
+
+  holder.node = await createLibp2p({
+    privateKey: opts.privateKey,
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: opts.mdns ? [mdns({ interval: 10_000 })] : [],
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      inboundConnectionThreshold: opts.inboundPerSecond,
+      maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
+    },
+    connectionGater: {
+      denyInboundConnection: (maConn: MultiaddrConnection) => {
+        const ip = remoteIp(maConn.remoteAddr.toString());
+        return ip !== undefined && connectionsFrom(ip) >= opts.maxPeersPerIp;
+      },
+      // loopback and private addresses are the point on a LAN; never filter them out
+      denyDialMultiaddr: () => false,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub(gossipOptions(opts.gossip)),
+    },
+  });
+  return holder.node;
+}

@@ -1,0 +1,20 @@
+// Errors specific to publishing.
+import { ChorusError } from '../errors.ts';
+
+/** Nobody is subscribed to the topic (after waiting for the mesh): the message would go nowhere. */
+export class NoSubscribersError extends ChorusError {
+  readonly topic: string;
+  constructor(topic: string, waitedMs: number) {
+    super('NO_SUBSCRIBERS', `no peer is subscribed to ${topic} (waited ${waitedMs} ms for the mesh)`);
+    this.name = 'NoSubscribers';
+    this.topic = topic;
+  }
+}
+
+/** Delivery could not be confirmed by enough peers in time. */
+export class NotConfirmedError extends ChorusError {
+  constructor(message: string) {
+    super('NOT_CONFIRMED', message);
+    this.name = 'NotConfirmed';
+  }
+}

@@ -1,0 +1,154 @@
+// COOEE presence: the availability broadcast (every 30 s by default), the capability broadcast (on
+// join and on change), and the directory of what peers announced (role, capabilities, status).
+import type { Logger } from '../log.ts';
+import { NoSubscribersError } from './errors.ts';
+import { TOPICS } from './topics.ts';
+import type { ChorusPubSub, ReceivedMessage } from './pubsub.ts';
+
+export type WorkStatus = 'ready' | 'working' | 'busy';
+
+export interface PeerPresence {
+  peerId: string;
+  role?: string;
+  capabilities: string[];
+  expertise: string[];
+  status?: WorkStatus;
+  availableForWork?: boolean;
+  currentTasks?: number;
+  maxTasks?: number;
+  lastSeen: string;
+}
+
+export interface PresenceOptions {
+  pubsub: ChorusPubSub;
+  logger: Logger;
+  intervalMs: number;
+  capabilities: string[];
+  expertise: string[];
+  maxTasks: number;
+  role: string;
+}
+
+export class Presence {
+  private readonly opts: PresenceOptions;
+  private readonly directory = new Map<string, PeerPresence>();
+  private timer: NodeJS.Timeout | undefined;
+  private currentTasks = 0;
+  private lastActivity = new Date();
+  private readonly onMessage = (m: ReceivedMessage): void => this.observe(m);
+
+  constructor(opts: PresenceOptions) {
+    this.opts = { ...opts };
+  }
+
+  start(): void {
+    this.opts.pubsub.on('message', this.onMessage);
+    this.timer = setInterval(() => void this.broadcastAvailability(), this.opts.intervalMs);
+    this.timer.unref();
+  }
+
+  stop(): void {
+    clearInterval(this.timer);
+    this.opts.pubsub.off('message', this.onMessage);
+  }
+
+  status(): WorkStatus {
+    if (this.currentTasks === 0) return 'ready';
+    return this.currentTasks >= this.opts.maxTasks ? 'busy' : 'working';
+  }
+
+  setTasks(count: number): void {
+    this.currentTasks = count;
+    this.lastActivity = new Date();
+  }
+
+  /** Updates announced capabilities; broadcasts when they changed. */
+  async setCapabilities(capabilities: string[], expertise = this.opts.expertise, role = this.opts.role): Promise<void> {
+    const changed =
+      capabilities.join(',') !== this.opts.capabilities.join(',') ||
+      expertise.join(',') !== this.opts.expertise.join(',') ||
+      role !== this.opts.role;
+    Object.assign(this.opts, { capabilities, expertise, role });
+    if (changed) await this.broadcastCapabilities();
+  }
+
+  peers(): PeerPresence[] {
+    return [...this.directory.values()];
+  }
+
+  peer(id: string): PeerPresence | undefined {
+    return this.directory.get(id);
+  }
+
+  forget(id: string): void {
+    this.directory.delete(id);
+  }
+
+  async broadcastAvailability(): Promise<boolean> {
+    const now = new Date().toISOString();
+    return this.quietly(() =>
+      this.opts.pubsub.publish(
+        'AvailabilityBcast',
+        {
+          node_id: this.opts.pubsub.selfId,
+          available_for_work: this.currentTasks < this.opts.maxTasks,
+          current_tasks: this.currentTasks,
+          max_tasks: this.opts.maxTasks,
+          last_activity: this.lastActivity.toISOString(),
+          status: this.status(),
+          timestamp: now,
+        },
+        { topic: TOPICS.coordination },
+      ),
+    );
+  }
+
+  async broadcastCapabilities(): Promise<boolean> {
+    return this.quietly(() =>
+      this.opts.pubsub.publish(
+        'CapabilityBcast',
+        {
+          node_id: this.opts.pubsub.selfId,
+          role: this.opts.role,
+          capabilities: this.opts.capabilities,
+          expertise: this.opts.expertise,
+          max_tasks: this.opts.maxTasks,
+        },
+        { topic: TOPICS.coordination },
+      ),
+    );
+  }
+
+  /** Announcements are periodic: with nobody listening yet, skip instead of waiting. */
+  private async quietly(send: () => Promise<unknown>): Promise<boolean> {
+    try {
+      await send();
+      return true;
+    } catch (err) {
+      if (!(err instanceof NoSubscribersError)) this.opts.logger.warn('announcement failed', { error: String(err) });
+      return false;
+    }
+  }
+
+  private observe(m: ReceivedMessage): void {
+    const env = m.envelope;
+    if (!env) return;
+    const known = this.directory.get(m.from);
+    const entry: PeerPresence = known ?? { peerId: m.from, capabilities: [], expertise: [], lastSeen: m.receivedAt };
+    entry.lastSeen = m.receivedAt;
+    if (env.from_role) entry.role = env.from_role;
+    const d = env.data;
+    if (env.type === 'AvailabilityBcast') {
+      if (d.status === 'ready' || d.status === 'working' || d.status === 'busy') entry.status = d.status;
+      if (typeof d.available_for_work === 'boolean') entry.availableForWork = d.available_for_work;
+      if (typeof d.current_tasks === 'number') entry.currentTasks = d.current_tasks;
+      if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
+    } else if (env.type === 'CapabilityBcast') {
+      if (Array.isArray(d.capabilities)) entry.capabilities = d.capabilities.map(String);
+      if (Array.isArray(d.expertise)) entry.expertise = d.expertise.map(String);
+      if (typeof d.role === 'string') entry.role = d.role;
+      if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
+    }
+    this.directory.set(m.from, entry);
+  }
+}

@@ -1,0 +1,96 @@
+// In-process clusters of real chorus nodes on loopback TCP, for multi-node tests.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { validateConfig } from '../../src/core/config/load.ts';
+import type { ChorusConfig } from '../../src/core/config/schema.ts';
+import { createLogger, silentLogger } from '../../src/core/log.ts';
+import { ChorusNode } from '../../src/core/node/node.ts';
+import { TOPICS } from '../../src/core/pubsub/topics.ts';
+
+export interface ClusterOptions {
+  roles?: string[];
+  hopLimit?: number;
+  config?: (i: number) => Record<string, unknown>;
+}
+
+export function testConfig(overrides: Record<string, unknown> = {}): ChorusConfig {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chorus-node-'));
+  const base = {
+    dataDir,
+    p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
+    pubsub: { meshWaitMs: 5000 },
+  };
+  return validateConfig(deepMerge(base, overrides));
+}
+
+function deepMerge(a: Record<string, unknown>, b: Record<string, unknown>): Record<string, unknown> {
+  const out = { ...a };
+  for (const [k, v] of Object.entries(b)) {
+    const cur = out[k];
+    out[k] =
+      typeof v === 'object' && v && !Array.isArray(v) && typeof cur === 'object' && cur && !Array.isArray(cur)
+        ? deepMerge(cur as Record<string, unknown>, v as Record<string, unknown>)
+        : v;
+  }
+  return out;
+}
+
+const logger = process.env.CHORUS_TEST_LOG
+  ? createLogger({ level: 'debug', format: 'text', sink: (l) => process.stderr.write(`${l}\n`) })
+  : silentLogger;
+
+export const FAST_GOSSIP = { heartbeatInterval: 100 };
+
+export async function startNode(overrides: Record<string, unknown> = {}): Promise<ChorusNode> {
+  return ChorusNode.start({ config: testConfig(overrides), logger, api: false, gossip: FAST_GOSSIP });
+}
+
+/** Resolves when every node sees all the others subscribed to `topic`. */
+export async function waitForMesh(
+  nodes: ChorusNode[],
+  topic: string = TOPICS.coordination,
+  want = nodes.length - 1,
+): Promise<void> {
+  await Promise.all(
+    nodes.map(
+      (n) =>
+        new Promise<void>((resolve) => {
+          const gossip = n.libp2p.services.pubsub;
+          const check = (): void => {
+            if (gossip.getSubscribers(topic).length >= want) {
+              gossip.removeEventListener('subscription-change', check);
+              resolve();
+            }
+          };
+          gossip.addEventListener('subscription-change', check);
+          check();
+        }),
+    ),
+  );
+}
+
+/** Starts n nodes and connects them in a full mesh (each dials every earlier node). */
+export async function startCluster(n: number, opts: ClusterOptions = {}): Promise<ChorusNode[]> {
+  const nodes: ChorusNode[] = [];
+  for (let i = 0; i < n; i++) {
+    const role = opts.roles?.[i % opts.roles.length] ?? 'developer';
+    nodes.push(
+      await startNode(
+        deepMerge(
+          { agent: { role }, pubsub: { hopLimit: opts.hopLimit ?? 3, meshWaitMs: 5000 } },
+          opts.config?.(i) ?? {},
+        ),
+      ),
+    );
+  }
+  for (let i = 1; i < n; i++) {
+    for (let j = 0; j < i; j++) await nodes[i]?.libp2p.dial((nodes[j] as ChorusNode).libp2p.getMultiaddrs()[0]!);
+  }
+  await waitForMesh(nodes);
+  return nodes;
+}
+
+export async function stopAll(nodes: ChorusNode[]): Promise<void> {
+  await Promise.all(nodes.map((n) => n.stop()));
+}
