@@ -1,4 +1,5 @@
 // In-process clusters of real chorus nodes on loopback TCP, for multi-node tests.
+import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -42,8 +43,11 @@ const logger = process.env.CHORUS_TEST_LOG
 
 export const FAST_GOSSIP = { heartbeatInterval: 100 };
 
-export async function startNode(overrides: Record<string, unknown> = {}): Promise<ChorusNode> {
-  return ChorusNode.start({ config: testConfig(overrides), logger, api: false, gossip: FAST_GOSSIP });
+export async function startNode(
+  overrides: Record<string, unknown> = {},
+  gossip: Partial<GossipsubOpts> = {},
+): Promise<ChorusNode> {
+  return ChorusNode.start({ config: testConfig(overrides), logger, api: false, gossip: { ...FAST_GOSSIP, ...gossip } });
 }
 
 /** Resolves when every node sees all the others subscribed to `topic`. */

@@ -86,10 +86,16 @@ export function contentId(bytes: Uint8Array): string {
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
-export class ChorusPubSub extends EventEmitter<{
+export interface PubSubEvents {
+  /** A message delivered to this node's handlers. */
   message: [ReceivedMessage];
-  dropped: [{ topic: string; reason: string }];
-}> {
+  /** A received message rejected as invalid, forged or over the hop limit. */
+  dropped: [{ topic: string; reason: string; from?: string }];
+  /** A valid message not addressed to this node's role (to_roles). */
+  skipped: [{ topic: string; msgId: string; toRoles: string[] }];
+}
+
+export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   private readonly opts: PubSubOptions;
   private readonly joined = new Map<string, { raw: boolean }>();
   private hopLimit: number;
@@ -261,11 +267,15 @@ export class ChorusPubSub extends EventEmitter<{
     if (msg.type !== 'signed') return TopicValidatorResult.Reject;
     const parsed = parseEnvelope(msg.data);
     if (!parsed.ok) {
-      this.emit('dropped', { topic: msg.topic, reason: parsed.reason });
+      this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: msg.from.toString() });
       return TopicValidatorResult.Reject;
     }
     if (parsed.envelope.from !== msg.from.toString()) {
-      this.emit('dropped', { topic: msg.topic, reason: 'envelope sender does not match the signature' });
+      this.emit('dropped', {
+        topic: msg.topic,
+        reason: 'envelope sender does not match the signature',
+        from: msg.from.toString(),
+      });
       return TopicValidatorResult.Reject;
     }
     if ((parsed.envelope.hop_count ?? 0) > this.hopLimit) {
@@ -313,7 +323,10 @@ export class ChorusPubSub extends EventEmitter<{
     const parsed = parseEnvelope(msg.data);
     if (!parsed.ok) return; // the validator already rejected it
     const envelope = parsed.envelope;
-    if (!addressedTo(envelope, this.role)) return;
+    if (!addressedTo(envelope, this.role)) {
+      this.emit('skipped', { topic: msg.topic, msgId: base.msgId, toRoles: envelope.to_roles ?? [] });
+      return;
+    }
     this.opts.recorder?.record(envelope.type, {
       direction: 'in',
       topic: msg.topic,
