@@ -154,6 +154,15 @@ export const configSchema = z.strictObject({
       }),
     })
     .prefault({}),
+  eventLog: z
+    .strictObject({
+      sync: key(z.enum(['normal', 'full']).default('normal'), {
+        description:
+          'Event-log durability: normal survives kill -9 and process crashes (WAL); full also fsyncs every entry to survive power loss, at ~3x the cost.',
+        env: 'CHORUS_EVENT_LOG_SYNC',
+      }),
+    })
+    .prefault({}),
   shhh: z
     .strictObject({
       rules: key(z.array(redactionRuleSchema).default([]), {

@@ -1,5 +1,5 @@
 // The event log: an append-only, sha256 hash-chained, signed log in one SQLite file (node:sqlite, WAL,
-// synchronous=FULL). Owns the file format, appends, reads, cross-process follow, and chain verification;
+// synchronous per EventLogOptions). Owns the file format, appends, reads, cross-process follow, and chain verification;
 // also owns `canonicalJson`, the deterministic JSON other modules sign.
 
 import { createHash } from 'node:crypto';
@@ -390,6 +390,16 @@ interface Statements {
   tail: StatementSync;
 }
 
+/**
+ * Durability of appends. 'normal' (WAL, synchronous=NORMAL): an entry is durable once append returns as
+ * far as the process is concerned — it survives kill -9 and crashes of chorus — and is flushed to disk at
+ * WAL checkpoints; an OS crash or power loss may lose the newest entries (the chain still verifies).
+ * 'full': every append is fsync'd before it returns (survives power loss, ~3–4x slower).
+ */
+export interface EventLogOptions {
+  sync?: 'normal' | 'full';
+}
+
 export class EventLog {
   readonly file: string;
   readonly #db: DatabaseSync;
@@ -415,7 +425,7 @@ export class EventLog {
    * cheaply (see checkTail) and continues its chain. Several processes may append to one file: every append
    * reads the current head inside a write transaction.
    */
-  static open(file: string, signer: LogSigner): EventLog {
+  static open(file: string, signer: LogSigner, options: EventLogOptions = {}): EventLog {
     if (
       typeof signer?.author !== 'string' ||
       signer.author.length === 0 ||
@@ -449,7 +459,7 @@ export class EventLog {
       const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
       if (mode !== 'wal')
         throw new ChorusError('EVENTLOG_OPEN_FAILED', `${path}: cannot enable WAL (got ${String(mode)})`);
-      db.exec('PRAGMA synchronous = FULL');
+      db.exec(`PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       ensureSchema(db, path);
       checkTail(db, signer, path);
       return new EventLog(db, path, signer);
@@ -503,7 +513,7 @@ export class EventLog {
   }
 
   /**
-   * Appends one entry and returns it once SQLite has committed it (WAL fsync'd: synchronous=FULL). `data` must
+   * Appends one entry and returns it once SQLite has committed it (durability: see EventLogOptions). `data` must
    * be JSON-encodable (undefined is stored as null); the returned `data` is its JSON round-trip. Times never go
    * backwards along the log: a clock that stepped back reuses the previous entry's time.
    */

@@ -101,7 +101,9 @@ export class ChorusNode {
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
     const redactor = new Redactor({ rules: config.shhh.rules });
-    const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey));
+    const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey), {
+      sync: config.eventLog.sync,
+    });
     const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
     const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
     try {

@@ -78,6 +78,18 @@ export interface PublishOptions extends RoutingFields {
   signal?: AbortSignal;
 }
 
+/**
+ * Subscribers we can send to right now. A peer's SUBSCRIBE can arrive before our own outbound stream
+ * to it is open; a publish in that window silently skips it, so only peers with an open outbound
+ * stream count (gossipsub keeps them in `streamsOutbound`).
+ */
+function reachableSubscribers(gossip: GossipSub, topic: string): number {
+  // the exported GossipSub interface hides the implementation's public `streamsOutbound` map
+  const outbound = (gossip as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound;
+  const subscribers = gossip.getSubscribers(topic);
+  return outbound ? subscribers.filter((p) => outbound.has(p.toString())).length : subscribers.length;
+}
+
 /** Content id of a published payload: what receipts and acknowledgements refer to. */
 export function contentId(bytes: Uint8Array): string {
   return createHash('sha256').update(bytes).digest('hex').slice(0, 32);
@@ -209,13 +221,15 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   /** Resolves once the topic has at least one subscriber, or throws NoSubscribers after meshWaitMs. */
   async waitForSubscribers(topic: string, signal?: AbortSignal, waitMs = this.opts.meshWaitMs): Promise<number> {
     const gossip = this.opts.gossip;
-    const count = (): number => gossip.getSubscribers(topic).length;
+    const count = (): number => reachableSubscribers(gossip, topic);
     if (count() > 0) return count();
     if (waitMs <= 0) throw new NoSubscribersError(topic, 0);
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const onChange = (): void => {
       if (count() > 0) resolve(count());
     };
+    // a SUBSCRIBE can precede our outbound stream to that peer: re-check briefly until it opens
+    const poll = setInterval(onChange, 20);
     const timer = setTimeout(() => reject(new NoSubscribersError(topic, waitMs)), waitMs);
     const onAbort = (): void => reject(signal?.reason ?? new Error('aborted'));
     gossip.addEventListener('subscription-change', onChange);
@@ -223,6 +237,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     try {
       return await promise;
     } finally {
+      clearInterval(poll);
       clearTimeout(timer);
       gossip.removeEventListener('subscription-change', onChange);
       signal?.removeEventListener('abort', onAbort);
