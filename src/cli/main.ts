@@ -36,13 +36,6 @@ function installSignalHandlers(): void {
 /** Runs the CLI with user arguments (without node and script path); resolves to the exit code. */
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
-  program.exitOverride();
-  program.configureOutput({
-    writeOut: (s) => process.stdout.write(s),
-    writeErr: (s) => process.stderr.write(s),
-    outputError: () => {}, // reported below as one line
-  });
-  for (const sub of program.commands) sub.exitOverride();
   installSignalHandlers();
   try {
     await program.parseAsync(argv, { from: 'user' });

@@ -8,6 +8,13 @@ import { registerNodeVerbs } from './verbs/node.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
+    // set before any subcommand exists: commander copies these settings into each new subcommand
+    .exitOverride()
+    .configureOutput({
+      writeOut: (s) => process.stdout.write(s),
+      writeErr: (s) => process.stderr.write(s),
+      outputError: () => {}, // main.ts reports every error as one line
+    })
     .description('Peer-to-peer coordination fabric for autonomous AI agents.')
     .option('--json', 'machine-readable output on stdout')
     .option('--config <file>', 'config file (YAML or JSON); also CHORUS_CONFIG')

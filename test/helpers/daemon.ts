@@ -1,0 +1,345 @@
+// Long-running processes of the built binary (daemons, subscribers) for end-to-end cluster tests: a
+// minimal environment (PATH, HOME, NO_COLOR), output captured as it arrives, waits with deadlines
+// instead of sleeps, and a registry so every child is killed even when a test fails.
+import { spawn, type ChildProcess } from 'node:child_process';
+import { EventEmitter } from 'node:events';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { request } from 'node:http';
+import { createServer } from 'node:net';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { setTimeout as delay } from 'node:timers/promises';
+import type { NodeStatus } from '../../src/core/node/node.ts';
+import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
+import { BINARY, runProcess, type RunResult } from './run.ts';
+
+const tempDirs: string[] = [];
+
+/** A fresh temporary directory, removed by cleanup(). */
+export function tempDir(prefix = 'chorus-e2e-dir-'): string {
+  const dir = mkdtempSync(join(tmpdir(), prefix));
+  tempDirs.push(dir);
+  return dir;
+}
+
+/** HOME and working directory of every child (removed when the test process exits). */
+const HOME = mkdtempSync(join(tmpdir(), 'chorus-e2e-home-'));
+
+/** The only environment children get. */
+export const CHILD_ENV: Record<string, string> = {
+  PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
+  HOME,
+  NO_COLOR: '1',
+};
+
+/** Runs the binary once, to completion (killed after timeoutMs). */
+export function chorus(args: string[], timeoutMs = 20_000): Promise<RunResult> {
+  return runProcess(BINARY, args, { env: CHILD_ENV, cwd: HOME, timeoutMs });
+}
+
+/** Non-empty lines of a captured stream. */
+export function lines(text: string): string[] {
+  return text.split('\n').filter((l) => l.trim() !== '');
+}
+
+/**
+ * Polls `probe` every `intervalMs` until it returns a value other than undefined/false; throws after
+ * `timeoutMs` (the deadline is what bounds the wait, not the interval).
+ */
+export async function until<T>(
+  what: string,
+  probe: () => Promise<T | undefined | false> | T | undefined | false,
+  { timeoutMs = 15_000, intervalMs = 100 } = {},
+): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  let lastError: unknown;
+  for (;;) {
+    try {
+      const value = await probe();
+      if (value !== undefined && value !== false) return value;
+    } catch (err) {
+      lastError = err;
+    }
+    if (Date.now() >= deadline) {
+      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
+      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
+    }
+    await delay(intervalMs);
+  }
+}
+
+/** A loopback TCP port that was free a moment ago (nothing listens on it when this resolves). */
+export function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer();
+    server.once('error', reject);
+    server.listen(0, '127.0.0.1', () => {
+      const addr = server.address();
+      const port = typeof addr === 'object' && addr ? addr.port : 0;
+      server.close(() => resolve(port));
+    });
+  });
+}
+
+const live = new Set<ChorusProcess>();
+
+process.on('exit', () => {
+  for (const p of live) p.child.kill('SIGKILL');
+  rmSync(HOME, { recursive: true, force: true });
+});
+
+export interface Exit {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+}
+
+/** A running `chorus …` process whose output is captured as it arrives. */
+export class ChorusProcess {
+  readonly child: ChildProcess;
+  readonly args: string[];
+  stdout = '';
+  stderr = '';
+  exitStatus: Exit | undefined;
+  readonly exited: Promise<Exit>;
+  private readonly changes = new EventEmitter();
+
+  constructor(args: string[]) {
+    this.args = args;
+    this.child = spawn(BINARY, args, { env: CHILD_ENV, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
+    live.add(this);
+    this.changes.setMaxListeners(0);
+    this.child.stdout?.on('data', (d: Buffer) => {
+      this.stdout += d.toString();
+      this.onStdout();
+      this.changes.emit('change');
+    });
+    this.child.stderr?.on('data', (d: Buffer) => {
+      this.stderr += d.toString();
+      this.changes.emit('change');
+    });
+    this.exited = new Promise((resolve) => {
+      this.child.once('error', (err) => {
+        this.stderr += `spawn error: ${err.message}\n`;
+        this.exitStatus ??= { code: null, signal: null };
+        live.delete(this);
+        this.changes.emit('change');
+        resolve(this.exitStatus);
+      });
+      this.child.once('close', (code, signal) => {
+        this.exitStatus ??= { code, signal };
+        live.delete(this);
+        this.changes.emit('change');
+        resolve(this.exitStatus);
+      });
+    });
+  }
+
+  protected onStdout(): void {}
+
+  /**
+   * Resolves with check()'s first defined result; re-checked on every output chunk. Rejects when the
+   * deadline passes or the process exits first.
+   */
+  waitFor<T>(what: string, check: () => T | undefined, timeoutMs = 15_000): Promise<T> {
+    return new Promise((resolve, reject) => {
+      const finish = (fn: () => void): void => {
+        clearTimeout(timer);
+        this.changes.off('change', onChange);
+        fn();
+      };
+      const onChange = (): void => {
+        const value = check();
+        if (value !== undefined) return finish(() => resolve(value));
+        if (this.exitStatus) {
+          finish(() =>
+            reject(new Error(`chorus ${this.args.join(' ')} exited (${this.describeExit()}) before ${what}`)),
+          );
+        }
+      };
+      const timer = setTimeout(
+        () =>
+          finish(() =>
+            reject(new Error(`timed out after ${timeoutMs} ms waiting for ${what}; stderr:\n${this.stderr}`)),
+          ),
+        timeoutMs,
+      );
+      this.changes.on('change', onChange);
+      onChange();
+    });
+  }
+
+  waitForStderr(pattern: RegExp, timeoutMs = 15_000): Promise<RegExpExecArray> {
+    return this.waitFor(`${pattern} on stderr`, () => pattern.exec(this.stderr) ?? undefined, timeoutMs);
+  }
+
+  describeExit(): string {
+    const e = this.exitStatus;
+    return e ? (e.signal ? `signal ${e.signal}` : `code ${e.code}`) : 'running';
+  }
+
+  /** Sends a signal and waits at most timeoutMs for the exit; resolves with the exit and how long it took. */
+  async signalAndWait(signal: NodeJS.Signals, timeoutMs = 5_000): Promise<Exit & { elapsedMs: number }> {
+    const started = performance.now();
+    if (!this.exitStatus) this.child.kill(signal);
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error(`no exit within ${timeoutMs} ms of ${signal}`)), timeoutMs);
+    });
+    try {
+      const exit = await Promise.race([this.exited, deadline]);
+      return { ...exit, elapsedMs: performance.now() - started };
+    } finally {
+      clearTimeout(timer);
+    }
+  }
+
+  /** SIGKILL and wait (idempotent). */
+  async kill(): Promise<void> {
+    if (!this.exitStatus) this.child.kill('SIGKILL');
+    await this.exited;
+  }
+}
+
+export interface DaemonOptions {
+  dataDir?: string;
+  role?: string;
+  bootstrap?: string[];
+  apiPort?: number;
+}
+
+/** `chorus node` on loopback with mDNS off, in its own data directory. */
+export class Daemon extends ChorusProcess {
+  readonly dataDir: string;
+
+  private constructor(dataDir: string, args: string[]) {
+    super(args);
+    this.dataDir = dataDir;
+  }
+
+  /** Starts a node and resolves once it logged that it is running. */
+  static async start(opts: DaemonOptions = {}): Promise<Daemon> {
+    const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
+    const args = ['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'];
+    if (opts.role) args.push('--role', opts.role);
+    for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
+    if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
+    const daemon = new Daemon(dataDir, args);
+    try {
+      await daemon.waitForStderr(/chorus node running/, 15_000);
+    } catch (err) {
+      await daemon.kill();
+      throw err;
+    }
+    return daemon;
+  }
+
+  /** Runs a client verb against this node's data dir. */
+  cli(args: string[], timeoutMs?: number): Promise<RunResult> {
+    return chorus(['--data-dir', this.dataDir, ...args], timeoutMs);
+  }
+
+  /** A raw request to the control API over the node's Unix socket (what the client verbs do). */
+  api(method: 'GET' | 'POST', path: string, body?: unknown): Promise<{ status: number; body: unknown }> {
+    const payload = body === undefined ? undefined : JSON.stringify(body);
+    return new Promise((resolve, reject) => {
+      const req = request(
+        {
+          socketPath: join(this.dataDir, 'chorus.sock'),
+          method,
+          path,
+          headers: payload ? { 'content-type': 'application/json' } : {},
+          signal: AbortSignal.timeout(15_000),
+        },
+        (res) => {
+          let text = '';
+          res.on('data', (d: Buffer) => (text += d.toString()));
+          res.on('end', () =>
+            resolve({ status: res.statusCode ?? 0, body: text ? (JSON.parse(text) as unknown) : undefined }),
+          );
+          res.on('error', reject);
+        },
+      );
+      req.on('error', reject);
+      req.end(payload);
+    });
+  }
+
+  async status(): Promise<NodeStatus> {
+    const r = await this.cli(['status', '--json']);
+    if (r.code !== 0) throw new Error(`status exited ${r.code}: ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout) as NodeStatus;
+  }
+
+  /** Publishes through this node's daemon; rejects unless the publish exits 0. */
+  async publish(
+    type: string,
+    data: unknown,
+    extra: string[] = [],
+  ): Promise<{ topic: string; type: string; msgId: string; redactions: number }> {
+    const r = await this.cli(['publish', type, '--data', JSON.stringify(data), '--json', ...extra]);
+    if (r.code !== 0) throw new Error(`publish ${type} exited ${r.code}: ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout) as { topic: string; type: string; msgId: string; redactions: number };
+  }
+}
+
+/** `chorus subscribe <topics> --json` against a node: the NDJSON stream, parsed as it arrives. */
+export class Subscriber extends ChorusProcess {
+  readonly messages: ReceivedMessage[] = [];
+  private consumed = 0;
+
+  private constructor(args: string[]) {
+    super(args);
+  }
+
+  /** Starts a subscription and resolves once it reports that it is live. */
+  static async start(dataDir: string, topics: readonly string[]): Promise<Subscriber> {
+    const sub = new Subscriber(['--data-dir', dataDir, 'subscribe', ...topics, '--json']);
+    try {
+      await sub.waitForStderr(/\bsubscribed\b/, 15_000);
+    } catch (err) {
+      await sub.kill();
+      throw err;
+    }
+    return sub;
+  }
+
+  protected override onStdout(): void {
+    let nl: number;
+    while ((nl = this.stdout.indexOf('\n', this.consumed)) >= 0) {
+      const line = this.stdout.slice(this.consumed, nl).trim();
+      this.consumed = nl + 1;
+      if (line) this.messages.push(JSON.parse(line) as ReceivedMessage);
+    }
+  }
+
+  /** Messages whose envelope data carries this test nonce (and, if given, this probe). */
+  tagged(nonce: string, probe?: string): ReceivedMessage[] {
+    return this.messages.filter((m) => {
+      const d = m.envelope?.data;
+      return d?.nonce === nonce && (probe === undefined || d.probe === probe);
+    });
+  }
+
+  /** Resolves once at least `count` messages tagged with nonce/probe arrived. */
+  waitForTagged(nonce: string, probe: string, count = 1, timeoutMs = 15_000): Promise<ReceivedMessage[]> {
+    return this.waitFor(
+      `${count} message(s) with probe ${probe}`,
+      () => {
+        const got = this.tagged(nonce, probe);
+        return got.length >= count ? got : undefined;
+      },
+      timeoutMs,
+    );
+  }
+}
+
+/** Kills every child still running (SIGKILL) and waits for them to exit. */
+export async function killAll(): Promise<void> {
+  await Promise.all([...live].map((p) => p.kill()));
+}
+
+/** Kills every child still running and removes the temporary directories made so far. */
+export async function cleanup(): Promise<void> {
+  await killAll();
+  for (const dir of tempDirs.splice(0)) rmSync(dir, { recursive: true, force: true });
+}
