@@ -1,0 +1,89 @@
+// Decision envelopes: binary age files with one X25519 stanza per role recipient. Decryption either
+// returns the exact authenticated plaintext or throws: NOT_A_RECIPIENT when no identity matches a
+// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails.
+import { Decrypter, Encrypter } from 'age-encryption';
+import type { Identity, Stanza } from 'age-encryption';
+import { ChorusError, UsageError, describeError } from '../errors.ts';
+
+/** This node's identities match none of the envelope's recipient stanzas. */
+export class NotARecipientError extends ChorusError {
+  /** How many recipient stanzas the envelope's header holds. */
+  readonly stanzas: number;
+  constructor(stanzas: number) {
+    super('NOT_A_RECIPIENT', "this node's role cannot decrypt this decision (not a recipient)", { kind: 'error' });
+    this.name = 'NotARecipientError';
+    this.stanzas = stanzas;
+  }
+}
+
+/** Encrypts `plaintext` to every recipient (`age1…`); any one of their identities can decrypt it. */
+export async function encryptForRoles(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
+  const unique = [...new Set(recipients)];
+  if (unique.length === 0) {
+    throw new UsageError('cannot encrypt a decision to no recipients', 'NO_RECIPIENTS');
+  }
+  const encrypter = new Encrypter();
+  for (const recipient of unique) {
+    try {
+      encrypter.addRecipient(recipient);
+    } catch (err) {
+      throw new UsageError(`invalid age recipient "${recipient}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
+    }
+  }
+  return encrypter.encrypt(plaintext);
+}
+
+/**
+ * An identity that never matches but records that the header parsed and was offered for unwrapping.
+ * age-encryption tries identities in the order added and stops at the first match, so a probe added
+ * after the real identities is reached only when none of them matched.
+ */
+class Probe implements Identity {
+  reached = false;
+  stanzas = 0;
+  unwrapFileKey(stanzas: Stanza[]): null {
+    this.reached = true;
+    this.stanzas = stanzas.length;
+    return null;
+  }
+}
+
+/**
+ * Decrypts an envelope with any of `identities` (`AGE-SECRET-KEY-1…`, e.g. from
+ * `RoleKeyring.identitiesFor`). Throws NotARecipientError when none matches, ChorusError
+ * CIPHERTEXT_CORRUPT for damaged or truncated input; never returns unauthenticated bytes.
+ */
+export async function decryptWithIdentities(ciphertext: Uint8Array, identities: string[]): Promise<Uint8Array> {
+  const decrypter = new Decrypter();
+  const head = new Probe();
+  const tail = new Probe();
+  decrypter.addIdentity(head);
+  for (const identity of identities) {
+    try {
+      decrypter.addIdentity(identity);
+    } catch (err) {
+      // never echo the identity: it is a secret key
+      throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);
+    }
+  }
+  decrypter.addIdentity(tail);
+  try {
+    return await decrypter.decrypt(ciphertext);
+  } catch (err) {
+    if (!head.reached) {
+      throw new ChorusError(
+        'CIPHERTEXT_CORRUPT',
+        `decision ciphertext is corrupt: bad header (${describeError(err)})`,
+        {
+          cause: err,
+        },
+      );
+    }
+    if (tail.reached) throw new NotARecipientError(tail.stanzas);
+    throw new ChorusError(
+      'CIPHERTEXT_CORRUPT',
+      `decision ciphertext is corrupt or truncated: authentication failed (${describeError(err)})`,
+      { cause: err },
+    );
+  }
+}
