@@ -16,7 +16,7 @@ export interface GlobalOptions {
   color?: boolean;
 }
 
-export type View<R> = (result: R, term: TerminalFacts) => string;
+export type View<R> = (result: R, term: TerminalFacts) => string | Uint8Array;
 
 type Item<R> = R extends AsyncIterable<infer I> ? I : R;
 
@@ -51,8 +51,19 @@ async function configFor(g: GlobalOptions, verbFlags: Record<string, unknown> = 
   return loadConfig({ file: g.config, env: process.env, flags });
 }
 
-function writeOut(text: string): void {
-  if (text !== '') process.stdout.write(text.endsWith('\n') ? text : `${text}\n`);
+/** Text gets a final newline; bytes (a decision's content) are written exactly as they are. */
+function writeOut(out: string | Uint8Array): void {
+  if (typeof out !== 'string') process.stdout.write(out);
+  else if (out !== '') process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
+}
+
+/** JSON with bytes as base64 strings. */
+function toJson(value: unknown, indent?: number): string {
+  return JSON.stringify(
+    value,
+    (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v),
+    indent,
+  );
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
@@ -85,10 +96,10 @@ export async function invoke<R>(
     progress.stop();
     if (isAsyncIterable(result)) {
       for await (const item of result as AsyncIterable<Item<R>>) {
-        writeOut(json ? JSON.stringify(item) : opts.view(item, term));
+        writeOut(json ? toJson(item) : opts.view(item, term));
       }
     } else {
-      writeOut(json ? JSON.stringify(result, null, 2) : opts.view(result as Item<R>, term));
+      writeOut(json ? toJson(result, 2) : opts.view(result as Item<R>, term));
     }
   } finally {
     progress.stop();

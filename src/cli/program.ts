@@ -5,6 +5,7 @@ import { LOG_LEVELS } from '../core/log.ts';
 import { completionScript } from './completion.ts';
 import { invoke } from './invoke.ts';
 import { registerNodeVerbs } from './verbs/node.ts';
+import { registerUcxlVerbs } from './verbs/ucxl.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
@@ -41,6 +42,7 @@ export function buildProgram(): Command {
     .action(async (_opts, cmd: Command) => runVersion(cmd));
 
   registerNodeVerbs(program);
+  registerUcxlVerbs(program);
 
   program
     .command('config')

@@ -13,6 +13,7 @@ export interface ClusterOptions {
   roles?: string[];
   hopLimit?: number;
   config?: (i: number) => Record<string, unknown>;
+  admit?: (author: string) => boolean;
 }
 
 export function testConfig(overrides: Record<string, unknown> = {}): ChorusConfig {
@@ -46,8 +47,18 @@ export const FAST_GOSSIP = { heartbeatInterval: 100 };
 export async function startNode(
   overrides: Record<string, unknown> = {},
   gossip: Partial<GossipsubOpts> = {},
+  admit?: (author: string) => boolean,
 ): Promise<ChorusNode> {
-  return ChorusNode.start({ config: testConfig(overrides), logger, api: false, gossip: { ...FAST_GOSSIP, ...gossip } });
+  return startWithConfig(testConfig(overrides), gossip, admit);
+}
+
+/** Starts (or restarts, with the same data dir) a node from a full config. */
+export async function startWithConfig(
+  config: ChorusConfig,
+  gossip: Partial<GossipsubOpts> = {},
+  admit?: (author: string) => boolean,
+): Promise<ChorusNode> {
+  return ChorusNode.start({ config, logger, api: false, gossip: { ...FAST_GOSSIP, ...gossip }, admit });
 }
 
 /** Resolves when every node sees all the others subscribed to `topic`. */
@@ -85,14 +96,21 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
           { agent: { role }, pubsub: { hopLimit: opts.hopLimit ?? 3, meshWaitMs: 5000 } },
           opts.config?.(i) ?? {},
         ),
+        {},
+        opts.admit,
       ),
     );
   }
-  for (let i = 1; i < n; i++) {
+  await connectAll(nodes);
+  return nodes;
+}
+
+/** Dials every pair and waits for the pubsub mesh. */
+export async function connectAll(nodes: ChorusNode[]): Promise<void> {
+  for (let i = 1; i < nodes.length; i++) {
     for (let j = 0; j < i; j++) await nodes[i]?.libp2p.dial((nodes[j] as ChorusNode).libp2p.getMultiaddrs()[0]!);
   }
   await waitForMesh(nodes);
-  return nodes;
 }
 
 export async function stopAll(nodes: ChorusNode[]): Promise<void> {

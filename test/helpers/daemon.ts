@@ -4,7 +4,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
 import { mkdtempSync, rmSync } from 'node:fs';
-import { request } from 'node:http';
+import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -35,6 +35,61 @@ export const CHILD_ENV: Record<string, string> = {
 /** Runs the binary once, to completion (killed after timeoutMs). */
 export function chorus(args: string[], timeoutMs = 20_000): Promise<RunResult> {
   return runProcess(BINARY, args, { env: CHILD_ENV, cwd: HOME, timeoutMs });
+}
+
+/** What chorusBytes() captured: stdout as the exact bytes written, stderr as text. */
+export interface BytesResult {
+  code: number | null;
+  signal: NodeJS.Signals | null;
+  stdout: Buffer;
+  stderr: string;
+}
+
+/** Runs the binary once, like chorus(), but keeps stdout as bytes (for verbs that write raw content). */
+export function chorusBytes(args: string[], timeoutMs = 20_000): Promise<BytesResult> {
+  return new Promise((resolve, reject) => {
+    const child = spawn(BINARY, args, {
+      env: CHILD_ENV,
+      cwd: HOME,
+      stdio: ['ignore', 'pipe', 'pipe'],
+      timeout: timeoutMs,
+    });
+    const out: Buffer[] = [];
+    let stderr = '';
+    child.stdout.on('data', (d: Buffer) => out.push(d));
+    child.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
+    child.on('error', reject);
+    child.on('close', (code, signal) => resolve({ code, signal, stdout: Buffer.concat(out), stderr }));
+  });
+}
+
+export interface RawResponse {
+  status: number;
+  headers: IncomingHttpHeaders;
+  body: Buffer;
+}
+
+/**
+ * Any HTTP request over a node's Unix control socket, with a raw body (the UCXI routes take the content
+ * itself as the body, and DELETE/PUT are not covered by Daemon.api).
+ */
+export function socketRequest(
+  socketPath: string,
+  method: string,
+  path: string,
+  body?: Uint8Array | string,
+  headers: Record<string, string> = {},
+): Promise<RawResponse> {
+  return new Promise((resolve, reject) => {
+    const req = request({ socketPath, method, path, headers, signal: AbortSignal.timeout(15_000) }, (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (d: Buffer) => chunks.push(d));
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body: Buffer.concat(chunks) }));
+      res.on('error', reject);
+    });
+    req.on('error', reject);
+    req.end(body);
+  });
 }
 
 /** Non-empty lines of a captured stream. */
@@ -205,6 +260,8 @@ export interface DaemonOptions {
   role?: string;
   bootstrap?: string[];
   apiPort?: number;
+  /** Listen multiaddr (default /ip4/127.0.0.1/tcp/0); a fixed port lets a restarted node keep its address. */
+  listen?: string;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
@@ -219,7 +276,8 @@ export class Daemon extends ChorusProcess {
   /** Starts a node and resolves once it logged that it is running. */
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
-    const args = ['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'];
+    const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
+    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns'];
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));

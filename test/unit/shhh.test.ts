@@ -463,3 +463,11 @@ test('throughput: 10,000 redactions of a 1 KiB ordinary JSON payload', () => {
     `SHHH throughput on a ${json.length}-byte payload: redactText ${textUs.toFixed(1)} µs/op, redactValue ${valueUs.toFixed(1)} µs/op`,
   );
 });
+
+test('UCXL addresses (agent:role@project) are not mistaken for URL passwords', () => {
+  const r = new Redactor();
+  const text = 'decision at ucxl://bob:developer@proj:task/*^/adr.md, db at postgres://app:s3cr3tPw@db:5432/x';
+  const out = r.redactText(text).text;
+  assert.ok(out.includes('ucxl://bob:developer@proj:task/*^/adr.md'));
+  assert.ok(!out.includes('s3cr3tPw'));
+});

@@ -1,5 +1,6 @@
 // Verbs of the daemon and its clients: node, publish, subscribe, peers, status, log.
 import { Option, type Command } from 'commander';
+import { UsageError } from '../../core/errors.ts';
 import { invoke } from '../invoke.ts';
 import { collect, duration, integer } from '../options.ts';
 
@@ -40,8 +41,12 @@ export function registerNodeVerbs(program: Command): void {
 
   program
     .command('publish')
-    .description('publish a message (a type such as TaskAnnouncement, or --raw to a topic) through the local node')
-    .argument('<type-or-topic>', 'message type, or the topic when --raw')
+    .description(
+      'publish a message (a type such as TaskAnnouncement, --raw to a topic, or "decision <address> [file]") through the local node',
+    )
+    .argument('<type-or-topic>', 'message type, the topic when --raw, or "decision"')
+    .argument('[address]', 'with "decision": the UCXL address to write (ending in *^)')
+    .argument('[file]', 'with "decision": content file or - (default stdin)')
     .option('--data <json>', 'payload: inline JSON, @file, or - for stdin (default {})')
     .option('--topic <topic>', 'publish the typed message to this topic instead of its default')
     .option('--raw', 'publish the payload as-is (no envelope) to the topic given as argument')
@@ -54,32 +59,53 @@ export function registerNodeVerbs(program: Command): void {
     .option('--join <multiaddr>', 'no daemon: join the mesh through this peer for one publish (repeatable)', collect)
     .option('--confirm <n>', 'with --join: peers that must acknowledge delivery', integer(0), 1)
     .option('--timeout <duration>', 'with --join: give up after this long (e.g. 10s)', duration, 10_000)
-    .action(async (target: string, opts: Record<string, unknown>, cmd: Command) => {
-      const [{ run }, { renderPublish }] = await Promise.all([import('../../commands/node/publish.ts'), views()]);
-      await invoke(
-        cmd,
-        (ctx) =>
-          run(
-            target,
-            {
-              data: opts.data as string | undefined,
-              topic: opts.topic as string | undefined,
-              raw: opts.raw as boolean | undefined,
-              role: opts.role as string | undefined,
-              toRoles: opts.toRoles as string[] | undefined,
-              expertise: opts.expertise as string[] | undefined,
-              project: opts.project as string | undefined,
-              priority: opts.priority as string | undefined,
-              thread: opts.thread as string | undefined,
-              join: opts.join as string[] | undefined,
-              confirm: opts.confirm as number,
-              timeout: opts.timeout as number,
-            },
-            ctx,
-          ),
-        { view: renderPublish },
-      );
-    });
+    .option('--type <content-type>', 'with "decision": content type', 'application/octet-stream')
+    .option('--roles <roles>', 'with "decision": roles it is for (comma-separated)', collect)
+    .action(
+      async (
+        target: string,
+        address: string | undefined,
+        file: string | undefined,
+        opts: Record<string, unknown>,
+        cmd: Command,
+      ) => {
+        if (target === 'decision') {
+          const [{ put }, { renderPut }] = await Promise.all([
+            import('../../commands/ucxl/ucxl.ts'),
+            import('../views/ucxl.ts'),
+          ]);
+          if (!address) throw new UsageError('publish decision needs a UCXL address');
+          const put_ = { type: opts.type as string, roles: opts.roles as string[] | undefined, announce: true };
+          return invoke(cmd, (ctx) => put(address, file, put_, ctx), { view: renderPut });
+        }
+        if (address !== undefined)
+          throw new UsageError(`unexpected argument "${address}" (only "publish decision" takes an address)`);
+        const [{ run }, { renderPublish }] = await Promise.all([import('../../commands/node/publish.ts'), views()]);
+        await invoke(
+          cmd,
+          (ctx) =>
+            run(
+              target,
+              {
+                data: opts.data as string | undefined,
+                topic: opts.topic as string | undefined,
+                raw: opts.raw as boolean | undefined,
+                role: opts.role as string | undefined,
+                toRoles: opts.toRoles as string[] | undefined,
+                expertise: opts.expertise as string[] | undefined,
+                project: opts.project as string | undefined,
+                priority: opts.priority as string | undefined,
+                thread: opts.thread as string | undefined,
+                join: opts.join as string[] | undefined,
+                confirm: opts.confirm as number,
+                timeout: opts.timeout as number,
+              },
+              ctx,
+            ),
+          { view: renderPublish },
+        );
+      },
+    );
 
   program
     .command('subscribe')

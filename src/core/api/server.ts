@@ -11,7 +11,11 @@ import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
 
 export interface RouteContext {
   url: URL;
+  req: IncomingMessage;
+  /** The request body parsed as JSON ({} when empty). */
   body: () => Promise<unknown>;
+  /** The request body as bytes. */
+  raw: () => Promise<Buffer>;
   /** Aborted when the client goes away or the server stops. */
   signal: AbortSignal;
   res: ServerResponse;
@@ -55,7 +59,8 @@ function sendJson(res: ServerResponse, status: number, value: unknown): void {
 function errorStatus(err: unknown): number {
   if (err instanceof ChorusError) {
     if (err.kind === 'usage') return 400;
-    if (err.code === 'NOT_FOUND') return 404;
+    if (err.code === 'NOT_FOUND' || err.code.startsWith('UCXL-404')) return 404;
+    if (err.code === 'NOT_A_RECIPIENT') return 403;
     if (err.code === 'NO_SUBSCRIBERS' || err.code === 'NOT_CONFIRMED') return 409;
     if (err.code === 'SHHH_DENIED') return 422;
   }
@@ -153,7 +158,7 @@ export class ApiServer {
     res.on('close', () => clientGone.abort());
     const signal = AbortSignal.any([clientGone.signal, this.controller.signal]);
     try {
-      const result = await route({ url, body: () => readBody(req), signal, res });
+      const result = await route({ url, req, body: () => readBody(req), raw: () => readRaw(req), signal, res });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
     } catch (err) {
       this.opts.logger.debug('api request failed', {
@@ -166,7 +171,7 @@ export class ApiServer {
   }
 }
 
-async function readBody(req: IncomingMessage): Promise<unknown> {
+async function readRaw(req: IncomingMessage): Promise<Buffer> {
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
@@ -174,9 +179,14 @@ async function readBody(req: IncomingMessage): Promise<unknown> {
     if (size > MAX_BODY) throw new UsageError(`request body over ${MAX_BODY} bytes`);
     chunks.push(chunk as Buffer);
   }
-  if (size === 0) return {};
+  return Buffer.concat(chunks);
+}
+
+async function readBody(req: IncomingMessage): Promise<unknown> {
+  const raw = await readRaw(req);
+  if (raw.length === 0) return {};
   try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+    return JSON.parse(raw.toString('utf8'));
   } catch {
     throw new UsageError('request body is not JSON');
   }

@@ -3,7 +3,7 @@
 import { z } from 'zod';
 import { configSchema, type KeyMeta } from './schema.ts';
 
-export type LeafType = 'string' | 'number' | 'boolean' | 'enum' | 'string[]' | 'object[]';
+export type LeafType = 'string' | 'number' | 'boolean' | 'enum' | 'string[]' | 'object[]' | 'map';
 
 export interface ConfigKey extends KeyMeta {
   path: string;
@@ -25,6 +25,7 @@ function describeLeaf(schema: z.ZodType): { type: LeafType; values?: readonly st
   if (schema instanceof z.ZodNumber) return { type: 'number' };
   if (schema instanceof z.ZodBoolean) return { type: 'boolean' };
   if (schema instanceof z.ZodEnum) return { type: 'enum', values: schema.options as string[] };
+  if (schema instanceof z.ZodRecord) return { type: 'map' };
   if (schema instanceof z.ZodArray) {
     return { type: schema.element instanceof z.ZodString ? 'string[]' : 'object[]' };
   }

@@ -71,10 +71,11 @@ function coerceEnv(k: ConfigKey, name: string, raw: string): unknown {
         .map((s) => s.trim())
         .filter((s) => s !== '');
     case 'object[]':
+    case 'map':
       try {
         return JSON.parse(raw);
       } catch {
-        return fail('a JSON array');
+        return fail(k.type === 'map' ? 'a JSON object' : 'a JSON array');
       }
     default:
       return raw;

@@ -154,6 +154,46 @@ export const configSchema = z.strictObject({
       }),
     })
     .prefault({}),
+  dht: z
+    .strictObject({
+      replication: key(z.number().int().min(3).max(5).default(3), {
+        description: 'Peers that must confirm storing each decision record (3–5); a PUT with fewer fails.',
+        env: 'CHORUS_REPLICATION',
+      }),
+      republishIntervalMs: key(z.number().int().min(1000).default(3_600_000), {
+        description: 'How often held decision records are re-put so they stay on enough live peers.',
+        env: 'CHORUS_REPUBLISH_INTERVAL_MS',
+      }),
+      timeoutMs: key(z.number().int().min(100).default(10_000), {
+        description: 'Deadline of one DHT read or write.',
+        env: 'CHORUS_DHT_TIMEOUT_MS',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+  keys: z
+    .strictObject({
+      keyring: key(z.string().default(''), {
+        description:
+          'Role keyring file (age keys per role). Default: <dataDir>/keyring.json, created with keys for every policy role; share it across the cluster (docs/keys.md).',
+        env: 'CHORUS_KEYRING',
+      }),
+      policy: key(
+        z
+          .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.array(z.string()))
+          .default({
+            admin: ['*'],
+            architect: ['architect', 'developer', 'observer'],
+            developer: ['developer'],
+            observer: ['observer'],
+          }),
+        {
+          description: 'Which roles can read decisions meant for which roles ("*" = all), as a JSON object.',
+          env: 'CHORUS_ROLE_POLICY',
+        },
+      ),
+    })
+    .prefault({}),
   eventLog: z
     .strictObject({
       sync: key(z.enum(['normal', 'full']).default('normal'), {

@@ -3,24 +3,32 @@
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { join } from 'node:path';
 import { ApiServer } from '../api/server.ts';
+import { RoleKeyring } from '../crypto/keyring.ts';
+import { DecisionStore } from '../decisions/store.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
+import { ChorusDatastore } from '../dht/datastore.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
 import type { Logger } from '../log.ts';
 import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
 import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
-import { signerFor } from '../p2p/signer.ts';
+import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import { AckService } from '../pubsub/ack.ts';
 import { Presence, type PeerPresence } from '../pubsub/presence.ts';
 import { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
+import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { Redactor } from '../shhh/redactor.ts';
 import { buildInfo } from '../version.ts';
 import { EventRecorder } from './recorder.ts';
 import { controlRoutes } from './routes.ts';
 
 export const EVENT_LOG_FILE = 'events.db';
+export const DHT_FILE = 'dht.db';
+export const KEYRING_FILE = 'keyring.json';
+/** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
+export const DECISION_HINTS_TOPIC = 'CHORUS/decisions/v1';
 
 export interface NodeOptions {
   config: ChorusConfig;
@@ -29,6 +37,8 @@ export interface NodeOptions {
   api?: boolean;
   /** GossipSub overrides (tests use a short heartbeat). */
   gossip?: Partial<GossipsubOpts>;
+  /** Admission of record authors (license checks plug in here); every signer is admitted by default. */
+  admit?: (author: string) => boolean;
 }
 
 export interface NodeStatus {
@@ -62,6 +72,9 @@ export class ChorusNode {
   readonly presence: Presence;
   readonly eventLog: EventLog;
   readonly recorder: EventRecorder;
+  readonly decisions: DecisionStore;
+  readonly keyring: RoleKeyring;
+  private readonly datastore: ChorusDatastore;
   private readonly joiner: BootstrapJoiner;
   private api: ApiServer | undefined;
   private readonly logger: Logger;
@@ -78,6 +91,9 @@ export class ChorusNode {
     presence: Presence;
     eventLog: EventLog;
     recorder: EventRecorder;
+    decisions: DecisionStore;
+    keyring: RoleKeyring;
+    datastore: ChorusDatastore;
     joiner: BootstrapJoiner;
     api: ApiServer | undefined;
     logger: Logger;
@@ -90,6 +106,9 @@ export class ChorusNode {
     this.presence = parts.presence;
     this.eventLog = parts.eventLog;
     this.recorder = parts.recorder;
+    this.decisions = parts.decisions;
+    this.keyring = parts.keyring;
+    this.datastore = parts.datastore;
     this.joiner = parts.joiner;
     this.api = parts.api;
     this.logger = parts.logger;
@@ -107,7 +126,18 @@ export class ChorusNode {
     const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
     const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
     try {
+      const keyring = await RoleKeyring.open(config.keys.keyring || join(config.dataDir, KEYRING_FILE));
+      const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
+      for (const role of missing) await keyring.ensureRole(role);
+      if (missing.length) {
+        logger.warn('generated role keys; share this keyring with the cluster', { roles: missing, file: keyring.file });
+      }
+      const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
+      started.push({ stop: () => datastore.close() });
+      const validation = { verify: verifyByAuthor, isAdmitted: opts.admit ?? (() => true), datastore };
       const libp2p = await createHost({
+        datastore,
+        dht: validation,
         privateKey: identity.privateKey,
         listen: config.p2p.listen,
         mdns: config.p2p.mdns,
@@ -144,6 +174,32 @@ export class ChorusNode {
       });
       presence.start();
       started.push({ stop: () => presence.stop() });
+      const decisions = new DecisionStore({
+        libp2p,
+        datastore,
+        keyring,
+        policy: config.keys.policy,
+        role: config.agent.role,
+        signer: signerFor(identity.privateKey),
+        validation,
+        replication: config.dht.replication,
+        logger: logger.child('dht'),
+        republishIntervalMs: config.dht.republishIntervalMs,
+        timeoutMs: config.dht.timeoutMs,
+        announce: (hint) => {
+          void pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+        },
+      });
+      decisions.start();
+      started.push({ stop: () => decisions.stop() });
+      pubsub.join(DECISION_HINTS_TOPIC, { raw: true });
+      pubsub.on('message', (m: ReceivedMessage) => {
+        if (m.topic !== DECISION_HINTS_TOPIC) return;
+        const hint = m.payload as { subject?: unknown; version?: unknown };
+        if (typeof hint?.subject === 'string' && typeof hint.version === 'number') {
+          decisions.noteVersion(hint.subject, hint.version);
+        }
+      });
       const joiner = new BootstrapJoiner({
         libp2p,
         bootstrap: config.p2p.bootstrap,
@@ -161,6 +217,9 @@ export class ChorusNode {
         presence,
         eventLog,
         recorder,
+        decisions,
+        keyring,
+        datastore,
         joiner,
         api: undefined,
         logger,
@@ -276,9 +335,11 @@ export class ChorusNode {
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
       this.presence.stop();
+      await this.decisions.stop();
       await this.acks.stop().catch(() => {});
       this.pubsub.stop();
       await this.libp2p.stop();
+      this.datastore.close();
       this.recorder.record('node_stopped', { peer_id: this.peerId, uptime_ms: Date.now() - this.startedAt.getTime() });
       this.eventLog.close();
     })();

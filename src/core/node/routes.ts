@@ -4,6 +4,7 @@ import type { Route } from '../api/server.ts';
 import { UsageError } from '../errors.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { STATIC_TOPICS } from '../pubsub/topics.ts';
+import { decisionRoutes } from './decision-routes.ts';
 import type { ChorusNode } from './node.ts';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -60,6 +61,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
   /** Topics joined on behalf of subscribe clients, with how many clients still want each. */
   const clientTopics = new Map<string, number>();
   return {
+    ...decisionRoutes(node),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
     'POST /v1/publish': async ({ body, signal }) => publishRequest(node, parsePublishRequest(await body()), { signal }),

@@ -1,17 +1,21 @@
-// Builds the libp2p host: TCP + Noise + Yamux, identify, ping, GossipSub (signed, strictly verified)
-// and optional mDNS, with connection limits that are enforced (total, per remote IP, inbound rate).
+// Builds the libp2p host: TCP + Noise + Yamux, identify, ping, GossipSub (signed, strictly verified),
+// the Kademlia DHT and optional mDNS, with connection limits that are enforced (total, per remote IP, inbound rate).
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
 import type { Libp2p, MultiaddrConnection, PrivateKey } from '@libp2p/interface';
+import type { KadDHT } from '@libp2p/kad-dht';
+import type { Datastore } from 'interface-datastore';
 import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
+import { chorusDht, type DhtContext } from '../dht/kad.ts';
+import { verifyByAuthor } from './signer.ts';
 
-export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub };
+export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
 export type ChorusLibp2p = Libp2p<ChorusServices>;
 
 export interface HostOptions {
@@ -23,6 +27,11 @@ export interface HostOptions {
   inboundPerSecond: number;
   /** Overrides for GossipSub (tests shorten the heartbeat). */
   gossip?: Partial<GossipsubOpts>;
+  /** Persistent store for DHT records and provider records (in memory when absent). */
+  datastore?: Datastore;
+  /** Validation context for DHT records; `dhtClient` makes a short-lived node a DHT client only. */
+  dht?: DhtContext;
+  dhtClient?: boolean;
 }
 
 const LOOPBACK_IPS = ['127.0.0.1', '::1'];
@@ -57,6 +66,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
 
   holder.node = await createLibp2p({
     privateKey: opts.privateKey,
+    ...(opts.datastore ? { datastore: opts.datastore } : {}),
     addresses: { listen: opts.listen },
     transports: [tcp()],
     connectionEncrypters: [noise()],
@@ -79,6 +89,9 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       identify: identify(),
       ping: ping(),
       pubsub: gossipsub(gossipOptions(opts.gossip)),
+      dht: chorusDht(opts.dht ?? { verify: verifyByAuthor, isAdmitted: () => true }, {
+        clientMode: opts.dhtClient ?? false,
+      }),
     },
   });
   return holder.node;

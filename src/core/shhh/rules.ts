@@ -149,7 +149,8 @@ export const BUILTIN_RULES: readonly RedactionRule[] = Object.freeze([
   rule('jwt', /\beyJ[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}\.[A-Za-z0-9_-]{10,}/g, 'high', ['credential', 'jwt']),
   rule(
     'url-password',
-    /:\/\/[^\s:/?#@"'<>[\]]{0,128}:(?!\[REDACTED:)([^\s/?#"'<>]{1,256})@/dg,
+    // not ucxl://agent:role@project… — UCXL addresses have the same shape and carry no secret
+    /(?<![a-z0-9+.-]*ucxl):\/\/[^\s:/?#@"'<>[\]]{0,128}:(?!\[REDACTED:)([^\s/?#"'<>]{1,256})@/dg,
     'high',
     ['credential', 'url', 'password'],
     1,

@@ -1,0 +1,82 @@
+// Verbs for decisions (ucxl …) and role keys (keys …).
+import type { Command } from 'commander';
+import { invoke } from '../invoke.ts';
+import { collect, integer } from '../options.ts';
+
+const views = () => import('../views/ucxl.ts');
+const ucxl = () => import('../../commands/ucxl/ucxl.ts');
+const keys = () => import('../../commands/keys/keys.ts');
+
+export function registerUcxlVerbs(program: Command): void {
+  const u = program
+    .command('ucxl')
+    .description('write and read decisions at UCXL addresses (ucxl://agent:role@project:task/<temporal>/path)');
+  u.command('put')
+    .description('write the next version of a decision, encrypted to the roles allowed to read it')
+    .argument('<address>', 'address ending in *^ (the next version)')
+    .argument('[file]', 'content file, or - for stdin (default stdin)')
+    .option('--type <content-type>', 'content type', 'application/octet-stream')
+    .option('--roles <roles>', 'roles the decision is for (comma-separated; default: this node’s role)', collect)
+    .action(
+      async (address: string, file: string | undefined, opts: { type: string; roles?: string[] }, cmd: Command) => {
+        const [{ put }, { renderPut }] = await Promise.all([ucxl(), views()]);
+        await invoke(cmd, (ctx) => put(address, file, { type: opts.type, roles: opts.roles }, ctx), {
+          view: renderPut,
+        });
+      },
+    );
+  u.command('get')
+    .description('read and decrypt a decision (content on stdout; --json adds the metadata)')
+    .argument('<address>', 'address with a temporal selector: *^ latest, *~ first, *~N, ~~N back, ^^N forward')
+    .option('--out <file>', 'write the content to a file instead of stdout')
+    .action(async (address: string, opts: { out?: string }, cmd: Command) => {
+      const [{ get }, { renderGet }] = await Promise.all([ucxl(), views()]);
+      await invoke(cmd, (ctx) => get(address, opts, ctx), { view: renderGet });
+    });
+  u.command('resolve')
+    .description('metadata of a decision without decrypting it (who wrote it, version, readers, providers)')
+    .argument('<address>')
+    .action(async (address: string, _o, cmd: Command) => {
+      const [{ resolve }, { renderMeta }] = await Promise.all([ucxl(), views()]);
+      await invoke(cmd, (ctx) => resolve(address, ctx), { view: renderMeta });
+    });
+  u.command('history')
+    .description('every version of a decision, newest first, with the hash chain checked')
+    .argument('<address>')
+    .action(async (address: string, _o, cmd: Command) => {
+      const [{ history }, { renderList }] = await Promise.all([ucxl(), views()]);
+      await invoke(cmd, (ctx) => history(address, ctx), { view: renderList });
+    });
+  u.command('ls')
+    .description('decisions held by the local node that match a pattern (use "any" for wildcards)')
+    .argument('<pattern>', 'e.g. ucxl://any:any@project:any/*^')
+    .action(async (pattern: string, _o, cmd: Command) => {
+      const [{ ls }, { renderList }] = await Promise.all([ucxl(), views()]);
+      await invoke(cmd, (ctx) => ls(pattern, ctx), { view: renderList });
+    });
+
+  const k = program.command('keys').description('role keys: Shamir custody of the admin key, rotation');
+  k.command('split')
+    .description('split a role key (default admin) into Shamir shares')
+    .option('--role <role>', 'role whose key to split', 'admin')
+    .option('--shares <n>', 'number of shares', integer(2), 5)
+    .option('--threshold <n>', 'shares needed to recover', integer(2), 3)
+    .action(async (opts: { role: string; shares: number; threshold: number }, cmd: Command) => {
+      const [{ split }, { renderSplit }] = await Promise.all([keys(), views()]);
+      await invoke(cmd, (ctx) => split(opts, ctx), { view: renderSplit });
+    });
+  k.command('combine')
+    .description('recover a key from threshold-many shares (prints the age identity)')
+    .argument('<share...>')
+    .action(async (shares: string[], _o, cmd: Command) => {
+      const { combine } = await keys();
+      await invoke(cmd, () => combine(shares), { view: (r) => r.identity, noConfig: true });
+    });
+  k.command('rotate')
+    .description('issue a new key for a role and re-encrypt the latest version of its decisions (docs/keys.md)')
+    .argument('<role>')
+    .action(async (role: string, _o, cmd: Command) => {
+      const [{ rotate }, { renderRotation }] = await Promise.all([keys(), views()]);
+      await invoke(cmd, (ctx) => rotate(role, ctx), { view: renderRotation });
+    });
+}

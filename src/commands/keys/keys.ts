@@ -1,0 +1,48 @@
+// `chorus keys split|combine|rotate`: admin-key custody with Shamir shares, and role key rotation.
+import { existsSync } from 'node:fs';
+import { join } from 'node:path';
+import { ApiClient } from '../../core/api/client.ts';
+import { RoleKeyring } from '../../core/crypto/keyring.ts';
+import { combineShares, splitSecret } from '../../core/crypto/shamir.ts';
+import type { RotationReport } from '../../core/decisions/rotate.ts';
+import { UsageError } from '../../core/errors.ts';
+import { KEYRING_FILE } from '../../core/node/node.ts';
+import type { CommandContext } from '../context.ts';
+
+function keyringFile(ctx: CommandContext): string {
+  return ctx.config.keys.keyring || join(ctx.config.dataDir, KEYRING_FILE);
+}
+
+export interface SplitResult {
+  role: string;
+  version: number;
+  threshold: number;
+  shares: string[];
+}
+
+export async function split(
+  opts: { role: string; shares: number; threshold: number },
+  ctx: CommandContext,
+): Promise<SplitResult> {
+  const file = keyringFile(ctx);
+  if (!existsSync(file))
+    throw new UsageError(`no keyring at ${file} (start a node once, or set keys.keyring)`, 'NO_KEYRING');
+  const keyring = await RoleKeyring.open(file);
+  const key = keyring.current(opts.role);
+  if (!key) throw new UsageError(`the keyring ${keyring.file} has no ${opts.role} key`, 'NO_ROLE_KEY');
+  const shares = await splitSecret(key.identity, opts.shares, opts.threshold);
+  return { role: opts.role, version: key.version, threshold: opts.threshold, shares };
+}
+
+export async function combine(shares: string[]): Promise<{ identity: string }> {
+  return { identity: new TextDecoder().decode(await combineShares(shares)) };
+}
+
+export function rotate(role: string, ctx: CommandContext): Promise<RotationReport> {
+  return new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: 300_000 }).call(
+    'POST',
+    '/v1/keys/rotate',
+    { role },
+    ctx.signal,
+  );
+}

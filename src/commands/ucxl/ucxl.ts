@@ -1,0 +1,87 @@
+// `chorus ucxl put|get|ls|history|resolve`: decisions through the local node's API.
+import { readFile, writeFile } from 'node:fs/promises';
+import { ApiClient } from '../../core/api/client.ts';
+import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
+import { describeError, UsageError } from '../../core/errors.ts';
+import type { PutRequest } from '../../core/node/decision-routes.ts';
+import { formatAddress, parseAddress } from '../../core/ucxl/address.ts';
+import type { CommandContext } from '../context.ts';
+
+const client = (ctx: CommandContext) =>
+  new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: ctx.config.dht.timeoutMs + 5000 });
+const q = (address: string) => `address=${encodeURIComponent(formatAddress(parseAddress(address)))}`;
+
+async function readContent(source: string | undefined): Promise<Buffer> {
+  if (source === undefined || source === '-') {
+    const chunks: Buffer[] = [];
+    for await (const c of process.stdin) chunks.push(c as Buffer);
+    return Buffer.concat(chunks);
+  }
+  try {
+    return await readFile(source);
+  } catch (err) {
+    throw new UsageError(`cannot read ${source}: ${describeError(err)}`);
+  }
+}
+
+export interface PutOptions {
+  type?: string;
+  roles?: string[];
+  announce?: boolean;
+}
+
+export async function put(
+  address: string,
+  source: string | undefined,
+  opts: PutOptions,
+  ctx: CommandContext,
+): Promise<PutReceipt> {
+  parseAddress(address); // a malformed address is a usage error before any I/O
+  const content = await readContent(source);
+  const body: PutRequest = {
+    address,
+    content: content.toString('base64'),
+    contentType: opts.type,
+    roles: opts.roles,
+    announce: opts.announce,
+  };
+  return client(ctx).call<PutReceipt>('POST', '/v1/ucxl/put', body, ctx.signal);
+}
+
+export interface GetResult {
+  meta: DecisionMeta;
+  content: Uint8Array;
+  /** Set when --out wrote the content to a file. */
+  writtenTo?: string;
+}
+
+export async function get(address: string, opts: { out?: string }, ctx: CommandContext): Promise<GetResult> {
+  const r = await client(ctx).call<{ meta: DecisionMeta; content: string }>(
+    'GET',
+    `/v1/ucxl/get?${q(address)}`,
+    undefined,
+    ctx.signal,
+  );
+  const content = Buffer.from(r.content, 'base64');
+  if (opts.out) {
+    await writeFile(opts.out, content);
+    return { meta: r.meta, content, writtenTo: opts.out };
+  }
+  return { meta: r.meta, content };
+}
+
+export function resolve(
+  address: string,
+  ctx: CommandContext,
+): Promise<DecisionMeta & { readers: string[]; providers: string[] }> {
+  return client(ctx).call('GET', `/v1/ucxl/resolve?${q(address)}`, undefined, ctx.signal);
+}
+
+export function history(address: string, ctx: CommandContext): Promise<DecisionMeta[]> {
+  return client(ctx).call('GET', `/v1/ucxl/history?${q(address)}`, undefined, ctx.signal);
+}
+
+/** Decisions held by the local node that match a pattern (an address with "any" parts). */
+export function ls(pattern: string, ctx: CommandContext): Promise<DecisionMeta[]> {
+  return client(ctx).call('GET', `/v1/ucxl/ls?${q(pattern)}`, undefined, ctx.signal);
+}

@@ -1,0 +1,118 @@
+// A decision: one signed, versioned artifact at a UCXL subject. Each version links to the hash of the
+// previous one (a verifiable chain) and carries its payload encrypted to the roles allowed to read it.
+// Encoding, hashing, signing and validation live here; all of it is pure apart from the signer.
+import { createHash } from 'node:crypto';
+import { z } from 'zod';
+import { ChorusError } from '../errors.ts';
+import { canonicalJson } from '../eventlog/eventlog.ts';
+
+export const RECORD_FORMAT = 1;
+export const MAX_RECORD_BYTES = 1024 * 1024;
+
+export const decisionSchema = z.strictObject({
+  v: z.literal(RECORD_FORMAT),
+  subject: z.string().min(1).max(1024),
+  version: z.number().int().min(1),
+  author: z.string().min(1),
+  authorRole: z.string().regex(/^[a-zA-Z0-9_-]+$/),
+  timestamp: z.string().datetime(),
+  contentType: z.string().min(1).max(200),
+  prevHash: z.string().regex(/^([0-9a-f]{64})?$/),
+  roles: z.array(z.string().regex(/^[a-zA-Z0-9_-]+$/)).min(1),
+  /** base64 age ciphertext (empty for a deletion tombstone) */
+  payload: z.string(),
+  size: z.number().int().min(0),
+  deleted: z.boolean().optional(),
+  hash: z.string().regex(/^[0-9a-f]{64}$/),
+  signature: z.string().min(1),
+});
+
+export type DecisionRecord = z.output<typeof decisionSchema>;
+export type UnsignedDecision = Omit<DecisionRecord, 'hash' | 'signature'>;
+
+export class InvalidRecordError extends ChorusError {
+  constructor(message: string) {
+    super('RECORD_INVALID', message);
+    this.name = 'InvalidRecord';
+  }
+}
+
+export function sha256Hex(data: string | Uint8Array): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+/** The DHT key part that names a subject (its hash keeps keys short and uniform). */
+export function subjectId(subject: string): string {
+  return sha256Hex(subject);
+}
+
+export const LATEST_NS = 'ucxl';
+export const VERSION_NS = 'ucxlv';
+
+/** `/ucxl/<id>`: the newest version (the selector keeps the highest). */
+export function latestKey(subject: string): Uint8Array {
+  return new TextEncoder().encode(`/${LATEST_NS}/${subjectId(subject)}`);
+}
+
+/** `/ucxlv/<id>/<n>`: one immutable version. */
+export function versionKey(subject: string, version: number): Uint8Array {
+  return new TextEncoder().encode(`/${VERSION_NS}/${subjectId(subject)}/${version}`);
+}
+
+export function recordHash(d: UnsignedDecision): string {
+  return sha256Hex(canonicalJson(d));
+}
+
+export function signDecision(d: UnsignedDecision, sign: (data: Uint8Array) => Uint8Array): DecisionRecord {
+  const hash = recordHash(d);
+  return { ...d, hash, signature: Buffer.from(sign(Buffer.from(hash, 'hex'))).toString('base64') };
+}
+
+export function encodeRecord(d: DecisionRecord): Uint8Array {
+  return new TextEncoder().encode(JSON.stringify(d));
+}
+
+export interface ValidationContext {
+  verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
+  /** Admission: is this author allowed to write to the cluster? */
+  isAdmitted: (author: string) => boolean;
+}
+
+/** Decodes and fully checks a record: shape, hash, signature, admission. Throws InvalidRecordError. */
+export function decodeRecord(bytes: Uint8Array, ctx: ValidationContext): DecisionRecord {
+  if (bytes.byteLength > MAX_RECORD_BYTES) throw new InvalidRecordError(`record over ${MAX_RECORD_BYTES} bytes`);
+  let json: unknown;
+  try {
+    json = JSON.parse(new TextDecoder().decode(bytes));
+  } catch {
+    throw new InvalidRecordError('record is not JSON');
+  }
+  const parsed = decisionSchema.safeParse(json);
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0];
+    throw new InvalidRecordError(`record field ${issue?.path.join('.') || '(root)'}: ${issue?.message}`);
+  }
+  const d = parsed.data;
+  const { hash, signature, ...unsigned } = d;
+  if (recordHash(unsigned) !== hash) throw new InvalidRecordError('record hash does not match its content');
+  if (!ctx.verify(d.author, Buffer.from(hash, 'hex'), Buffer.from(signature, 'base64'))) {
+    throw new InvalidRecordError(`record signature does not verify for author ${d.author}`);
+  }
+  if (!ctx.isAdmitted(d.author)) throw new InvalidRecordError(`record author ${d.author} is not an admitted node`);
+  if ((d.version === 1) !== (d.prevHash === ''))
+    throw new InvalidRecordError('only version 1 may lack a previous hash');
+  return d;
+}
+
+/** Checks that a record belongs under the DHT key it arrived with. */
+export function checkKey(key: Uint8Array, d: DecisionRecord): void {
+  const k = new TextDecoder().decode(key);
+  const id = subjectId(d.subject);
+  const ok = k === `/${LATEST_NS}/${id}` || k === `/${VERSION_NS}/${id}/${d.version}`;
+  if (!ok) throw new InvalidRecordError(`record for ${d.subject} v${d.version} does not belong under key ${k}`);
+}
+
+/** Orders competing records: higher version first, then higher hash (deterministic everywhere). */
+export function compareRecords(a: DecisionRecord, b: DecisionRecord): number {
+  return b.version - a.version || (a.hash < b.hash ? 1 : a.hash > b.hash ? -1 : 0);
+}

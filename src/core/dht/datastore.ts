@@ -1,0 +1,85 @@
+// The node's libp2p datastore: DHT records and provider records (keys under /dht/) persist in one
+// node:sqlite file in the data dir, so decisions survive restarts; the peer store's constant churn
+// stays in memory (a file write per peer update made every DHT query several times slower).
+import { BaseDatastore, MemoryDatastore } from 'datastore-core';
+import { Key, type KeyQuery, type Pair, type Query } from 'interface-datastore';
+import { NotFoundError } from 'interface-store';
+import { chmodSync, closeSync, openSync } from 'node:fs';
+import { DatabaseSync, type StatementSync } from 'node:sqlite';
+
+const PERSISTENT_PREFIX = '/dht/';
+
+export class ChorusDatastore extends BaseDatastore {
+  private readonly db: DatabaseSync;
+  private readonly memory = new MemoryDatastore();
+  private readonly stmt: Record<'put' | 'get' | 'has' | 'del' | 'scan', StatementSync>;
+
+  constructor(file: string) {
+    super();
+    try {
+      closeSync(openSync(file, 'a', 0o600));
+      chmodSync(file, 0o600);
+    } catch {
+      // the database open below reports the real problem
+    }
+    this.db = new DatabaseSync(file, { timeout: 5000 });
+    this.db.exec('PRAGMA journal_mode = WAL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
+    this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    this.stmt = {
+      put: this.db.prepare(
+        'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',
+      ),
+      get: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
+      has: this.db.prepare('SELECT 1 AS found FROM kv WHERE key = ?'),
+      del: this.db.prepare('DELETE FROM kv WHERE key = ?'),
+      scan: this.db.prepare('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
+    };
+  }
+
+  private persistent(key: Key): boolean {
+    return key.toString().startsWith(PERSISTENT_PREFIX);
+  }
+
+  override put(key: Key, value: Uint8Array): Key | Promise<Key> {
+    if (!this.persistent(key)) return this.memory.put(key, value);
+    this.stmt.put.run(key.toString(), value);
+    return key;
+  }
+
+  override get(key: Key): Uint8Array | Promise<Uint8Array> {
+    if (!this.persistent(key)) return this.memory.get(key);
+    const row = this.stmt.get.get(key.toString()) as { value: Uint8Array } | undefined;
+    if (!row) throw new NotFoundError(`no value for ${key.toString()}`);
+    return new Uint8Array(row.value);
+  }
+
+  override has(key: Key): boolean | Promise<boolean> {
+    if (!this.persistent(key)) return this.memory.has(key);
+    return this.stmt.has.get(key.toString()) !== undefined;
+  }
+
+  override delete(key: Key): void | Promise<void> {
+    if (!this.persistent(key)) return this.memory.delete(key);
+    this.stmt.del.run(key.toString());
+  }
+
+  override async *_all(q: Query): AsyncGenerator<Pair> {
+    const prefix = q.prefix ?? '/';
+    if (PERSISTENT_PREFIX.startsWith(prefix) || prefix.startsWith(PERSISTENT_PREFIX)) {
+      const from = prefix.startsWith(PERSISTENT_PREFIX) ? prefix : PERSISTENT_PREFIX;
+      for (const row of this.stmt.scan.iterate(from, `${from}\uffff`) as Iterable<{ key: string; value: Uint8Array }>) {
+        yield { key: new Key(row.key, false), value: new Uint8Array(row.value) };
+      }
+    }
+    yield* this.memory.query({ prefix: q.prefix });
+  }
+
+  override async *_allKeys(q: KeyQuery): AsyncGenerator<Key> {
+    for await (const pair of this._all({ prefix: q.prefix })) yield pair.key;
+  }
+
+  close(): void {
+    if (this.db.isOpen) this.db.close();
+  }
+}

@@ -1,0 +1,92 @@
+// The Kademlia DHT configuration for chorus: a private protocol, LAN-friendly addresses, and the
+// validators/selectors for the decision namespaces (/ucxl/ latest, /ucxlv/ immutable versions).
+import { kadDHT, passthroughMapper, Record as DhtRecord } from '@libp2p/kad-dht';
+import type { Datastore } from 'interface-datastore';
+import { Key } from 'interface-datastore';
+import { base32 } from 'multiformats/bases/base32';
+import {
+  checkKey,
+  compareRecords,
+  decodeRecord,
+  InvalidRecordError,
+  LATEST_NS,
+  VERSION_NS,
+  type DecisionRecord,
+  type ValidationContext,
+} from '../decisions/record.ts';
+
+export const DHT_PROTOCOL = '/chorus/kad/1.0.0';
+export const DHT_DATASTORE_PREFIX = '/dht';
+
+/** Late-bound facts the validators need (the datastore exists before the node does). */
+export interface DhtContext extends ValidationContext {
+  datastore?: Datastore;
+}
+
+/** Where kad-dht keeps the record for a DHT key in the libp2p datastore. */
+export function recordDatastoreKey(key: Uint8Array): Key {
+  return new Key(`${DHT_DATASTORE_PREFIX}/record/${base32.baseEncode(key)}`, false);
+}
+
+/** The record this node holds locally for a DHT key, if any (not re-validated). */
+export async function readLocalRecord(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | undefined> {
+  try {
+    const raw = await datastore.get(recordDatastoreKey(key));
+    return DhtRecord.deserialize(raw).value;
+  } catch {
+    return undefined;
+  }
+}
+
+function decodeLoose(bytes: Uint8Array): DecisionRecord | undefined {
+  try {
+    return JSON.parse(new TextDecoder().decode(bytes)) as DecisionRecord;
+  } catch {
+    return undefined;
+  }
+}
+
+export function decisionValidators(ctx: DhtContext) {
+  return {
+    [LATEST_NS]: async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+      const d = decodeRecord(value, ctx);
+      checkKey(key, d);
+      const local = ctx.datastore ? await readLocalRecord(ctx.datastore, key) : undefined;
+      const held = local ? decodeLoose(local) : undefined;
+      if (held && held.version > d.version) {
+        throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${held.version} is held`);
+      }
+    },
+    [VERSION_NS]: async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+      checkKey(key, decodeRecord(value, ctx));
+    },
+  };
+}
+
+/** Picks the highest version (ties broken by hash, identically on every node). */
+function selectBest(_key: Uint8Array, records: Uint8Array[]): number {
+  let best = 0;
+  let bestRecord: DecisionRecord | undefined;
+  records.forEach((bytes, i) => {
+    const d = decodeLoose(bytes);
+    if (d && (!bestRecord || compareRecords(d, bestRecord) < 0)) {
+      best = i;
+      bestRecord = d;
+    }
+  });
+  return best;
+}
+
+export const decisionSelectors = { [LATEST_NS]: selectBest, [VERSION_NS]: selectBest };
+
+export function chorusDht(ctx: DhtContext, opts: { clientMode: boolean }): ReturnType<typeof kadDHT> {
+  return kadDHT({
+    protocol: DHT_PROTOCOL,
+    clientMode: opts.clientMode,
+    peerInfoMapper: passthroughMapper, // keep loopback/private addresses: LAN clusters rely on them
+    validators: decisionValidators(ctx),
+    selectors: decisionSelectors,
+    datastorePrefix: DHT_DATASTORE_PREFIX,
+    initialQuerySelfInterval: 0,
+  });
+}

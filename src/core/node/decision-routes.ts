@@ -1,0 +1,220 @@
+// Control-API routes for decisions (/v1/ucxl/*, /v1/keys/rotate) and the UCXI HTTP API (/ucxi/v1/*)
+// with its success/error envelopes and request ids.
+import { randomUUID } from 'node:crypto';
+import type { Route, RouteContext } from '../api/server.ts';
+import { readersOf } from '../crypto/policy.ts';
+import { rotateRoleKey } from '../decisions/rotate.ts';
+import type { DecisionMeta, PutReceipt } from '../decisions/store.ts';
+import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { TOPICS } from '../pubsub/topics.ts';
+import { formatAddress, parseAddress, UcxlError, type UcxlAddress } from '../ucxl/address.ts';
+import type { ChorusNode } from './node.ts';
+
+export interface PutRequest {
+  address: string;
+  /** base64 */
+  content: string;
+  contentType?: string;
+  roles?: string[];
+  announce?: boolean;
+}
+
+function addressParam(ctx: RouteContext): UcxlAddress {
+  const raw = ctx.url.searchParams.get('address');
+  if (!raw) throw new UsageError('the "address" query parameter is required', 'UCXL-400-INVALID_ADDRESS');
+  return parseAddress(raw);
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+export function parsePutRequest(body: unknown): PutRequest {
+  if (!isRecord(body) || typeof body.address !== 'string' || typeof body.content !== 'string') {
+    throw new UsageError('put needs {address, content (base64)}');
+  }
+  const roles = body.roles;
+  if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
+    throw new UsageError('roles must be a list of role names');
+  }
+  return {
+    address: body.address,
+    content: body.content,
+    contentType: typeof body.contentType === 'string' ? body.contentType : undefined,
+    roles: roles as string[] | undefined,
+    announce: body.announce === true,
+  };
+}
+
+/** Writes a decision; with `announce`, also tells the coordination topic (chorus publish decision). */
+export async function putDecision(node: ChorusNode, req: PutRequest, signal?: AbortSignal): Promise<PutReceipt> {
+  const receipt = await node.decisions.put(parseAddress(req.address), Buffer.from(req.content, 'base64'), {
+    contentType: req.contentType,
+    roles: req.roles,
+    signal,
+  });
+  if (req.announce) {
+    await node.pubsub.publish(
+      'DeliverableReady',
+      {
+        decision: {
+          address: receipt.address,
+          version: receipt.version,
+          hash: receipt.hash,
+          roles: receipt.roles,
+          content_type: receipt.contentType,
+        },
+      },
+      { topic: TOPICS.coordination, signal },
+    );
+  }
+  return receipt;
+}
+
+export function decisionRoutes(node: ChorusNode): Record<string, Route> {
+  return {
+    'POST /v1/ucxl/put': async ({ body, signal }) => putDecision(node, parsePutRequest(await body()), signal),
+    'GET /v1/ucxl/get': async (ctx) => {
+      const { meta, content } = await node.decisions.get(addressParam(ctx), ctx.signal);
+      return { meta, content: Buffer.from(content).toString('base64') };
+    },
+    'GET /v1/ucxl/resolve': async (ctx) => {
+      const address = addressParam(ctx);
+      const [meta, providers] = await Promise.all([
+        node.decisions.resolve(address, ctx.signal),
+        node.decisions.providers(address, AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)])),
+      ]);
+      return { ...meta, readers: readersOf(meta.roles, node.config.keys.policy), providers };
+    },
+    'GET /v1/ucxl/history': async (ctx) => node.decisions.history(addressParam(ctx), ctx.signal),
+    'GET /v1/ucxl/ls': async (ctx) => node.decisions.list(addressParam(ctx)),
+    'POST /v1/keys/rotate': async ({ body, signal }) => {
+      const b = await body();
+      if (!isRecord(b) || typeof b.role !== 'string') throw new UsageError('rotate needs {role}');
+      return rotateRoleKey(
+        b.role,
+        { keyring: node.keyring, store: node.decisions, policy: node.config.keys.policy },
+        signal,
+      );
+    },
+    ...ucxiRoutes(node),
+  };
+}
+
+// ---- UCXI: the predecessor's HTTP interface, with its envelopes -------------------------------
+
+const STATUS_OF_CODE: Record<string, number> = {
+  'UCXL-400-INVALID_ADDRESS': 400,
+  'UCXL-400-TEMPORAL_INVALID': 400,
+  'UCXL-400-BAD_REQUEST': 400,
+  'UCXL-403-FORBIDDEN': 403,
+  'UCXL-404-NOT_FOUND': 404,
+  'UCXL-404-RESOLUTION_FAILED': 404,
+  'UCXL-500-INTERNAL': 500,
+  'UCXL-503-REPLICATION_FAILED': 503,
+};
+
+function ucxiCode(err: unknown): string {
+  if (err instanceof UcxlError) return err.ucxlCode;
+  if (err instanceof ChorusError) {
+    if (err.code.startsWith('UCXL-')) return err.code;
+    if (err.code === 'NOT_A_RECIPIENT') return 'UCXL-403-FORBIDDEN';
+    if (err.code === 'REPLICATION_FAILED') return 'UCXL-503-REPLICATION_FAILED';
+    if (err.code === 'TIMEOUT') return 'UCXL-404-RESOLUTION_FAILED';
+    if (err.kind === 'usage') return 'UCXL-400-BAD_REQUEST';
+  }
+  return 'UCXL-500-INTERNAL';
+}
+
+function ucxi(
+  handler: (ctx: RouteContext, requestId: string) => Promise<{ code: string; message: string; data: unknown }>,
+): Route {
+  return async (ctx) => {
+    const requestId = randomUUID();
+    const timestamp = () => new Date().toISOString();
+    try {
+      const { code, message, data } = await handler(ctx, requestId);
+      const body = JSON.stringify({
+        response: { code, message, data, details: {}, request_id: requestId, timestamp: timestamp() },
+      });
+      ctx.res.writeHead(code === 'UCXL-201-CREATED' ? 201 : 200, { 'content-type': 'application/json' });
+      ctx.res.end(body);
+    } catch (err) {
+      const code = ucxiCode(err);
+      const body = JSON.stringify({
+        error: {
+          code,
+          message: describeError(err),
+          details: {},
+          source: 'chorus-ucxi',
+          path: ctx.url.pathname,
+          request_id: requestId,
+          timestamp: timestamp(),
+          cause: err instanceof ChorusError ? err.code : undefined,
+        },
+      });
+      ctx.res.writeHead(STATUS_OF_CODE[code] ?? 500, { 'content-type': 'application/json' });
+      ctx.res.end(body);
+    }
+    return undefined;
+  };
+}
+
+function ucxiRoutes(node: ChorusNode): Record<string, Route> {
+  const put = ucxi(async (ctx) => {
+    const address = addressParam(ctx);
+    const content = await ctx.raw();
+    const roles = ctx.url.searchParams.get('roles')?.split(',').filter(Boolean);
+    const contentType = ctx.req.headers['content-type'] ?? 'application/octet-stream';
+    const receipt = await node.decisions.put(address, content, { contentType, roles, signal: ctx.signal });
+    return { code: 'UCXL-201-CREATED', message: `stored ${receipt.address}`, data: receipt };
+  });
+  return {
+    'GET /ucxi/v1/get': ucxi(async (ctx) => {
+      const { meta, content } = await node.decisions.get(addressParam(ctx), ctx.signal);
+      return {
+        code: 'UCXL-200-SUCCESS',
+        message: 'ok',
+        data: { meta, content: Buffer.from(content).toString('base64') },
+      };
+    }),
+    'PUT /ucxi/v1/put': put,
+    'POST /ucxi/v1/post': put,
+    'DELETE /ucxi/v1/delete': ucxi(async (ctx) => {
+      const receipt = await node.decisions.put(addressParam(ctx), new Uint8Array(), {
+        deleted: true,
+        signal: ctx.signal,
+      });
+      return { code: 'UCXL-200-SUCCESS', message: `deleted (tombstone ${receipt.address})`, data: receipt };
+    }),
+    'POST /ucxi/v1/announce': ucxi(async (ctx) => {
+      const meta = await node.decisions.resolve(addressParam(ctx), ctx.signal);
+      await node.pubsub.publish(
+        'DeliverableReady',
+        { decision: meta },
+        { topic: TOPICS.coordination, signal: ctx.signal },
+      );
+      return { code: 'UCXL-200-SUCCESS', message: `announced ${meta.address}`, data: meta };
+    }),
+    'GET /ucxi/v1/navigate': ucxi(async (ctx) => {
+      const address = addressParam(ctx);
+      const meta: DecisionMeta = await node.decisions.resolve(address, ctx.signal);
+      const latest = await node.decisions.resolve({ ...address, temporal: { kind: 'latest' } }, ctx.signal);
+      const at = (v: number) => formatAddress({ ...address, temporal: { kind: 'version', version: v } });
+      return {
+        code: 'UCXL-200-SUCCESS',
+        message: 'ok',
+        data: {
+          current: meta,
+          previous: meta.version > 1 ? at(meta.version - 1) : null,
+          next: meta.version < latest.version ? at(meta.version + 1) : null,
+          latest: at(latest.version),
+        },
+      };
+    }),
+    'GET /ucxi/v1/query': ucxi(async (ctx) => {
+      const found = await node.decisions.list(addressParam(ctx));
+      return { code: 'UCXL-200-SUCCESS', message: `${found.length} match(es)`, data: found };
+    }),
+  };
+}

@@ -1,0 +1,218 @@
+// Decisions on real nodes in one process: role encryption across nodes, temporal navigation,
+// forged/stale/unadmitted records refused by every node, holders lost and regained, full restart.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { after, before, describe, test } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { NotARecipientError } from '../../src/core/crypto/envelope.ts';
+import { encodeRecord, latestKey, signDecision, type DecisionRecord } from '../../src/core/decisions/record.ts';
+import { NotFoundError } from '../../src/core/decisions/store.ts';
+import type { ChorusNode } from '../../src/core/node/node.ts';
+import { signerFor } from '../../src/core/p2p/signer.ts';
+import { parseAddress } from '../../src/core/ucxl/address.ts';
+import { connectAll, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+const str = (b: Uint8Array) => new TextDecoder().decode(b);
+const addr = (s: string) => parseAddress(s);
+
+async function holdersOf(nodes: ChorusNode[], key: Uint8Array): Promise<ChorusNode[]> {
+  const held = await Promise.all(nodes.map(async (n) => ((await n.decisions.localRecord(key)) ? n : undefined)));
+  return held.filter((n): n is ChorusNode => n !== undefined);
+}
+
+/** Resolves when a node has heard (through the version hints on pubsub) of `version` of a subject. */
+function heard(node: ChorusNode, subject: string, version: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if ((node.decisions.knownVersion(subject) ?? 0) < version) return;
+      node.decisions.off('version', check);
+      resolve();
+    };
+    node.decisions.on('version', check);
+    check();
+  });
+}
+
+async function pollUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error('condition not met in time');
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+describe('decisions on a 5-node cluster', () => {
+  const keyring = join(mkdtempSync(join(tmpdir(), 'chorus-keys-')), 'keyring.json');
+  const roles = ['architect', 'developer', 'observer', 'developer', 'admin'];
+  const admitted = new Set<string>();
+  let nodes: ChorusNode[] = [];
+
+  before(async () => {
+    nodes = await startCluster(5, {
+      roles,
+      config: () => ({ keys: { keyring } }),
+      admit: (author) => admitted.size === 0 || admitted.has(author),
+    });
+    for (const n of nodes) admitted.add(n.peerId);
+  });
+  after(() => stopAll(nodes));
+
+  test('put on one node, get from every other: permitted roles read the plaintext, observers are refused', async () => {
+    const a = addr('ucxl://alice:architect@chorus:design/*^/adr/0001.md');
+    const receipt = await nodes[0]!.decisions.put(a, text('use libp2p'), {
+      roles: ['developer'],
+      contentType: 'text/markdown',
+    });
+    assert.equal(receipt.version, 1);
+    assert.ok(receipt.holders >= 3);
+    for (const [i, n] of nodes.entries()) {
+      if (i === 0) continue;
+      if (roles[i] === 'observer') {
+        await assert.rejects(n.decisions.get(a), (err: unknown) => err instanceof NotARecipientError);
+        assert.equal((await n.decisions.resolve(a)).contentType, 'text/markdown', 'metadata stays readable');
+      } else {
+        const got = await n.decisions.get(a);
+        assert.equal(str(got.content), 'use libp2p', `${roles[i]} reads it`);
+        assert.equal(got.meta.author, nodes[0]!.peerId);
+      }
+    }
+  });
+
+  test('temporal navigation across 6 versions written by different nodes', async () => {
+    const base = 'ucxl://bob:developer@chorus:api';
+    for (let v = 1; v <= 6; v++) {
+      const r = await nodes[v % 2 === 0 ? 1 : 3]!.decisions.put(addr(`${base}/*^/spec`), text(`v${v}`));
+      assert.equal(r.version, v);
+    }
+    const reader = nodes[4]!; // admin
+    await Promise.all([
+      heard(reader, 'bob:developer@chorus:api/spec', 6),
+      heard(nodes[2]!, 'bob:developer@chorus:api/spec', 6),
+    ]);
+    const read = async (t: string) => str((await reader.decisions.get(addr(`${base}/${t}/spec`))).content);
+    assert.equal(await read('*^'), 'v6');
+    assert.equal(await read('*~'), 'v1');
+    assert.equal(await read('*~4'), 'v4');
+    assert.equal(await read('~~2'), 'v4');
+    assert.equal(await read('^^2'), 'v3');
+    await assert.rejects(read('*~9'), /no such version|not found/);
+    const history = await nodes[2]!.decisions.history(addr(`${base}/*^/spec`));
+    assert.deepEqual(
+      history.map((m) => m.version),
+      [6, 5, 4, 3, 2, 1],
+    );
+    for (let i = 0; i < history.length - 1; i++) assert.equal(history[i]!.prevHash, history[i + 1]!.hash);
+  });
+
+  test('forged, unadmitted and stale records are refused by every node', async () => {
+    const subject = 'mallory:developer@chorus:x/evil';
+    const honest = nodes[1]!;
+    const v1 = await honest.decisions.put(addr(`ucxl://${subject.replace('/evil', '/*^/evil')}`), text('real'));
+    assert.equal(v1.version, 1);
+    await honest.decisions.put(addr(`ucxl://${subject.replace('/evil', '/*^/evil')}`), text('real v2'));
+
+    const outsiderKey = await generateKeyPair('Ed25519');
+    const outsider = signerFor(outsiderKey);
+    const base = (author: string, version: number): Omit<DecisionRecord, 'hash' | 'signature'> => ({
+      v: 1,
+      subject,
+      version,
+      author,
+      authorRole: 'developer',
+      timestamp: new Date().toISOString(),
+      contentType: 'text/plain',
+      prevHash: version === 1 ? '' : 'a'.repeat(64),
+      roles: ['developer'],
+      payload: '',
+      size: 0,
+    });
+    const insider = signerFor(nodes[2]!.identity.privateKey);
+    const badSignature = {
+      ...signDecision(base(insider.author, 7), insider.sign),
+      signature: Buffer.alloc(64).toString('base64'),
+    };
+    const unadmitted = signDecision(base(outsider.author, 8), outsider.sign);
+    const stale = signDecision(base(insider.author, 1), insider.sign);
+    const attacker = nodes[2]!;
+    for (const [name, record] of [
+      ['bad signature', badSignature],
+      ['unadmitted author', unadmitted],
+      ['stale version', stale],
+    ] as const) {
+      let stored = 0;
+      try {
+        for await (const e of attacker.libp2p.services.dht.put(latestKey(subject), encodeRecord(record), {
+          signal: AbortSignal.timeout(5000),
+        })) {
+          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE' && e.record) stored++;
+        }
+      } catch {
+        // a put that nobody accepts may end in an error
+      }
+      assert.equal(stored, 0, `${name}: no peer stored it`);
+    }
+    for (const n of nodes) {
+      if (n === attacker) continue; // kad-dht stores a put locally before sending it anywhere
+      const local = await n.decisions.localRecord(latestKey(subject));
+      if (local) assert.match(str(local), /"version":2/, 'every holder keeps the real newest version');
+      if (n.config.agent.role !== 'observer') {
+        assert.equal(
+          str((await n.decisions.get(addr('ucxl://mallory:developer@chorus:x/*^/evil'))).content),
+          'real v2',
+        );
+      }
+    }
+  });
+});
+
+describe('holders lost and regained', () => {
+  test('a decision stays readable down to one holder, is re-replicated on return, and survives a full restart', async () => {
+    const keyring = join(mkdtempSync(join(tmpdir(), 'chorus-keys-')), 'keyring.json');
+    let nodes = await startCluster(5, { config: () => ({ keys: { keyring }, dht: { republishIntervalMs: 600_000 } }) });
+    try {
+      const a = addr('ucxl://carol:developer@chorus:ops/*^/runbook');
+      const writer = nodes[0]!;
+      await writer.decisions.put(a, text('restart the mesh'));
+      const key = latestKey('carol:developer@chorus:ops/runbook');
+      const holders = await holdersOf(nodes, key);
+      assert.ok(holders.length >= 3);
+      const reader = nodes.find((n) => !holders.includes(n)) ?? nodes[4]!;
+      const stopped: ChorusNode[] = [];
+      for (const h of holders.filter((n) => n !== reader).slice(0, holders.length - 1)) {
+        await h.stop();
+        stopped.push(h);
+        assert.equal(
+          str((await reader.decisions.get(a)).content),
+          'restart the mesh',
+          `readable with ${holders.length - stopped.length} holder(s) left`,
+        );
+      }
+      // the holders come back (same data dirs); the survivors re-replicate when they connect
+      const back = await Promise.all(stopped.map((n) => startWithConfig(n.config)));
+      nodes = nodes.map((n) => back.find((b) => b.peerId === n.peerId) ?? n);
+      await connectAll(nodes);
+      await pollUntil(async () => (await holdersOf(nodes, key)).length >= 3);
+
+      // every node restarts: decisions persist in each data dir
+      const configs = nodes.map((n) => n.config);
+      await stopAll(nodes);
+      nodes = [];
+      for (const c of configs) nodes.push(await startWithConfig(c));
+      await connectAll(nodes);
+      for (const n of nodes) assert.equal(str((await n.decisions.get(a)).content), 'restart the mesh');
+      assert.equal(
+        str((await nodes[2]!.decisions.get(addr('ucxl://carol:developer@chorus:ops/*~1/runbook'))).content),
+        'restart the mesh',
+      );
+      await assert.rejects(
+        nodes[1]!.decisions.get(addr('ucxl://carol:developer@chorus:ops/*^/missing')),
+        (e: unknown) => e instanceof NotFoundError,
+      );
+    } finally {
+      await stopAll(nodes);
+    }
+  });
+});
