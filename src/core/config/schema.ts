@@ -179,14 +179,12 @@ export const configSchema = z.strictObject({
         env: 'CHORUS_KEYRING',
       }),
       policy: key(
-        z
-          .record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.array(z.string()))
-          .default({
-            admin: ['*'],
-            architect: ['architect', 'developer', 'observer'],
-            developer: ['developer'],
-            observer: ['observer'],
-          }),
+        z.record(z.string().regex(/^[a-z][a-z0-9_-]*$/), z.array(z.string())).default({
+          admin: ['*'],
+          architect: ['architect', 'developer', 'observer'],
+          developer: ['developer'],
+          observer: ['observer'],
+        }),
         {
           description: 'Which roles can read decisions meant for which roles ("*" = all), as a JSON object.',
           env: 'CHORUS_ROLE_POLICY',
