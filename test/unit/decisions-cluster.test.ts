@@ -113,6 +113,7 @@ describe('decisions on a 5-node cluster', () => {
     const v1 = await honest.decisions.put(addr(`ucxl://${subject.replace('/evil', '/*^/evil')}`), text('real'));
     assert.equal(v1.version, 1);
     await honest.decisions.put(addr(`ucxl://${subject.replace('/evil', '/*^/evil')}`), text('real v2'));
+    await Promise.all(nodes.map((n) => heard(n, subject, 2)));
 
     const outsiderKey = await generateKeyPair('Ed25519');
     const outsider = signerFor(outsiderKey);

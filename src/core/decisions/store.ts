@@ -10,6 +10,7 @@ import { sha256 } from 'multiformats/hashes/sha2';
 import { decryptWithIdentities, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
+import type { DirectReplicas } from '../dht/direct.ts';
 import { readLocalRecord, DHT_DATASTORE_PREFIX } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -88,6 +89,8 @@ export interface DecisionStoreOptions {
   republishIntervalMs: number;
   /** Per-operation deadline when the caller gives no signal. */
   timeoutMs?: number;
+  /** One-hop replica access through the routing table (falls back to kad-dht queries when absent or short). */
+  direct?: DirectReplicas;
   /** Tells other nodes that a version exists (wired to a pubsub hint by the node). */
   announce?: (hint: { subject: string; version: number; hash: string }) => void;
 }
@@ -237,6 +240,29 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
    * `replication` holders are reached.
    */
   private async replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
+    const self = this.opts.libp2p.peerId.toString();
+    const direct = this.opts.direct;
+    if (direct) {
+      await direct.store(key, value);
+      const holders = new Set<string>([self]);
+      const want = this.opts.replication;
+      const tried = new Set<string>([self]);
+      // the replica set first, then the next-closest peers, until enough confirmed
+      for (const width of [want, want + 3]) {
+        const batch = direct.replicaSet(key, width).filter((p) => !tried.has(p));
+        batch.forEach((p) => tried.add(p));
+        const ok = await Promise.all(batch.map((p) => direct.putTo(p, key, value, signal)));
+        batch.forEach((p, i) => ok[i] && holders.add(p));
+        if (holders.size >= want) return [...holders];
+      }
+      for (const p of await this.replicateKad(key, value, signal)) holders.add(p);
+      return [...holders];
+    }
+    return this.replicateKad(key, value, signal);
+  }
+
+  /** The iterative kad-dht PUT (lookup of the closest peers, then PUT_VALUE to them). */
+  private async replicateKad(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
     const stop = new AbortController();
     const holders = new Set<string>([this.opts.libp2p.peerId.toString()]);
     try {
@@ -317,6 +343,40 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
       best !== undefined && ((known !== undefined && best.version >= known) || answered.size >= this.opts.replication);
     if (local) answered.add(this.opts.libp2p.peerId.toString());
     if (enough()) return best;
+    const direct = this.opts.direct;
+    if (direct) {
+      const self = this.opts.libp2p.peerId.toString();
+      const replicas = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+      let failures = 0;
+      const done = await new Promise<boolean>((resolve) => {
+        let pending = replicas.length;
+        if (pending === 0) resolve(false);
+        for (const peer of replicas) {
+          void direct.getFrom(peer, key, AbortSignal.any([signal, stop.signal])).then((answer) => {
+            if (!answer) failures++;
+            else if (answer.value) {
+              try {
+                const record = this.decode(answer.value);
+                answered.add(peer);
+                if (!best || compareRecords(record, best) < 0) best = record;
+              } catch {
+                // invalid answers never count
+              }
+            }
+            if (enough()) resolve(true);
+            else if (--pending === 0) resolve(false);
+          });
+        }
+      });
+      if (done) {
+        stop.abort();
+        return best;
+      }
+      // every replica answered and none holds a record: a miss, without walking the network
+      if (failures === 0 && !best && replicas.length >= this.opts.replication - 1) return undefined;
+      // a newest version was announced but the replicas do not have it yet, or some did not answer:
+      // fall through to the iterative kad-dht lookup
+    }
     try {
       for await (const event of this.opts.libp2p.services.dht.get(key, {
         signal: AbortSignal.any([signal, stop.signal]),
@@ -357,7 +417,7 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
         // fall through to the network
       }
     }
-    const found = await this.query(key, signal);
+    const found = await this.query(key, signal, undefined, version); // immutable: one valid copy is enough
     if (!found) throw new NotFoundError(`ucxl://${subject} version ${version}`);
     return found;
   }

@@ -21,6 +21,8 @@ export const DHT_DATASTORE_PREFIX = '/dht';
 /** Late-bound facts the validators need (the datastore exists before the node does). */
 export interface DhtContext extends ValidationContext {
   datastore?: Datastore;
+  /** Newest version of a subject announced in the cluster (so a node that holds no copy still refuses stale ones). */
+  knownVersion?: (subject: string) => number | undefined;
 }
 
 /** Where kad-dht keeps the record for a DHT key in the libp2p datastore. */
@@ -55,6 +57,10 @@ export function decisionValidators(ctx: DhtContext) {
       const held = local ? decodeLoose(local) : undefined;
       if (held && held.version > d.version) {
         throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${held.version} is held`);
+      }
+      const announced = ctx.knownVersion?.(d.subject);
+      if (announced !== undefined && announced > d.version) {
+        throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${announced} exists`);
       }
     },
     [VERSION_NS]: async (key: Uint8Array, value: Uint8Array): Promise<void> => {

@@ -8,6 +8,8 @@ import { DecisionStore } from '../decisions/store.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { ChorusDatastore } from '../dht/datastore.ts';
+import { DirectReplicas } from '../dht/direct.ts';
+import { decisionValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
 import type { Logger } from '../log.ts';
 import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
@@ -134,7 +136,8 @@ export class ChorusNode {
       }
       const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
       started.push({ stop: () => datastore.close() });
-      const validation = { verify: verifyByAuthor, isAdmitted: opts.admit ?? (() => true), datastore };
+      const validation: DhtContext = { verify: verifyByAuthor, isAdmitted: opts.admit ?? (() => true), datastore };
+      const dhtValidators = decisionValidators(validation);
       const libp2p = await createHost({
         datastore,
         dht: validation,
@@ -174,7 +177,16 @@ export class ChorusNode {
       });
       presence.start();
       started.push({ stop: () => presence.stop() });
+      const direct = new DirectReplicas({
+        libp2p,
+        datastore,
+        validate: (ns) => dhtValidators[ns as keyof typeof dhtValidators],
+        logger: logger.child('dht'),
+      });
+      await direct.start();
+      started.push({ stop: () => direct.stop() });
       const decisions = new DecisionStore({
+        direct,
         libp2p,
         datastore,
         keyring,
@@ -190,6 +202,7 @@ export class ChorusNode {
           void pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
         },
       });
+      validation.knownVersion = (subject) => decisions.knownVersion(subject);
       decisions.start();
       started.push({ stop: () => decisions.stop() });
       pubsub.join(DECISION_HINTS_TOPIC, { raw: true });

@@ -12,6 +12,7 @@ import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
+import { createHash } from 'node:crypto';
 import { chorusDht, type DhtContext } from '../dht/kad.ts';
 import { verifyByAuthor } from './signer.ts';
 
@@ -42,6 +43,15 @@ export function remoteIp(addr: string): string | undefined {
   return m?.[1];
 }
 
+function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array; data?: Uint8Array }): string {
+  if (msg.from && msg.seqno) {
+    return `${Buffer.from(msg.from.buffer, msg.from.byteOffset, msg.from.byteLength).toString('base64')}/${Buffer.from(msg.seqno.buffer, msg.seqno.byteOffset, msg.seqno.byteLength).toString('hex')}`;
+  }
+  return createHash('sha256')
+    .update(msg.data ?? new Uint8Array())
+    .digest('base64');
+}
+
 /** GossipSub options: every message signed and verified; IP-colocation scoring kept, except for loopback. */
 export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<GossipsubOpts> {
   return {
@@ -49,6 +59,12 @@ export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<G
     emitSelf: false,
     allowPublishToZeroTopicPeers: false,
     floodPublish: true,
+    // Recognise copies of a message before checking its signature again: under StrictSign the id is
+    // author + sequence number, and the cache only learns ids of messages whose signature verified.
+    fastMsgIdFn: fastMessageId,
+    // IDONTWANT costs a control message per large message; for agent messages (a few KiB) the
+    // duplicates it saves are cheaper than the control traffic.
+    idontwantMinDataSize: 16 * 1024,
     scoreParams: {
       // Many nodes behind one address (a loopback test cluster, a NATed rack) must not be scored as a
       // Sybil attack; everyone else keeps the default colocation penalty.
@@ -77,6 +93,9 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       inboundConnectionThreshold: opts.inboundPerSecond,
       maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
     },
+    // under heavy load a ping can take seconds; dropping the connection then only makes it worse
+    // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
+    connectionMonitor: { abortConnectionOnPingFailure: false },
     connectionGater: {
       denyInboundConnection: (maConn: MultiaddrConnection) => {
         const ip = remoteIp(maConn.remoteAddr.toString());

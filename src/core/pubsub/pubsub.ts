@@ -113,6 +113,8 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   private hopLimit: number;
   private role: string;
   private readonly onGossip = (evt: CustomEvent<GossipsubMessage>): void => this.receive(evt.detail);
+  /** Envelopes parsed by the validator, reused on delivery (each message is parsed once). */
+  private readonly parsed = new WeakMap<Uint8Array, Envelope>();
 
   constructor(opts: PubSubOptions) {
     super();
@@ -285,6 +287,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
       this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: msg.from.toString() });
       return TopicValidatorResult.Reject;
     }
+    this.parsed.set(msg.data, parsed.envelope);
     if (parsed.envelope.from !== msg.from.toString()) {
       this.emit('dropped', {
         topic: msg.topic,
@@ -335,9 +338,12 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
       this.emit('message', { ...base, raw: true, payload });
       return;
     }
-    const parsed = parseEnvelope(msg.data);
-    if (!parsed.ok) return; // the validator already rejected it
-    const envelope = parsed.envelope;
+    let envelope = this.parsed.get(msg.data);
+    if (!envelope) {
+      const parsed = parseEnvelope(msg.data);
+      if (!parsed.ok) return; // the validator already rejected it
+      envelope = parsed.envelope;
+    }
     if (!addressedTo(envelope, this.role)) {
       this.emit('skipped', { topic: msg.topic, msgId: base.msgId, toRoles: envelope.to_roles ?? [] });
       return;

@@ -1,0 +1,174 @@
+// One-hop access to a key's replicas. In a cluster the Kademlia routing table already knows the peers
+// closest (by XOR distance) to any key, so a write goes straight to them and a read asks them directly,
+// instead of an iterative lookup that walks the network first. Records are stored exactly as kad-dht
+// stores them (same datastore key, record format and validators), so kad-dht GET_VALUE queries find
+// them too; callers fall back to the iterative kad-dht query when the direct path is not enough.
+import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import { Record as DhtRecord } from '@libp2p/kad-dht';
+import { peerIdFromString } from '@libp2p/peer-id';
+import type { Datastore } from 'interface-datastore';
+import { createHash } from 'node:crypto';
+import { describeError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { readLocalRecord, recordDatastoreKey } from './kad.ts';
+
+export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.0.0';
+const MAX_MESSAGE = 2 * 1024 * 1024;
+
+type Validate = (key: Uint8Array, value: Uint8Array) => Promise<void>;
+
+interface Request {
+  op: 'get' | 'put';
+  key: string;
+  value?: string;
+}
+
+interface Response {
+  ok: boolean;
+  value?: string;
+  error?: string;
+}
+
+const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
+
+/** XOR distance of two equal-length ids, compared as big-endian numbers. */
+function closer(target: Buffer, a: Buffer, b: Buffer): number {
+  for (let i = 0; i < target.length; i++) {
+    const da = (a[i] ?? 0) ^ (target[i] ?? 0);
+    const db = (b[i] ?? 0) ^ (target[i] ?? 0);
+    if (da !== db) return da - db;
+  }
+  return 0;
+}
+
+async function readAll(stream: Stream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of stream) {
+    const buf = Buffer.from(chunk.subarray());
+    size += buf.length;
+    if (size > MAX_MESSAGE) throw new Error('message too large');
+    chunks.push(buf);
+  }
+  return Buffer.concat(chunks);
+}
+
+export interface DirectOptions {
+  libp2p: Libp2p & { services: { dht: unknown } };
+  datastore: Datastore;
+  validate: (namespace: string) => Validate | undefined;
+  logger: Logger;
+  timeoutMs?: number;
+}
+
+export class DirectReplicas {
+  private readonly opts: DirectOptions;
+  private readonly ids = new Map<string, Buffer>();
+
+  constructor(opts: DirectOptions) {
+    this.opts = opts;
+  }
+
+  async start(): Promise<void> {
+    await this.opts.libp2p.handle(DIRECT_PROTOCOL, (stream, conn) => this.serve(stream, conn), {
+      maxInboundStreams: 512,
+    });
+  }
+
+  async stop(): Promise<void> {
+    await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
+  }
+
+  private kadId(peer: string): Buffer {
+    let id = this.ids.get(peer);
+    if (!id) {
+      id = sha(peerIdFromString(peer).toMultihash().bytes);
+      this.ids.set(peer, id);
+    }
+    return id;
+  }
+
+  /** The `count` peers closest to a key among this node and its routing table, closest first. */
+  replicaSet(key: Uint8Array, count: number): string[] {
+    const target = sha(key);
+    const table = (
+      this.opts.libp2p.services.dht as {
+        routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] };
+      }
+    ).routingTable;
+    const candidates = (table?.closestPeers(target, { count: count + 2 }) ?? []).map(String);
+    candidates.push(this.opts.libp2p.peerId.toString());
+    return candidates.sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+  }
+
+  /** Validates and stores a record locally in kad-dht's own format. */
+  async store(key: Uint8Array, value: Uint8Array): Promise<void> {
+    const ns = new TextDecoder().decode(key).split('/')[1] ?? '';
+    const validate = this.opts.validate(ns);
+    if (!validate) throw new Error(`no validator for /${ns}/`);
+    await validate(key, value);
+    await this.opts.datastore.put(recordDatastoreKey(key), new DhtRecord(key, value, new Date()).serialize());
+  }
+
+  private async serve(stream: Stream, _conn: Connection): Promise<void> {
+    let response: Response;
+    try {
+      const req = JSON.parse((await readAll(stream)).toString('utf8')) as Request;
+      const key = Buffer.from(req.key, 'base64');
+      if (req.op === 'get') {
+        const value = await readLocalRecord(this.opts.datastore, key);
+        response = { ok: true, value: value ? Buffer.from(value).toString('base64') : undefined };
+      } else if (req.op === 'put' && typeof req.value === 'string') {
+        await this.store(key, Buffer.from(req.value, 'base64'));
+        response = { ok: true };
+      } else {
+        response = { ok: false, error: 'bad request' };
+      }
+    } catch (err) {
+      response = { ok: false, error: describeError(err) };
+    }
+    try {
+      stream.send(Buffer.from(JSON.stringify(response)));
+      await stream.close();
+    } catch {
+      stream.abort(new Error('could not answer'));
+    }
+  }
+
+  private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
+    const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL, {
+      signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]),
+    });
+    stream.send(Buffer.from(JSON.stringify(req)));
+    await stream.close();
+    return JSON.parse((await readAll(stream)).toString('utf8')) as Response;
+  }
+
+  /** Stores a record on a peer; resolves true when the peer validated and stored it. */
+  async putTo(peer: string, key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<boolean> {
+    try {
+      const r = await this.call(
+        peer,
+        { op: 'put', key: Buffer.from(key).toString('base64'), value: Buffer.from(value).toString('base64') },
+        signal,
+      );
+      if (!r.ok) this.opts.logger.debug('replica refused a record', { peer, error: r.error });
+      return r.ok;
+    } catch (err) {
+      this.opts.logger.debug('replica put failed', { peer, error: describeError(err) });
+      return false;
+    }
+  }
+
+  /** Asks a peer for its record under a key: `{ value }` (absent when it holds none), undefined when it cannot answer. */
+  async getFrom(peer: string, key: Uint8Array, signal: AbortSignal): Promise<{ value?: Uint8Array } | undefined> {
+    try {
+      const r = await this.call(peer, { op: 'get', key: Buffer.from(key).toString('base64') }, signal);
+      if (!r.ok) return undefined;
+      return r.value ? { value: Buffer.from(r.value, 'base64') } : {};
+    } catch (err) {
+      this.opts.logger.debug('replica get failed', { peer, error: describeError(err) });
+      return undefined;
+    }
+  }
+}
