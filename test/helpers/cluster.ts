@@ -61,28 +61,13 @@ export async function startWithConfig(
   return ChorusNode.start({ config, logger, api: false, gossip: { ...FAST_GOSSIP, ...gossip }, admit });
 }
 
-/** Resolves when every node sees all the others subscribed to `topic`. */
+/** Resolves when every node can reach `want` (default: all the other) subscribers of `topic`. */
 export async function waitForMesh(
   nodes: ChorusNode[],
   topic: string = TOPICS.coordination,
   want = nodes.length - 1,
 ): Promise<void> {
-  await Promise.all(
-    nodes.map(
-      (n) =>
-        new Promise<void>((resolve) => {
-          const gossip = n.libp2p.services.pubsub;
-          const check = (): void => {
-            if (gossip.getSubscribers(topic).length >= want) {
-              gossip.removeEventListener('subscription-change', check);
-              resolve();
-            }
-          };
-          gossip.addEventListener('subscription-change', check);
-          check();
-        }),
-    ),
-  );
+  await Promise.all(nodes.map((n) => n.pubsub.waitForSubscribers(topic, undefined, 30_000, want)));
 }
 
 /** Starts n nodes and connects them in a full mesh (each dials every earlier node). */

@@ -375,3 +375,24 @@ test('shamir: property: for random secrets and thresholds every threshold-subset
     { numRuns: 60 },
   );
 });
+
+test('native X25519 stanzas interoperate with age-encryption’s own in both directions', async () => {
+  const { Decrypter, Encrypter, generateIdentity, identityToRecipient } = await import('age-encryption');
+  const { NativeX25519Identity, NativeX25519Recipient } = await import('../../src/core/crypto/x25519.ts');
+  const identity = await generateIdentity();
+  const recipient = await identityToRecipient(identity);
+  const message = new TextEncoder().encode('interop');
+  const byLibrary = new Encrypter();
+  byLibrary.addRecipient(recipient);
+  const nativeReader = new Decrypter();
+  nativeReader.addIdentity(new NativeX25519Identity(identity));
+  assert.deepEqual(await nativeReader.decrypt(await byLibrary.encrypt(message)), message);
+  const byNative = new Encrypter();
+  byNative.addRecipient(new NativeX25519Recipient(recipient));
+  const libraryReader = new Decrypter();
+  libraryReader.addIdentity(identity);
+  assert.deepEqual(await libraryReader.decrypt(await byNative.encrypt(message)), message);
+  const other = new Decrypter();
+  other.addIdentity(new NativeX25519Identity(await generateIdentity()));
+  await assert.rejects(other.decrypt(await byNative.encrypt(message)));
+});

@@ -79,6 +79,8 @@ describe('decisions on a 5-node cluster', () => {
         assert.equal(got.meta.author, nodes[0]!.peerId);
       }
     }
+    // the writer announces itself as a provider of the decision (in the background, once writes pause)
+    await pollUntil(async () => (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId));
   });
 
   test('temporal navigation across 6 versions written by different nodes', async () => {

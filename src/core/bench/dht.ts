@@ -73,22 +73,9 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
       for (let j = 0; j < i; j++) await nodes[i]!.libp2p.dial(nodes[j]!.libp2p.getMultiaddrs()[0]!);
       opts.progress?.('connecting', i + 1, opts.nodes);
     }
-    // routing tables and the pubsub mesh are ready when every node sees every other on the hints topic
+    // routing tables and the pubsub mesh are ready when every node can reach every other on the topic
     await Promise.all(
-      nodes.map(
-        (n) =>
-          new Promise<void>((resolve) => {
-            const gossip = n.libp2p.services.pubsub;
-            const check = (): void => {
-              if (gossip.getSubscribers(TOPICS.coordination).length >= nodes.length - 1) {
-                gossip.removeEventListener('subscription-change', check);
-                resolve();
-              }
-            };
-            gossip.addEventListener('subscription-change', check);
-            check();
-          }),
-      ),
+      nodes.map((n) => n.pubsub.waitForSubscribers(TOPICS.coordination, opts.signal, 60_000, nodes.length - 1)),
     );
     const startupMs = performance.now() - t0;
     const rssPerNodeMb = (process.memoryUsage().rss - rssBefore) / 1e6 / nodes.length;

@@ -4,6 +4,7 @@
 import { Decrypter, Encrypter } from 'age-encryption';
 import type { Identity, Stanza } from 'age-encryption';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
+import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 
 /** This node's identities match none of the envelope's recipient stanzas. */
 export class NotARecipientError extends ChorusError {
@@ -25,7 +26,7 @@ export async function encryptForRoles(plaintext: Uint8Array, recipients: string[
   const encrypter = new Encrypter();
   for (const recipient of unique) {
     try {
-      encrypter.addRecipient(recipient);
+      encrypter.addRecipient(recipient.startsWith('age1') ? new NativeX25519Recipient(recipient) : recipient);
     } catch (err) {
       throw new UsageError(`invalid age recipient "${recipient}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
     }
@@ -60,7 +61,7 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   decrypter.addIdentity(head);
   for (const identity of identities) {
     try {
-      decrypter.addIdentity(identity);
+      decrypter.addIdentity(identity.startsWith('AGE-SECRET-KEY-1') ? new NativeX25519Identity(identity) : identity);
     } catch (err) {
       // never echo the identity: it is a secret key
       throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);

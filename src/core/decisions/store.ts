@@ -132,10 +132,19 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
   private timer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private republishing: Promise<void> | undefined;
+  private readonly provideQueue = new Set<string>();
+  private provideTimer: NodeJS.Timeout | undefined;
   private readonly controller = new AbortController();
-  private readonly onConnect = (): void => {
+  /** Peers that joined or left since the last targeted re-replication. */
+  private readonly changedPeers = new Set<string>();
+  private readonly onMembership = (evt: CustomEvent<{ toString(): string }>): void => {
+    this.changedPeers.add(evt.detail.toString());
     clearTimeout(this.connectTimer);
-    this.connectTimer = setTimeout(() => void this.republish(), 1000);
+    this.connectTimer = setTimeout(() => {
+      const peers = new Set(this.changedPeers);
+      this.changedPeers.clear();
+      void this.republish(peers);
+    }, 1000);
     this.connectTimer.unref();
   };
 
@@ -147,14 +156,17 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
   start(): void {
     this.timer = setInterval(() => void this.republish(), this.opts.republishIntervalMs);
     this.timer.unref();
-    this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
+    this.opts.libp2p.addEventListener('peer:connect', this.onMembership as EventListener);
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onMembership as EventListener);
   }
 
   async stop(): Promise<void> {
     this.controller.abort();
     clearInterval(this.timer);
     clearTimeout(this.connectTimer);
-    this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
+    clearTimeout(this.provideTimer);
+    this.opts.libp2p.removeEventListener('peer:connect', this.onMembership as EventListener);
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onMembership as EventListener);
     await this.republishing?.catch(() => {});
   }
 
@@ -223,7 +235,7 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     ]);
     this.noteVersion(subject, record.version);
     this.opts.announce?.({ subject, version: record.version, hash: record.hash });
-    void this.provide(subject);
+    this.scheduleProvide(subject);
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: this.opts.replication };
     if (holderPeers.length < this.opts.replication) {
       throw new ReplicationError(
@@ -283,6 +295,25 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
         this.opts.logger.debug('put interrupted', { error: describeError(err) });
     }
     return [...holders];
+  }
+
+  /**
+   * Provider records are announced in the background, one at a time, once writes pause: a provide is
+   * an iterative DHT walk, and running one per write made every write several times slower.
+   */
+  private scheduleProvide(subject: string): void {
+    this.provideQueue.add(subject);
+    clearTimeout(this.provideTimer);
+    this.provideTimer = setTimeout(() => void this.drainProvides(), 2000);
+    this.provideTimer.unref();
+  }
+
+  private async drainProvides(): Promise<void> {
+    for (const subject of this.provideQueue) {
+      if (this.controller.signal.aborted) return;
+      this.provideQueue.delete(subject);
+      await this.provide(subject);
+    }
   }
 
   private async provide(subject: string): Promise<void> {
@@ -514,13 +545,24 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     }
   }
 
-  /** Re-puts every held decision record so that it lives on `replication` current peers. */
-  republish(): Promise<void> {
+  /**
+   * Re-puts held decision records so that each lives on `replication` current peers. With `changed`
+   * (peers that joined or left), only records whose replica set involves one of them are re-put: a
+   * joining peer receives the records it is now responsible for, and a departed holder is replaced.
+   */
+  republish(changed?: Set<string>): Promise<void> {
     this.republishing ??= (async () => {
       try {
         for await (const { dhtKey, bytes, record } of this.heldRecords()) {
           if (this.controller.signal.aborted) return;
-          const holders = await this.replicate(new TextEncoder().encode(dhtKey), bytes, this.signal());
+          const key = new TextEncoder().encode(dhtKey);
+          const direct = this.opts.direct;
+          if (changed && direct) {
+            const set = direct.replicaSet(key, this.opts.replication + changed.size);
+            if (!set.some((p) => changed.has(p))) continue;
+          }
+          if (dhtKey.startsWith(`/${LATEST_NS}/`)) this.scheduleProvide(record.subject);
+          const holders = await this.replicate(key, bytes, this.signal());
           if (holders.length < this.opts.replication) {
             this.opts.logger.warn('decision under-replicated', {
               subject: record.subject,

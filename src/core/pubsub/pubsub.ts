@@ -220,15 +220,23 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     return { ...receipt, type: envelope.type, redactions: 0 };
   }
 
-  /** Resolves once the topic has at least one subscriber, or throws NoSubscribers after meshWaitMs. */
-  async waitForSubscribers(topic: string, signal?: AbortSignal, waitMs = this.opts.meshWaitMs): Promise<number> {
+  /**
+   * Resolves once `min` peers (default 1) subscribed to the topic can be sent to, or throws
+   * NoSubscribers after `waitMs` (default pubsub.meshWaitMs).
+   */
+  async waitForSubscribers(
+    topic: string,
+    signal?: AbortSignal,
+    waitMs = this.opts.meshWaitMs,
+    min = 1,
+  ): Promise<number> {
     const gossip = this.opts.gossip;
     const count = (): number => reachableSubscribers(gossip, topic);
-    if (count() > 0) return count();
+    if (count() >= min) return count();
     if (waitMs <= 0) throw new NoSubscribersError(topic, 0);
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const onChange = (): void => {
-      if (count() > 0) resolve(count());
+      if (count() >= min) resolve(count());
     };
     // a SUBSCRIBE can precede our outbound stream to that peer: re-check briefly until it opens
     const poll = setInterval(onChange, 20);
