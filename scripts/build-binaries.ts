@@ -33,7 +33,13 @@ function gitCommit(): string {
 
 function buildInfo(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  return { name: 'chorus', version: pkg.version, commit: gitCommit(), buildDate: new Date().toISOString(), target: 'bundle' };
+  return {
+    name: 'chorus',
+    version: pkg.version,
+    commit: gitCommit(),
+    buildDate: new Date().toISOString(),
+    target: 'bundle',
+  };
 }
 
 /**
