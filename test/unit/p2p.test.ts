@@ -83,3 +83,23 @@ test('20 nodes on loopback join through one bootstrap peer, which reaches all of
     await stopAll(nodes);
   }
 });
+
+test('nodes that joined through one seed find each other through the DHT (no star topology)', async () => {
+  const seed = await startNode();
+  const bootstrap = [seed.addresses()[0]!];
+  const others: ChorusNode[] = [];
+  try {
+    for (let i = 0; i < 4; i++) others.push(await startNode({ p2p: { bootstrap } }));
+    const deadline = Date.now() + 20_000;
+    // the DHT's self-lookups dial the closest peers; poll the connection count with a deadline
+    while (others.some((n) => n.libp2p.getPeers().length < 4)) {
+      if (Date.now() > deadline) assert.fail(`peers per node: ${others.map((n) => n.libp2p.getPeers().length)}`);
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await seed.stop();
+    // without the seed the others still form one mesh and deliver to each other
+    await waitForMesh(others, TOPICS.coordination, 3);
+  } finally {
+    await stopAll([seed, ...others]);
+  }
+});
