@@ -2,6 +2,7 @@
 // Results go to stdout (text or --json); logs and progress go to stderr.
 import type { Command } from 'commander';
 import type { CommandContext } from '../commands/context.ts';
+import { CheckFailedError } from '../core/errors.ts';
 import type { ConfigLayer } from '../core/config/load.ts';
 import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
 import { createProgress } from './progress.ts';
@@ -100,6 +101,9 @@ export async function invoke<R>(
       }
     } else {
       writeOut(json ? toJson(result, 2) : opts.view(result as Item<R>, term));
+      // a verb whose check failed (an SLO gate) has printed its result; now it fails with exit 3
+      const failed = (result as { failedCheck?: unknown } | null)?.failedCheck;
+      if (typeof failed === 'string') throw new CheckFailedError(failed);
     }
   } finally {
     progress.stop();

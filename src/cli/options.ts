@@ -25,5 +25,5 @@ export function duration(value: string): number {
   const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
   if (!m) throw new InvalidArgumentError('expected a duration such as 500ms, 2s or 1m');
   const n = Number(m[1]);
-  return Math.round(m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n);
+  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
 }

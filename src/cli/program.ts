@@ -6,6 +6,7 @@ import { completionScript } from './completion.ts';
 import { invoke } from './invoke.ts';
 import { registerNodeVerbs } from './verbs/node.ts';
 import { registerUcxlVerbs } from './verbs/ucxl.ts';
+import { registerBenchVerbs } from './verbs/bench.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
@@ -43,6 +44,7 @@ export function buildProgram(): Command {
 
   registerNodeVerbs(program);
   registerUcxlVerbs(program);
+  registerBenchVerbs(program);
 
   program
     .command('config')

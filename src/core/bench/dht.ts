@@ -28,6 +28,8 @@ export interface DhtBenchReport {
   params: Omit<DhtBenchOptions, 'signal' | 'progress'>;
   put: Summary & { ok: number; failed: number; throughputPerSec: number };
   get: Summary & { ok: number; failed: number; successRate: number; throughputPerSec: number };
+  /** GET latency histogram: upper bound (ms) → count, log-spaced buckets. */
+  getHistogram: { leMs: number; count: number }[];
   replication: { min: number; median: number; max: number };
   errors: Record<string, number>;
   startupMs: number;
@@ -49,6 +51,31 @@ async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) =
 function errorKind(err: unknown): string {
   const code = (err as { code?: unknown }).code;
   return typeof code === 'string' ? code : describeError(err).slice(0, 60);
+}
+
+const BUCKETS_MS = [0.5, 1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000, 5000, Infinity];
+
+export function histogram(samples: number[]): { leMs: number; count: number }[] {
+  const counts = BUCKETS_MS.map((leMs) => ({ leMs, count: 0 }));
+  for (const s of samples) (counts.find((b) => s <= b.leMs) as { count: number }).count++;
+  return counts.filter((b, i) => b.count > 0 || (i > 0 && (counts[i - 1]?.count ?? 0) > 0));
+}
+
+export interface SloVerdict {
+  p95Ms: number;
+  successPercent: number;
+  breached: string[];
+}
+
+/** Checks a report against the SLO: GET p95 and GET success. */
+export function checkSlo(report: DhtBenchReport, p95Ms: number, successPercent: number): SloVerdict {
+  const breached: string[] = [];
+  const p95 = report.get.p95;
+  if (p95 === null || p95 > p95Ms)
+    breached.push(`GET p95 ${p95 === null ? 'n/a' : `${p95.toFixed(1)} ms`} > ${p95Ms} ms`);
+  const success = report.get.successRate * 100;
+  if (success < successPercent) breached.push(`GET success ${success.toFixed(2)} % < ${successPercent} %`);
+  return { p95Ms, successPercent, breached };
 }
 
 export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport> {
@@ -166,6 +193,7 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
         successRate: opts.ops ? getOk / opts.ops : 0,
         throughputPerSec: ratePerSecond(getOk, getElapsed),
       },
+      getHistogram: histogram(getTimes),
       replication: {
         min: sortedHolders[0] ?? 0,
         median: sortedHolders[Math.floor(sortedHolders.length / 2)] ?? 0,

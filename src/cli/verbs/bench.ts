@@ -1,0 +1,47 @@
+// Verbs for benchmarks with SLO gates (exit 3 when an SLO is breached).
+import type { Command } from 'commander';
+import { invoke } from '../invoke.ts';
+import { duration, integer } from '../options.ts';
+
+export function registerBenchVerbs(program: Command): void {
+  const bench = program.command('bench').description('benchmarks with SLO gates (exit 3 when breached)');
+  bench
+    .command('dht')
+    .description('PUT/GET latency, success and replication of decisions on nodes started in this process')
+    .option('--nodes <n>', 'nodes to start on loopback', integer(1), 20)
+    .option('--keys <n>', 'decisions to PUT', integer(1), 200)
+    .option('--ops <n>', 'GETs to measure (from random nodes other than the writer)', integer(1), 2000)
+    .option('--value-size <bytes>', 'decision size', integer(1), 1024)
+    .option('--replication <n>', 'replication factor (3–5)', integer(1), 3)
+    .option('--concurrency <n>', 'operations in flight', integer(1), 1)
+    .option('--warmup <n>', 'GETs before measuring', integer(0), 100)
+    .option('--slo-p95 <duration>', 'GET p95 SLO (e.g. 300ms)', duration, 300)
+    .option('--slo-success <percent>', 'GET success SLO in percent', parseFloat, 99)
+    .option('--out <file>', 'also write the report as JSON to a file')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const [{ run }, { renderBenchDht }] = await Promise.all([
+        import('../../commands/bench/dht.ts'),
+        import('../views/bench.ts'),
+      ]);
+      await invoke(
+        cmd,
+        (ctx) =>
+          run(
+            {
+              nodes: opts.nodes as number,
+              keys: opts.keys as number,
+              ops: opts.ops as number,
+              valueSize: opts.valueSize as number,
+              replication: opts.replication as number,
+              concurrency: opts.concurrency as number,
+              warmup: opts.warmup as number,
+              sloP95: opts.sloP95 as number,
+              sloSuccess: opts.sloSuccess as number,
+              out: opts.out as string | undefined,
+            },
+            ctx,
+          ),
+        { view: renderBenchDht },
+      );
+    });
+}

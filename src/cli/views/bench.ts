@@ -1,0 +1,54 @@
+// Text rendering of `chorus bench dht`: parameters, a latency table, a GET histogram and the SLO verdict.
+import type { BenchDhtResult } from '../../commands/bench/dht.ts';
+import { renderTable } from '../table.ts';
+import type { TerminalFacts } from '../terminal.ts';
+
+const ms = (x: number | null) => (x === null ? '—' : x.toFixed(1));
+
+export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: TerminalFacts): string {
+  const p = r.params;
+  const table = renderTable(
+    ['op', 'samples', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'ops/s'],
+    [
+      [
+        'PUT',
+        r.put.count,
+        r.put.ok,
+        r.put.failed,
+        ms(r.put.p50),
+        ms(r.put.p90),
+        ms(r.put.p95),
+        ms(r.put.p99),
+        ms(r.put.max),
+        r.put.throughputPerSec.toFixed(0),
+      ],
+      [
+        'GET',
+        r.get.count,
+        r.get.ok,
+        r.get.failed,
+        ms(r.get.p50),
+        ms(r.get.p90),
+        ms(r.get.p95),
+        ms(r.get.p99),
+        ms(r.get.max),
+        r.get.throughputPerSec.toFixed(0),
+      ],
+    ],
+    term.color,
+  );
+  const peak = Math.max(1, ...r.getHistogram.map((b) => b.count));
+  const histogram = r.getHistogram.map(
+    (b) =>
+      `  ≤ ${(Number.isFinite(b.leMs) ? `${b.leMs} ms` : '∞').padStart(8)} ${'█'.repeat(Math.ceil((40 * b.count) / peak)).padEnd(40)} ${b.count}`,
+  );
+  return [
+    `chorus bench dht — ${p.nodes} nodes in one process, ${p.keys} keys × ${p.valueSize} B (encrypted), replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
+    table,
+    'GET latency:',
+    ...histogram,
+    `GET success ${(r.get.successRate * 100).toFixed(2)} %   holders per key min ${r.replication.min} / median ${r.replication.median}   errors ${Object.keys(r.errors).length ? JSON.stringify(r.errors) : 'none'}`,
+    `start-up ${(r.startupMs / 1000).toFixed(1)} s, RSS ≈ ${r.rssPerNodeMb.toFixed(1)} MB per node`,
+    `SLO: GET p95 ≤ ${slo.p95Ms} ms, success ≥ ${slo.successPercent} % — ${slo.breached.length ? 'BREACHED' : 'met'}`,
+  ].join('\n');
+}

@@ -1,0 +1,39 @@
+// `chorus bench dht`: N nodes in this process, PUT/GET latency, success and replication, SLO gate.
+import { writeFile } from 'node:fs/promises';
+import { checkSlo, runDhtBench, type DhtBenchReport, type SloVerdict } from '../../core/bench/dht.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { CommandContext } from '../context.ts';
+
+export interface BenchDhtOptions {
+  nodes: number;
+  keys: number;
+  ops: number;
+  valueSize: number;
+  replication: number;
+  concurrency: number;
+  warmup: number;
+  sloP95: number;
+  sloSuccess: number;
+  out?: string;
+}
+
+export interface BenchDhtResult {
+  report: DhtBenchReport;
+  slo: SloVerdict;
+  /** Set when an SLO is breached: the CLI prints the report, then this line, and exits 3. */
+  failedCheck?: string;
+}
+
+export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<BenchDhtResult> {
+  if (opts.nodes < opts.replication)
+    throw new UsageError(`--nodes ${opts.nodes} is below --replication ${opts.replication}`);
+  if (opts.replication < 3 || opts.replication > 5) throw new UsageError('--replication must be 3–5');
+  const report = await runDhtBench({
+    ...opts,
+    signal: ctx.signal,
+    progress: (phase, done, total) => ctx.progress({ phase, done, total }),
+  });
+  const slo = checkSlo(report, opts.sloP95, opts.sloSuccess);
+  if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);
+  return { report, slo, failedCheck: slo.breached.length ? `SLO breached: ${slo.breached.join('; ')}` : undefined };
+}

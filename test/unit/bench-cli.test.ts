@@ -1,0 +1,52 @@
+// `chorus bench dht` from source on a tiny cluster: the JSON report's shape, and the SLO gate's exit code.
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { checkSlo, histogram, type DhtBenchReport } from '../../src/core/bench/dht.ts';
+import { runCli } from '../helpers/run.ts';
+
+const tiny = ['bench', 'dht', '--nodes', '3', '--keys', '4', '--ops', '20', '--warmup', '2'];
+
+test('bench dht --json reports PUT/GET summaries, success, replication and a histogram', async () => {
+  const out = join(mkdtempSync(join(tmpdir(), 'chorus-bench-')), 'report.json');
+  const r = await runCli([...tiny, '--json', '--out', out], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { report, slo } = JSON.parse(r.stdout) as { report: DhtBenchReport; slo: { breached: string[] } };
+  assert.equal(report.params.nodes, 3);
+  assert.equal(report.put.ok, 4);
+  assert.equal(report.get.count, 20);
+  assert.equal(report.get.successRate, 1);
+  for (const k of ['p50', 'p90', 'p95', 'p99', 'max'] as const) assert.equal(typeof report.get[k], 'number');
+  assert.ok((report.get.p50 ?? 0) <= (report.get.p95 ?? 0) && (report.get.p95 ?? 0) <= (report.get.max ?? 0));
+  assert.ok(report.replication.min >= 3);
+  assert.equal(
+    report.getHistogram.reduce((n, b) => n + b.count, 0),
+    20,
+  );
+  assert.deepEqual(slo.breached, []);
+  assert.deepEqual(JSON.parse(readFileSync(out, 'utf8')).report.params, report.params);
+});
+
+test('a breached SLO prints the report, then one line naming it, and exits 3', async () => {
+  const r = await runCli([...tiny, '--slo-p95', '0.001ms'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 3);
+  assert.match(r.stdout, /SLO: GET p95 ≤ 0\.001 ms, success ≥ 99 % — BREACHED/);
+  assert.equal(r.stderr.trim().split('\n').length, 1);
+  assert.match(r.stderr, /^chorus: SLO breached: GET p95 [\d.]+ ms > 0\.001 ms$/m);
+});
+
+test('SLO checks and histogram buckets on known samples', () => {
+  const report = { get: { p95: 25, successRate: 0.995 } } as DhtBenchReport;
+  assert.deepEqual(checkSlo(report, 20, 99.9).breached, ['GET p95 25.0 ms > 20 ms', 'GET success 99.50 % < 99.9 %']);
+  assert.deepEqual(checkSlo(report, 30, 99).breached, []);
+  assert.deepEqual(histogram([0.4, 0.9, 3, 3, 7000]), [
+    { leMs: 0.5, count: 1 },
+    { leMs: 1, count: 1 },
+    { leMs: 2, count: 0 },
+    { leMs: 5, count: 2 },
+    { leMs: 10, count: 0 },
+    { leMs: Infinity, count: 1 },
+  ]);
+});
