@@ -22,7 +22,7 @@ const USAGE = `usage: node scripts/bench-pubsub.ts [options]
   --messages <n>         messages per throughput phase (default 20000)
   --max-publish <s>      a throughput phase stops publishing after this many seconds (default 15)
   --rate <n,n…>          messages/s of the latency phases, one phase per rate (default 20,500)
-  --duration <s>         seconds per latency phase (default 3)
+  --duration <s>         seconds per latency phase (default 8)
   --window <n>           in-flight window, messages not yet fully delivered (default 100)
   --deadline <s>         overall deadline (default 170)
   --child-cpu-prof <dir> write a V8 CPU profile of every child process into <dir> (NODE_OPTIONS=--cpu-prof)
@@ -112,7 +112,7 @@ const report = await runPubSubBench({
   signal,
   logger,
   latencyRates: (flags.rate ?? '20,500').split(',').map((r) => num('rate', r, 500)),
-  latencyDurationMs: num('duration', flags.duration, 3) * 1000,
+  latencyDurationMs: num('duration', flags.duration, 8) * 1000,
   throughputMessages: Math.round(num('messages', flags.messages, 20_000)),
   throughputMaxMs: num('max-publish', flags['max-publish'], 15) * 1000,
   window: Math.round(num('window', flags.window, 100)),

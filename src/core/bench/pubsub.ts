@@ -616,6 +616,8 @@ async function runPhases(
   for (const rate of which.latency ? opts.latencyRates : []) {
     if (signal?.aborted) return;
     await base.prepare?.();
+    // let the previous phase's backlog, GC and periodic DHT/mesh maintenance settle before measuring latency
+    await new Promise((resolve) => setTimeout(resolve, 1500).unref());
     logger.info(`${scenario}: latency phase`, { publisher: base.publisher, rate });
     const count = Math.max(1, Math.round((rate * opts.latencyDurationMs) / 1000));
     const r = await runPhase(
@@ -1214,7 +1216,7 @@ export async function runPubSubBench(options: PubSubBenchOptions = {}): Promise<
     payloadBytes: options.payloadBytes ?? 1024,
     warmupMessages: options.warmupMessages ?? 500,
     latencyRates: options.latencyRates?.length ? options.latencyRates : [20, 500],
-    latencyDurationMs: options.latencyDurationMs ?? 3000,
+    latencyDurationMs: options.latencyDurationMs ?? 8000,
     throughputMessages: options.throughputMessages ?? 20_000,
     throughputMaxMs: options.throughputMaxMs ?? 15_000,
     window: options.window ?? 100,
