@@ -11,6 +11,7 @@ import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:o
 import { join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multiaddr } from '@multiformats/multiaddr';
+import { socketPath } from '../api/protocol.ts';
 import { validateConfig } from '../config/load.ts';
 import { describeError, TimeoutError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -617,7 +618,7 @@ async function runPhases(
     if (signal?.aborted) return;
     await base.prepare?.();
     // let the previous phase's backlog, GC and periodic DHT/mesh maintenance settle before measuring latency
-    await new Promise((resolve) => setTimeout(resolve, 1500).unref());
+    await sleep(1500);
     logger.info(`${scenario}: latency phase`, { publisher: base.publisher, rate });
     const count = Math.max(1, Math.round((rate * opts.latencyDurationMs) / 1000));
     const r = await runPhase(
@@ -1151,7 +1152,7 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
     });
 
     if (mode !== 'peer') {
-      api = apiPublisher(join(root, `n${count - 1}`, 'chorus.sock'), concurrency);
+      api = apiPublisher(socketPath(join(root, `n${count - 1}`)), concurrency);
       const client = api;
       const viaApi = phases(`node ${count - 1} via control API`, (_p, data) =>
         client.publish({ type: BENCH_MESSAGE_TYPE, topic: BENCH_TOPIC, data }),

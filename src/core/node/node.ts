@@ -2,6 +2,7 @@
 // identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → control API.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { join } from 'node:path';
+import { socketPath } from '../api/protocol.ts';
 import { ApiServer } from '../api/server.ts';
 import { RoleKeyring } from '../crypto/keyring.ts';
 import { DecisionStore } from '../decisions/store.ts';
@@ -303,7 +304,7 @@ export class ChorusNode {
       dataDir: this.config.dataDir,
       eventLog: { entries: head.seq, headHash: head.hash },
       api: {
-        socket: join(this.config.dataDir, 'chorus.sock'),
+        socket: socketPath(this.config.dataDir),
         tcp: this.api?.tcpAddress ? `${this.api.tcpAddress.host}:${this.api.tcpAddress.port}` : undefined,
       },
     };
