@@ -518,31 +518,49 @@ export class EventLog {
    * backwards along the log: a clock that stepped back reuses the previous entry's time.
    */
   append(type: LogType, data: unknown): LogEntry {
+    return this.appendMany([{ type, data }])[0] as LogEntry;
+  }
+
+  /**
+   * Appends several entries in one transaction (one commit instead of one per entry), in order; each
+   * entry is still hashed, chained and signed on its own. All or none are written.
+   */
+  appendMany(items: readonly { type: LogType; data: unknown }[]): LogEntry[] {
     this.#assertOpen();
-    if (!isLogType(type)) {
-      throw new ChorusError('EVENTLOG_BAD_TYPE', `unknown event log type ${JSON.stringify(type)}`, { kind: 'usage' });
+    for (const { type } of items) {
+      if (!isLogType(type)) {
+        throw new ChorusError('EVENTLOG_BAD_TYPE', `unknown event log type ${JSON.stringify(type)}`, { kind: 'usage' });
+      }
     }
-    const dataJson = canonicalJson(data === undefined ? null : data);
+    const prepared = items.map(({ type, data }) => ({
+      type,
+      dataJson: canonicalJson(data === undefined ? null : data),
+    }));
     const author = this.#signer.author;
     const db = this.#db;
-    let entry: LogEntry;
+    const entries: LogEntry[] = [];
     try {
       db.exec('BEGIN IMMEDIATE');
       const last = this.#stmt.last.get();
-      const seq = last === undefined ? 1 : Number(last.seq) + 1;
-      const prevHash = last === undefined ? ZERO_HASH : String(last.hash);
-      const now = new Date().toISOString();
-      const lastTime = typeof last?.time === 'string' ? last.time : '';
-      const time = lastTime > now ? lastTime : now;
-      const hash = entryHash(seq, time, type, dataJson, author, prevHash);
-      const sig = this.#signer.sign(Buffer.from(hash, 'hex'));
-      if (!(sig instanceof Uint8Array) || sig.byteLength === 0) {
-        throw new ChorusError('EVENTLOG_SIGN_FAILED', 'event log signer returned no signature');
+      let seq = last === undefined ? 0 : Number(last.seq);
+      let prevHash = last === undefined ? ZERO_HASH : String(last.hash);
+      let lastTime = typeof last?.time === 'string' ? last.time : '';
+      for (const { type, dataJson } of prepared) {
+        seq += 1;
+        const now = new Date().toISOString();
+        const time = lastTime > now ? lastTime : now;
+        const hash = entryHash(seq, time, type, dataJson, author, prevHash);
+        const sig = this.#signer.sign(Buffer.from(hash, 'hex'));
+        if (!(sig instanceof Uint8Array) || sig.byteLength === 0) {
+          throw new ChorusError('EVENTLOG_SIGN_FAILED', 'event log signer returned no signature');
+        }
+        const signature = Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64');
+        this.#stmt.insert.run(seq, time, type, dataJson, author, prevHash, hash, signature);
+        entries.push({ seq, time, type, data: JSON.parse(dataJson), author, prevHash, hash, signature });
+        prevHash = hash;
+        lastTime = time;
       }
-      const signature = Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64');
-      this.#stmt.insert.run(seq, time, type, dataJson, author, prevHash, hash, signature);
       db.exec('COMMIT');
-      entry = { seq, time, type, data: JSON.parse(dataJson), author, prevHash, hash, signature };
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
       if (err instanceof ChorusError) throw err;
@@ -551,7 +569,7 @@ export class EventLog {
       });
     }
     this.#wake();
-    return entry;
+    return entries;
   }
 
   /** Number of entries (= head seq: seqs run 1..head without gaps). */

@@ -355,6 +355,7 @@ export class ChorusNode {
       await this.libp2p.stop();
       this.datastore.close();
       this.recorder.record('node_stopped', { peer_id: this.peerId, uptime_ms: Date.now() - this.startedAt.getTime() });
+      this.recorder.flush();
       this.eventLog.close();
     })();
     return this.stopping;

@@ -1,14 +1,20 @@
 // The event-log writer used by every service: maps message types to log types and passes every
 // entry through SHHH first, so no secret reaches the log (deny rules redact here instead of refusing).
+// Entries for messages this node sends are written before record() returns; entries for received
+// messages are batched into one transaction per event-loop turn (one commit instead of one each).
 import type { EventLog } from '../eventlog/eventlog.ts';
-import { isLogType, logTypeForMessage } from '../eventlog/types.ts';
+import { isLogType, logTypeForMessage, type LogType } from '../eventlog/types.ts';
 import type { Logger } from '../log.ts';
 import type { Redactor } from '../shhh/redactor.ts';
+
+const WRITE_NOW: ReadonlySet<LogType> = new Set(['message_out', 'shhh_redaction', 'node_started', 'node_stopped']);
 
 export class EventRecorder {
   private readonly log: EventLog;
   private readonly redactor: Redactor;
   private readonly logger: Logger;
+  private queue: { type: LogType; data: unknown }[] = [];
+  private scheduled = false;
 
   constructor(log: EventLog, redactor: Redactor, logger: Logger) {
     this.log = log;
@@ -24,10 +30,28 @@ export class EventRecorder {
     } catch {
       clean = JSON.parse(this.redactor.scrubLine(JSON.stringify(data ?? null))) as unknown;
     }
+    this.queue.push({ type, data: clean });
+    const outbound = (data as { direction?: unknown } | null)?.direction === 'out';
+    if (WRITE_NOW.has(type) || outbound) this.flush();
+    else if (!this.scheduled) {
+      this.scheduled = true;
+      setImmediate(() => this.flush());
+    }
+  }
+
+  /** Writes every queued entry now (also called before the log closes). */
+  flush(): void {
+    this.scheduled = false;
+    if (this.queue.length === 0) return;
+    const batch = this.queue;
+    this.queue = [];
     try {
-      this.log.append(type, clean);
+      this.log.appendMany(batch);
     } catch (err) {
-      this.logger.error('event log append failed', { type, error: err instanceof Error ? err.message : String(err) });
+      this.logger.error('event log append failed', {
+        entries: batch.length,
+        error: err instanceof Error ? err.message : String(err),
+      });
     }
   }
 }

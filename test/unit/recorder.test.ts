@@ -1,0 +1,64 @@
+// The event recorder: SHHH on every entry, outbound entries written at once, inbound ones batched.
+import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { test } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { EventLog } from '../../src/core/eventlog/eventlog.ts';
+import { silentLogger } from '../../src/core/log.ts';
+import { EventRecorder } from '../../src/core/node/recorder.ts';
+import { signerFor } from '../../src/core/p2p/signer.ts';
+import { Redactor } from '../../src/core/shhh/redactor.ts';
+
+test('outbound entries are written at once, inbound ones in one batch per turn, all chained and redacted', async () => {
+  const log = EventLog.open(
+    join(mkdtempSync(join(tmpdir(), 'chorus-rec-')), 'events.db'),
+    signerFor(await generateKeyPair('Ed25519')),
+  );
+  const recorder = new EventRecorder(log, new Redactor(), silentLogger);
+  recorder.record('TaskClaim', { direction: 'in', n: 1 });
+  recorder.record('TaskClaim', { direction: 'in', n: 2 });
+  assert.equal(log.size, 0, 'inbound entries wait for the end of the turn');
+  recorder.record('message_out', { n: 3, note: 'token ghp_' + 'a1'.repeat(18) });
+  assert.equal(log.size, 3, 'an outbound entry flushes the queue in order');
+  recorder.record('TaskClaim', { direction: 'in', n: 4 });
+  await new Promise((resolve) => setImmediate(resolve));
+  assert.equal(log.size, 4);
+  const entries = log.tail(4);
+  assert.deepEqual(
+    entries.map((e) => (e.data as { n: number }).n),
+    [1, 2, 3, 4],
+  );
+  assert.equal(entries[0]?.type, 'task_claimed');
+  assert.ok(!JSON.stringify(entries).includes('ghp_a1'), 'the secret was redacted before it reached the log');
+  assert.equal(log.verify().ok, true);
+  log.close();
+});
+
+test('appendMany writes every entry or none and keeps the chain', async () => {
+  const log = EventLog.open(
+    join(mkdtempSync(join(tmpdir(), 'chorus-rec-')), 'events.db'),
+    signerFor(await generateKeyPair('Ed25519')),
+  );
+  const batch = log.appendMany([
+    { type: 'collaboration', data: { a: 1 } },
+    { type: 'escalation', data: { a: 2 } },
+  ]);
+  assert.deepEqual(
+    batch.map((e) => e.seq),
+    [1, 2],
+  );
+  assert.equal(batch[1]?.prevHash, batch[0]?.hash);
+  assert.throws(
+    () =>
+      log.appendMany([
+        { type: 'collaboration', data: {} },
+        { type: 'nope' as never, data: {} },
+      ]),
+    /unknown event log type/,
+  );
+  assert.equal(log.size, 2, 'a bad batch writes nothing');
+  assert.equal(log.verify().ok, true);
+  log.close();
+});
