@@ -132,6 +132,11 @@ export const configSchema = z.strictObject({
         env: 'CHORUS_MESH_WAIT_MS',
         reload: true,
       }),
+      meshDegree: key(z.number().int().min(2).max(12).default(4), {
+        description:
+          'GossipSub mesh degree D (peers each message is relayed to; Dlo = D-1, Dhi = 2D). Publishers reach every subscriber directly (flood publish), so relays are for peers that are not directly connected.',
+        env: 'CHORUS_MESH_DEGREE',
+      }),
       availabilityIntervalMs: key(z.number().int().min(100).default(30000), {
         description: 'Interval of the availability broadcast.',
         env: 'CHORUS_AVAILABILITY_INTERVAL_MS',

@@ -148,6 +148,7 @@ export class ChorusNode {
         maxConnections: config.p2p.maxConnections,
         maxPeersPerIp: config.p2p.maxPeersPerIp,
         inboundPerSecond: config.p2p.inboundPerSecond,
+        meshDegree: config.pubsub.meshDegree,
         gossip: opts.gossip,
       });
       started.push({ stop: () => libp2p.stop() });

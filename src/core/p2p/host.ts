@@ -26,6 +26,8 @@ export interface HostOptions {
   maxConnections: number;
   maxPeersPerIp: number;
   inboundPerSecond: number;
+  /** GossipSub mesh degree D (default 4). */
+  meshDegree?: number;
   /** Overrides for GossipSub (tests shorten the heartbeat). */
   gossip?: Partial<GossipsubOpts>;
   /** Persistent store for DHT records and provider records (in memory when absent). */
@@ -50,6 +52,11 @@ function fastMessageId(msg: { from?: Uint8Array; seqno?: Uint8Array; data?: Uint
   return createHash('sha256')
     .update(msg.data ?? new Uint8Array())
     .digest('base64');
+}
+
+/** Mesh sizes derived from the degree D. */
+export function meshOptions(d: number): Partial<GossipsubOpts> {
+  return { D: d, Dlo: Math.max(1, d - 1), Dhi: 2 * d, Dout: Math.min(2, Math.floor(d / 2)) };
 }
 
 /** GossipSub options: every message signed and verified; IP-colocation scoring kept, except for loopback. */
@@ -107,7 +114,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     services: {
       identify: identify(),
       ping: ping(),
-      pubsub: gossipsub(gossipOptions(opts.gossip)),
+      pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
       dht: chorusDht(opts.dht ?? { verify: verifyByAuthor, isAdmitted: () => true }, {
         clientMode: opts.dhtClient ?? false,
       }),
