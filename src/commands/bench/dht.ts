@@ -1,17 +1,16 @@
 // `chorus bench dht`: N nodes in this process, PUT/GET latency, success and replication, SLO gate.
 import { writeFile } from 'node:fs/promises';
-import { checkSlo, runDhtBench, type DhtBenchReport, type SloVerdict } from '../../core/bench/dht.ts';
+import {
+  checkSlo,
+  runDhtBench,
+  type DhtBenchOptions,
+  type DhtBenchReport,
+  type SloVerdict,
+} from '../../core/bench/dht.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 
-export interface BenchDhtOptions {
-  nodes: number;
-  keys: number;
-  ops: number;
-  valueSize: number;
-  replication: number;
-  concurrency: number;
-  warmup: number;
+export interface BenchDhtOptions extends Omit<DhtBenchOptions, 'signal' | 'progress'> {
   sloP95: number;
   sloSuccess: number;
   out?: string;
