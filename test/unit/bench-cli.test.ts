@@ -50,3 +50,46 @@ test('SLO checks and histogram buckets on known samples', () => {
     { leMs: Infinity, count: 1 },
   ]);
 });
+
+const tinyPubSub = [
+  'bench',
+  'pubsub',
+  '--nodes',
+  '3',
+  '--rate',
+  '20',
+  '--duration',
+  '1s',
+  '--messages',
+  '100',
+  '--max-publish',
+  '1s',
+];
+
+test('bench pubsub --json reports every phase with delivery and latency; a breached SLO exits 3', async () => {
+  const r = await runCli([...tinyPubSub, '--json'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { report, slo } = JSON.parse(r.stdout) as {
+    report: {
+      scenarios: {
+        name: string;
+        phases: { name: string; deliveryRatio: number; duplicates: number; latencyMs: { p99: number } }[];
+      }[];
+    };
+    slo: { breached: string[] };
+  };
+  const phases = report.scenarios[0]?.phases ?? [];
+  assert.equal(report.scenarios[0]?.name, 'in-process');
+  assert.deepEqual([...new Set(phases.map((p) => p.name))], ['latency', 'throughput']);
+  for (const p of phases) {
+    assert.equal(p.deliveryRatio, 1);
+    assert.equal(p.duplicates, 0);
+    assert.equal(typeof p.latencyMs.p99, 'number');
+  }
+  assert.deepEqual(slo.breached, []);
+
+  const breach = await runCli([...tinyPubSub, '--slo-p99', '0.001ms'], { timeoutMs: 120_000 });
+  assert.equal(breach.code, 3);
+  assert.match(breach.stdout, /SLO: latency p99 ≤ 0\.001 ms, delivery ≥ 100 % — BREACHED/);
+  assert.match(breach.stderr, /^chorus: SLO breached: in-process latency @20\/s: p99 [\d.]+ ms > 0\.001 ms/m);
+});

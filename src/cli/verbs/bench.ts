@@ -1,7 +1,7 @@
 // Verbs for benchmarks with SLO gates (exit 3 when an SLO is breached).
 import type { Command } from 'commander';
 import { invoke } from '../invoke.ts';
-import { duration, integer } from '../options.ts';
+import { collect, duration, integer } from '../options.ts';
 
 export function registerBenchVerbs(program: Command): void {
   const bench = program.command('bench').description('benchmarks with SLO gates (exit 3 when breached)');
@@ -42,6 +42,47 @@ export function registerBenchVerbs(program: Command): void {
             ctx,
           ),
         { view: renderBenchDht },
+      );
+    });
+
+  bench
+    .command('pubsub')
+    .description('delivery latency, ratio and throughput of signed messages, in this process and/or across processes')
+    .option('--nodes <n>', 'nodes in this process (0 skips the in-process scenario)', integer(0), 10)
+    .option('--procs <n>', 'also run this many node processes of this executable (0 skips)', integer(0), 0)
+    .option('--size <bytes>', 'payload size', integer(1), 1024)
+    .option('--rate <msg/s>', 'latency phase rate (repeatable or comma-separated)', collect)
+    .option('--duration <duration>', 'length of each latency phase', duration, 8000)
+    .option('--messages <n>', 'messages of each throughput phase', integer(1), 20_000)
+    .option('--max-publish <duration>', 'a throughput phase stops publishing after this long', duration, 15_000)
+    .option('--slo-p99 <duration>', 'latency p99 SLO', duration, 20)
+    .option('--slo-delivery <percent>', 'delivery SLO in percent', parseFloat, 100)
+    .option('--out <file>', 'also write the report as JSON to a file')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const [{ run }, { renderBenchPubSub }] = await Promise.all([
+        import('../../commands/bench/pubsub.ts'),
+        import('../views/bench.ts'),
+      ]);
+      const rates = ((opts.rate as string[] | undefined) ?? ['20']).map(Number);
+      await invoke(
+        cmd,
+        (ctx) =>
+          run(
+            {
+              nodes: opts.nodes as number,
+              procs: opts.procs as number,
+              size: opts.size as number,
+              rates,
+              durationMs: opts.duration as number,
+              messages: opts.messages as number,
+              maxPublishMs: opts.maxPublish as number,
+              sloP99: opts.sloP99 as number,
+              sloDelivery: opts.sloDelivery as number,
+              out: opts.out as string | undefined,
+            },
+            ctx,
+          ),
+        { view: renderBenchPubSub },
       );
     });
 }

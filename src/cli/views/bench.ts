@@ -1,5 +1,6 @@
-// Text rendering of `chorus bench dht`: parameters, a latency table, a GET histogram and the SLO verdict.
+// Text rendering of `chorus bench dht|pubsub`: parameters, latency tables (a GET histogram) and the SLO verdict.
 import type { BenchDhtResult } from '../../commands/bench/dht.ts';
+import type { BenchPubSubResult } from '../../commands/bench/pubsub.ts';
 import { renderTable } from '../table.ts';
 import type { TerminalFacts } from '../terminal.ts';
 
@@ -50,5 +51,33 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
     `GET success ${(r.get.successRate * 100).toFixed(2)} %   holders per key min ${r.replication.min} / median ${r.replication.median}   errors ${Object.keys(r.errors).length ? JSON.stringify(r.errors) : 'none'}`,
     `start-up ${(r.startupMs / 1000).toFixed(1)} s, RSS ≈ ${r.rssPerNodeMb.toFixed(1)} MB per node`,
     `SLO: GET p95 ≤ ${slo.p95Ms} ms, success ≥ ${slo.successPercent} % — ${slo.breached.length ? 'BREACHED' : 'met'}`,
+  ].join('\n');
+}
+
+export function renderBenchPubSub({ report: r, slo }: BenchPubSubResult, term: TerminalFacts): string {
+  const rows = r.scenarios.flatMap((s) =>
+    s.phases.map((p) => [
+      s.name,
+      p.targetRate ? `${p.name} @${p.targetRate}/s` : p.name,
+      p.publisher,
+      p.messages,
+      p.completeRate.toFixed(0),
+      `${(p.deliveryRatio * 100).toFixed(2)} %`,
+      p.duplicates,
+      ms(p.latencyMs.p50),
+      ms(p.latencyMs.p99),
+      ms(p.latencyMs.max),
+    ]),
+  );
+  const errors = r.scenarios.filter((s) => s.error).map((s) => `${s.name}: ${s.error}`);
+  return [
+    `chorus bench pubsub — ${r.params.payloadBytes}-byte payloads (${r.params.envelopeBytes}-byte signed envelopes) on ${r.params.topic}; ${r.machine.cpuModel} × ${r.machine.cores}`,
+    renderTable(
+      ['scenario', 'phase', 'publisher', 'msgs', 'msg/s', 'delivered', 'dup', 'p50 ms', 'p99 ms', 'max ms'],
+      rows,
+      term.color,
+    ),
+    ...errors,
+    `SLO: latency p99 ≤ ${slo.p99Ms} ms, delivery ≥ ${slo.deliveryPercent} % — ${slo.breached.length ? 'BREACHED' : 'met'}`,
   ].join('\n');
 }

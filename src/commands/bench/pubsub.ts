@@ -1,0 +1,66 @@
+// `chorus bench pubsub`: delivery latency, ratio and throughput of signed envelopes, in this process
+// and/or across processes of this same executable, with SLO gates.
+import { writeFile } from 'node:fs/promises';
+import { runPubSubBench, type PubSubBenchReport } from '../../core/bench/pubsub.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { CommandContext } from '../context.ts';
+
+export interface BenchPubSubOptions {
+  nodes: number;
+  procs: number;
+  size: number;
+  rates: number[];
+  durationMs: number;
+  messages: number;
+  maxPublishMs: number;
+  sloP99: number;
+  sloDelivery: number;
+  out?: string;
+}
+
+export interface BenchPubSubResult {
+  report: PubSubBenchReport;
+  slo: { p99Ms: number; deliveryPercent: number; breached: string[] };
+  failedCheck?: string;
+}
+
+/** How to start this same program as a child: the single executable itself, or the runtime plus the script. */
+function selfCommand(): { command: string; args: string[] } {
+  const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
+  if (sea?.isSea?.()) return { command: process.execPath, args: [] };
+  return { command: process.execPath, args: process.argv[1] ? [process.argv[1]] : [] };
+}
+
+export async function run(opts: BenchPubSubOptions, ctx: CommandContext): Promise<BenchPubSubResult> {
+  if (opts.nodes === 0 && opts.procs === 0) throw new UsageError('nothing to run: give --nodes and/or --procs');
+  if (opts.nodes === 1 || opts.procs === 1) throw new UsageError('a pubsub benchmark needs at least 2 nodes');
+  const self = selfCommand();
+  const report = await runPubSubBench({
+    payloadBytes: opts.size,
+    latencyRates: opts.rates,
+    latencyDurationMs: opts.durationMs,
+    throughputMessages: opts.messages,
+    throughputMaxMs: opts.maxPublishMs,
+    inProcess: opts.nodes > 0 ? { nodes: opts.nodes } : false,
+    processes: opts.procs > 0 ? { command: self.command, args: self.args, nodes: opts.procs } : false,
+    signal: ctx.signal,
+    logger: ctx.logger.child('bench'),
+  });
+  const breached: string[] = [];
+  for (const scenario of report.scenarios) {
+    if (scenario.error) breached.push(`${scenario.name}: ${scenario.error}`);
+    for (const phase of scenario.phases) {
+      const where = `${scenario.name} ${phase.name}${phase.targetRate ? ` @${phase.targetRate}/s` : ''}`;
+      const p99 = phase.latencyMs.p99;
+      if (phase.name === 'latency' && (p99 === null || p99 > opts.sloP99)) {
+        breached.push(`${where}: p99 ${p99 === null ? 'n/a' : `${p99.toFixed(1)} ms`} > ${opts.sloP99} ms`);
+      }
+      if (phase.deliveryRatio * 100 < opts.sloDelivery) {
+        breached.push(`${where}: delivery ${(phase.deliveryRatio * 100).toFixed(2)} % < ${opts.sloDelivery} %`);
+      }
+    }
+  }
+  const slo = { p99Ms: opts.sloP99, deliveryPercent: opts.sloDelivery, breached };
+  if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);
+  return { report, slo, failedCheck: breached.length ? `SLO breached: ${breached.join('; ')}` : undefined };
+}
