@@ -93,3 +93,17 @@ test('bench pubsub --json reports every phase with delivery and latency; a breac
   assert.match(breach.stdout, /SLO: latency p99 ≤ 0\.001 ms, delivery ≥ 100 % — BREACHED/);
   assert.match(breach.stderr, /^chorus: SLO breached: in-process latency @20\/s: p99 [\d.]+ ms > 0\.001 ms/m);
 });
+
+test('bench dht --procs runs separate node processes of this program and drives them through their APIs', async () => {
+  const r = await runCli(['bench', 'dht', '--procs', '3', '--keys', '3', '--ops', '12', '--warmup', '2', '--json'], {
+    timeoutMs: 120_000,
+  });
+  assert.equal(r.code, 0, r.stderr);
+  const { report } = JSON.parse(r.stdout) as { report: DhtBenchReport };
+  assert.equal(report.mode, 'processes');
+  assert.equal(report.params.nodes, 3);
+  assert.equal(report.put.ok, 3);
+  assert.equal(report.get.successRate, 1);
+  assert.ok(report.replication.min >= 3);
+  assert.ok(report.rssPerNodeMb > 0, 'the node processes were measured');
+});

@@ -8,7 +8,13 @@ export function registerBenchVerbs(program: Command): void {
   bench
     .command('dht')
     .description('PUT/GET latency, success and replication of decisions on nodes started in this process')
-    .option('--nodes <n>', 'nodes to start on loopback', integer(1), 20)
+    .option('--nodes <n>', 'nodes to start in this process on loopback', integer(1), 20)
+    .option(
+      '--procs <n>',
+      'instead, start this many node processes of this executable (driven through their APIs)',
+      integer(0),
+      0,
+    )
     .option('--keys <n>', 'decisions to PUT', integer(1), 200)
     .option('--ops <n>', 'GETs to measure (from random nodes other than the writer)', integer(1), 2000)
     .option('--value-size <bytes>', 'decision size', integer(1), 1024)
@@ -29,6 +35,7 @@ export function registerBenchVerbs(program: Command): void {
           run(
             {
               nodes: opts.nodes as number,
+              procs: opts.procs as number,
               keys: opts.keys as number,
               ops: opts.ops as number,
               valueSize: opts.valueSize as number,

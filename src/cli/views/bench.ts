@@ -44,7 +44,7 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
       `  ≤ ${(Number.isFinite(b.leMs) ? `${b.leMs} ms` : '∞').padStart(8)} ${'█'.repeat(Math.ceil((40 * b.count) / peak)).padEnd(40)} ${b.count}`,
   );
   return [
-    `chorus bench dht — ${p.nodes} nodes in one process, ${p.keys} keys × ${p.valueSize} B (encrypted), replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
+    `chorus bench dht — ${p.nodes} ${r.mode === 'processes' ? 'node processes (through their control APIs)' : 'nodes in one process'}, ${p.keys} keys × ${p.valueSize} B (encrypted), replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
     table,
     'GET latency:',
     ...histogram,

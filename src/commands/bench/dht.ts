@@ -9,8 +9,11 @@ import {
 } from '../../core/bench/dht.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
+import { selfCommand } from './self.ts';
 
 export interface BenchDhtOptions extends Omit<DhtBenchOptions, 'signal' | 'progress'> {
+  /** Run this many separate node processes instead of nodes in this process (0 = in-process). */
+  procs: number;
   sloP95: number;
   sloSuccess: number;
   out?: string;
@@ -24,14 +27,19 @@ export interface BenchDhtResult {
 }
 
 export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<BenchDhtResult> {
-  if (opts.nodes < opts.replication)
-    throw new UsageError(`--nodes ${opts.nodes} is below --replication ${opts.replication}`);
+  const nodes = opts.procs > 0 ? opts.procs : opts.nodes;
+  if (nodes < opts.replication) throw new UsageError(`${nodes} nodes are fewer than --replication ${opts.replication}`);
   if (opts.replication < 3 || opts.replication > 5) throw new UsageError('--replication must be 3–5');
-  const report = await runDhtBench({
+  const common = {
     ...opts,
+    nodes,
     signal: ctx.signal,
-    progress: (phase, done, total) => ctx.progress({ phase, done, total }),
-  });
+    progress: (phase: string, done: number, total: number) => ctx.progress({ phase, done, total }),
+  };
+  const report =
+    opts.procs > 0
+      ? await (await import('../../core/bench/dht-procs.ts')).runDhtBenchProcs({ ...common, ...selfCommand() })
+      : await runDhtBench(common);
   const slo = checkSlo(report, opts.sloP95, opts.sloSuccess);
   if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);
   return { report, slo, failedCheck: slo.breached.length ? `SLO breached: ${slo.breached.join('; ')}` : undefined };

@@ -4,6 +4,7 @@ import { writeFile } from 'node:fs/promises';
 import { runPubSubBench, type PubSubBenchReport } from '../../core/bench/pubsub.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
+import { selfCommand } from './self.ts';
 
 export interface BenchPubSubOptions {
   nodes: number;
@@ -22,13 +23,6 @@ export interface BenchPubSubResult {
   report: PubSubBenchReport;
   slo: { p99Ms: number; deliveryPercent: number; breached: string[] };
   failedCheck?: string;
-}
-
-/** How to start this same program as a child: the single executable itself, or the runtime plus the script. */
-function selfCommand(): { command: string; args: string[] } {
-  const sea = process.getBuiltinModule?.('node:sea') as { isSea?: () => boolean } | undefined;
-  if (sea?.isSea?.()) return { command: process.execPath, args: [] };
-  return { command: process.execPath, args: process.argv[1] ? [process.argv[1]] : [] };
 }
 
 export async function run(opts: BenchPubSubOptions, ctx: CommandContext): Promise<BenchPubSubResult> {

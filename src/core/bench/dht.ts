@@ -25,6 +25,8 @@ export interface DhtBenchOptions {
 }
 
 export interface DhtBenchReport {
+  /** Nodes in this process, or separate node processes driven through their control APIs. */
+  mode: 'in-process' | 'processes';
   params: Omit<DhtBenchOptions, 'signal' | 'progress'>;
   put: Summary & { ok: number; failed: number; throughputPerSec: number };
   get: Summary & { ok: number; failed: number; successRate: number; throughputPerSec: number };
@@ -171,6 +173,7 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
     const getElapsed = performance.now() - (getStart.t || performance.now());
     const sortedHolders = [...holders].sort((a, b) => a - b);
     return {
+      mode: 'in-process',
       params: {
         nodes: opts.nodes,
         keys: opts.keys,

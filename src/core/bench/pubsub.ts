@@ -3,7 +3,6 @@
 // subscribers are `chorus subscribe --json` streams. Each phase reports latency percentiles (receive − send),
 // delivery ratio, duplicates and throughput. Returns a typed report; never prints, never exits. Every node and
 // child process is stopped before the runners return, also on error or when the signal aborts.
-import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
@@ -19,7 +18,10 @@ import { silentLogger } from '../log.ts';
 import { ChorusNode } from '../node/node.ts';
 import { buildEnvelope, encodeEnvelope } from '../pubsub/messages.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
+import { childEnv, spawnChild, stopChildren, withTimeout, type Child } from './children.ts';
 import { ratePerSecond, ratio, summarize, type Summary } from './stats.ts';
+
+export { killBenchChildren } from './children.ts';
 
 /** The topic every benchmark message goes to (a custom topic: no other traffic, envelope validation on). */
 export const BENCH_TOPIC = 'CHORUS/bench/pubsub/v1';
@@ -684,11 +686,6 @@ function childCpuMs(pid: number | undefined): number {
   }
 }
 
-async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
-  const timer = delay(ms, { ref: false }).then(() => undefined);
-  return Promise.race([promise, timer]);
-}
-
 // ---------------------------------------------------------------------------------------------------------------
 // in-process scenario
 
@@ -857,127 +854,6 @@ export async function runInProcessScenario(
 
 // ---------------------------------------------------------------------------------------------------------------
 // multi-process scenario
-
-const liveChildren = new Set<ChildProcess>();
-
-/** SIGKILLs every child process the benchmark started that is still running (for a caller's last resort). */
-export function killBenchChildren(): number {
-  let n = 0;
-  for (const c of liveChildren) {
-    if (c.exitCode === null && c.signalCode === null && c.kill('SIGKILL')) n++;
-  }
-  return n;
-}
-
-interface Child {
-  name: string;
-  proc: ChildProcess;
-  exited: Promise<void>;
-  /** Last stderr lines, for error messages. */
-  stderrTail: string[];
-  /** Resolves with the first stderr line `match` accepts; rejects on exit or timeout. */
-  waitForStderr<T>(match: (line: string) => T | undefined, timeoutMs: number, signal?: AbortSignal): Promise<T>;
-}
-
-function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv {
-  const env: NodeJS.ProcessEnv = {};
-  for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CHORUS_')) env[k] = v;
-  return { ...env, NO_COLOR: '1', ...extra };
-}
-
-function spawnChild(
-  name: string,
-  command: string,
-  args: string[],
-  env: NodeJS.ProcessEnv,
-  onStdoutLine?: (line: string) => void,
-): Child {
-  const proc = spawn(command, args, { env, stdio: ['ignore', 'pipe', 'pipe'] });
-  liveChildren.add(proc);
-  const stderrTail: string[] = [];
-  const listeners = new Set<(line: string) => void>();
-  const { promise: exited, resolve: onExit } = Promise.withResolvers<void>();
-  proc.on('exit', () => {
-    liveChildren.delete(proc);
-    onExit();
-  });
-  proc.on('error', (err) => {
-    stderrTail.push(`spawn failed: ${describeError(err)}`);
-    liveChildren.delete(proc);
-    onExit();
-  });
-  const lines = (stream: NodeJS.ReadableStream | null, each: (line: string) => void): void => {
-    let buf = '';
-    stream?.setEncoding('utf8');
-    stream?.on('data', (chunk: string) => {
-      buf += chunk;
-      let nl: number;
-      while ((nl = buf.indexOf('\n')) >= 0) {
-        const line = buf.slice(0, nl);
-        buf = buf.slice(nl + 1);
-        if (line.trim()) each(line);
-      }
-    });
-  };
-  lines(proc.stderr, (line) => {
-    stderrTail.push(line);
-    if (stderrTail.length > 20) stderrTail.shift();
-    for (const l of listeners) l(line);
-  });
-  if (onStdoutLine) lines(proc.stdout, onStdoutLine);
-  else proc.stdout?.resume();
-  return {
-    name,
-    proc,
-    exited,
-    stderrTail,
-    waitForStderr<T>(match: (line: string) => T | undefined, timeoutMs: number, signal?: AbortSignal): Promise<T> {
-      return new Promise<T>((resolve, reject) => {
-        const done = (): void => {
-          listeners.delete(listener);
-          clearTimeout(timer);
-          signal?.removeEventListener('abort', onAbort);
-        };
-        const listener = (line: string): void => {
-          const value = match(line);
-          if (value !== undefined) {
-            done();
-            resolve(value);
-          }
-        };
-        const fail = (why: string): void => {
-          done();
-          reject(
-            new Error(`${name}: ${why}${stderrTail.length ? `; stderr: ${stderrTail.slice(-3).join(' | ')}` : ''}`),
-          );
-        };
-        const onAbort = (): void => fail('aborted');
-        const timer = setTimeout(() => fail(`no expected output within ${timeoutMs} ms`), timeoutMs);
-        signal?.addEventListener('abort', onAbort, { once: true });
-        listeners.add(listener);
-        void exited.then(() => fail(`exited (code ${proc.exitCode ?? proc.signalCode})`));
-      });
-    },
-  };
-}
-
-/** SIGTERM, then SIGKILL after `graceMs`. */
-async function stopChildren(children: Child[], graceMs: number): Promise<void> {
-  await Promise.all(
-    children.map(async (c) => {
-      if (c.proc.exitCode !== null || c.proc.signalCode !== null) return;
-      c.proc.kill('SIGTERM');
-      const exited = await withTimeout(
-        c.exited.then(() => true),
-        graceMs,
-      );
-      if (!exited) {
-        c.proc.kill('SIGKILL');
-        await withTimeout(c.exited, 2000);
-      }
-    }),
-  );
-}
 
 function runtimeOf(command: string, args: string[], env: NodeJS.ProcessEnv): Promise<string | undefined> {
   return new Promise((resolve) => {
