@@ -76,7 +76,6 @@ export function errorBody(err: unknown): ApiErrorBody {
 export class ApiServer {
   private readonly opts: ApiServerOptions;
   private readonly servers: Server[] = [];
-  private readonly controller = new AbortController();
   private token = '';
   tcpAddress: { host: string; port: number } | undefined;
 
@@ -106,7 +105,6 @@ export class ApiServer {
   }
 
   async stop(): Promise<void> {
-    this.controller.abort();
     await Promise.all(
       this.servers.map(
         (s) =>
@@ -154,9 +152,11 @@ export class ApiServer {
     const route = this.opts.routes[`${req.method} ${url.pathname}`];
     if (!route)
       return sendJson(res, 404, errorBody(new ChorusError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)));
+    // aborted when the client goes away; stop() closes every connection, which ends in-flight requests
+    // too (no AbortSignal.any with the server's lifetime signal: that keeps each request's signal alive)
     const clientGone = new AbortController();
     res.on('close', () => clientGone.abort());
-    const signal = AbortSignal.any([clientGone.signal, this.controller.signal]);
+    const signal = clientGone.signal;
     try {
       const result = await route({ url, req, body: () => readBody(req), raw: () => readRaw(req), signal, res });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

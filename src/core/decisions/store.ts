@@ -182,9 +182,14 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     return this.hints.get(subject);
   }
 
+  /**
+   * The signal of one operation: its deadline and the caller's signal. (Not the store's own stop
+   * signal: AbortSignal.any keeps every composite alive as long as a long-lived source lives — about
+   * 1 KB per operation. On stop, libp2p closes its streams, so operations in flight end anyway.)
+   */
   private signal(signal?: AbortSignal): AbortSignal {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
-    return AbortSignal.any([deadline, this.controller.signal, ...(signal ? [signal] : [])]);
+    return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
 
   private decode(bytes: Uint8Array): DecisionRecord {
