@@ -97,8 +97,10 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
     const written: number[] = [];
     const putStart = performance.now();
     let next = 0;
+    // calls are not handed the run's signal (AbortSignal.any over a long-lived signal retains every
+    // composite and slows each new one); the loop stops taking work once it aborts
     const worker = async (items: number, body: (i: number) => Promise<void>): Promise<void> => {
-      while (next < items) await body(next++);
+      while (next < items && !opts.signal?.aborted) await body(next++);
     };
     await Promise.all(
       Array.from({ length: opts.concurrency }, () =>
@@ -106,12 +108,11 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
           const k = keys[i]!;
           const t = performance.now();
           try {
-            const r = await clients[k.writer]!.call<PutReceipt>(
-              'POST',
-              '/v1/ucxl/put',
-              { address: k.address, content: value, roles: ['developer'] },
-              opts.signal,
-            );
+            const r = await clients[k.writer]!.call<PutReceipt>('POST', '/v1/ucxl/put', {
+              address: k.address,
+              content: value,
+              roles: ['developer'],
+            });
             putTimes.push(performance.now() - t);
             holders.push(r.holders);
             written.push(i);
@@ -145,8 +146,6 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
             const got = await clients[p.reader]!.call<{ content: string }>(
               'GET',
               `/v1/ucxl/get?address=${encodeURIComponent(p.address)}`,
-              undefined,
-              opts.signal,
             );
             if (got.content !== value) throw new Error('content mismatch');
             if (i >= opts.warmup) {

@@ -38,11 +38,21 @@ export interface DhtBenchReport {
   rssPerNodeMb: number;
 }
 
-async function mapLimit<T>(items: T[], limit: number, fn: (item: T, i: number) => Promise<void>): Promise<void> {
+/**
+ * Runs `fn` over items with at most `limit` in flight; stops taking new items once `signal` aborts.
+ * (Operations are not handed the long-lived signal: AbortSignal.any over a signal that lives for the
+ * whole run keeps every composite alive and makes each new one slower.)
+ */
+async function mapLimit<T>(
+  items: T[],
+  limit: number,
+  fn: (item: T, i: number) => Promise<void>,
+  signal?: AbortSignal,
+): Promise<void> {
   let next = 0;
   await Promise.all(
     Array.from({ length: Math.min(limit, items.length) }, async () => {
-      while (next < items.length) {
+      while (next < items.length && !signal?.aborted) {
         const i = next++;
         await fn(items[i] as T, i);
       }
@@ -126,18 +136,23 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
     const written = new Set<number>();
     const putStart = performance.now();
     let putsDone = 0;
-    await mapLimit(keys, opts.concurrency, async (k, i) => {
-      const t = performance.now();
-      try {
-        const r = await nodes[k.writer]!.decisions.put(k.address, value, { roles: ['developer'], signal: opts.signal });
-        putTimes.push(performance.now() - t);
-        holders.push(r.holders);
-        written.add(i);
-      } catch (err) {
-        fail(err);
-      }
-      opts.progress?.('put', ++putsDone, keys.length);
-    });
+    await mapLimit(
+      keys,
+      opts.concurrency,
+      async (k, i) => {
+        const t = performance.now();
+        try {
+          const r = await nodes[k.writer]!.decisions.put(k.address, value, { roles: ['developer'] });
+          putTimes.push(performance.now() - t);
+          holders.push(r.holders);
+          written.add(i);
+        } catch (err) {
+          fail(err);
+        }
+        opts.progress?.('put', ++putsDone, keys.length);
+      },
+      opts.signal,
+    );
     const putElapsed = performance.now() - putStart;
 
     // GET phase: random keys from random readers that did not write them
@@ -152,24 +167,29 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
     let getFailed = 0;
     let getsDone = 0;
     const getStart = { t: 0 };
-    await mapLimit(picks, opts.concurrency, async (p, i) => {
-      if (i === opts.warmup) getStart.t = performance.now();
-      const t = performance.now();
-      try {
-        const got = await nodes[p.reader]!.decisions.get(p.key.address, opts.signal);
-        if (got.content.byteLength !== value.byteLength) throw new Error('content mismatch');
-        if (i >= opts.warmup) {
-          getTimes.push(performance.now() - t);
-          getOk++;
+    await mapLimit(
+      picks,
+      opts.concurrency,
+      async (p, i) => {
+        if (i === opts.warmup) getStart.t = performance.now();
+        const t = performance.now();
+        try {
+          const got = await nodes[p.reader]!.decisions.get(p.key.address);
+          if (got.content.byteLength !== value.byteLength) throw new Error('content mismatch');
+          if (i >= opts.warmup) {
+            getTimes.push(performance.now() - t);
+            getOk++;
+          }
+        } catch (err) {
+          if (i >= opts.warmup) {
+            getFailed++;
+            fail(err);
+          }
         }
-      } catch (err) {
-        if (i >= opts.warmup) {
-          getFailed++;
-          fail(err);
-        }
-      }
-      opts.progress?.('get', ++getsDone, picks.length);
-    });
+        opts.progress?.('get', ++getsDone, picks.length);
+      },
+      opts.signal,
+    );
     const getElapsed = performance.now() - (getStart.t || performance.now());
     const sortedHolders = [...holders].sort((a, b) => a - b);
     return {
