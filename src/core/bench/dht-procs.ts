@@ -11,8 +11,7 @@ import type { PutReceipt } from '../decisions/store.ts';
 import { ChorusError, describeError } from '../errors.ts';
 import type { NodeStatus } from '../node/node.ts';
 import { childEnv, spawnChild, stopChildren, type Child } from './children.ts';
-import { histogram, type DhtBenchOptions, type DhtBenchReport } from './dht.ts';
-import { ratePerSecond, summarize } from './stats.ts';
+import { buildReport, type DhtBenchOptions, type DhtBenchReport } from './dht.ts';
 
 export interface DhtProcsOptions extends DhtBenchOptions {
   /** How to start this executable (the single executable itself, or the runtime plus the script). */
@@ -164,41 +163,18 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
     );
     const getElapsed = performance.now() - (getStart || performance.now());
     const rss = children.map((c) => rssMb(c.proc.pid));
-    const sortedHolders = [...holders].sort((a, b) => a - b);
-    return {
-      mode: 'processes',
-      params: {
-        nodes: opts.nodes,
-        keys: opts.keys,
-        ops: opts.ops,
-        valueSize: opts.valueSize,
-        replication: opts.replication,
-        concurrency: opts.concurrency,
-        warmup: opts.warmup,
-      },
-      put: {
-        ...summarize(putTimes),
-        ok: putTimes.length,
-        failed: opts.keys - putTimes.length,
-        throughputPerSec: ratePerSecond(putTimes.length, putElapsed),
-      },
-      get: {
-        ...summarize(getTimes),
-        ok: getOk,
-        failed: getFailed,
-        successRate: opts.ops ? getOk / opts.ops : 0,
-        throughputPerSec: ratePerSecond(getOk, getElapsed),
-      },
-      getHistogram: histogram(getTimes),
-      replication: {
-        min: sortedHolders[0] ?? 0,
-        median: sortedHolders[Math.floor(sortedHolders.length / 2)] ?? 0,
-        max: sortedHolders[sortedHolders.length - 1] ?? 0,
-      },
+    return buildReport('processes', opts, {
+      putTimes,
+      putElapsed,
+      getTimes,
+      getOk,
+      getFailed,
+      getElapsed,
+      holders,
       errors,
       startupMs,
       rssPerNodeMb: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
-    };
+    });
   } finally {
     await stopChildren(children, 5000);
     rmSync(root, { recursive: true, force: true });

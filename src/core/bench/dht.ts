@@ -90,6 +90,59 @@ export function checkSlo(report: DhtBenchReport, p95Ms: number, successPercent: 
   return { p95Ms, successPercent, breached };
 }
 
+/** What a run measured, whichever way the nodes ran. */
+export interface DhtMeasurements {
+  putTimes: number[];
+  putElapsed: number;
+  getTimes: number[];
+  getOk: number;
+  getFailed: number;
+  getElapsed: number;
+  holders: number[];
+  errors: Record<string, number>;
+  startupMs: number;
+  rssPerNodeMb: number;
+}
+
+/** Turns measurements into the report both runners (in-process and --procs) return. */
+export function buildReport(mode: DhtBenchReport['mode'], opts: DhtBenchOptions, m: DhtMeasurements): DhtBenchReport {
+  const sortedHolders = [...m.holders].sort((a, b) => a - b);
+  return {
+    mode,
+    params: {
+      nodes: opts.nodes,
+      keys: opts.keys,
+      ops: opts.ops,
+      valueSize: opts.valueSize,
+      replication: opts.replication,
+      concurrency: opts.concurrency,
+      warmup: opts.warmup,
+    },
+    put: {
+      ...summarize(m.putTimes),
+      ok: m.putTimes.length,
+      failed: opts.keys - m.putTimes.length,
+      throughputPerSec: ratePerSecond(m.putTimes.length, m.putElapsed),
+    },
+    get: {
+      ...summarize(m.getTimes),
+      ok: m.getOk,
+      failed: m.getFailed,
+      successRate: opts.ops ? m.getOk / opts.ops : 0,
+      throughputPerSec: ratePerSecond(m.getOk, m.getElapsed),
+    },
+    getHistogram: histogram(m.getTimes),
+    replication: {
+      min: sortedHolders[0] ?? 0,
+      median: sortedHolders[Math.floor(sortedHolders.length / 2)] ?? 0,
+      max: sortedHolders[sortedHolders.length - 1] ?? 0,
+    },
+    errors: m.errors,
+    startupMs: m.startupMs,
+    rssPerNodeMb: m.rssPerNodeMb,
+  };
+}
+
 export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport> {
   const root = mkdtempSync(join(tmpdir(), 'chorus-bench-dht-'));
   const keyring = join(root, 'keyring.json');
@@ -191,41 +244,18 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
       opts.signal,
     );
     const getElapsed = performance.now() - (getStart.t || performance.now());
-    const sortedHolders = [...holders].sort((a, b) => a - b);
-    return {
-      mode: 'in-process',
-      params: {
-        nodes: opts.nodes,
-        keys: opts.keys,
-        ops: opts.ops,
-        valueSize: opts.valueSize,
-        replication: opts.replication,
-        concurrency: opts.concurrency,
-        warmup: opts.warmup,
-      },
-      put: {
-        ...summarize(putTimes),
-        ok: putTimes.length,
-        failed: opts.keys - putTimes.length,
-        throughputPerSec: ratePerSecond(putTimes.length, putElapsed),
-      },
-      get: {
-        ...summarize(getTimes),
-        ok: getOk,
-        failed: getFailed,
-        successRate: opts.ops ? getOk / opts.ops : 0,
-        throughputPerSec: ratePerSecond(getOk, getElapsed),
-      },
-      getHistogram: histogram(getTimes),
-      replication: {
-        min: sortedHolders[0] ?? 0,
-        median: sortedHolders[Math.floor(sortedHolders.length / 2)] ?? 0,
-        max: sortedHolders[sortedHolders.length - 1] ?? 0,
-      },
+    return buildReport('in-process', opts, {
+      putTimes,
+      putElapsed,
+      getTimes,
+      getOk,
+      getFailed,
+      getElapsed,
+      holders,
       errors,
       startupMs,
       rssPerNodeMb,
-    };
+    });
   } finally {
     await Promise.allSettled(nodes.map((n) => n.stop()));
     rmSync(root, { recursive: true, force: true });
