@@ -101,3 +101,59 @@ export async function connectAll(nodes: ChorusNode[]): Promise<void> {
 export async function stopAll(nodes: ChorusNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop()));
 }
+
+/** Election timers for in-process clusters (short, but with room for a busy 2-core machine). */
+export const FAST_ELECTION = { heartbeatMs: 50, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800 };
+
+/** Cuts the election links between groups of nodes (both directions); nodes in one group still talk. */
+export function cutElection(groups: ChorusNode[][]): void {
+  for (const group of groups) {
+    const ids = new Set(group.map((n) => n.peerId));
+    for (const n of group) n.election.transport.reachable = (peer) => ids.has(peer);
+  }
+}
+
+/** Restores every election link. */
+export function healElection(nodes: ChorusNode[]): void {
+  for (const n of nodes) n.election.transport.reachable = () => true;
+}
+
+/** A crash as far as the election can tell (no hand-over), then the node stops. */
+export async function killNode(node: ChorusNode): Promise<void> {
+  await node.election.halt();
+  await node.stop();
+}
+
+/** Resolves with the leader once exactly one of `nodes` leads and all of them follow it. */
+export function electionAgreed(nodes: ChorusNode[], timeoutMs = 15_000): Promise<string> {
+  return new Promise((resolve, reject) => {
+    const check = (): string | undefined => {
+      const leaders = nodes.filter((n) => n.election.raft.state === 'leader');
+      if (leaders.length !== 1) return undefined;
+      const id = (leaders[0] as ChorusNode).peerId;
+      return nodes.every((n) => n.election.raft.leader === id) ? id : undefined;
+    };
+    const done = (fn: () => void): void => {
+      clearTimeout(timer);
+      for (const n of nodes) n.election.off('change', on);
+      fn();
+    };
+    const on = (): void => {
+      const id = check();
+      if (id) done(() => resolve(id));
+    };
+    const timer = setTimeout(
+      () =>
+        done(() =>
+          reject(
+            new Error(
+              `no agreed leader within ${timeoutMs} ms: ${nodes.map((n) => `${n.election.raft.state}/${n.election.raft.term}→${n.election.raft.leader?.slice(-6)}`).join(' ')}`,
+            ),
+          ),
+        ),
+      timeoutMs,
+    );
+    for (const n of nodes) n.election.on('change', on);
+    on();
+  });
+}

@@ -62,6 +62,7 @@ function errorStatus(err: unknown): number {
     if (err.code === 'NOT_FOUND' || err.code.startsWith('UCXL-404')) return 404;
     if (err.code === 'NOT_A_RECIPIENT') return 403;
     if (err.code === 'NO_SUBSCRIBERS' || err.code === 'NOT_CONFIRMED') return 409;
+    if (err.code === 'NOT_LEADER' || err.code === 'NOT_COMMITTED') return 409;
     if (err.code === 'SHHH_DENIED') return 422;
   }
   return 500;

@@ -206,6 +206,70 @@ export const configSchema = z.strictObject({
       }),
     })
     .prefault({}),
+  election: z
+    .strictObject({
+      voters: key(z.array(z.string().min(1)).default([]), {
+        description:
+          'Peer IDs of the voters (the same list on every node). Empty: the voter set is formed by bootstrap (election.expect). A node not in the set follows as an observer.',
+        env: 'CHORUS_ELECTION_VOTERS',
+      }),
+      expect: key(z.number().int().min(1).default(1), {
+        description:
+          'Bootstrap (when election.voters is empty): wait until exactly this many voter candidates with the same value are connected, then commit them as the voter set (persisted). 1: a lone node leads its own single-voter cluster. See docs/election.md.',
+        env: 'CHORUS_ELECTION_EXPECT',
+      }),
+      heartbeatMs: key(z.number().int().min(10).default(250), {
+        description: 'Interval of the leader’s heartbeats.',
+        env: 'CHORUS_ELECTION_HEARTBEAT_MS',
+      }),
+      electionTimeoutMinMs: key(z.number().int().min(50).default(1000), {
+        description:
+          'Lower bound of the randomized election timeout (no heartbeat for this long → campaign). Also bounds the leader lease.',
+        env: 'CHORUS_ELECTION_TIMEOUT_MIN_MS',
+      }),
+      electionTimeoutMaxMs: key(z.number().int().min(100).default(2000), {
+        description: 'Upper bound of the randomized election timeout; a better score draws closer to the lower bound.',
+        env: 'CHORUS_ELECTION_TIMEOUT_MAX_MS',
+      }),
+      stabilityWindowMs: key(z.number().int().min(0).default(30_000), {
+        description: 'Minimum time in office before a leader voluntarily hands over to a much better-scored voter.',
+        env: 'CHORUS_ELECTION_STABILITY_WINDOW_MS',
+      }),
+      handoverMargin: key(z.number().min(0).max(1).default(0.25), {
+        description: 'Score advantage (0–1) a voter needs over the leader for a voluntary hand-over.',
+        env: 'CHORUS_ELECTION_HANDOVER_MARGIN',
+      }),
+      preVote: key(z.boolean().default(true), {
+        description:
+          'Run a pre-vote before campaigning, so a node returning from a partition cannot depose a healthy leader.',
+        env: 'CHORUS_ELECTION_PRE_VOTE',
+      }),
+      weights: z
+        .strictObject({
+          uptime: key(z.number().min(0).max(1).default(0.3), {
+            description: 'Score weight of uptime (full at 1 h).',
+            env: 'CHORUS_ELECTION_WEIGHT_UPTIME',
+          }),
+          capabilities: key(z.number().min(0).max(1).default(0.2), {
+            description: 'Score weight of announced capabilities (full at 4).',
+            env: 'CHORUS_ELECTION_WEIGHT_CAPABILITIES',
+          }),
+          resources: key(z.number().min(0).max(1).default(0.2), {
+            description: 'Score weight of free memory and spare CPU.',
+            env: 'CHORUS_ELECTION_WEIGHT_RESOURCES',
+          }),
+          network: key(z.number().min(0).max(1).default(0.2), {
+            description: 'Score weight of network quality (share of the other voters connected).',
+            env: 'CHORUS_ELECTION_WEIGHT_NETWORK',
+          }),
+          experience: key(z.number().min(0).max(1).default(0.1), {
+            description: 'Score weight of experience (terms led, full at 10).',
+            env: 'CHORUS_ELECTION_WEIGHT_EXPERIENCE',
+          }),
+        })
+        .prefault({}),
+    })
+    .prefault({}),
   shhh: z
     .strictObject({
       rules: key(z.array(redactionRuleSchema).default([]), {

@@ -5,6 +5,7 @@
 // leader; a leader that cannot reach a majority within an election timeout steps down (quorum loss);
 // TimeoutNow hands leadership over gracefully. Scores only shorten timeouts and pick hand-over targets.
 import { EventEmitter } from 'node:events';
+import type { SignedRecord } from './records.ts';
 import type { ScoreComponents } from './score.ts';
 import type { ElectionStorage, PersistedElection, PersistedVoters } from './state.ts';
 
@@ -52,7 +53,10 @@ export type ElectionRequest =
     }
   | { type: 'timeoutnow'; term: number; leader: string }
   | { type: 'handover'; term: number }
-  | { type: 'hello'; expect: number; voters: PersistedVoters | null };
+  | { type: 'hello'; expect: number; voters: PersistedVoters | null }
+  // leader-only records and their catch-up, handled by the election service
+  | { type: 'record'; record: SignedRecord }
+  | { type: 'sync' };
 
 export interface ElectionResponse {
   term: number;
@@ -64,6 +68,7 @@ export interface ElectionResponse {
   expect?: number;
   voters?: PersistedVoters | null;
   leader?: string;
+  records?: SignedRecord[];
 }
 
 export interface ElectionTransport {
@@ -127,6 +132,8 @@ export interface RaftEvents {
   term: [number];
   change: [];
   'quorum-lost': [number];
+  /** A pre-vote round did not reach a majority (the candidate stays a follower; its term is unchanged). */
+  'prevote-failed': [number];
 }
 
 export const votersKey = (voters: readonly string[]): string => [...voters].sort().join(',');
@@ -454,6 +461,7 @@ export class Raft extends EventEmitter<RaftEvents> {
         const epoch = this.epoch;
         const ok = await this.poll({ type: 'prevote', term: this.term + 1, candidate: this.id, voters: key });
         if (!ok || epoch !== this.epoch || !this.running || this.leaderId) {
+          if (!ok) this.emit('prevote-failed', this.term);
           this.resetElectionTimer();
           return;
         }

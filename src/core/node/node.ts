@@ -1,5 +1,5 @@
 // The node assembly: the one place where services are composed and started/stopped in order —
-// identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → control API.
+// identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → election → control API.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { join } from 'node:path';
 import { socketPath } from '../api/protocol.ts';
@@ -9,6 +9,7 @@ import { DecisionStore } from '../decisions/store.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { ChorusDatastore } from '../dht/datastore.ts';
+import { ElectionService } from '../election/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
 import { decisionValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
@@ -57,6 +58,7 @@ export interface NodeStatus {
   dataDir: string;
   eventLog: { entries: number; headHash: string };
   api: { socket: string; tcp?: string };
+  election?: ReturnType<ElectionService['summary']>;
 }
 
 export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
@@ -80,6 +82,7 @@ export class ChorusNode {
   private readonly datastore: ChorusDatastore;
   private readonly joiner: BootstrapJoiner;
   private api: ApiServer | undefined;
+  election!: ElectionService;
   private readonly logger: Logger;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
@@ -239,6 +242,22 @@ export class ChorusNode {
         api: undefined,
         logger,
       });
+      const election = new ElectionService(
+        {
+          libp2p,
+          config: config.election,
+          dataDir: config.dataDir,
+          logger: logger.child('election'),
+          signer: signerFor(identity.privateKey),
+          recorder,
+          redactor,
+          capabilities: () => config.agent.capabilities.length,
+        },
+        config.shhh.rules,
+      );
+      await election.start();
+      started.push({ stop: () => election.stop() });
+      node.election = election;
       if (opts.api !== false) {
         const api = new ApiServer({
           dataDir: config.dataDir,
@@ -308,6 +327,7 @@ export class ChorusNode {
         socket: socketPath(this.config.dataDir),
         tcp: this.api?.tcpAddress ? `${this.api.tcpAddress.host}:${this.api.tcpAddress.port}` : undefined,
       },
+      election: this.election?.summary(),
     };
   }
 
@@ -347,6 +367,7 @@ export class ChorusNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearTimeout(this.capabilityTimer);
+      await this.election?.stop().catch(() => {}); // a leader hands over first
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
       this.presence.stop();

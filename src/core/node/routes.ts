@@ -5,6 +5,7 @@ import { UsageError } from '../errors.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { STATIC_TOPICS } from '../pubsub/topics.ts';
 import { decisionRoutes } from './decision-routes.ts';
+import { electionRoutes } from './election-routes.ts';
 import type { ChorusNode } from './node.ts';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -62,6 +63,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
   const clientTopics = new Map<string, number>();
   return {
     ...decisionRoutes(node),
+    ...electionRoutes(node),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
     'POST /v1/publish': async ({ body, signal }) => publishRequest(node, parsePublishRequest(await body()), { signal }),

@@ -93,7 +93,7 @@ function isPlainRecord(value: object): value is Record<string, unknown> {
 }
 
 export class Redactor {
-  readonly #rules: CompiledRule[];
+  #rules: CompiledRule[];
   readonly #keyNames: boolean;
 
   constructor(options: RedactorOptions = {}) {
@@ -101,6 +101,12 @@ export class Redactor {
     const custom = compileRules(options.rules ?? []);
     this.#rules = [...(builtins ? BUILTIN_RULES : []), ...custom].map(compile);
     this.#keyNames = builtins;
+  }
+
+  /** Replaces the extra (configured) rules, keeping the built-ins: a SHHH policy change from the leader. */
+  replaceExtraRules(rules: RedactionRuleConfig[]): void {
+    const custom = compileRules(rules);
+    this.#rules = [...(this.#keyNames ? BUILTIN_RULES : []), ...custom].map(compile);
   }
 
   /** Redacts secrets in text. Throws SecretDeniedError if a deny rule matches. */

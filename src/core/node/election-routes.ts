@@ -1,0 +1,48 @@
+// Control-API routes of the election and the leader-only paths: /v1/election/{status,watch,trigger,resign},
+// /v1/slurp/context (POST leader only, GET any node) and /v1/shhh/policy (POST leader only, GET any node).
+import type { Route } from '../api/server.ts';
+import { UsageError } from '../errors.ts';
+import type { ChorusNode } from './node.ts';
+
+export function electionRoutes(node: ChorusNode): Record<string, Route> {
+  const election = () => node.election;
+  return {
+    'GET /v1/election/status': async () => election().status(),
+    'GET /v1/election/watch': async ({ res, signal }) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      let last = '';
+      const write = (): void => {
+        const s = election().status();
+        const key = JSON.stringify([s.state, s.term, s.leader?.peerId, s.votedFor, s.voters.length, s.canWrite]);
+        if (key === last) return;
+        last = key;
+        res.write(`${JSON.stringify({ at: new Date().toISOString(), ...s })}\n`);
+      };
+      let timer: NodeJS.Timeout | undefined;
+      const onChange = (): void => {
+        clearTimeout(timer);
+        timer = setTimeout(write, 20);
+      };
+      write();
+      election().on('change', onChange);
+      await new Promise<void>((resolve) => {
+        if (signal.aborted) return resolve();
+        signal.addEventListener('abort', () => resolve(), { once: true });
+      });
+      clearTimeout(timer);
+      election().off('change', onChange);
+      res.end();
+      return undefined;
+    },
+    'POST /v1/election/trigger': async () => election().trigger(),
+    'POST /v1/election/resign': async () => election().resign(),
+    'POST /v1/slurp/context': async ({ body }) => {
+      const b = (await body()) as { key?: unknown; content?: unknown };
+      if (typeof b?.key !== 'string') throw new UsageError('a context write needs {key, content}');
+      return election().putContext(b.key, b.content ?? null);
+    },
+    'GET /v1/slurp/context': async ({ url }) => election().contexts(url.searchParams.get('key') ?? undefined),
+    'POST /v1/shhh/policy': async ({ body }) => election().setPolicy(await body()),
+    'GET /v1/shhh/policy': async () => election().policy(),
+  };
+}

@@ -1,0 +1,181 @@
+// Elections on real libp2p nodes in one process, with election links that can be cut: bootstrap of
+// the voter set, leader kill → new leader, partition 2|3 (the minority never elects), heal, graceful
+// hand-over on stop, and the leader-only paths (SLURP context, SHHH policy) across a leader change.
+import assert from 'node:assert/strict';
+import { after, before, describe, test } from 'node:test';
+import { NotLeaderError, signRecord } from '../../src/core/election/records.ts';
+import type { ChorusNode } from '../../src/core/node/node.ts';
+import { signerFor } from '../../src/core/p2p/signer.ts';
+import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
+import {
+  connectAll,
+  cutElection,
+  electionAgreed,
+  FAST_ELECTION,
+  healElection,
+  killNode,
+  startCluster,
+  startWithConfig,
+  stopAll,
+} from '../helpers/cluster.ts';
+import { nextEvent } from '../helpers/events.ts';
+
+const electionConfig = (expect: number) => () => ({ election: { expect, ...FAST_ELECTION } });
+
+describe('a 3-voter cluster of real nodes', () => {
+  let nodes: ChorusNode[] = [];
+  before(async () => {
+    nodes = await startCluster(3, { config: electionConfig(3) });
+  });
+  after(() => stopAll(nodes));
+
+  test('bootstrap commits the same voter set everywhere and elects one leader', async () => {
+    const leader = await electionAgreed(nodes);
+    const ids = nodes.map((n) => n.peerId).sort();
+    for (const n of nodes) {
+      assert.deepEqual(n.election.raft.voters, ids);
+      assert.equal(n.election.raft.votersSource, 'expect:3');
+      const s = n.election.status();
+      assert.equal(s.leader?.peerId, leader);
+      assert.equal(s.voters.length, 3);
+      assert.equal(n.status().election?.leader, leader);
+    }
+  });
+
+  test('leader-only writes: a follower refuses naming the leader; the leader’s record reaches everyone', async () => {
+    const leaderId = await electionAgreed(nodes);
+    const leader = nodes.find((n) => n.peerId === leaderId) as ChorusNode;
+    const follower = nodes.find((n) => n.peerId !== leaderId) as ChorusNode;
+    await assert.rejects(follower.election.putContext('k', { v: 1 }), (err: unknown) => {
+      assert.ok(err instanceof NotLeaderError);
+      assert.equal(err.leader, leaderId);
+      assert.match(err.message, new RegExp(leaderId));
+      return true;
+    });
+    const result = await leader.election.putContext('design/1', { text: 'use Raft' });
+    assert.equal(result.committed, true);
+    assert.equal(result.acceptedBy, 3);
+    for (const n of nodes) {
+      const [entry] = n.election.contexts('design/1');
+      assert.deepEqual(entry?.content, { text: 'use Raft' });
+      assert.equal(entry?.leader, leaderId);
+    }
+  });
+
+  test('an accepted SHHH policy replaces the extra redaction rules on every node', async () => {
+    const leaderId = await electionAgreed(nodes);
+    const leader = nodes.find((n) => n.peerId === leaderId) as ChorusNode;
+    const [sender, receiver] = nodes.filter((n) => n !== leader) as [ChorusNode, ChorusNode];
+    await leader.election.setPolicy({ rules: [{ name: 'project-codename', pattern: 'BLUEBIRD-[0-9]+' }] });
+    for (const n of nodes) assert.equal(n.election.policy().rules[0]?.name, 'project-codename');
+    const got = nextEvent<ReceivedMessage>(receiver.pubsub, 'message', (m) => m.envelope?.data.probe === 'shhh');
+    await sender.pubsub.publish('TaskAnnouncement', { probe: 'shhh', note: 'ship BLUEBIRD-7 today' });
+    assert.equal((await got).envelope?.data.note, 'ship [REDACTED:project-codename] today');
+  });
+
+  test('kill the leader → the survivors elect another; the old leader’s records are stale; it rejoins as follower', async () => {
+    const oldId = await electionAgreed(nodes);
+    const old = nodes.find((n) => n.peerId === oldId) as ChorusNode;
+    const oldTerm = old.election.raft.term;
+    const survivors = nodes.filter((n) => n !== old);
+    // a record the old leader signs for its term, delivered after the change
+    const late = signRecord(signerFor(old.identity.privateKey), {
+      kind: 'slurp-context',
+      term: oldTerm,
+      leader: oldId,
+      seq: 99,
+      issuedAt: new Date().toISOString(),
+      payload: { key: 'late', content: 1 },
+    });
+    await killNode(old);
+    const newId = await electionAgreed(survivors);
+    assert.notEqual(newId, oldId);
+    const follower = survivors.find((n) => n.peerId !== newId) as ChorusNode;
+    assert.ok(follower.election.raft.term > oldTerm);
+    const newLeader = survivors.find((n) => n.peerId === newId) as ChorusNode;
+    const res = await newLeader.election.transport.send(follower.peerId, { type: 'record', record: late }, 2000);
+    assert.deepEqual([res.ok, res.reason], [false, 'stale-term']);
+    assert.deepEqual(follower.election.contexts('late'), []);
+    // a follower forging a record for the current term is not the leader
+    const forged = signRecord(signerFor(follower.identity.privateKey), {
+      kind: 'shhh-policy',
+      term: follower.election.raft.term,
+      leader: follower.peerId,
+      seq: 1,
+      issuedAt: new Date().toISOString(),
+      payload: { rules: [] },
+    });
+    const res2 = await follower.election.transport.send(newId, { type: 'record', record: forged }, 2000);
+    assert.deepEqual([res2.ok, res2.reason], [false, 'not-leader']);
+    // restart the old leader from its data dir: it follows and catches up on records
+    const back = await startWithConfig(old.config);
+    nodes = [...survivors, back];
+    await connectAll(nodes);
+    assert.equal(await electionAgreed(nodes), newId);
+    assert.equal(back.election.raft.state, 'follower');
+    await newLeader.election.putContext('after', 2);
+    assert.deepEqual(
+      back.election.contexts('after').map((c) => c.content),
+      [2],
+    );
+    assert.equal(back.election.contexts('design/1').length, 1, 'records held before the crash survive it');
+  });
+
+  test('graceful stop hands leadership over in one election', async () => {
+    const leaderId = await electionAgreed(nodes);
+    const leader = nodes.find((n) => n.peerId === leaderId) as ChorusNode;
+    const term = leader.election.raft.term;
+    const rest = nodes.filter((n) => n !== leader);
+    await leader.stop();
+    const next = await electionAgreed(rest);
+    const successor = rest.find((n) => n.peerId === next) as ChorusNode;
+    assert.equal(successor.election.raft.term, term + 1, 'the successor won the very next term (TimeoutNow)');
+    nodes = rest;
+  });
+});
+
+describe('a 5-voter cluster of real nodes', () => {
+  let nodes: ChorusNode[] = [];
+  before(async () => {
+    nodes = await startCluster(5, { config: electionConfig(5) });
+  });
+  after(() => stopAll(nodes));
+
+  test('partition 2|3: the minority never elects, the majority does; heal → one leader, the old one follows', async () => {
+    const oldId = await electionAgreed(nodes);
+    const old = nodes.find((n) => n.peerId === oldId) as ChorusNode;
+    const minority = [old, nodes.find((n) => n !== old) as ChorusNode];
+    const majority = nodes.filter((n) => !minority.includes(n));
+    const minorityLeaders: string[] = [];
+    const watchers = minority.map((n) => {
+      const on = (role: string): void => {
+        if (role === 'leader') minorityLeaders.push(n.peerId);
+      };
+      n.election.raft.on('state', on);
+      return () => n.election.raft.off('state', on);
+    });
+    const stepDown = nextEvent(old.election.raft, 'quorum-lost', () => true, 15_000);
+    cutElection([minority, majority]);
+    const newId = await electionAgreed(majority);
+    assert.ok(majority.some((n) => n.peerId === newId));
+    await stepDown;
+    assert.equal(old.election.raft.state, 'follower');
+    await assert.rejects(old.election.putContext('x', 1), NotLeaderError);
+    // the minority keeps trying: two failed pre-vote rounds each, and still nobody leads there
+    const termsBefore = minority.map((n) => n.election.raft.term);
+    for (const n of minority) {
+      let failures = 0;
+      await nextEvent(n.election.raft, 'prevote-failed', () => ++failures >= 2, 15_000);
+    }
+    assert.deepEqual(minorityLeaders, []);
+    assert.deepEqual(
+      minority.map((n) => n.election.raft.term),
+      termsBefore,
+      'pre-vote: no term inflation in the minority',
+    );
+    for (const w of watchers) w();
+    healElection(nodes);
+    assert.equal(await electionAgreed(nodes), newId, 'healing keeps the majority’s leader');
+    assert.equal(old.election.raft.leader, newId);
+  });
+});
