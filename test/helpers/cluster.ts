@@ -52,13 +52,14 @@ export async function startNode(
   return startWithConfig(testConfig(overrides), gossip, admit);
 }
 
-/** Starts (or restarts, with the same data dir) a node from a full config. */
+/** Starts (or restarts, with the same data dir) a node from a full config; `api` serves the control socket. */
 export async function startWithConfig(
   config: ChorusConfig,
   gossip: Partial<GossipsubOpts> = {},
   admit?: (author: string) => boolean,
+  api = false,
 ): Promise<ChorusNode> {
-  return ChorusNode.start({ config, logger, api: false, gossip: { ...FAST_GOSSIP, ...gossip }, admit });
+  return ChorusNode.start({ config, logger, api, gossip: { ...FAST_GOSSIP, ...gossip }, admit });
 }
 
 /** Resolves when every node can reach `want` (default: all the other) subscribers of `topic`. */

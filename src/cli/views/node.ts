@@ -33,6 +33,10 @@ export function renderStatus(s: NodeStatus): string {
       ['data dir', s.dataDir],
       ['event log', `${s.eventLog.entries} entries, head ${s.eventLog.headHash.slice(0, 16)}`],
       ['api', s.api.tcp ? `${s.api.socket}, tcp ${s.api.tcp}` : s.api.socket],
+      [
+        'election',
+        s.election ? `${s.election.state}, term ${s.election.term}, leader ${s.election.leader ?? 'none'}` : undefined,
+      ],
     ]),
     'addresses:',
     ...s.addresses.map((a) => `  ${a}`),

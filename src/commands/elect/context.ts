@@ -1,0 +1,41 @@
+// `chorus context put <key>` (leader only: a signed SLURP context record sent to every member) and
+// `chorus context get [key]` (the context records this node accepted).
+import { readFile } from 'node:fs/promises';
+import { ApiClient } from '../../core/api/client.ts';
+import type { ContextEntry, ProposeResult } from '../../core/election/service.ts';
+import { describeError, UsageError } from '../../core/errors.ts';
+import type { CommandContext } from '../context.ts';
+import { readPayload } from '../node/input.ts';
+
+export async function put(
+  key: string,
+  file: string | undefined,
+  opts: { data?: string },
+  ctx: CommandContext,
+): Promise<ProposeResult> {
+  let content: unknown;
+  if (opts.data !== undefined) content = await readPayload(opts.data, false);
+  else if (file) {
+    try {
+      content = await readFile(file, 'utf8');
+    } catch (err) {
+      throw new UsageError(`cannot read ${file}: ${describeError(err)}`);
+    }
+  } else throw new UsageError('context put needs a file or --data');
+  return new ApiClient({ dataDir: ctx.config.dataDir }).call<ProposeResult>(
+    'POST',
+    '/v1/slurp/context',
+    { key, content },
+    ctx.signal,
+  );
+}
+
+export function get(key: string | undefined, ctx: CommandContext): Promise<ContextEntry[]> {
+  const query = key === undefined ? '' : `?${new URLSearchParams({ key })}`;
+  return new ApiClient({ dataDir: ctx.config.dataDir }).call<ContextEntry[]>(
+    'GET',
+    `/v1/slurp/context${query}`,
+    undefined,
+    ctx.signal,
+  );
+}

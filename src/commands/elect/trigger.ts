@@ -1,0 +1,18 @@
+// `chorus elect trigger`: a leader hands over; a follower asks the leader to hand over; a node without
+// a leader campaigns now.
+import { ApiClient } from '../../core/api/client.ts';
+import type { CommandContext } from '../context.ts';
+
+export interface TriggerResult {
+  action: string;
+  target?: string;
+}
+
+export function run(_opts: object, ctx: CommandContext): Promise<TriggerResult> {
+  return new ApiClient({ dataDir: ctx.config.dataDir }).call<TriggerResult>(
+    'POST',
+    '/v1/election/trigger',
+    {},
+    ctx.signal,
+  );
+}
