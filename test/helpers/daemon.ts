@@ -262,6 +262,8 @@ export interface DaemonOptions {
   apiPort?: number;
   /** Listen multiaddr (default /ip4/127.0.0.1/tcp/0); a fixed port lets a restarted node keep its address. */
   listen?: string;
+  /** A config file (YAML or JSON) passed with --config. */
+  config?: string;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
@@ -277,7 +279,15 @@ export class Daemon extends ChorusProcess {
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
-    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns'];
+    const args = [
+      ...(opts.config ? ['--config', opts.config] : []),
+      '--data-dir',
+      dataDir,
+      'node',
+      '--listen',
+      listen,
+      '--no-mdns',
+    ];
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
