@@ -252,6 +252,14 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (this.running) this.resetElectionTimer(true);
   }
 
+  /** Forgets a committed voter set that no longer matches the configuration (a new bootstrap follows). */
+  clearVoters(): void {
+    if (this.persisted.voters === null) return;
+    if (this.role === 'leader') this.becomeFollower(undefined);
+    this.persist({ ...this.persisted, voters: null });
+    this.bump();
+  }
+
   addObserver(peer: string): void {
     if (peer !== this.id && !this.voters?.includes(peer)) this.observers.add(peer);
   }

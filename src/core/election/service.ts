@@ -272,6 +272,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     }
     const source = `expect:${expect}`;
     if (this.raft.votersSource === source) return; // committed earlier
+    this.raft.clearVoters(); // formed under another configuration
     if (expect === 1) this.raft.setVoters([this.self], source);
   }
 
