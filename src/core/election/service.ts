@@ -123,6 +123,8 @@ export interface ElectionServiceEvents {
 }
 
 const rulesSchema = z.array(redactionRuleSchema);
+/** Records waiting for the heartbeat that names their term's leader (oldest dropped beyond this). */
+const MAX_PENDING = 256;
 
 /** Validates a SHHH policy (a list of extra redaction rules). */
 export function parsePolicy(value: unknown): RedactionRuleConfig[] {
@@ -347,6 +349,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       return 'accepted';
     }
     if (verdict.reason === 'unknown-leader') {
+      if (this.pending.length >= MAX_PENDING) this.pending.shift();
       this.pending.push({ record, from, until: Date.now() + 2 * this.opts.config.electionTimeoutMaxMs });
       return 'pending';
     }
