@@ -8,8 +8,10 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ElectionStatus } from '../../src/core/election/service.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
+import { ApiClient } from '../../src/core/api/client.ts';
 import { runCli, runProcess, SOURCE_ENTRY } from '../helpers/run.ts';
 import { FAST_ELECTION, startWithConfig, stopAll, testConfig } from '../helpers/cluster.ts';
+import { nextEvent } from '../helpers/events.ts';
 
 describe('chorus elect / context / shhh policy against a daemon', () => {
   let leader: ChorusNode;
@@ -69,6 +71,37 @@ describe('chorus elect / context / shhh policy against a daemon', () => {
     assert.equal((await cli(waiting, ['shhh', 'policy', 'set', file])).code, 1);
     const resign = await cli(leader, ['elect', 'resign']);
     assert.equal(resign.code, 1, 'a single voter has nobody to hand over to');
+  });
+
+  test('elect watch streams the bootstrap of a 2-voter set; elect trigger hands leadership over', async () => {
+    const abort = new AbortController();
+    const events: ElectionStatus[] = [];
+    const stream = new ApiClient({ dataDir: waiting.config.dataDir }).stream<ElectionStatus & { at: string }>(
+      '/v1/election/watch',
+      abort.signal,
+    );
+    const second = await startWithConfig(testConfig({ election: { ...FAST_ELECTION, expect: 2 } }));
+    try {
+      await second.libp2p.dial(waiting.libp2p.getMultiaddrs()[0]!);
+      for await (const e of stream) {
+        events.push(e);
+        if (e.leader && e.voters.length === 2) break;
+      }
+      abort.abort();
+      assert.equal(events[0]?.leader, null, 'the first line is the state before the voter set formed');
+      const last = events.at(-1) as ElectionStatus;
+      assert.deepEqual(last.voters.map((v) => v.peerId).sort(), [waiting.peerId, second.peerId].sort());
+      const before = last.leader?.peerId;
+      const trigger = await cli(waiting, ['elect', 'trigger', '--json']);
+      assert.equal(trigger.code, 0, trigger.stderr);
+      assert.match(JSON.parse(trigger.stdout).action, /^(resigned|asked-leader)$/);
+      const other = before === waiting.peerId ? second : waiting;
+      if (other.election.raft.state !== 'leader') await nextEvent(other.election.raft, 'state', (r) => r === 'leader');
+      assert.notEqual(other.peerId, before);
+    } finally {
+      abort.abort();
+      await second.stop();
+    }
   });
 
   test('client verbs never load libp2p', async () => {

@@ -179,3 +179,37 @@ describe('a 5-voter cluster of real nodes', () => {
     assert.equal(old.election.raft.leader, newId);
   });
 });
+
+describe('configured voters and observers', () => {
+  let nodes: ChorusNode[] = [];
+  after(() => stopAll(nodes));
+
+  test('lone nodes lead themselves; restarted with election.voters they form one set, the third observes', async () => {
+    const lone = await startCluster(3, { config: () => ({ election: FAST_ELECTION }) });
+    nodes = lone;
+    for (const n of lone) {
+      if (n.election.raft.state !== 'leader') await nextEvent(n.election.raft, 'state', (r) => r === 'leader');
+      assert.deepEqual(n.election.raft.voters, [n.peerId], 'a lone node leads its own single-voter set');
+    }
+    const voters = [lone[0]?.peerId, lone[1]?.peerId] as string[];
+    await stopAll(lone);
+    nodes = [];
+    for (const n of lone) {
+      nodes.push(await startWithConfig({ ...n.config, election: { ...n.config.election, voters } }));
+    }
+    await connectAll(nodes);
+    const leader = await electionAgreed(nodes);
+    assert.ok(voters.includes(leader));
+    const observer = nodes[2] as ChorusNode;
+    assert.equal(observer.election.raft.isVoter, false);
+    assert.equal(observer.election.raft.votersSource, 'config');
+    const writer = nodes.find((n) => n.peerId === leader) as ChorusNode;
+    const result = await writer.election.putContext('observed', true);
+    assert.equal(result.voters, 2);
+    assert.deepEqual(
+      observer.election.contexts('observed').map((c) => c.content),
+      [true],
+    );
+    await assert.rejects(observer.election.putContext('x', 1), NotLeaderError);
+  });
+});
