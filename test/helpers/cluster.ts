@@ -104,7 +104,7 @@ export async function stopAll(nodes: ChorusNode[]): Promise<void> {
 }
 
 /** Election timers for in-process clusters (short, but with room for a busy 2-core machine). */
-export const FAST_ELECTION = { heartbeatMs: 50, electionTimeoutMinMs: 400, electionTimeoutMaxMs: 800 };
+export const FAST_ELECTION = { heartbeatMs: 100, electionTimeoutMinMs: 600, electionTimeoutMaxMs: 1200 };
 
 /** Cuts the election links between groups of nodes (both directions); nodes in one group still talk. */
 export function cutElection(groups: ChorusNode[][]): void {
