@@ -4,6 +4,8 @@
 // invariant checker records every leader and every leader-only record created and accepted.
 import { createHash } from 'node:crypto';
 import {
+  comparePositions,
+  majorityOf,
   Raft,
   type Clock,
   type ElectionRequest,
@@ -87,6 +89,8 @@ interface SimNode {
   raft?: Raft;
   gate?: RecordGate;
   seq: number;
+  /** Newest leader-only record held (survives restarts, like the ledger file). */
+  last: [number, number];
 }
 
 export interface Violation {
@@ -106,6 +110,9 @@ export class SimCluster {
   recordsCreated = 0;
   recordsAccepted = 0;
   recordsRejected = 0;
+  /** Newest record accepted by a majority so far. */
+  committed: [number, number] = [0, 0];
+  private readonly acceptedBy = new Map<string, Set<string>>();
   elections = 0;
   private readonly timing: Partial<ElectionTiming>;
   private scores: Map<string, number>;
@@ -116,7 +123,7 @@ export class SimCluster {
     this.timing = timing;
     this.ids = Array.from({ length: n }, (_, i) => `n${i}`);
     this.scores = new Map(this.ids.map((id) => [id, 0.5]));
-    for (const id of this.ids) this.nodes.set(id, { id, storage: new MemoryElectionStorage(), seq: 0 });
+    for (const id of this.ids) this.nodes.set(id, { id, storage: new MemoryElectionStorage(), seq: 0, last: [0, 0] });
     for (const id of this.ids) this.group.set(id, 0);
   }
 
@@ -173,6 +180,7 @@ export class SimCluster {
         const total = this.scores.get(id) ?? 0;
         return { uptime: total, capabilities: total, resources: total, network: total, experience: total, total };
       },
+      lastRecord: () => node.last,
     });
     if (!raft.voters) raft.setVoters(this.ids, 'config');
     raft.on('state', (role) => {
@@ -181,6 +189,8 @@ export class SimCluster {
       const known = this.leaderOfTerm.get(term);
       if (known !== undefined && known !== id) this.violation(`two leaders in term ${term}: ${known} and ${id}`);
       this.leaderOfTerm.set(term, id);
+      if (comparePositions(node.last, this.committed) < 0)
+        this.violation(`${id} leads term ${term} without the committed record ${this.committed.join('/')}`);
       this.maxElectedTerm = Math.max(this.maxElectedTerm, term);
       this.elections++;
     });
@@ -239,6 +249,8 @@ export class SimCluster {
         payload: { n: node.seq },
       });
       this.recordsCreated++;
+      node.last = [raft.term, node.seq];
+      this.acceptedBy.set(`${raft.term}/${node.seq}`, new Set([id]));
       for (const to of this.alive()) this.clock.setTimeout(() => this.deliver(to, rec, 0), this.rnd() * 1500);
     }
   }
@@ -254,6 +266,11 @@ export class SimCluster {
       if (f.term < before) this.violation(`${to} accepted a record of term ${f.term} after seeing term ${before}`);
       if (this.leaderOfTerm.get(f.term) !== f.leader)
         this.violation(`${to} accepted a record by ${f.leader}, not the leader of term ${f.term}`);
+      if (comparePositions([f.term, f.seq], node.last) > 0) node.last = [f.term, f.seq];
+      const by = this.acceptedBy.get(`${f.term}/${f.seq}`);
+      by?.add(to);
+      if (by && by.size >= majorityOf(this.ids.length) && comparePositions([f.term, f.seq], this.committed) > 0)
+        this.committed = [f.term, f.seq];
     } else if (verdict.reason === 'unknown-leader' && attempt < 5) {
       this.clock.setTimeout(() => this.deliver(to, rec, attempt + 1), 200);
     } else this.recordsRejected++;

@@ -85,6 +85,7 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
   readonly ledger: LeaderLedger;
   private seq = { term: 0, n: 0 };
   private pending: { record: SignedRecord; from: string; until: number }[] = [];
+  private catchingUp = false;
 
   constructor(
     opts: ElectionServiceOptions,
@@ -111,6 +112,17 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
       if (leader && leader !== this.self) void this.syncFrom([leader]);
       if (leader === this.self) void this.syncFrom((this.raft.voters ?? []).filter((v) => v !== this.self));
     });
+    // a heartbeat named a newer record than this node holds: fetch what the leader has (one at a time)
+    this.raft.on('behind', ({ leader }) => {
+      if (this.catchingUp) return;
+      this.catchingUp = true;
+      void this.syncFrom([leader]).finally(() => (this.catchingUp = false));
+    });
+  }
+
+  /** [term, seq] of the newest record held (the election's up-to-date rule compares it). */
+  position(): readonly [number, number] {
+    return this.ledger.position();
   }
 
   /** Serves the record and sync requests of the election protocol; undefined for the others. */

@@ -20,6 +20,7 @@ export const newer = (a: RecordFields, b: RecordFields | undefined): boolean =>
 export class LeaderLedger {
   private readonly file: string | undefined;
   private readonly held = new Map<string, HeldRecord>();
+  private newest: readonly [number, number] = [0, 0];
 
   constructor(dataDir?: string) {
     this.file = dataDir ? join(dataDir, LEDGER_FILE) : undefined;
@@ -36,10 +37,9 @@ export class LeaderLedger {
     }
     for (const signed of Array.isArray(list) ? list : []) {
       try {
-        this.held.set(idOf(JSON.parse(signed.body) as RecordFields), {
-          signed,
-          fields: JSON.parse(signed.body) as RecordFields,
-        });
+        const fields = JSON.parse(signed.body) as RecordFields;
+        this.held.set(idOf(fields), { signed, fields });
+        this.note(fields);
       } catch {
         // skip a damaged entry
       }
@@ -51,12 +51,23 @@ export class LeaderLedger {
     const id = idOf(fields);
     if (this.held.has(id)) return false;
     this.held.set(id, { signed, fields });
+    this.note(fields);
     if (this.held.size > MAX_RECORDS) {
       const oldest = this.sorted().find((r) => r.fields.kind === 'slurp-context');
       if (oldest) this.held.delete(idOf(oldest.fields));
     }
     this.save();
     return true;
+  }
+
+  private note(f: RecordFields): void {
+    const [term, seq] = this.newest;
+    if (f.term > term || (f.term === term && f.seq > seq)) this.newest = [f.term, f.seq];
+  }
+
+  /** [term, seq] of the newest record held ([0, 0] when none). */
+  position(): readonly [number, number] {
+    return this.newest;
   }
 
   private save(): void {

@@ -41,14 +41,16 @@ export interface VoterView {
 }
 
 export type ElectionRequest =
-  | { type: 'prevote'; term: number; candidate: string; voters: string }
-  | { type: 'vote'; term: number; candidate: string; voters: string; transfer?: boolean }
+  | { type: 'prevote'; term: number; candidate: string; voters: string; last?: RecordPosition }
+  | { type: 'vote'; term: number; candidate: string; voters: string; transfer?: boolean; last?: RecordPosition }
   | {
       type: 'heartbeat';
       term: number;
       leader: string;
       voters: string[];
       since: number;
+      /** The leader's newest leader-only record: a follower behind it catches up. */
+      last?: RecordPosition;
       view?: Record<string, VoterView>;
     }
   | { type: 'timeoutnow'; term: number; leader: string }
@@ -58,8 +60,16 @@ export type ElectionRequest =
   | { type: 'record'; record: SignedRecord }
   | { type: 'sync' };
 
+/** Position of a leader-only record: [term, seq]; [0, 0] when none is held. */
+export type RecordPosition = readonly [number, number];
+
+export const comparePositions = (a: RecordPosition | undefined, b: RecordPosition | undefined): number =>
+  (a?.[0] ?? 0) - (b?.[0] ?? 0) || (a?.[1] ?? 0) - (b?.[1] ?? 0);
+
 export interface ElectionResponse {
   term: number;
+  /** The responder's newest leader-only record. */
+  last?: RecordPosition;
   ok: boolean;
   reason?: string;
   score?: ScoreComponents;
@@ -103,6 +113,11 @@ export interface RaftOptions {
   /** This node's score now. */
   score?: () => ScoreComponents | undefined;
   preVote?: boolean;
+  /**
+   * The newest leader-only record this node holds. Votes go only to candidates holding one at least as
+   * new (Raft's up-to-date rule), so a record a majority accepted survives any leader change.
+   */
+  lastRecord?: () => RecordPosition;
 }
 
 export interface LeaderEvent {
@@ -134,6 +149,8 @@ export interface RaftEvents {
   'quorum-lost': [number];
   /** A pre-vote round did not reach a majority (the candidate stays a follower; its term is unchanged). */
   'prevote-failed': [number];
+  /** A heartbeat named a newer leader-only record than this node holds. */
+  behind: [{ leader: string; last: RecordPosition }];
 }
 
 export const votersKey = (voters: readonly string[]): string => [...voters].sort().join(',');
@@ -150,6 +167,8 @@ export class Raft extends EventEmitter<RaftEvents> {
   readonly timing: ElectionTiming;
   private readonly scoreFn: () => ScoreComponents | undefined;
   private readonly preVote: boolean;
+  private readonly lastRecord: () => RecordPosition;
+  private readonly lastOf = new Map<string, RecordPosition>();
   private persisted: PersistedElection;
   private role: ElectionRole = 'follower';
   private leaderId: string | undefined;
@@ -178,6 +197,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.scoreFn = opts.score ?? (() => undefined);
     this.preVote = opts.preVote ?? true;
+    this.lastRecord = opts.lastRecord ?? (() => [0, 0]);
     this.persisted = this.storage.load();
     this.lastHeartbeatAt = this.clock.now();
   }
@@ -467,7 +487,13 @@ export class Raft extends EventEmitter<RaftEvents> {
       const key = votersKey(voters);
       if (this.preVote && !transfer) {
         const epoch = this.epoch;
-        const ok = await this.poll({ type: 'prevote', term: this.term + 1, candidate: this.id, voters: key });
+        const ok = await this.poll({
+          type: 'prevote',
+          term: this.term + 1,
+          candidate: this.id,
+          voters: key,
+          last: this.lastRecord(),
+        });
         if (!ok || epoch !== this.epoch || !this.running || this.leaderId) {
           if (!ok) this.emit('prevote-failed', this.term);
           this.resetElectionTimer();
@@ -484,7 +510,15 @@ export class Raft extends EventEmitter<RaftEvents> {
       if (wasLeaderKnown) this.emit('leader', { term, leader: undefined });
       this.bump();
       this.resetElectionTimer();
-      const won = await this.poll({ type: 'vote', term, candidate: this.id, voters: key, transfer }, (from, r) => {
+      const req: ElectionRequest = {
+        type: 'vote',
+        term,
+        candidate: this.id,
+        voters: key,
+        transfer,
+        last: this.lastRecord(),
+      };
+      const won = await this.poll(req, (from, r) => {
         if (r.score) this.view[from] = { ...this.view[from], score: r.score, reachable: true };
       });
       if (won && this.role === 'candidate' && this.term === term && this.running) this.becomeLeader();
@@ -523,6 +557,7 @@ export class Raft extends EventEmitter<RaftEvents> {
       leader: this.id,
       voters,
       since: this.leaderSince ?? now,
+      last: this.lastRecord(),
       view: this.currentView(),
     };
     for (const peer of [...voters, ...this.observers]) {
@@ -541,6 +576,7 @@ export class Raft extends EventEmitter<RaftEvents> {
             if (voters.includes(peer)) {
               this.ackedSentAt.set(peer, Math.max(sentAt, this.ackedSentAt.get(peer) ?? -Infinity));
               this.view[peer] = { score: r.score, reachable: true, vote: r.votedFor };
+              if (r.last) this.lastOf.set(peer, r.last);
             }
           } else if (r.reason === 'not-a-member') this.observers.delete(peer);
         },
@@ -571,16 +607,25 @@ export class Raft extends EventEmitter<RaftEvents> {
     }
   }
 
-  /** The best reachable voter other than this node, by score (ties: the freshest acknowledgement). */
+  /**
+   * The best reachable voter other than this node: holding this leader's newest record first (so it can
+   * win the hand-over election), then by score, then by the freshest acknowledgement.
+   */
   private bestFollower(): { peer: string; score: number } | undefined {
     const now = this.clock.now();
-    let best: { peer: string; score: number; acked: number } | undefined;
+    const mine = this.lastRecord();
+    let best: { peer: string; score: number; acked: number; current: boolean } | undefined;
     for (const v of this.voters ?? []) {
       if (v === this.id) continue;
       const acked = this.ackedSentAt.get(v);
       if (acked === undefined || now - acked > this.timing.electionMinMs) continue;
       const score = this.view[v]?.score?.total ?? 0;
-      if (!best || score > best.score || (score === best.score && acked > best.acked)) best = { peer: v, score, acked };
+      const current = comparePositions(this.lastOf.get(v), mine) >= 0;
+      const better =
+        !best ||
+        (current && !best.current) ||
+        (current === best.current && (score > best.score || (score === best.score && acked > best.acked)));
+      if (better) best = { peer: v, score, acked, current };
     }
     return best;
   }
@@ -678,7 +723,8 @@ export class Raft extends EventEmitter<RaftEvents> {
       this.sameVoters(req.voters) &&
       (this.voters as string[]).includes(from) &&
       req.term > this.term &&
-      !this.leaseActive();
+      !this.leaseActive() &&
+      comparePositions(req.last, this.lastRecord()) >= 0;
     return { term: this.term, ok, score: this.scoreFn() };
   }
 
@@ -691,6 +737,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     // a voter that heard from a live leader ignores ordinary candidates (no term bump either)
     if (!req.transfer && req.term > this.term && this.leaseActive()) return deny('lease');
     this.observeTerm(req.term);
+    if (comparePositions(req.last, this.lastRecord()) < 0) return deny('out-of-date');
     const voted = this.persisted.votedFor;
     if (voted !== null && voted !== from) return deny('already-voted');
     if (voted === null) this.persist({ ...this.persisted, votedFor: from }); // durable before the answer
@@ -712,11 +759,14 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (this.role !== 'follower' || this.leaderId !== from) this.becomeFollower(from, req.since);
     this.leaderSince = req.since;
     this.resetElectionTimer();
+    const last = this.lastRecord();
+    if (req.last && comparePositions(req.last, last) > 0) this.emit('behind', { leader: from, last: req.last });
     return {
       term: this.term,
       ok: true,
       score: this.isVoter ? this.scoreFn() : undefined,
       votedFor: this.persisted.votedFor,
+      last,
     };
   }
 

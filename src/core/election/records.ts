@@ -1,7 +1,7 @@
 // Leader-only records (SLURP context writes, SHHH policy changes): the leader signs {kind, term,
 // leader, seq, payload} with its libp2p key; every node accepts a record only when the signature is
-// the leader's, the signer is the leader it knows for that term, and the term is not older than the
-// newest term it has seen a leader for. Records of a term whose leader is not known yet wait (pending)
+// the leader's, the signer is the leader it knows for that term, and the term is older neither than the
+// newest term it has seen a leader for nor than its own current term. Records of a term whose leader is not known yet wait (pending)
 // until the election tells this node who leads that term, or expire.
 import { ChorusError } from '../errors.ts';
 import type { Signer } from '../p2p/signer.ts';
@@ -68,6 +68,8 @@ function parseFields(body: string): RecordFields | undefined {
 export interface LeaderKnowledge {
   leaderOf(term: number): string | undefined;
   readonly highestKnownLeaderTerm: number;
+  /** This node's current term: a record of an older term is stale (as Raft rejects stale appends). */
+  readonly term?: number;
 }
 
 export type VerifyFn = (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
@@ -91,7 +93,7 @@ export class RecordGate {
     if (!this.verify(f.leader, Buffer.from(rec.body, 'utf8'), Buffer.from(rec.sig, 'base64')))
       return { ok: false, reason: 'signature' };
     const highest = this.knowledge.highestKnownLeaderTerm;
-    if (f.term < highest) return { ok: false, reason: 'stale-term' };
+    if (f.term < highest || f.term < (this.knowledge.term ?? 0)) return { ok: false, reason: 'stale-term' };
     const leader = this.knowledge.leaderOf(f.term);
     if (leader === undefined) return { ok: false, reason: f.term > highest ? 'unknown-leader' : 'stale-term' };
     if (leader !== f.leader) return { ok: false, reason: 'not-leader' };

@@ -115,6 +115,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       timing,
       preVote: c.preVote,
       score: () => this.score(),
+      lastRecord: () => this.paths?.position() ?? [0, 0],
     });
     this.paths = new LeaderPaths(opts, this.raft, this.transport, configRules);
   }
