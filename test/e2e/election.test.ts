@@ -51,6 +51,17 @@ describe('elections across 5 processes of the binary', () => {
     const leader = daemons[leaderIndex] as Daemon;
     const survivors = daemons.filter((d) => d !== leader);
 
+    // leader-only path through the binary: a follower refuses naming the leader; the leader's write reaches all
+    const follower = survivors[0] as Daemon;
+    const refused = await follower.cli(['context', 'put', 'e2e/k', '--data', '{"n":1}']);
+    assert.equal(refused.code, 1);
+    assert.ok(refused.stderr.includes(first.leader), refused.stderr);
+    const put = await leader.cli(['context', 'put', 'e2e/k', '--data', '{"n":1}', '--json']);
+    assert.equal(put.code, 0, put.stderr);
+    assert.equal(JSON.parse(put.stdout).committed, true);
+    const got = await follower.cli(['context', 'get', 'e2e/k', '--json']);
+    assert.deepEqual(JSON.parse(got.stdout)[0]?.content, { n: 1 });
+
     const killedAt = performance.now();
     await leader.kill(); // SIGKILL: no hand-over
     const second = await until(
@@ -69,6 +80,9 @@ describe('elections across 5 processes of the binary', () => {
     );
     const required = await (survivors[0] as Daemon).cli(['elect', 'status', '--require-leader']);
     assert.equal(required.code, 0);
+    const newLeader = survivors.find((d) => idOf(d) === second.leader) as Daemon;
+    const put2 = await newLeader.cli(['context', 'put', 'e2e/k2', '--data', '2']);
+    assert.equal(put2.code, 0, put2.stderr);
 
     // the killed node comes back with its data dir and follows the new leader
     const back = await Daemon.start({
@@ -81,5 +95,15 @@ describe('elections across 5 processes of the binary', () => {
     const third = await until('all 5 agree again', () => agreedLeader(everyone), { timeoutMs: 20_000 });
     assert.equal(third.leader, second.leader, 'the returning node does not disturb the new leader');
     assert.equal((await electStatus(back)).state, 'follower');
+    // it catches up on the record written while it was dead
+    const caught = await until('the restarted node holds e2e/k2', async () => {
+      const r = await back.cli(['context', 'get', 'e2e/k2', '--json']);
+      const list = JSON.parse(r.stdout) as { content: unknown }[];
+      return list.length ? list : undefined;
+    });
+    assert.deepEqual(
+      caught.map((c) => c.content),
+      [2],
+    );
   });
 });

@@ -578,7 +578,7 @@ export class Raft extends EventEmitter<RaftEvents> {
               this.view[peer] = { score: r.score, reachable: true, vote: r.votedFor };
               if (r.last) this.lastOf.set(peer, r.last);
             }
-          } else if (r.reason === 'not-a-member') this.observers.delete(peer);
+          } else if (!voters.includes(peer)) this.observers.delete(peer); // not following this voter set
         },
         () => {
           this.inflight.delete(peer);
