@@ -29,6 +29,8 @@ const HOME = mkdtempSync(join(tmpdir(), 'chorus-e2e-home-'));
 export const CHILD_ENV: Record<string, string> = {
   PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
   HOME,
+  // every `--dev` node of a test run is in one dev cluster
+  CHORUS_DEV_AUTHORITY: join(HOME, 'dev-authority.key'),
   NO_COLOR: '1',
 };
 
@@ -277,7 +279,7 @@ export class Daemon extends ChorusProcess {
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
-    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns'];
+    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns', '--dev'];
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));

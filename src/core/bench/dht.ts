@@ -11,6 +11,7 @@ import { ChorusNode } from '../node/node.ts';
 import { TOPICS } from '../pubsub/topics.ts';
 import { parseAddress } from '../ucxl/address.ts';
 import { ratePerSecond, summarize, type Summary } from './stats.ts';
+import { devClusterConfig } from './children.ts';
 
 export interface DhtBenchOptions {
   nodes: number;
@@ -153,6 +154,7 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
     for (let i = 0; i < opts.nodes; i++) {
       const config = validateConfig({
         dataDir: join(root, `n${i}`),
+        license: devClusterConfig(root),
         p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
         agent: { role: i % 2 === 0 ? 'developer' : 'architect' },
         keys: { keyring },
