@@ -160,9 +160,9 @@ export class ChorusProcess {
   readonly exited: Promise<Exit>;
   private readonly changes = new EventEmitter();
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.args = args;
-    this.child = spawn(BINARY, args, { env: CHILD_ENV, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(BINARY, args, { env: { ...CHILD_ENV, ...env }, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this);
     this.changes.setMaxListeners(0);
     this.child.stdout?.on('data', (d: Buffer) => {
@@ -264,14 +264,20 @@ export interface DaemonOptions {
   apiPort?: number;
   /** Listen multiaddr (default /ip4/127.0.0.1/tcp/0); a fixed port lets a restarted node keep its address. */
   listen?: string;
+  /** Run with --dev (the default): a dev license from the test run's shared dev authority. */
+  dev?: boolean;
+  /** More arguments for `chorus node`. */
+  extra?: string[];
+  /** More environment (CHORUS_* settings). */
+  env?: Record<string, string>;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
 export class Daemon extends ChorusProcess {
   readonly dataDir: string;
 
-  private constructor(dataDir: string, args: string[]) {
-    super(args);
+  private constructor(dataDir: string, args: string[], env?: Record<string, string>) {
+    super(args, env);
     this.dataDir = dataDir;
   }
 
@@ -279,11 +285,13 @@ export class Daemon extends ChorusProcess {
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
-    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns', '--dev'];
+    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns'];
+    if (opts.dev !== false) args.push('--dev');
+    args.push(...(opts.extra ?? []));
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
-    const daemon = new Daemon(dataDir, args);
+    const daemon = new Daemon(dataDir, args, opts.env);
     try {
       await daemon.waitForStderr(/chorus node running/, 15_000);
     } catch (err) {

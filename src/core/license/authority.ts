@@ -40,6 +40,7 @@ export function generateAuthority(privateKeyFile: string, opts: { force?: boolea
       throw new ChorusError(
         'AUTHORITY_EXISTS',
         `${privateKeyFile} already exists; refusing to overwrite an authority key`,
+        { kind: 'usage' },
       );
     }
     throw err;

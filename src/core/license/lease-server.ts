@@ -8,6 +8,8 @@
 import { randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 import { describeError, UsageError } from '../errors.ts';
@@ -61,6 +63,7 @@ export class LeaseServer {
   constructor(opts: LeaseServerOptions) {
     this.opts = opts;
     this.now = opts.now ?? Date.now;
+    mkdirSync(dirname(opts.dbFile), { recursive: true, mode: 0o700 });
     this.db = new DatabaseSync(opts.dbFile);
     this.db.exec(`
       PRAGMA journal_mode = WAL;
