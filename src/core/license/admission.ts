@@ -26,6 +26,8 @@ export const ADMISSION_PROTOCOL = '/chorus/admission/1.0.0';
 const MAX_MESSAGE = 64 * 1024;
 const MAX_LOOKUP = 32;
 const DENY_MS = 60_000;
+/** How long an author nobody could vouch for stays unknown before it is looked up again. */
+const UNKNOWN_MS = 10_000;
 const ATTESTATION_DOMAIN = 'chorus-attestation/1';
 const PROOF_DOMAIN = 'chorus-admission/1';
 
@@ -94,6 +96,8 @@ export class Admission extends EventEmitter<AdmissionEvents> {
   private readonly known = new Map<string, AdmittedPeer & { attestation: Attestation }>();
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly denied = new Map<string, number>();
+  private readonly lookups = new Map<string, Promise<boolean>>();
+  private readonly unknown = new Map<string, number>();
   /** Peers refused since start. */
   refusedCount = 0;
   private readonly onConnection = (evt: CustomEvent<Connection>): void => {
@@ -171,7 +175,23 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     const pending = this.pending.get(author);
     if (pending) return pending;
     if (this.isDenied(author)) return false;
-    return this.lookup(author, signal ?? AbortSignal.timeout(this.opts.handshakeTimeoutMs));
+    const until = this.unknown.get(author);
+    if (until !== undefined && until > Date.now()) return false;
+    // one lookup per author at a time, however many of its messages or records are waiting
+    let running = this.lookups.get(author);
+    if (!running) {
+      running = this.lookup(author, signal ?? AbortSignal.timeout(this.opts.handshakeTimeoutMs)).then((ok) => {
+        if (ok) this.unknown.delete(author);
+        else {
+          if (this.unknown.size > 10_000) this.unknown.clear();
+          this.unknown.set(author, Date.now() + UNKNOWN_MS);
+        }
+        return ok;
+      });
+      this.lookups.set(author, running);
+      void running.finally(() => this.lookups.delete(author));
+    }
+    return running;
   }
 
   /** Verifies an attestation end to end; returns the license or throws LicenseError. */
