@@ -1,7 +1,8 @@
 // Election failover benchmark (npm run bench:election): 5 `chorus node` processes (the single executable,
 // or --source) with the default election timers form one voter set (election.expect 5); then, again and
 // again, the leader is killed with SIGKILL and the time until every survivor's control API reports the same
-// new leader is measured; the killed node is restarted from its data dir before the next kill. Prints
+// new leader is measured; the killed node is restarted from its data dir before the next kill. The nodes
+// run with dev licenses of one shared dev authority (one dev cluster). Prints
 // failover p50/p95/max next to the target (p95 ≤ 2 s). Status is polled over each node's Unix socket
 // every 20 ms (the API `chorus elect status` uses), so the figures include up to ~20 ms of polling.
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -12,7 +13,14 @@ import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { ApiClient } from '../src/core/api/client.ts';
-import { childEnv, killBenchChildren, spawnChild, stopChildren, type Child } from '../src/core/bench/children.ts';
+import {
+  childEnv,
+  devClusterEnv,
+  killBenchChildren,
+  spawnChild,
+  stopChildren,
+  type Child,
+} from '../src/core/bench/children.ts';
 import { summarize } from '../src/core/bench/stats.ts';
 import type { ElectionStatus } from '../src/core/election/service.ts';
 
@@ -78,7 +86,7 @@ async function launch(slot: Slot): Promise<void> {
     `node-${slots.indexOf(slot)}`,
     command,
     args,
-    childEnv({ CHORUS_ELECTION_EXPECT: String(NODES) }),
+    childEnv({ ...devClusterEnv(root), CHORUS_ELECTION_EXPECT: String(NODES) }),
   );
   slot.peerId = await child.waitForStderr((l) => /chorus node running peerId=(\S+)/.exec(l)?.[1], 20_000);
   slot.child = child;

@@ -20,10 +20,11 @@ export function integer(min = 0): (value: string) => number {
   };
 }
 
-/** Parses a duration: "1500", "1500ms", "2s", "1m". */
+const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
+
+/** Parses a duration: "1500", "1500ms", "2s", "1m", "12h", "365d". */
 export function duration(value: string): number {
-  const m = /^(\d+(?:\.\d+)?)(ms|s|m)?$/.exec(value.trim());
-  if (!m) throw new InvalidArgumentError('expected a duration such as 500ms, 2s or 1m');
-  const n = Number(m[1]);
-  return m[2] === 's' ? n * 1000 : m[2] === 'm' ? n * 60_000 : n;
+  const m = /^(\d+(?:\.\d+)?)(ms|s|m|h|d)?$/.exec(value.trim());
+  if (!m) throw new InvalidArgumentError('expected a duration such as 500ms, 2s, 1m, 12h or 30d');
+  return Number(m[1]) * UNIT_MS[m[2] ?? 'ms']!;
 }

@@ -7,6 +7,7 @@ import { invoke } from './invoke.ts';
 import { registerNodeVerbs } from './verbs/node.ts';
 import { registerUcxlVerbs } from './verbs/ucxl.ts';
 import { registerBenchVerbs } from './verbs/bench.ts';
+import { registerLicenseVerbs } from './verbs/license.ts';
 import { registerElectVerbs } from './verbs/elect.ts';
 
 export function buildProgram(): Command {
@@ -45,6 +46,7 @@ export function buildProgram(): Command {
 
   registerNodeVerbs(program);
   registerUcxlVerbs(program);
+  registerLicenseVerbs(program);
   registerBenchVerbs(program);
   registerElectVerbs(program);
 

@@ -165,6 +165,7 @@ describe('three-node cluster (A, B developers; C architect)', () => {
     const r = await chorus([
       'publish',
       'TaskAnnouncement',
+      '--dev',
       '--join',
       aAddr,
       '--confirm',
@@ -193,6 +194,7 @@ describe('three-node cluster (A, B developers; C architect)', () => {
     const r = await chorus([
       'publish',
       'TaskAnnouncement',
+      '--dev',
       '--join',
       `/ip4/127.0.0.1/tcp/${port}/p2p/${ids.a}`,
       '--confirm',
@@ -309,7 +311,15 @@ describe('one node: control socket, TCP API, refusal of a second node, SIGTERM',
     const st = statSync(sock);
     assert.ok(st.isSocket());
     assert.equal(st.mode & 0o777, 0o600);
-    const second = await chorus(['--data-dir', node.dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']);
+    const second = await chorus([
+      '--data-dir',
+      node.dataDir,
+      'node',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--no-mdns',
+      '--dev',
+    ]);
     assert.equal(second.code, 1, second.stderr);
     assert.equal(lines(second.stderr).length, 1, second.stderr);
     assert.match(second.stderr, /^chorus: another chorus node is already running/);

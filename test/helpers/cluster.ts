@@ -7,6 +7,12 @@ import { validateConfig } from '../../src/core/config/load.ts';
 import type { ChorusConfig } from '../../src/core/config/schema.ts';
 import { createLogger, silentLogger } from '../../src/core/log.ts';
 import { ChorusNode } from '../../src/core/node/node.ts';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PrivateKey } from '@libp2p/interface';
+import { Admission } from '../../src/core/license/admission.ts';
+import { resolveNodeLicense } from '../../src/core/license/startup.ts';
+import { createHost, type ChorusLibp2p } from '../../src/core/p2p/host.ts';
+import { signerFor } from '../../src/core/p2p/signer.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 
 export interface ClusterOptions {
@@ -16,10 +22,14 @@ export interface ClusterOptions {
   admit?: (author: string) => boolean;
 }
 
+/** Every in-process test node belongs to one dev cluster (one dev authority per test process). */
+export const TEST_DEV_AUTHORITY = join(mkdtempSync(join(tmpdir(), 'chorus-authority-')), 'dev-authority.key');
+
 export function testConfig(overrides: Record<string, unknown> = {}): ChorusConfig {
   const dataDir = mkdtempSync(join(tmpdir(), 'chorus-node-'));
   const base = {
     dataDir,
+    license: { dev: true, devAuthority: TEST_DEV_AUTHORITY },
     p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
     pubsub: { meshWaitMs: 5000 },
   };
@@ -157,4 +167,58 @@ export function electionAgreed(nodes: ChorusNode[], timeoutMs = 15_000): Promise
     for (const n of nodes) n.election.on('change', on);
     on();
   });
+}
+
+export interface PlainHost {
+  host: ChorusLibp2p;
+  privateKey: PrivateKey;
+  /** Present when the host proves a license of the test dev cluster. */
+  admission?: Admission;
+  stop(): Promise<void>;
+}
+
+/**
+ * A bare libp2p host on the chorus protocols (no ChorusNode around it), for attack tests: without a
+ * license it is what an unlicensed node looks like; with one it is a licensed peer misbehaving.
+ */
+export async function plainHost(opts: {
+  licensed: boolean;
+  /** With a license: false makes it a relay that checks nobody (a misbehaving licensed peer). */
+  enforce?: boolean;
+  gossip?: Partial<GossipsubOpts>;
+}): Promise<PlainHost> {
+  const privateKey = await generateKeyPair('Ed25519');
+  const host = await createHost({
+    privateKey,
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    maxConnections: 10,
+    maxPeersPerIp: 10,
+    inboundPerSecond: 10,
+    gossip: { heartbeatInterval: 100, ...opts.gossip },
+  });
+  let admission: Admission | undefined;
+  if (opts.licensed) {
+    const license = resolveNodeLicense(testConfig());
+    admission = new Admission({
+      libp2p: host,
+      signer: signerFor(privateKey),
+      license: license.doc,
+      authorities: license.authorities,
+      clusterId: license.clusterId,
+      handshakeTimeoutMs: 5000,
+      logger,
+      enforce: opts.enforce,
+    });
+    await admission.start();
+  }
+  return {
+    host,
+    privateKey,
+    admission,
+    stop: async () => {
+      await admission?.stop();
+      await host.stop();
+    },
+  };
 }

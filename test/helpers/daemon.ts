@@ -29,6 +29,8 @@ const HOME = mkdtempSync(join(tmpdir(), 'chorus-e2e-home-'));
 export const CHILD_ENV: Record<string, string> = {
   PATH: process.env.PATH ?? '/usr/local/bin:/usr/bin:/bin',
   HOME,
+  // every `--dev` node of a test run is in one dev cluster
+  CHORUS_DEV_AUTHORITY: join(HOME, 'dev-authority.key'),
   NO_COLOR: '1',
 };
 
@@ -158,9 +160,9 @@ export class ChorusProcess {
   readonly exited: Promise<Exit>;
   private readonly changes = new EventEmitter();
 
-  constructor(args: string[]) {
+  constructor(args: string[], env: Record<string, string> = {}) {
     this.args = args;
-    this.child = spawn(BINARY, args, { env: CHILD_ENV, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
+    this.child = spawn(BINARY, args, { env: { ...CHILD_ENV, ...env }, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
     live.add(this);
     this.changes.setMaxListeners(0);
     this.child.stdout?.on('data', (d: Buffer) => {
@@ -264,14 +266,20 @@ export interface DaemonOptions {
   listen?: string;
   /** A config file (YAML or JSON) passed with --config. */
   config?: string;
+  /** Run with --dev (the default): a dev license from the test run's shared dev authority. */
+  dev?: boolean;
+  /** More arguments for `chorus node`. */
+  extra?: string[];
+  /** More environment (CHORUS_* settings). */
+  env?: Record<string, string>;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
 export class Daemon extends ChorusProcess {
   readonly dataDir: string;
 
-  private constructor(dataDir: string, args: string[]) {
-    super(args);
+  private constructor(dataDir: string, args: string[], env?: Record<string, string>) {
+    super(args, env);
     this.dataDir = dataDir;
   }
 
@@ -288,10 +296,12 @@ export class Daemon extends ChorusProcess {
       listen,
       '--no-mdns',
     ];
+    if (opts.dev !== false) args.push('--dev');
+    args.push(...(opts.extra ?? []));
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
-    const daemon = new Daemon(dataDir, args);
+    const daemon = new Daemon(dataDir, args, opts.env);
     try {
       await daemon.waitForStderr(/chorus node running/, 15_000);
     } catch (err) {

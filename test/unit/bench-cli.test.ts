@@ -3,8 +3,12 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
-import { checkSlo, histogram, type DhtBenchReport } from '../../src/core/bench/dht.ts';
+import { after, before, describe, test } from 'node:test';
+import { checkSlo, histogram, runDhtBenchLive, type DhtBenchReport } from '../../src/core/bench/dht.ts';
+import { validateConfig } from '../../src/core/config/load.ts';
+import type { ChorusNode } from '../../src/core/node/node.ts';
+import { parseAddress } from '../../src/core/ucxl/address.ts';
+import { startCluster, stopAll, testConfig } from '../helpers/cluster.ts';
 import { runCli } from '../helpers/run.ts';
 
 const tiny = ['bench', 'dht', '--nodes', '3', '--keys', '4', '--ops', '20', '--warmup', '2'];
@@ -106,4 +110,48 @@ test('bench dht --procs runs separate node processes of this program and drives 
   assert.equal(report.get.successRate, 1);
   assert.ok(report.replication.min >= 3);
   assert.ok(report.rssPerNodeMb > 0, 'the node processes were measured');
+});
+
+describe('bench dht --join (live mode) against a running cluster', () => {
+  let cluster: ChorusNode[] = [];
+  before(async () => {
+    cluster = await startCluster(3);
+  });
+  after(() => stopAll(cluster));
+  const base = { nodes: 2, keys: 4, ops: 12, valueSize: 256, replication: 3, concurrency: 1, warmup: 2 };
+
+  test('writes, reads back from a second node, then tombstones every key it wrote', async () => {
+    const report = await runDhtBenchLive({
+      ...base,
+      join: [cluster[0]!.addresses()[0]!],
+      license: testConfig().license,
+      listen: '/ip4/127.0.0.1/tcp/0',
+    });
+    assert.equal(report.mode, 'live');
+    assert.equal(report.put.ok, 4);
+    assert.equal(report.get.successRate, 1);
+    assert.ok(report.replication.min >= 3);
+    assert.deepEqual(report.live?.cleanup, { tombstoned: 4, failed: 0 });
+    // the cluster itself sees the keys deleted
+    const key0 = parseAddress(`ucxl://bench:developer@${report.live?.project}:run/*^/key-0`);
+    const meta = await cluster[1]!.decisions.resolve(key0);
+    assert.equal(meta.deleted, true);
+  });
+
+  test('a license of another authority is not admitted: a clear error, nothing written', async () => {
+    const stranger = validateConfig({
+      dataDir: mkdtempSync(join(tmpdir(), 'chorus-stranger-')),
+      license: { dev: true },
+    }).license;
+    await assert.rejects(
+      runDhtBenchLive({
+        ...base,
+        join: [cluster[0]!.addresses()[0]!],
+        license: stranger,
+        listen: '/ip4/127.0.0.1/tcp/0',
+        joinTimeoutMs: 3000,
+      }),
+      /met 0 licensed cluster peer\(s\) in 3 s; .*is this license valid for that cluster/,
+    );
+  });
 });

@@ -1,17 +1,15 @@
 // Multi-node pubsub behaviour on real libp2p nodes over loopback TCP, in one process.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { publishOnce } from '../../src/core/node/oneshot.ts';
-import { createHost } from '../../src/core/p2p/host.ts';
 import { NoSubscribersError } from '../../src/core/pubsub/errors.ts';
 import { defaultTopicFor, encodeEnvelope, MESSAGE_TYPES } from '../../src/core/pubsub/messages.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import { SecretDeniedError } from '../../src/core/shhh/redactor.ts';
-import { startCluster, startNode, stopAll, testConfig, waitForMesh } from '../helpers/cluster.ts';
+import { plainHost, startCluster, startNode, stopAll, testConfig, waitForMesh } from '../helpers/cluster.ts';
 import { nextEvent, until } from '../helpers/events.ts';
 
 describe('a 5-node cluster', () => {
@@ -143,15 +141,9 @@ describe('a 5-node cluster', () => {
     // this receiver handles each peer's RPCs strictly in order, so a later RPC from the same peer
     // proves the earlier one was fully processed
     const target = await startNode({}, { awaitRpcHandler: true, awaitRpcMessageHandler: true });
-    const host = await createHost({
-      privateKey: await generateKeyPair('Ed25519'),
-      listen: ['/ip4/127.0.0.1/tcp/0'],
-      mdns: false,
-      maxConnections: 10,
-      maxPeersPerIp: 10,
-      inboundPerSecond: 10,
-      gossip: { globalSignaturePolicy: 'StrictNoSign', heartbeatInterval: 100 },
-    });
+    // a licensed peer (so it stays connected) that sends unsigned messages
+    const plain = await plainHost({ licensed: true, gossip: { globalSignaturePolicy: 'StrictNoSign' } });
+    const host = plain.host;
     let delivered = 0;
     const onMessage = (m: ReceivedMessage): void => {
       if (m.envelope?.data.unsigned) delivered++;
@@ -183,7 +175,7 @@ describe('a 5-node cluster', () => {
       assert.equal(delivered, 0);
     } finally {
       target.pubsub.off('message', onMessage);
-      await host.stop();
+      await plain.stop();
       await target.stop();
     }
   });

@@ -7,7 +7,9 @@ export function registerBenchVerbs(program: Command): void {
   const bench = program.command('bench').description('benchmarks with SLO gates (exit 3 when breached)');
   bench
     .command('dht')
-    .description('PUT/GET latency, success and replication of decisions on nodes started in this process')
+    .description(
+      'PUT/GET latency, success and replication of decisions: nodes started here (default), node processes (--procs), or a live cluster (--join)',
+    )
     .option('--nodes <n>', 'nodes to start in this process on loopback', integer(1), 20)
     .option(
       '--procs <n>',
@@ -15,6 +17,14 @@ export function registerBenchVerbs(program: Command): void {
       integer(0),
       0,
     )
+    .option(
+      '--join <multiaddr>',
+      'live mode: benchmark the cluster behind this peer (repeatable; needs a license, e.g. --license or --dev); tombstones the keys it wrote',
+      collect,
+    )
+    .option('--listen <multiaddr>', 'live mode: address the bench nodes listen on', '/ip4/0.0.0.0/tcp/0')
+    .option('--license <file>', 'live mode: the license the bench nodes prove (default license.file)')
+    .option('--dev', 'live mode: use a dev license (the cluster must share the dev authority)')
     .option('--keys <n>', 'decisions to PUT', integer(1), 200)
     .option('--ops <n>', 'GETs to measure (from random nodes other than the writer)', integer(1), 2000)
     .option('--value-size <bytes>', 'decision size', integer(1), 1024)
@@ -45,10 +55,15 @@ export function registerBenchVerbs(program: Command): void {
               sloP95: opts.sloP95 as number,
               sloSuccess: opts.sloSuccess as number,
               out: opts.out as string | undefined,
+              join: opts.join as string[] | undefined,
+              listen: opts.listen as string,
             },
             ctx,
           ),
-        { view: renderBenchDht },
+        {
+          view: renderBenchDht,
+          flags: { 'license.file': opts.license, 'license.dev': opts.dev === true ? true : undefined },
+        },
       );
     });
 

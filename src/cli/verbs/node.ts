@@ -22,6 +22,11 @@ export function registerNodeVerbs(program: Command): void {
     .option('--reports-to <supervisor>', 'supervisor for the hierarchy topic (repeatable)', collect)
     .option('--capability <name>', 'capability to announce (repeatable)', collect)
     .option('--api-port <port>', 'also serve the control API on this loopback TCP port (token required)', integer(1))
+    .option('--license <file>', 'license file (default <data-dir>/license.json); no valid license, no node')
+    .option(
+      '--dev',
+      'development mode: create a local license authority and a dev license once, in the data dir (dev licenses admit only peers of the same dev authority: CHORUS_DEV_AUTHORITY)',
+    )
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
       await invoke(cmd, (ctx) => run({}, ctx), {
@@ -35,6 +40,8 @@ export function registerNodeVerbs(program: Command): void {
           'agent.reportsTo': opts.reportsTo,
           'agent.capabilities': opts.capability,
           'api.tcpPort': opts.apiPort,
+          'license.file': opts.license,
+          'license.dev': opts.dev === true ? true : undefined,
         },
       });
     });
@@ -61,6 +68,8 @@ export function registerNodeVerbs(program: Command): void {
     .option('--timeout <duration>', 'with --join: give up after this long (e.g. 10s)', duration, 10_000)
     .option('--type <content-type>', 'with "decision": content type', 'application/octet-stream')
     .option('--roles <roles>', 'with "decision": roles it is for (comma-separated)', collect)
+    .option('--license <file>', 'with --join: the license this one-shot node proves (default <data-dir>/license.json)')
+    .option('--dev', 'with --join: use a dev license (as chorus node --dev)')
     .action(
       async (
         target: string,
@@ -102,7 +111,10 @@ export function registerNodeVerbs(program: Command): void {
               },
               ctx,
             ),
-          { view: renderPublish },
+          {
+            view: renderPublish,
+            flags: { 'license.file': opts.license, 'license.dev': opts.dev === true ? true : undefined },
+          },
         );
       },
     );

@@ -44,12 +44,17 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
       `  ≤ ${(Number.isFinite(b.leMs) ? `${b.leMs} ms` : '∞').padStart(8)} ${'█'.repeat(Math.ceil((40 * b.count) / peak)).padEnd(40)} ${b.count}`,
   );
   return [
-    `chorus bench dht — ${p.nodes} ${r.mode === 'processes' ? 'node processes (through their control APIs)' : 'nodes in one process'}, ${p.keys} keys × ${p.valueSize} B (encrypted), replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
+    `chorus bench dht — ${r.live ? `live cluster via ${r.live.join.length} peer(s) (${r.live.clusterPeers} licensed peers met; a writer and a reader node joined)` : `${p.nodes} ${r.mode === 'processes' ? 'node processes (through their control APIs)' : 'nodes in one process'}`}, ${p.keys} keys × ${p.valueSize} B (encrypted), replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
     table,
     'GET latency:',
     ...histogram,
     `GET success ${(r.get.successRate * 100).toFixed(2)} %   holders per key min ${r.replication.min} / median ${r.replication.median}   errors ${Object.keys(r.errors).length ? JSON.stringify(r.errors) : 'none'}`,
     `start-up ${(r.startupMs / 1000).toFixed(1)} s, RSS ≈ ${r.rssPerNodeMb.toFixed(1)} MB per node`,
+    ...(r.live
+      ? [
+          `cleanup: ${r.live.cleanup.tombstoned} key(s) tombstoned${r.live.cleanup.failed ? `, ${r.live.cleanup.failed} FAILED` : ''}`,
+        ]
+      : []),
     `SLO: GET p95 ≤ ${slo.p95Ms} ms, success ≥ ${slo.successPercent} % — ${slo.breached.length ? 'BREACHED' : 'met'}`,
   ].join('\n');
 }

@@ -33,6 +33,8 @@ export function renderStatus(s: NodeStatus): string {
       ['data dir', s.dataDir],
       ['event log', `${s.eventLog.entries} entries, head ${s.eventLog.headHash.slice(0, 16)}`],
       ['api', s.api.tcp ? `${s.api.socket}, tcp ${s.api.tcp}` : s.api.socket],
+      ['license', `${s.license.id} (${s.license.dev ? 'DEV, ' : ''}cluster ${s.license.clusterId})`],
+      ['lease', s.license.lease ? `${s.license.lease.state} (${s.license.lease.server})` : undefined],
       [
         'election',
         s.election ? `${s.election.state}, term ${s.election.term}, leader ${s.election.leader ?? 'none'}` : undefined,
@@ -48,7 +50,7 @@ export function renderStatus(s: NodeStatus): string {
 export function renderPeers(peers: PeerView[], term: TerminalFacts): string {
   if (peers.length === 0) return 'no peers';
   return renderTable(
-    ['peer', 'role', 'capabilities', 'status', 'last seen', 'address', 'latency'],
+    ['peer', 'role', 'capabilities', 'status', 'last seen', 'address', 'latency', 'license'],
     peers.map((p) => [
       `${p.peerId.slice(0, 8)}…${p.peerId.slice(-6)}`,
       p.role ?? '—',
@@ -57,6 +59,7 @@ export function renderPeers(peers: PeerView[], term: TerminalFacts): string {
       ago(p.lastSeen),
       p.addresses[0]?.replace(/\/p2p\/.*$/, '') ?? '—',
       p.latencyMs === undefined ? '—' : `${p.latencyMs} ms`,
+      p.license ? `${p.license.licenseId}${p.license.dev ? ' (dev)' : ''}` : 'unproven',
     ]),
     term.color,
   );

@@ -8,6 +8,7 @@ import {
   type SloVerdict,
 } from '../../core/bench/dht.ts';
 import { UsageError } from '../../core/errors.ts';
+import { parseBootstrap } from '../../core/p2p/join.ts';
 import type { CommandContext } from '../context.ts';
 import { selfCommand } from './self.ts';
 
@@ -17,6 +18,9 @@ export interface BenchDhtOptions extends Omit<DhtBenchOptions, 'signal' | 'progr
   sloP95: number;
   sloSuccess: number;
   out?: string;
+  /** Live mode: the cluster to join instead of starting nodes. */
+  join?: string[];
+  listen?: string;
 }
 
 export interface BenchDhtResult {
@@ -27,8 +31,10 @@ export interface BenchDhtResult {
 }
 
 export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<BenchDhtResult> {
-  const nodes = opts.procs > 0 ? opts.procs : opts.nodes;
-  if (nodes < opts.replication) throw new UsageError(`${nodes} nodes are fewer than --replication ${opts.replication}`);
+  if (opts.join?.length && opts.procs > 0) throw new UsageError('--join benchmarks a live cluster: drop --procs');
+  const nodes = opts.join?.length ? 2 : opts.procs > 0 ? opts.procs : opts.nodes;
+  if (!opts.join?.length && nodes < opts.replication)
+    throw new UsageError(`${nodes} nodes are fewer than --replication ${opts.replication}`);
   if (opts.replication < 3 || opts.replication > 5) throw new UsageError('--replication must be 3–5');
   const common = {
     ...opts,
@@ -36,8 +42,16 @@ export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<B
     signal: ctx.signal,
     progress: (phase: string, done: number, total: number) => ctx.progress({ phase, done, total }),
   };
-  const report =
-    opts.procs > 0
+  const report = opts.join?.length
+    ? await (
+        await import('../../core/bench/dht.ts')
+      ).runDhtBenchLive({
+        ...common,
+        join: parseBootstrap(opts.join).map(String), // validated here: a bad address is exit 2 before any node starts
+        license: ctx.config.license,
+        listen: opts.listen ?? '/ip4/0.0.0.0/tcp/0',
+      })
+    : opts.procs > 0
       ? await (await import('../../core/bench/dht-procs.ts')).runDhtBenchProcs({ ...common, ...selfCommand() })
       : await runDhtBench(common);
   const slo = checkSlo(report, opts.sloP95, opts.sloSuccess);

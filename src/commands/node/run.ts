@@ -1,4 +1,5 @@
 // `chorus node`: start the daemon and run until SIGINT/SIGTERM, then stop gracefully (≤ 5 s).
+import { ChorusError } from '../../core/errors.ts';
 import { ChorusNode } from '../../core/node/node.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -19,9 +20,10 @@ export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunRe
     addresses: status.addresses,
     api: status.api.socket,
   });
-  await new Promise<void>((resolve) => {
-    if (ctx.signal.aborted) return resolve();
-    ctx.signal.addEventListener('abort', () => resolve(), { once: true });
+  const halted = await new Promise<string | undefined>((resolve) => {
+    if (ctx.signal.aborted) return resolve(undefined);
+    ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+    void node.halted.then(resolve);
   });
   ctx.logger.info('shutting down');
   const stopped = await Promise.race([
@@ -29,5 +31,6 @@ export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunRe
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_BUDGET_MS).unref()),
   ]);
   if (!stopped) ctx.logger.warn('graceful stop did not finish in time; exiting anyway');
+  if (halted !== undefined) throw new ChorusError('LEASE_EXPIRED', `node stopped: ${halted}`);
   return { peerId: status.peerId, uptimeMs: Date.now() - Date.parse(status.startedAt), stoppedCleanly: stopped };
 }

@@ -2,6 +2,7 @@
 // stop gracefully (SIGTERM, then SIGKILL), and a last-resort kill of everything still running.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeError } from '../errors.ts';
 
@@ -35,6 +36,16 @@ export function childEnv(extra: Record<string, string> = {}): NodeJS.ProcessEnv 
   const env: NodeJS.ProcessEnv = {};
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('CHORUS_')) env[k] = v;
   return { ...env, NO_COLOR: '1', ...extra };
+}
+
+/** Environment that makes benchmark nodes one dev cluster: --dev licenses from one shared dev authority. */
+export function devClusterEnv(root: string): Record<string, string> {
+  return { CHORUS_DEV: 'true', CHORUS_DEV_AUTHORITY: join(root, 'dev-authority.key') };
+}
+
+/** The config layer for in-process benchmark nodes of the same dev cluster. */
+export function devClusterConfig(root: string): { dev: true; devAuthority: string } {
+  return { dev: true, devAuthority: join(root, 'dev-authority.key') };
 }
 
 export function spawnChild(

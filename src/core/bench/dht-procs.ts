@@ -10,7 +10,7 @@ import { DEFAULT_ROLE_POLICY } from '../crypto/policy.ts';
 import type { PutReceipt } from '../decisions/store.ts';
 import { ChorusError, describeError } from '../errors.ts';
 import type { NodeStatus } from '../node/node.ts';
-import { childEnv, spawnChild, stopChildren, type Child } from './children.ts';
+import { childEnv, devClusterEnv, spawnChild, stopChildren, type Child } from './children.ts';
 import { buildReport, type DhtBenchOptions, type DhtBenchReport } from './dht.ts';
 
 export interface DhtProcsOptions extends DhtBenchOptions {
@@ -47,7 +47,11 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
   const keyringFile = join(root, 'keyring.json');
   const keyring = await RoleKeyring.open(keyringFile);
   for (const role of Object.keys(DEFAULT_ROLE_POLICY)) await keyring.ensureRole(role);
-  const env = childEnv({ CHORUS_KEYRING: keyringFile, CHORUS_REPLICATION: String(opts.replication) });
+  const env = childEnv({
+    ...devClusterEnv(root),
+    CHORUS_KEYRING: keyringFile,
+    CHORUS_REPLICATION: String(opts.replication),
+  });
   const children: Child[] = [];
   const clients: ApiClient[] = [];
   const t0 = performance.now();

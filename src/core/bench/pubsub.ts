@@ -7,7 +7,7 @@ import { spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { Agent, request } from 'node:http';
 import { arch, cpus, loadavg, platform, release, tmpdir, totalmem } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { multiaddr } from '@multiformats/multiaddr';
 import { socketPath } from '../api/protocol.ts';
@@ -18,7 +18,15 @@ import { silentLogger } from '../log.ts';
 import { ChorusNode } from '../node/node.ts';
 import { buildEnvelope, encodeEnvelope } from '../pubsub/messages.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
-import { childEnv, spawnChild, stopChildren, withTimeout, type Child } from './children.ts';
+import {
+  childEnv,
+  devClusterConfig,
+  devClusterEnv,
+  spawnChild,
+  stopChildren,
+  withTimeout,
+  type Child,
+} from './children.ts';
 import { ratePerSecond, ratio, summarize, type Summary } from './stats.ts';
 
 export { killBenchChildren } from './children.ts';
@@ -692,6 +700,7 @@ function childCpuMs(pid: number | undefined): number {
 function benchConfig(dataDir: string) {
   return validateConfig({
     dataDir,
+    license: devClusterConfig(dirname(dataDir)),
     p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
     pubsub: { meshWaitMs: 5000 },
     agent: { role: 'developer' },
@@ -918,7 +927,8 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
   const mode = options.publisher ?? 'both';
   const concurrency = options.apiConcurrency ?? 32;
   const args = options.args ?? [];
-  const env = childEnv(options.env);
+  const root = mkdtempSync(join(tmpdir(), 'chorus-bench-'));
+  const env = childEnv({ ...devClusterEnv(root), ...options.env });
   const exe = [options.command, ...args].join(' ');
   const report: ScenarioReport = {
     name: 'processes',
@@ -939,7 +949,6 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
       "node latency = the receiving node's receivedAt (ms resolution) − sent_at_ms: the part before the subscribe stream",
     ],
   };
-  const root = mkdtempSync(join(tmpdir(), 'chorus-bench-'));
   const nodes: Child[] = [];
   const subs: Child[] = [];
   let peer: ChorusNode | undefined;

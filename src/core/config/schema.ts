@@ -270,6 +270,55 @@ export const configSchema = z.strictObject({
         .prefault({}),
     })
     .prefault({}),
+  license: z
+    .strictObject({
+      file: key(z.string().default(''), {
+        description:
+          'This node’s license file. Default: <dataDir>/license.json. Without a valid license the node opens no socket.',
+        env: 'CHORUS_LICENSE_FILE',
+      }),
+      authority: key(
+        z.array(z.string().regex(/^ed25519:[A-Za-z0-9_-]{43}$/, 'an authority key: ed25519:<base64url>')).default([]),
+        {
+          description: 'Public keys of the license authorities this node trusts (`chorus license keygen` prints one).',
+          env: 'CHORUS_LICENSE_AUTHORITY',
+        },
+      ),
+      clusterId: key(z.string().default(''), {
+        description:
+          'The cluster this node belongs to; its license must be for it. Default: the cluster named by the license.',
+        env: 'CHORUS_CLUSTER_ID',
+      }),
+      dev: key(z.boolean().default(false), {
+        description:
+          'Development mode (`chorus node --dev`): create a local dev authority and license once and use them. Dev licenses admit only peers of the same dev authority.',
+        env: 'CHORUS_DEV',
+      }),
+      devAuthority: key(z.string().default(''), {
+        description:
+          'The dev authority key file used by --dev. Default: <dataDir>/dev-authority.key; point several local nodes at one file to let them form a dev cluster.',
+        env: 'CHORUS_DEV_AUTHORITY',
+      }),
+      server: key(z.string().default(''), {
+        description:
+          'URL of the lease server (`chorus license serve`); when set, the node holds a cluster lease while it runs.',
+        env: 'CHORUS_LICENSE_SERVER',
+      }),
+      leaseTtlMs: key(z.number().int().min(1000).default(60_000), {
+        description: 'Lifetime of a cluster lease; the node renews it at a third of this.',
+        env: 'CHORUS_LEASE_TTL_MS',
+      }),
+      gracePeriodMs: key(z.number().int().min(1000).default(3_600_000), {
+        description:
+          'How long a node keeps running without reaching the lease server, counted from its last successful renewal; then it stops.',
+        env: 'CHORUS_LICENSE_GRACE_MS',
+      }),
+      handshakeTimeoutMs: key(z.number().int().min(100).default(5000), {
+        description: 'Deadline for a new peer to prove its license; peers that do not are disconnected.',
+        env: 'CHORUS_ADMISSION_TIMEOUT_MS',
+      }),
+    })
+    .prefault({}),
   shhh: z
     .strictObject({
       rules: key(z.array(redactionRuleSchema).default([]), {

@@ -11,7 +11,7 @@ import { decryptWithIdentities, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
-import { readLocalRecord, DHT_DATASTORE_PREFIX } from '../dht/kad.ts';
+import { readLocalRecord, DHT_DATASTORE_PREFIX, type DhtContext } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
@@ -34,7 +34,6 @@ import {
   signDecision,
   versionKey,
   type DecisionRecord,
-  type ValidationContext,
 } from './record.ts';
 
 export class NotFoundError extends ChorusError {
@@ -82,7 +81,7 @@ export interface DecisionStoreOptions {
   policy: RolePolicy;
   role: string;
   signer: Signer;
-  validation: ValidationContext;
+  validation: DhtContext;
   replication: number;
   logger: Logger;
   /** Re-put held records on this schedule (and shortly after peers connect). */
@@ -194,6 +193,19 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
 
   private decode(bytes: Uint8Array): DecisionRecord {
     return decodeRecord(bytes, this.opts.validation);
+  }
+
+  /** decode() for answers from peers: an author this node has not met yet gets one admission lookup. */
+  private async decodeRemote(bytes: Uint8Array): Promise<DecisionRecord> {
+    try {
+      return this.decode(bytes);
+    } catch (err) {
+      const author = looseAuthor(bytes);
+      const { awaitAdmission, isAdmitted } = this.opts.validation;
+      if (!awaitAdmission || author === undefined || isAdmitted(author)) throw err;
+      await awaitAdmission(author);
+      return this.decode(bytes);
+    }
   }
 
   /** Writes a new version of the decision at `address` and replicates it to `replication` peers. */
@@ -388,11 +400,11 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
         let pending = replicas.length;
         if (pending === 0) resolve(false);
         for (const peer of replicas) {
-          void direct.getFrom(peer, key, AbortSignal.any([signal, stop.signal])).then((answer) => {
+          void direct.getFrom(peer, key, AbortSignal.any([signal, stop.signal])).then(async (answer) => {
             if (!answer) failures++;
             else if (answer.value) {
               try {
-                const record = this.decode(answer.value);
+                const record = await this.decodeRemote(answer.value);
                 answered.add(peer);
                 if (!best || compareRecords(record, best) < 0) best = record;
               } catch {
@@ -424,7 +436,7 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
         }
         let record: DecisionRecord;
         try {
-          record = this.decode(event.record.value);
+          record = await this.decodeRemote(event.record.value);
         } catch {
           continue; // invalid answers never count
         }
@@ -598,5 +610,14 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
       // a timeout ends the search with what was found
     }
     return [...found];
+  }
+}
+
+function looseAuthor(bytes: Uint8Array): string | undefined {
+  try {
+    const author = (JSON.parse(new TextDecoder().decode(bytes)) as { author?: unknown }).author;
+    return typeof author === 'string' ? author : undefined;
+  } catch {
+    return undefined;
   }
 }

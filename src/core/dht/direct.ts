@@ -10,6 +10,7 @@ import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { readAll } from '../p2p/streams.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
 
 export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.0.0';
@@ -39,18 +40,6 @@ function closer(target: Buffer, a: Buffer, b: Buffer): number {
     if (da !== db) return da - db;
   }
   return 0;
-}
-
-async function readAll(stream: Stream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.from(chunk.subarray());
-    size += buf.length;
-    if (size > MAX_MESSAGE) throw new Error('message too large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
 }
 
 export interface DirectOptions {
@@ -113,7 +102,7 @@ export class DirectReplicas {
   private async serve(stream: Stream, _conn: Connection): Promise<void> {
     let response: Response;
     try {
-      const req = JSON.parse((await readAll(stream)).toString('utf8')) as Request;
+      const req = JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as Request;
       const key = Buffer.from(req.key, 'base64');
       if (req.op === 'get') {
         const value = await readLocalRecord(this.opts.datastore, key);
@@ -141,7 +130,7 @@ export class DirectReplicas {
     });
     stream.send(Buffer.from(JSON.stringify(req)));
     await stream.close();
-    return JSON.parse((await readAll(stream)).toString('utf8')) as Response;
+    return JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as Response;
   }
 
   /** Stores a record on a peer; resolves true when the peer validated and stored it. */

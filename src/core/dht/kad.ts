@@ -23,6 +23,14 @@ export interface DhtContext extends ValidationContext {
   datastore?: Datastore;
   /** Newest version of a subject announced in the cluster (so a node that holds no copy still refuses stale ones). */
   knownVersion?: (subject: string) => number | undefined;
+  /** Settles once the author's license is known to this node (a handshake in progress, or a lookup). */
+  awaitAdmission?: (author: string) => Promise<void>;
+}
+
+/** Lets admission catch up with an author met through a third node before the sync checks run. */
+async function admitAuthor(ctx: DhtContext, value: Uint8Array): Promise<void> {
+  const author = decodeLoose(value)?.author;
+  if (ctx.awaitAdmission && typeof author === 'string' && !ctx.isAdmitted(author)) await ctx.awaitAdmission(author);
 }
 
 /** Where kad-dht keeps the record for a DHT key in the libp2p datastore. */
@@ -51,6 +59,7 @@ function decodeLoose(bytes: Uint8Array): DecisionRecord | undefined {
 export function decisionValidators(ctx: DhtContext) {
   return {
     [LATEST_NS]: async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+      await admitAuthor(ctx, value);
       const d = decodeRecord(value, ctx);
       checkKey(key, d);
       const local = ctx.datastore ? await readLocalRecord(ctx.datastore, key) : undefined;
@@ -64,6 +73,7 @@ export function decisionValidators(ctx: DhtContext) {
       }
     },
     [VERSION_NS]: async (key: Uint8Array, value: Uint8Array): Promise<void> => {
+      await admitAuthor(ctx, value);
       checkKey(key, decodeRecord(value, ctx));
     },
   };

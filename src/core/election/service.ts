@@ -43,6 +43,8 @@ export interface ElectionServiceOptions {
   redactor?: Redactor;
   capabilities?: () => number;
   storage?: ElectionStorage;
+  /** Whether a peer may take part (the license admission): others are neither asked nor answered. */
+  admit?: (peer: string) => Promise<boolean>;
 }
 
 export interface VoterStatus {
@@ -218,6 +220,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       this.opts.libp2p.getPeers().map(async (peer) => {
         const id = peer.toString();
         try {
+          if (this.opts.admit && !(await this.opts.admit(id))) return; // unlicensed: never a voter candidate
           const r = await this.transport.send(id, { type: 'hello', expect, voters: null }, 1000);
           if (!settled && r.voters && r.voters.source === source) {
             this.raft.setVoters(r.voters.members, source);
@@ -247,6 +250,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   // ---- serving ----------------------------------------------------------------------------------------
 
   private async handle(from: string, req: ElectionRequest): Promise<ElectionResponse> {
+    if (this.opts.admit && !(await this.opts.admit(from))) throw new Error(`${from} is not admitted`);
     switch (req.type) {
       case 'hello':
         if (this.raft.voters !== null) this.raft.addObserver(from);

@@ -13,6 +13,9 @@ import { ElectionService } from '../election/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
 import { decisionValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
+import { Admission, type AdmittedPeer } from '../license/admission.ts';
+import { LeaseKeeper, type LeaseStatus } from '../license/lease.ts';
+import { resolveNodeLicense, type NodeLicense } from '../license/startup.ts';
 import type { Logger } from '../log.ts';
 import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
 import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
@@ -31,6 +34,7 @@ import { controlRoutes } from './routes.ts';
 export const EVENT_LOG_FILE = 'events.db';
 export const DHT_FILE = 'dht.db';
 export const KEYRING_FILE = 'keyring.json';
+export const LEASE_FILE = 'lease.json';
 /** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
 export const DECISION_HINTS_TOPIC = 'CHORUS/decisions/v1';
 
@@ -41,7 +45,7 @@ export interface NodeOptions {
   api?: boolean;
   /** GossipSub overrides (tests use a short heartbeat). */
   gossip?: Partial<GossipsubOpts>;
-  /** Admission of record authors (license checks plug in here); every signer is admitted by default. */
+  /** An extra admission rule for record authors, on top of the license check (tests refuse chosen authors). */
   admit?: (author: string) => boolean;
 }
 
@@ -58,6 +62,15 @@ export interface NodeStatus {
   dataDir: string;
   eventLog: { entries: number; headHash: string };
   api: { socket: string; tcp?: string };
+  license: {
+    id: string;
+    licensee: string;
+    clusterId: string;
+    dev: boolean;
+    expiresAt: string;
+    file: string;
+    lease?: LeaseStatus;
+  };
   election?: ReturnType<ElectionService['summary']>;
 }
 
@@ -66,6 +79,8 @@ export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
   connected: boolean;
   addresses: string[];
   latencyMs?: number;
+  /** The license the peer proved (absent while unproven). */
+  license?: Omit<AdmittedPeer, 'peerId'>;
 }
 
 export class ChorusNode {
@@ -79,6 +94,11 @@ export class ChorusNode {
   readonly recorder: EventRecorder;
   readonly decisions: DecisionStore;
   readonly keyring: RoleKeyring;
+  readonly license: NodeLicense;
+  readonly admission: Admission;
+  readonly lease: LeaseKeeper | undefined;
+  /** Resolves (with the reason) when the node had to stop on its own: the lease grace period ended. */
+  readonly halted: Promise<string>;
   private readonly datastore: ChorusDatastore;
   private readonly joiner: BootstrapJoiner;
   private api: ApiServer | undefined;
@@ -99,6 +119,10 @@ export class ChorusNode {
     recorder: EventRecorder;
     decisions: DecisionStore;
     keyring: RoleKeyring;
+    license: NodeLicense;
+    admission: Admission;
+    lease: LeaseKeeper | undefined;
+    halted: Promise<string>;
     datastore: ChorusDatastore;
     joiner: BootstrapJoiner;
     api: ApiServer | undefined;
@@ -114,6 +138,10 @@ export class ChorusNode {
     this.recorder = parts.recorder;
     this.decisions = parts.decisions;
     this.keyring = parts.keyring;
+    this.license = parts.license;
+    this.admission = parts.admission;
+    this.lease = parts.lease;
+    this.halted = parts.halted;
     this.datastore = parts.datastore;
     this.joiner = parts.joiner;
     this.api = parts.api;
@@ -122,6 +150,15 @@ export class ChorusNode {
 
   static async start(opts: NodeOptions): Promise<ChorusNode> {
     const { config, logger } = opts;
+    // fail-closed: no license, no identity, no log, no socket
+    const license = resolveNodeLicense(config);
+    if (license.created.authority)
+      logger.warn('created a development license authority (dev mode)', { file: license.created.authority });
+    if (license.created.license)
+      logger.warn('issued a development license for this node (dev mode)', {
+        file: license.created.license,
+        cluster: license.clusterId,
+      });
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
@@ -131,7 +168,23 @@ export class ChorusNode {
     });
     const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
     const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
+    const halt = Promise.withResolvers<string>();
     try {
+      let lease: LeaseKeeper | undefined;
+      if (config.license.server) {
+        lease = await LeaseKeeper.acquire({
+          server: config.license.server,
+          license: license.doc,
+          peerId: identity.peerId.toString(),
+          ttlMs: config.license.leaseTtlMs,
+          gracePeriodMs: config.license.gracePeriodMs,
+          stateFile: join(config.dataDir, LEASE_FILE),
+          logger: logger.child('lease'),
+          onExpired: (reason) => halt.resolve(reason),
+        });
+        const held = lease;
+        started.push({ stop: () => held.release() });
+      }
       const keyring = await RoleKeyring.open(config.keys.keyring || join(config.dataDir, KEYRING_FILE));
       const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
       for (const role of missing) await keyring.ensureRole(role);
@@ -140,7 +193,17 @@ export class ChorusNode {
       }
       const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
       started.push({ stop: () => datastore.close() });
-      const validation: DhtContext = { verify: verifyByAuthor, isAdmitted: opts.admit ?? (() => true), datastore };
+      // the admission service needs the host, the host needs the validators: bound late through this holder
+      const gate: { admission?: Admission } = {};
+      const extraAdmit = opts.admit ?? (() => true);
+      const validation: DhtContext = {
+        verify: verifyByAuthor,
+        isAdmitted: (author) => (gate.admission?.isAdmitted(author) ?? false) && extraAdmit(author),
+        awaitAdmission: async (author) => {
+          await gate.admission?.awaitAdmission(author);
+        },
+        datastore,
+      };
       const dhtValidators = decisionValidators(validation);
       const libp2p = await createHost({
         datastore,
@@ -153,8 +216,21 @@ export class ChorusNode {
         inboundPerSecond: config.p2p.inboundPerSecond,
         meshDegree: config.pubsub.meshDegree,
         gossip: opts.gossip,
+        denyPeer: (peer) => gate.admission?.isDenied(peer) ?? false,
       });
       started.push({ stop: () => libp2p.stop() });
+      const admission = new Admission({
+        libp2p,
+        signer: signerFor(identity.privateKey),
+        license: license.doc,
+        authorities: license.authorities,
+        clusterId: license.clusterId,
+        handshakeTimeoutMs: config.license.handshakeTimeoutMs,
+        logger: logger.child('admission'),
+      });
+      gate.admission = admission;
+      await admission.start();
+      started.push({ stop: () => admission.stop() });
       const pubsub = new ChorusPubSub({
         gossip: libp2p.services.pubsub,
         selfId: libp2p.peerId,
@@ -164,6 +240,7 @@ export class ChorusNode {
         logger: logger.child('pubsub'),
         redactor,
         recorder,
+        admit: (author) => admission.isAdmitted(author) || admission.awaitAdmission(author),
       });
       pubsub.start();
       pubsub.joinRoleTopics(config.agent.role, config.agent.expertise, config.agent.reportsTo);
@@ -237,6 +314,10 @@ export class ChorusNode {
         recorder,
         decisions,
         keyring,
+        license,
+        admission,
+        lease,
+        halted: halt.promise,
         datastore,
         joiner,
         api: undefined,
@@ -252,6 +333,7 @@ export class ChorusNode {
           recorder,
           redactor,
           capabilities: () => config.agent.capabilities.length,
+          admit: (peer) => admission.awaitAdmission(peer),
         },
         config.shhh.rules,
       );
@@ -269,6 +351,10 @@ export class ChorusNode {
         node.api = api;
       }
       node.wireEvents();
+      void halt.promise.then((reason) => {
+        logger.error('stopping: no valid lease', { reason });
+        return node.stop();
+      });
       recorder.record('node_started', {
         peer_id: libp2p.peerId.toString(),
         addresses: libp2p.getMultiaddrs().map(String),
@@ -327,6 +413,15 @@ export class ChorusNode {
         socket: socketPath(this.config.dataDir),
         tcp: this.api?.tcpAddress ? `${this.api.tcpAddress.host}:${this.api.tcpAddress.port}` : undefined,
       },
+      license: {
+        id: this.license.license.id,
+        licensee: this.license.license.licensee,
+        clusterId: this.license.clusterId,
+        dev: this.license.license.dev,
+        expiresAt: this.license.license.expiresAt,
+        file: this.license.file,
+        lease: this.lease?.status(),
+      },
       election: this.election?.summary(),
     };
   }
@@ -360,6 +455,13 @@ export class ChorusNode {
           }
         }),
     );
+    for (const v of views.values()) {
+      const proven = this.admission.info(v.peerId);
+      if (proven) {
+        const { peerId: _p, ...license } = proven;
+        v.license = license;
+      }
+    }
     return [...views.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
   }
 
@@ -373,9 +475,11 @@ export class ChorusNode {
       this.presence.stop();
       await this.decisions.stop();
       await this.acks.stop().catch(() => {});
+      await this.admission.stop().catch(() => {});
       this.pubsub.stop();
       await this.libp2p.stop();
       this.datastore.close();
+      await this.lease?.release();
       this.recorder.record('node_stopped', { peer_id: this.peerId, uptime_ms: Date.now() - this.startedAt.getTime() });
       this.recorder.flush();
       this.eventLog.close();

@@ -5,7 +5,10 @@ import type { PublishRequest } from '../api/protocol.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { Admission } from '../license/admission.ts';
+import { resolveNodeLicense } from '../license/startup.ts';
 import { createHost } from '../p2p/host.ts';
+import { signerFor } from '../p2p/signer.ts';
 import { parseBootstrap } from '../p2p/join.ts';
 import { AckService } from '../pubsub/ack.ts';
 import { NotConfirmedError } from '../pubsub/errors.ts';
@@ -35,9 +38,13 @@ export async function publishOnce(opts: OneShotOptions): Promise<OneShotResult> 
   if (opts.request.raw && opts.confirm > 0) {
     throw new UsageError('raw payloads carry no envelope to request receipts: use --confirm 0 with --raw --join');
   }
+  const license = resolveNodeLicense(opts.config); // no license, no socket
   const deadline = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
+  const privateKey = await generateKeyPair('Ed25519');
+  const gate: { admission?: Admission } = {};
   const libp2p = await createHost({
-    privateKey: await generateKeyPair('Ed25519'),
+    privateKey,
+    denyPeer: (peer) => gate.admission?.isDenied(peer) ?? false,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,
     maxConnections: 64,
@@ -53,9 +60,21 @@ export async function publishOnce(opts: OneShotOptions): Promise<OneShotResult> 
     meshWaitMs: opts.timeoutMs,
     logger: opts.logger.child('pubsub'),
     redactor: new Redactor({ rules: opts.config.shhh.rules }),
+    admit: (peer) => admission.isAdmitted(peer) || admission.awaitAdmission(peer),
   });
+  const admission = new Admission({
+    libp2p,
+    signer: signerFor(privateKey),
+    license: license.doc,
+    authorities: license.authorities,
+    clusterId: license.clusterId,
+    handshakeTimeoutMs: opts.config.license.handshakeTimeoutMs,
+    logger: opts.logger.child('admission'),
+  });
+  gate.admission = admission;
   const acks = new AckService(libp2p, pubsub, opts.logger.child('ack'));
   try {
+    await admission.start();
     await acks.start();
     const dials = await Promise.allSettled(addrs.map((a) => libp2p.dial(a, { signal: deadline })));
     const failures = dials.filter((d) => d.status === 'rejected');
@@ -80,6 +99,7 @@ export async function publishOnce(opts: OneShotOptions): Promise<OneShotResult> 
     throw err;
   } finally {
     await acks.stop().catch(() => {});
+    await admission.stop().catch(() => {});
     await Promise.resolve(libp2p.stop()).catch(() => {});
   }
 }

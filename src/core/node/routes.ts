@@ -6,7 +6,8 @@ import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { STATIC_TOPICS } from '../pubsub/topics.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
-import type { ChorusNode } from './node.ts';
+import type { ChorusNode, NodeStatus } from './node.ts';
+import type { AdmittedPeer } from '../license/admission.ts';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -58,6 +59,13 @@ export async function publishRequest(
   return node.pubsub.publish(req.type, req.data, { ...req, ack: opts.ack, signal: opts.signal });
 }
 
+/** What `GET /v1/license` answers: this node's license and lease, and the peers that proved theirs. */
+export interface LicenseInfo {
+  license: NodeStatus['license'];
+  admitted: AdmittedPeer[];
+  refused: number;
+}
+
 export function controlRoutes(node: ChorusNode): Record<string, Route> {
   /** Topics joined on behalf of subscribe clients, with how many clients still want each. */
   const clientTopics = new Map<string, number>();
@@ -66,6 +74,11 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
     ...electionRoutes(node),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
+    'GET /v1/license': async (): Promise<LicenseInfo> => ({
+      license: node.status().license,
+      admitted: node.admission.admitted().filter((p) => p.peerId !== node.peerId),
+      refused: node.admission.refusedCount,
+    }),
     'POST /v1/publish': async ({ body, signal }) => publishRequest(node, parsePublishRequest(await body()), { signal }),
     'GET /v1/subscribe': async ({ url, res, signal }) => {
       const topics = url.searchParams.getAll('topic');

@@ -35,6 +35,8 @@ export interface HostOptions {
   /** Validation context for DHT records; `dhtClient` makes a short-lived node a DHT client only. */
   dht?: DhtContext;
   dhtClient?: boolean;
+  /** Peers refused at the gate (admission failed recently). */
+  denyPeer?: (peerId: string) => boolean;
 }
 
 const LOOPBACK_IPS = ['127.0.0.1', '::1'];
@@ -110,6 +112,9 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       },
       // loopback and private addresses are the point on a LAN; never filter them out
       denyDialMultiaddr: () => false,
+      denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
     },
     services: {
       identify: identify(),

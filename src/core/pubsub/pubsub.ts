@@ -69,6 +69,8 @@ export interface PubSubOptions {
   logger: Logger;
   redactor?: OutboundRedactor;
   recorder?: MessageRecorder;
+  /** Admission of authors and relays (licenses): true, false, or a promise while it is being established. */
+  admit?: (peer: string) => boolean | Promise<boolean>;
 }
 
 export interface PublishOptions extends RoutingFields {
@@ -152,7 +154,8 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     if (this.joined.has(topic)) return;
     const raw = opts.raw ?? isRawTopic(topic);
     this.joined.set(topic, { raw });
-    if (!raw) this.opts.gossip.topicValidators.set(topic, (peer, msg) => this.validate(peer, msg));
+    if (!raw) this.opts.gossip.topicValidators.set(topic, (peer, msg) => this.admitThen(peer, msg, this.validate));
+    else if (this.opts.admit) this.opts.gossip.topicValidators.set(topic, (peer, msg) => this.admitThen(peer, msg));
     this.opts.gossip.subscribe(topic);
     this.opts.logger.debug('joined topic', { topic, raw });
   }
@@ -285,6 +288,31 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
       });
     }
     return { value: clean, findings: findings.length };
+  }
+
+  /**
+   * Admission before anything else: a message whose author or relay holds no license for this
+   * cluster is rejected (and counts against the relay's score), wherever it came from.
+   */
+  private admitThen(
+    peer: PeerId,
+    msg: GossipsubMessage['msg'],
+    next?: (peer: PeerId, msg: GossipsubMessage['msg']) => TopicValidatorResult,
+  ): TopicValidatorResult | Promise<TopicValidatorResult> {
+    if (msg.type !== 'signed') return TopicValidatorResult.Reject;
+    const then = (): TopicValidatorResult => (next ? next.call(this, peer, msg) : TopicValidatorResult.Accept);
+    const admit = this.opts.admit;
+    if (!admit) return then();
+    const author = msg.from.toString();
+    const relay = peer.toString();
+    const checks = [admit(author), relay === author ? true : admit(relay)];
+    const decide = (ok: boolean[]): TopicValidatorResult => {
+      if (ok.every(Boolean)) return then();
+      this.emit('dropped', { topic: msg.topic, reason: 'sender holds no license for this cluster', from: author });
+      return TopicValidatorResult.Reject;
+    };
+    if (checks.every((c) => typeof c === 'boolean')) return decide(checks as boolean[]);
+    return Promise.all(checks).then(decide, () => decide([false]));
   }
 
   /** GossipSub validator for envelope topics: malformed, forged or over-hopped messages never spread. */

@@ -1,0 +1,227 @@
+// The lease server (the KACHING role): an HTTP service that grants, renews and releases cluster
+// leases — at most `maxNodes` live leases per license, each with a TTL — persisted in node:sqlite.
+//   POST   /v1/leases            {license, peerId, ttlMs?} → 201 {leaseId, licenseId, expiresAt, ttlMs}
+//   POST   /v1/leases/<id>/renew                             → 200 {leaseId, expiresAt} | 404 expired/unknown
+//   DELETE /v1/leases/<id>                                   → 204
+//   GET    /v1/leases                                        → 200 {leases:[…]} (live leases, no secrets)
+//   GET    /healthz                                          → 200 {ok:true}
+import { randomBytes } from 'node:crypto';
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { mkdirSync } from 'node:fs';
+import { dirname } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
+import { z } from 'zod';
+import { describeError, UsageError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { LicenseError, parseLicense, verifyLicense } from './document.ts';
+
+const MAX_BODY = 64 * 1024;
+const MIN_TTL_MS = 1000;
+const MAX_TTL_MS = 24 * 3_600_000;
+
+export interface LeaseServerOptions {
+  dbFile: string;
+  host: string;
+  port: number;
+  /** Authorities whose licenses this server grants leases for. */
+  authorities: string[];
+  defaultTtlMs: number;
+  logger: Logger;
+  now?: () => number;
+}
+
+export interface LeaseView {
+  licenseId: string;
+  peerId: string;
+  expiresAt: string;
+  createdAt: string;
+}
+
+const acquireSchema = z.strictObject({
+  license: z.unknown(),
+  peerId: z.string().min(1).max(128),
+  ttlMs: z.number().int().min(MIN_TTL_MS).max(MAX_TTL_MS).optional(),
+});
+
+class HttpError extends Error {
+  readonly status: number;
+  readonly code: string;
+  constructor(status: number, code: string, message: string) {
+    super(message);
+    this.status = status;
+    this.code = code;
+  }
+}
+
+export class LeaseServer {
+  private readonly opts: LeaseServerOptions;
+  private readonly db: DatabaseSync;
+  private readonly server: Server;
+  private readonly now: () => number;
+
+  constructor(opts: LeaseServerOptions) {
+    this.opts = opts;
+    this.now = opts.now ?? Date.now;
+    mkdirSync(dirname(opts.dbFile), { recursive: true, mode: 0o700 });
+    this.db = new DatabaseSync(opts.dbFile);
+    this.db.exec(`
+      PRAGMA journal_mode = WAL;
+      PRAGMA synchronous = FULL;
+      CREATE TABLE IF NOT EXISTS leases (
+        id TEXT PRIMARY KEY,
+        license_id TEXT NOT NULL,
+        peer_id TEXT NOT NULL,
+        expires_at INTEGER NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS leases_license ON leases (license_id, expires_at);
+    `);
+    this.server = createServer((req, res) => void this.handle(req, res));
+  }
+
+  async start(): Promise<{ host: string; port: number }> {
+    await new Promise<void>((resolve, reject) => {
+      this.server.once('error', reject);
+      this.server.listen(this.opts.port, this.opts.host, () => resolve());
+    });
+    const a = this.server.address() as AddressInfo;
+    return { host: a.address, port: a.port };
+  }
+
+  async stop(): Promise<void> {
+    this.server.closeAllConnections();
+    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    this.db.close();
+  }
+
+  /** Live leases (expired ones are removed first). */
+  leases(): LeaseView[] {
+    this.expire();
+    const rows = this.db
+      .prepare('SELECT license_id, peer_id, expires_at, created_at FROM leases ORDER BY created_at')
+      .all() as { license_id: string; peer_id: string; expires_at: number; created_at: number }[];
+    return rows.map((r) => ({
+      licenseId: r.license_id,
+      peerId: r.peer_id,
+      expiresAt: new Date(r.expires_at).toISOString(),
+      createdAt: new Date(r.created_at).toISOString(),
+    }));
+  }
+
+  private expire(): void {
+    this.db.prepare('DELETE FROM leases WHERE expires_at <= ?').run(this.now());
+  }
+
+  private acquire(body: unknown): { status: number; body: unknown } {
+    const req = acquireSchema.safeParse(body);
+    if (!req.success) throw new HttpError(400, 'BAD_REQUEST', 'expected {license, peerId, ttlMs?}');
+    let licenseId: string;
+    let maxNodes: number;
+    try {
+      const lic = verifyLicense(parseLicense(JSON.stringify(req.data.license)), {
+        authorities: this.opts.authorities,
+      });
+      licenseId = lic.id;
+      maxNodes = lic.maxNodes;
+    } catch (err) {
+      if (err instanceof LicenseError) throw new HttpError(403, err.code, err.message);
+      throw err;
+    }
+    const ttl = req.data.ttlMs ?? this.opts.defaultTtlMs;
+    const now = this.now();
+    this.db.exec('BEGIN IMMEDIATE');
+    try {
+      this.expire();
+      // a peer that asks again (a restart) gets its slot back instead of a second one
+      this.db.prepare('DELETE FROM leases WHERE license_id = ? AND peer_id = ?').run(licenseId, req.data.peerId);
+      const { live } = this.db.prepare('SELECT COUNT(*) AS live FROM leases WHERE license_id = ?').get(licenseId) as {
+        live: number;
+      };
+      if (live >= maxNodes) {
+        throw new HttpError(
+          409,
+          'CLUSTER_FULL',
+          `license ${licenseId} allows ${maxNodes} node(s) and ${live} hold a lease: the cluster is full`,
+        );
+      }
+      const id = randomBytes(24).toString('base64url');
+      this.db
+        .prepare('INSERT INTO leases (id, license_id, peer_id, expires_at, created_at) VALUES (?, ?, ?, ?, ?)')
+        .run(id, licenseId, req.data.peerId, now + ttl, now);
+      this.db.exec('COMMIT');
+      this.opts.logger.info('granted a lease', { license: licenseId, peer: req.data.peerId, ttlMs: ttl });
+      return {
+        status: 201,
+        body: { leaseId: id, licenseId, expiresAt: new Date(now + ttl).toISOString(), ttlMs: ttl },
+      };
+    } catch (err) {
+      this.db.exec('ROLLBACK');
+      throw err;
+    }
+  }
+
+  private renew(id: string, body: unknown): { status: number; body: unknown } {
+    const ttlRaw = (body as { ttlMs?: unknown } | null)?.ttlMs;
+    const ttl =
+      typeof ttlRaw === 'number' && Number.isInteger(ttlRaw) && ttlRaw >= MIN_TTL_MS && ttlRaw <= MAX_TTL_MS
+        ? ttlRaw
+        : this.opts.defaultTtlMs;
+    this.expire();
+    const expiresAt = this.now() + ttl;
+    const r = this.db.prepare('UPDATE leases SET expires_at = ? WHERE id = ?').run(expiresAt, id);
+    if (r.changes === 0) throw new HttpError(404, 'LEASE_UNKNOWN', 'no such live lease (expired or released)');
+    return { status: 200, body: { leaseId: id, expiresAt: new Date(expiresAt).toISOString(), ttlMs: ttl } };
+  }
+
+  private release(id: string): { status: number; body: unknown } {
+    this.db.prepare('DELETE FROM leases WHERE id = ?').run(id);
+    return { status: 204, body: undefined };
+  }
+
+  private async handle(req: IncomingMessage, res: ServerResponse): Promise<void> {
+    let out: { status: number; body: unknown };
+    try {
+      const url = new URL(req.url ?? '/', 'http://lease');
+      const body = req.method === 'POST' ? await readJson(req) : undefined;
+      const m = /^\/v1\/leases\/([A-Za-z0-9_-]{1,64})(\/renew)?$/.exec(url.pathname);
+      if (req.method === 'GET' && url.pathname === '/healthz') out = { status: 200, body: { ok: true } };
+      else if (req.method === 'GET' && url.pathname === '/v1/leases')
+        out = { status: 200, body: { leases: this.leases() } };
+      else if (req.method === 'POST' && url.pathname === '/v1/leases') out = this.acquire(body);
+      else if (req.method === 'POST' && m?.[2]) out = this.renew(m[1]!, body);
+      else if (req.method === 'DELETE' && m && !m[2]) out = this.release(m[1]!);
+      else throw new HttpError(404, 'NOT_FOUND', `no route ${req.method} ${url.pathname}`);
+    } catch (err) {
+      const e = err instanceof HttpError ? err : new HttpError(500, 'INTERNAL', describeError(err));
+      if (e.status >= 500) this.opts.logger.error('lease request failed', { error: e.message });
+      out = { status: e.status, body: { error: { code: e.code, message: e.message } } };
+    }
+    res.writeHead(out.status, out.body === undefined ? {} : { 'content-type': 'application/json' });
+    res.end(out.body === undefined ? undefined : JSON.stringify(out.body));
+  }
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req) {
+    size += (chunk as Buffer).length;
+    if (size > MAX_BODY) throw new HttpError(413, 'TOO_LARGE', 'request body too large');
+    chunks.push(chunk as Buffer);
+  }
+  if (size === 0) return {};
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
+  } catch {
+    throw new HttpError(400, 'BAD_REQUEST', 'the body is not JSON');
+  }
+}
+
+/** Checks the listen address of `chorus license serve` (host:port). */
+export function parseListen(listen: string): { host: string; port: number } {
+  const m = /^(.+):(\d{1,5})$/.exec(listen);
+  const port = m ? Number(m[2]) : NaN;
+  if (!m || port > 65535) throw new UsageError(`--listen expects host:port, got "${listen}"`);
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port };
+}
