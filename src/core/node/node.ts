@@ -186,7 +186,16 @@ export class ChorusNode {
       const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
       for (const role of missing) await keyring.ensureRole(role);
       if (missing.length) {
-        logger.warn('generated role keys; share this keyring with the cluster', { roles: missing, file: keyring.file });
+        logger.warn('generated role keys; give each node a keyring scoped to its role (chorus keys export)', {
+          roles: missing,
+          file: keyring.file,
+        });
+      }
+      if (!keyring.holdsSecret(config.agent.role)) {
+        logger.warn('this keyring holds no secret key for this node’s role: it can write decisions but not read them', {
+          role: config.agent.role,
+          file: keyring.file,
+        });
       }
       const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
       started.push({ stop: () => datastore.close() });
