@@ -22,6 +22,16 @@ export function registerNodeVerbs(program: Command): void {
     .option('--reports-to <supervisor>', 'supervisor for the hierarchy topic (repeatable)', collect)
     .option('--capability <name>', 'capability to announce (repeatable)', collect)
     .option('--api-port <port>', 'also serve the control API on this loopback TCP port (token required)', integer(1))
+    .option(
+      '--ops-port <port>',
+      'port of /healthz, /readyz, /health, /metrics (default 9464; 0 = any free port)',
+      integer(0),
+    )
+    .option('--no-ops', 'no health checks and no ops HTTP listener')
+    .option(
+      '--assign-url <url>',
+      'fetch role, expertise and bootstrap peers from this assignment server (docs/deploy.md)',
+    )
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
       await invoke(cmd, (ctx) => run({}, ctx), {
@@ -35,6 +45,9 @@ export function registerNodeVerbs(program: Command): void {
           'agent.reportsTo': opts.reportsTo,
           'agent.capabilities': opts.capability,
           'api.tcpPort': opts.apiPort,
+          'ops.port': opts.opsPort,
+          'ops.enabled': opts.ops === false ? false : undefined,
+          'assign.url': opts.assignUrl,
         },
       });
     });
