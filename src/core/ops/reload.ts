@@ -93,7 +93,8 @@ export async function applyReload(
   const effective = structuredClone(next) as unknown as Record<string, unknown>;
   for (const key of restart) setPath(effective, key, structuredClone(getPath(prev, key)));
 
-  if (touched('log')) t.logger.reconfigure({ level: next.log.level, format: next.log.format });
+  if (touched('log.level')) t.logger.reconfigure({ level: next.log.level });
+  if (touched('log.format')) t.logger.reconfigure({ format: next.log.format });
   if (logRedactor) {
     t.redactor.setRules(next.shhh.rules);
     t.logger.reconfigure({ redact: (line) => t.redactor.scrubLine(line) });
