@@ -33,6 +33,7 @@ export function renderStatus(s: NodeStatus): string {
       ['data dir', s.dataDir],
       ['event log', `${s.eventLog.entries} entries, head ${s.eventLog.headHash.slice(0, 16)}`],
       ['api', s.api.tcp ? `${s.api.socket}, tcp ${s.api.tcp}` : s.api.socket],
+      ['ops', s.ops ?? 'off'],
     ]),
     'addresses:',
     ...s.addresses.map((a) => `  ${a}`),
