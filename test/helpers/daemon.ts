@@ -158,9 +158,15 @@ export class ChorusProcess {
   readonly exited: Promise<Exit>;
   private readonly changes = new EventEmitter();
 
-  constructor(args: string[]) {
+  /** `wrap` runs the binary through another program, e.g. ["ip", "netns", "exec", "ns1"]. */
+  constructor(args: string[], wrap: string[] = []) {
     this.args = args;
-    this.child = spawn(BINARY, args, { env: CHILD_ENV, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
+    const [command, ...pre] = wrap.length ? [...wrap, BINARY] : [BINARY];
+    this.child = spawn(command as string, [...pre, ...args], {
+      env: CHILD_ENV,
+      cwd: HOME,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     live.add(this);
     this.changes.setMaxListeners(0);
     this.child.stdout?.on('data', (d: Buffer) => {
@@ -262,14 +268,26 @@ export interface DaemonOptions {
   apiPort?: number;
   /** Listen multiaddr (default /ip4/127.0.0.1/tcp/0); a fixed port lets a restarted node keep its address. */
   listen?: string;
+  /** Port of the ops listener (default 0: ephemeral, so several daemons share the host); null: --no-ops. */
+  opsPort?: number | null;
+  /** A config file (--config). */
+  config?: string;
+  /** Global options before the verb (e.g. --log-format json). */
+  globalArgs?: string[];
+  /** More `chorus node` options. */
+  nodeArgs?: string[];
+  /** Run inside this network namespace (`ip netns exec <name> …`). */
+  netns?: string;
+  /** How long to wait for "chorus node running" (default 15 s). */
+  startTimeoutMs?: number;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
 export class Daemon extends ChorusProcess {
   readonly dataDir: string;
 
-  private constructor(dataDir: string, args: string[]) {
-    super(args);
+  private constructor(dataDir: string, args: string[], wrap: string[]) {
+    super(args, wrap);
     this.dataDir = dataDir;
   }
 
@@ -277,13 +295,17 @@ export class Daemon extends ChorusProcess {
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
-    const args = ['--data-dir', dataDir, 'node', '--listen', listen, '--no-mdns'];
+    const args = ['--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : []), ...(opts.globalArgs ?? [])];
+    args.push('node', '--listen', listen, '--no-mdns');
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
-    const daemon = new Daemon(dataDir, args);
+    if (opts.opsPort === null) args.push('--no-ops');
+    else args.push('--ops-port', String(opts.opsPort ?? 0));
+    args.push(...(opts.nodeArgs ?? []));
+    const daemon = new Daemon(dataDir, args, opts.netns ? ['ip', 'netns', 'exec', opts.netns] : []);
     try {
-      await daemon.waitForStderr(/chorus node running/, 15_000);
+      await daemon.waitForStderr(/chorus node running/, opts.startTimeoutMs ?? 15_000);
     } catch (err) {
       await daemon.kill();
       throw err;
@@ -320,6 +342,14 @@ export class Daemon extends ChorusProcess {
       req.on('error', reject);
       req.end(payload);
     });
+  }
+
+  /** GET on the node's ops listener (its URL is in the status). */
+  async ops(path: string): Promise<{ status: number; text: string }> {
+    const url = (await this.status()).ops;
+    if (!url) throw new Error('ops is off on this node');
+    const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, text: await res.text() };
   }
 
   async status(): Promise<NodeStatus> {
