@@ -179,6 +179,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     await this.republishing?.catch(() => {});
   }
 
+  /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
+  get replicas(): DirectReplicas | undefined {
+    return this.opts.direct;
+  }
+
   /** Records that a newer version exists somewhere (from an announcement). */
   noteVersion(subject: string, version: number): void {
     if ((this.hints.get(subject) ?? 0) >= version) return;

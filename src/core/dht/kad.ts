@@ -71,6 +71,11 @@ export function decisionValidators(ctx: DhtContext) {
   };
 }
 
+/** Every namespace chorus stores in the DHT: decisions and the health probe's records. */
+export function chorusValidators(ctx: DhtContext) {
+  return { ...decisionValidators(ctx), [PROBE_NS]: validateProbe };
+}
+
 /** Picks the highest version (ties broken by hash, identically on every node). */
 function selectBest(_key: Uint8Array, records: Uint8Array[]): number {
   let best = 0;
@@ -92,7 +97,7 @@ export function chorusDht(ctx: DhtContext, opts: { clientMode: boolean }): Retur
     protocol: DHT_PROTOCOL,
     clientMode: opts.clientMode,
     peerInfoMapper: passthroughMapper, // keep loopback/private addresses: LAN clusters rely on them
-    validators: { ...decisionValidators(ctx), [PROBE_NS]: validateProbe },
+    validators: chorusValidators(ctx),
     selectors: { ...decisionSelectors, [PROBE_NS]: selectProbe },
     datastorePrefix: DHT_DATASTORE_PREFIX,
     initialQuerySelfInterval: 0,

@@ -10,7 +10,7 @@ import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { ChorusDatastore } from '../dht/datastore.ts';
 import { DirectReplicas } from '../dht/direct.ts';
-import { decisionValidators, type DhtContext } from '../dht/kad.ts';
+import { chorusValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
 import type { Logger } from '../log.ts';
 import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
@@ -150,7 +150,7 @@ export class ChorusNode {
       const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
       started.push({ stop: () => datastore.close() });
       const validation: DhtContext = { verify: verifyByAuthor, isAdmitted: opts.admit ?? (() => true), datastore };
-      const dhtValidators = decisionValidators(validation);
+      const dhtValidators = chorusValidators(validation);
       const libp2p = await createHost({
         datastore,
         dht: validation,

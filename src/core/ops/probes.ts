@@ -1,7 +1,8 @@
 // The built-in health checks: "peers" (at least one connected peer), "pubsub" (a probe published on
-// the probe topic comes back echoed by a peer) and "dht" (a signed probe record is PUT to and read
-// back from remote peers through Kademlia). Also the echo responder every node with ops runs.
+// the probe topic comes back echoed by a peer) and "dht" (a signed probe record is PUT to the closest
+// peers of the Kademlia routing table and read back). Also the echo responder every node with ops runs.
 import { randomBytes } from 'node:crypto';
+import type { DirectReplicas } from '../dht/direct.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
 import type { ChorusPubSub, ReceivedMessage } from '../pubsub/pubsub.ts';
@@ -95,7 +96,27 @@ export function pubsubCheck(pubsub: ChorusPubSub, libp2p: ChorusLibp2p): HealthC
   };
 }
 
-export function dhtCheck(libp2p: ChorusLibp2p, signer: Signer): HealthCheck {
+/** The first of `attempts` to resolve with a value; undefined once all failed. */
+function firstValue<T>(attempts: Promise<T | undefined>[]): Promise<T | undefined> {
+  return new Promise((resolve) => {
+    let pending = attempts.length;
+    if (pending === 0) resolve(undefined);
+    for (const a of attempts) {
+      void a.then(
+        (v) => (v !== undefined ? resolve(v) : --pending === 0 && resolve(undefined)),
+        () => --pending === 0 && resolve(undefined),
+      );
+    }
+  });
+}
+
+/**
+ * Puts the node's signed probe record to the peers the Kademlia routing table names as closest to its
+ * key, in parallel (so one dead peer cannot fail the check), and reads it back from one that stored it:
+ * the same one-hop replica path decision writes and reads take. Without replica access it uses the
+ * iterative kad-dht put/get.
+ */
+export function dhtCheck(libp2p: ChorusLibp2p, signer: Signer, replicas?: DirectReplicas): HealthCheck {
   const self = libp2p.peerId.toString();
   return {
     name: 'dht',
@@ -104,37 +125,61 @@ export function dhtCheck(libp2p: ChorusLibp2p, signer: Signer): HealthCheck {
       const nonce = randomBytes(12).toString('hex');
       const key = probeKey(self);
       const value = encodeProbe(self, nonce, Date.now(), signer.sign);
-      const dht = libp2p.services.dht;
-      let stored: string | undefined;
-      const stopPut = new AbortController();
-      try {
-        for await (const e of dht.put(key, value, { signal: AbortSignal.any([signal, stopPut.signal]) })) {
-          if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE' && e.record) {
-            stored = e.from.toString();
-            break;
-          }
-        }
-      } catch (err) {
-        if (!stored) throw err;
-      } finally {
-        stopPut.abort();
-      }
-      if (!stored) throw new Error('no peer stored the probe record');
-      const stopGet = new AbortController();
-      try {
-        for await (const e of dht.get(key, { signal: AbortSignal.any([signal, stopGet.signal]) })) {
-          if (e.name !== 'PEER_RESPONSE' || e.messageName !== 'GET_VALUE' || !e.record) continue;
-          if (e.from.toString() === self) continue;
-          try {
-            if (decodeProbe(e.record.value).nonce === nonce) return `stored on ${stored}, read back from ${e.from}`;
-          } catch {
-            // an invalid answer never counts
-          }
-        }
-      } finally {
-        stopGet.abort();
-      }
-      throw new Error('the probe record was not read back from any peer');
+      if (!replicas) return kadRoundTrip(libp2p, key, value, nonce, signal);
+      const peers = replicas
+        .replicaSet(key, ECHOERS + 1)
+        .filter((p) => p !== self)
+        .slice(0, ECHOERS);
+      if (peers.length === 0) throw new Error('no peers in the DHT routing table');
+      const holder = await firstValue(
+        peers.map(async (p) => ((await replicas.putTo(p, key, value, signal)) ? p : undefined)),
+      );
+      if (!holder) throw new Error(`none of ${peers.length} closest peer(s) stored the probe record`);
+      const answer = await replicas.getFrom(holder, key, signal);
+      if (!answer?.value) throw new Error(`${holder} stored the probe record but did not return it`);
+      if (decodeProbe(answer.value).nonce !== nonce) throw new Error(`${holder} returned a stale probe record`);
+      return `stored on ${holder}, read back from ${holder}`;
     },
   };
+}
+
+async function kadRoundTrip(
+  libp2p: ChorusLibp2p,
+  key: Uint8Array,
+  value: Uint8Array,
+  nonce: string,
+  signal: AbortSignal,
+): Promise<string> {
+  const self = libp2p.peerId.toString();
+  const dht = libp2p.services.dht;
+  let stored: string | undefined;
+  const stopPut = new AbortController();
+  try {
+    for await (const e of dht.put(key, value, { signal: AbortSignal.any([signal, stopPut.signal]) })) {
+      if (e.name === 'PEER_RESPONSE' && e.messageName === 'PUT_VALUE' && e.record) {
+        stored = e.from.toString();
+        break;
+      }
+    }
+  } catch (err) {
+    if (!stored) throw err;
+  } finally {
+    stopPut.abort();
+  }
+  if (!stored) throw new Error('no peer stored the probe record');
+  const stopGet = new AbortController();
+  try {
+    for await (const e of dht.get(key, { signal: AbortSignal.any([signal, stopGet.signal]) })) {
+      if (e.name !== 'PEER_RESPONSE' || e.messageName !== 'GET_VALUE' || !e.record) continue;
+      if (e.from.toString() === self) continue;
+      try {
+        if (decodeProbe(e.record.value).nonce === nonce) return `stored on ${stored}, read back from ${e.from}`;
+      } catch {
+        // an invalid answer never counts
+      }
+    }
+  } finally {
+    stopGet.abort();
+  }
+  throw new Error('the probe record was not read back from any peer');
 }

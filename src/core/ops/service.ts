@@ -58,7 +58,7 @@ export class OpsService {
     const { libp2p, pubsub } = node;
     this.health.register(peersCheck(libp2p, () => node.config.p2p.bootstrap));
     this.health.register(pubsubCheck(pubsub, libp2p));
-    this.health.register(dhtCheck(libp2p, signerFor(node.identity.privateKey)));
+    this.health.register(dhtCheck(libp2p, signerFor(node.identity.privateKey), node.decisions.replicas));
     for (const c of this.health.report().checks) {
       this.metrics.checkStatus.set({ check: c.name, critical: String(c.critical) }, -1);
     }
