@@ -193,3 +193,56 @@ describe('ConfigReloader (the SIGHUP path) with a config file and an assignment 
     assert.equal(logger.level, 'debug');
   });
 });
+
+describe('reload of the ops listener and connection limits', () => {
+  let node: ChorusNode;
+  before(async () => {
+    node = await startWithConfig(testConfig({ ops: { checkIntervalMs: 60_000 } }), {}, undefined, { ops: true });
+  });
+  after(() => node.stop());
+
+  test('ops can be switched off and on; a port that is taken is refused and the listener stays', async () => {
+    const first = node.ops!.url()!;
+    assert.equal((await fetch(`${first}/healthz`)).status, 200);
+
+    const off = structuredClone(node.config);
+    off.ops.enabled = false;
+    assert.deepEqual((await node.reload(off)).applied, ['ops.enabled']);
+    assert.equal(node.ops!.url(), undefined);
+    assert.equal(node.status().ops, undefined);
+    await assert.rejects(fetch(`${first}/healthz`, { signal: AbortSignal.timeout(2000) }));
+
+    const on = structuredClone(node.config);
+    on.ops.enabled = true;
+    await node.reload(on);
+    const second = node.ops!.url()!;
+    assert.equal((await fetch(`${second}/healthz`)).status, 200);
+
+    // a port another process holds: the reload reports it and the running listener keeps serving
+    const blocker = createServer();
+    await new Promise<void>((resolve) => blocker.listen(0, '127.0.0.1', resolve));
+    try {
+      const taken = structuredClone(node.config);
+      taken.ops.port = (blocker.address() as { port: number }).port;
+      const r = await node.reload(taken);
+      assert.deepEqual(r.applied, []);
+      assert.equal(r.failed[0]?.key, 'ops.port');
+      assert.match(r.failed[0]?.error ?? '', /already in use/);
+      assert.equal(node.config.ops.port, 0, 'the running value stays');
+      assert.equal((await fetch(`${node.ops!.url()}/healthz`)).status, 200);
+    } finally {
+      await new Promise<void>((resolve) => blocker.close(() => resolve()));
+    }
+  });
+
+  test('connection limits apply to the running host', async () => {
+    const next = structuredClone(node.config);
+    next.p2p.maxConnections = 17;
+    next.p2p.maxPeersPerIp = 5;
+    const r = await node.reload(next);
+    assert.deepEqual([...r.applied].sort(), ['p2p.maxConnections', 'p2p.maxPeersPerIp']);
+    const cm = (node.libp2p as unknown as { components: { connectionManager: { getMaxConnections(): number } } })
+      .components.connectionManager;
+    assert.equal(cm.getMaxConnections(), 17);
+  });
+});
