@@ -214,9 +214,13 @@ describe('reload of the ops listener and connection limits', () => {
 
     const on = structuredClone(node.config);
     on.ops.enabled = true;
+    const restarted = Date.now();
     await node.reload(on);
     const second = node.ops!.url()!;
     assert.equal((await fetch(`${second}/healthz`)).status, 200);
+    await until('the checks run again after the restart', () =>
+      node.ops!.health.report().checks.every((c) => Date.parse(c.lastRun ?? '') >= restarted),
+    );
 
     // a port another process holds: the reload reports it and the running listener keeps serving
     const blocker = createServer();

@@ -263,7 +263,7 @@ export class ChorusNode {
         node.api = api;
         started.push({ stop: () => api.stop() });
       }
-      if ((opts.ops ?? opts.api !== false) && config.ops.enabled) {
+      if (opts.ops ?? opts.api !== false) {
         const ops = new OpsService(node, config.ops, logger.child('ops'));
         await ops.start();
         node.ops = ops;

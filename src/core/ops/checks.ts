@@ -47,7 +47,7 @@ export class HealthMonitor extends EventEmitter<{ result: [CheckResult] }> {
   private readonly results = new Map<string, CheckResult>();
   private readonly running = new Map<string, Promise<void>>();
   private timer: NodeJS.Timeout | undefined;
-  private readonly controller = new AbortController();
+  private controller = new AbortController();
 
   constructor(opts: MonitorOptions) {
     super();
@@ -65,13 +65,16 @@ export class HealthMonitor extends EventEmitter<{ result: [CheckResult] }> {
     this.results.delete(name);
   }
 
+  /** Runs every check now and then on the interval (again after a stop: the ops listener moved). */
   start(): void {
+    if (this.controller.signal.aborted) this.controller = new AbortController();
     void this.runAll();
     this.schedule();
   }
 
   stop(): void {
     clearInterval(this.timer);
+    this.timer = undefined;
     this.controller.abort();
   }
 

@@ -5,7 +5,7 @@ import { ChorusError } from '../errors.ts';
 import type { ChorusNode } from '../node/node.ts';
 
 function opsOf(node: ChorusNode) {
-  if (!node.ops) throw new ChorusError('OPS_DISABLED', 'ops is disabled on this node (ops.enabled=false)');
+  if (!node.ops?.enabled) throw new ChorusError('OPS_DISABLED', 'ops is disabled on this node (ops.enabled=false)');
   return node.ops;
 }
 

@@ -64,7 +64,7 @@ export class OpsService {
     }
   }
 
-  /** Starts the echo responder, the checks and (when enabled) the HTTP listener. */
+  /** Starts the HTTP listener, the echo responder and the checks, when ops.enabled (else nothing runs). */
   async start(): Promise<void> {
     if (!this.config.enabled || this.running) return;
     await this.http.start(this.config.host, this.config.port, this.config.allowRemote);
@@ -79,6 +79,11 @@ export class OpsService {
     for (const off of this.unwire.splice(0)) off();
     await this.http.stop();
     this.running = false;
+  }
+
+  /** True while the checks and the listener run (ops.enabled; a reload can change it). */
+  get enabled(): boolean {
+    return this.running;
   }
 
   url(): string | undefined {
