@@ -6,7 +6,8 @@ import { writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { ChorusProcess, cleanup, Daemon, lines, tempDir, until } from '../helpers/daemon.ts';
+import { chorus, ChorusProcess, cleanup, Daemon, lines, tempDir, until } from '../helpers/daemon.ts';
+import { BINARY } from '../helpers/run.ts';
 
 interface JsonLine {
   time: string;
@@ -123,6 +124,16 @@ describe('a daemon with a config file and JSON logs', () => {
     assert.equal(frames[0]?.status.role, 'architect');
     assert.equal(frames[0]?.ops.health.ready, false);
   });
+});
+
+test('node install: the unit of the single executable runs the executable itself', async () => {
+  const r = await chorus(['--data-dir', '/var/lib/chorus', '--json', 'node', 'install', '--dry-run']);
+  assert.equal(r.code, 0, r.stderr);
+  const unit = (JSON.parse(r.stdout) as { unit: string }).unit;
+  assert.match(
+    unit,
+    new RegExp(`^ExecStart=${BINARY.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')} --data-dir /var/lib/chorus node$`, 'm'),
+  );
 });
 
 describe('assignment server at start', () => {

@@ -174,11 +174,17 @@ describe('ConfigReloader (the SIGHUP path) with a config file and an assignment 
     const reloader = new ConfigReloader({ node, load, logger, assignment: start.assignment });
     assert.equal(node.config.agent.role, 'architect');
 
-    writeFileSync(file, `assign:\n  url: ${url}\nlog:\n  level: debug\npubsub:\n  meshWaitMs: 1234\n`);
+    writeFileSync(
+      file,
+      `assign:\n  url: ${url}\nlog:\n  level: debug\npubsub:\n  meshWaitMs: 1234\nshhh:\n  rules:\n    - name: codename\n      pattern: "BLUEBIRD-\\\\d+"\n`,
+    );
     assignment = { role: 'observer', expertise: ['go'] };
     const r = await reloader.reload();
     assert.ok(r);
-    assert.deepEqual([...r.applied].sort(), ['agent.role', 'log.level', 'pubsub.meshWaitMs']);
+    assert.deepEqual([...r.applied].sort(), ['agent.role', 'log.level', 'pubsub.meshWaitMs', 'shhh.rules']);
+    // the new SHHH rule now scrubs log lines too
+    logger.child('test').info('shipping', { codename: 'BLUEBIRD-42' });
+    assert.deepEqual(parsed().at(-1)?.fields, { codename: '[REDACTED:codename]' });
     assert.equal(node.config.agent.role, 'observer');
     assert.equal(logger.level, 'debug');
     const done = parsed().find((l) => l.message === 'configuration reloaded');
