@@ -60,7 +60,6 @@ export class ChorusMetrics {
 
   constructor(info: { version: string; peerId: string }) {
     const registers = [this.registry];
-    collectDefaultMetrics({ register: this.registry });
     new Gauge({
       name: 'chorus_info',
       help: 'Build and identity of this node (always 1).',
@@ -256,6 +255,15 @@ export class ChorusMetrics {
         },
       }),
     ];
+  }
+
+  private processMetrics = false;
+
+  /** Adds prom-client's process and Node.js metrics (once; they run an event-loop delay monitor). */
+  collectProcessMetrics(): void {
+    if (this.processMetrics) return;
+    this.processMetrics = true;
+    collectDefaultMetrics({ register: this.registry });
   }
 
   /** Connects the scrape-time gauges to the node. */

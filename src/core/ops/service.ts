@@ -54,7 +54,6 @@ export class OpsService {
       metrics: async () => ({ contentType: this.metrics.contentType(), text: await this.metrics.text() }),
       about: () => ({ peerId: node.peerId, version: buildInfo().version, uptimeMs: node.status().uptimeMs }),
     });
-    this.wireMetrics();
     const { libp2p, pubsub } = node;
     this.health.register(peersCheck(libp2p, () => node.config.p2p.bootstrap));
     this.health.register(pubsubCheck(pubsub, libp2p));
@@ -68,6 +67,11 @@ export class OpsService {
   async start(): Promise<void> {
     if (!this.config.enabled || this.running) return;
     await this.http.start(this.config.host, this.config.port, this.config.allowRemote);
+    if (this.unwireAlways.length === 0) {
+      // wired on first start only: a node started with ops off pays nothing per message
+      this.metrics.collectProcessMetrics();
+      this.wireMetrics();
+    }
     this.unwire.push(startEchoResponder(this.node.pubsub));
     this.health.start();
     this.running = true;
