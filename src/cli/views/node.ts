@@ -35,6 +35,7 @@ export function renderStatus(s: NodeStatus): string {
       ['api', s.api.tcp ? `${s.api.socket}, tcp ${s.api.tcp}` : s.api.socket],
       ['license', `${s.license.id} (${s.license.dev ? 'DEV, ' : ''}cluster ${s.license.clusterId})`],
       ['lease', s.license.lease ? `${s.license.lease.state} (${s.license.lease.server})` : undefined],
+      ['ops', s.ops ?? 'off'],
     ]),
     'addresses:',
     ...s.addresses.map((a) => `  ${a}`),

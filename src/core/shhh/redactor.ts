@@ -93,14 +93,23 @@ function isPlainRecord(value: object): value is Record<string, unknown> {
 }
 
 export class Redactor {
-  readonly #rules: CompiledRule[];
+  #rules: CompiledRule[];
   readonly #keyNames: boolean;
+  readonly #builtins: boolean;
 
   constructor(options: RedactorOptions = {}) {
-    const builtins = options.builtins ?? true;
-    const custom = compileRules(options.rules ?? []);
-    this.#rules = [...(builtins ? BUILTIN_RULES : []), ...custom].map(compile);
-    this.#keyNames = builtins;
+    this.#builtins = options.builtins ?? true;
+    this.#rules = this.#compileAll(options.rules ?? []);
+    this.#keyNames = this.#builtins;
+  }
+
+  #compileAll(rules: RedactionRuleConfig[]): CompiledRule[] {
+    return [...(this.#builtins ? BUILTIN_RULES : []), ...compileRules(rules)].map(compile);
+  }
+
+  /** Replaces the configured rules (SIGHUP). Throws, leaving the old rules in place, if one does not compile. */
+  setRules(rules: RedactionRuleConfig[]): void {
+    this.#rules = this.#compileAll(rules);
   }
 
   /** Redacts secrets in text. Throws SecretDeniedError if a deny rule matches. */
