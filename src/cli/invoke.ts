@@ -42,14 +42,25 @@ export function resetShutdown(): void {
 }
 
 /** Loads the config (lazily: zod and yaml stay out of the start-up path of pure verbs). */
-async function configFor(g: GlobalOptions, verbFlags: Record<string, unknown> = {}) {
+async function configFor(
+  g: GlobalOptions,
+  verbFlags: Record<string, unknown> = {},
+  assignment?: Record<string, unknown>,
+) {
   const { loadConfig, setPath } = await import('../core/config/load.ts');
   const flags: ConfigLayer = {};
   if (g.dataDir) setPath(flags, 'dataDir', g.dataDir);
   if (g.logLevel) setPath(flags, 'log.level', g.logLevel);
   if (g.logFormat) setPath(flags, 'log.format', g.logFormat);
   for (const [path, value] of Object.entries(verbFlags)) if (value !== undefined) setPath(flags, path, value);
-  return loadConfig({ file: g.config, env: process.env, flags });
+  return loadConfig({ file: g.config, env: process.env, flags, assignment });
+}
+
+/** SHHH for log lines: every line a verb logs is scrubbed with the built-in and configured rules. */
+async function logRedaction(rules: CommandContext['config']['shhh']['rules']): Promise<(line: string) => string> {
+  const { Redactor } = await import('../core/shhh/redactor.ts');
+  const redactor = new Redactor({ rules });
+  return (line) => redactor.scrubLine(line);
 }
 
 /** Text gets a final newline; bytes (a decision's content) are written exactly as they are. */
@@ -84,6 +95,7 @@ export async function invoke<R>(
     level: config?.log.level ?? g.logLevel ?? 'info',
     format: config?.log.format ?? g.logFormat ?? 'text',
     sink: (line) => process.stderr.write(`${line}\n`),
+    redact: config ? await logRedaction(config.shhh.rules) : undefined,
   });
   const progress = await createProgress(term.animate);
   const ctx = {
@@ -91,6 +103,7 @@ export async function invoke<R>(
     logger,
     signal: shutdown.signal,
     progress: (e) => progress.update(e),
+    reloadConfig: (assignment) => configFor(g, opts.flags, assignment),
   } satisfies CommandContext;
   try {
     const result = await exec(ctx);

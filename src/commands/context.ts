@@ -16,4 +16,9 @@ export interface CommandContext {
   /** Aborted on SIGINT/SIGTERM. Long-running commands return when it fires. */
   signal: AbortSignal;
   progress: (event: ProgressEvent) => void;
+  /**
+   * Loads the configuration again from the same sources (file, current environment, this verb's flags),
+   * with an optional assignment layer. Throws ConfigError when it does not validate. (SIGHUP reload.)
+   */
+  reloadConfig: (assignment?: Record<string, unknown>) => Promise<ChorusConfig>;
 }

@@ -1,10 +1,20 @@
 // Structured, namespaced logging. Core code logs through a Logger it is given; the logger writes
 // finished lines to a sink chosen by the caller (the CLI points it at stderr), so core never prints.
+// A logger and all its children share live settings (level, format, redaction), so a SIGHUP reload
+// can change them in one place.
 
 export const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'] as const;
 export type LogLevel = (typeof LOG_LEVELS)[number];
 export type LogFormat = 'text' | 'json';
 export type LogFields = Record<string, unknown>;
+
+/** What reconfigure() may change on a running logger (and every child of it). */
+export interface LiveLogSettings {
+  level?: LogLevel;
+  format?: LogFormat;
+  /** Applied to every finished line before it reaches the sink (SHHH redaction of logs). */
+  redact?: (line: string) => string;
+}
 
 export interface Logger {
   readonly level: LogLevel;
@@ -15,6 +25,8 @@ export interface Logger {
   trace(message: string, fields?: LogFields): void;
   enabled(level: LogLevel): boolean;
   child(component: string): Logger;
+  /** Changes level, format or redaction for this logger, its parent and all their children. */
+  reconfigure(settings: LiveLogSettings): void;
 }
 
 export interface LoggerOptions {
@@ -39,15 +51,35 @@ function renderValue(value: unknown): string {
   }
 }
 
-function formatLine(opts: LoggerOptions, level: LogLevel, message: string, fields: LogFields | undefined): string {
-  const time = (opts.now ?? (() => new Date()))().toISOString();
-  const component = opts.component ?? 'chorus';
-  if (opts.format === 'json') {
-    const entry: LogFields = { time, level, component, message };
-    if (fields) {
-      for (const [k, v] of Object.entries(fields)) entry[k] = v instanceof Error ? v.message : v;
+interface Shared {
+  level: LogLevel;
+  format: LogFormat;
+  redact?: (line: string) => string;
+  sink: (line: string) => void;
+  now?: () => Date;
+}
+
+/**
+ * One line. JSON lines always have exactly these keys: time, level, component, message, fields
+ * (an object, empty when there are none), so a field can never shadow the envelope.
+ */
+function formatLine(
+  shared: Shared,
+  component: string,
+  level: LogLevel,
+  message: string,
+  fields: LogFields | undefined,
+): string {
+  const time = (shared.now ?? (() => new Date()))().toISOString();
+  if (shared.format === 'json') {
+    const out: LogFields = {};
+    for (const [k, v] of Object.entries(fields ?? {})) out[k] = v instanceof Error ? v.message : v;
+    const entry = { time, level, component, message, fields: out };
+    try {
+      return JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
+    } catch {
+      return JSON.stringify({ time, level, component, message, fields: { unserializable: true } });
     }
-    return JSON.stringify(entry, (_k, v: unknown) => (typeof v === 'bigint' ? v.toString() : v));
   }
   const tail = fields
     ? Object.entries(fields)
@@ -57,25 +89,43 @@ function formatLine(opts: LoggerOptions, level: LogLevel, message: string, field
   return `${time} ${level.toUpperCase().padEnd(5)} ${component}: ${message}${tail}`;
 }
 
-export function createLogger(opts: LoggerOptions): Logger {
-  const threshold = rank[opts.level];
+function make(shared: Shared, component: string): Logger {
   const emit = (level: LogLevel, message: string, fields?: LogFields): void => {
-    if (rank[level] > threshold) return;
-    const line = formatLine(opts, level, message, fields);
-    opts.sink(opts.redact ? opts.redact(line) : line);
+    if (rank[level] > rank[shared.level]) return;
+    const line = formatLine(shared, component, level, message, fields);
+    shared.sink(shared.redact ? shared.redact(line) : line);
   };
   return {
-    level: opts.level,
+    get level() {
+      return shared.level;
+    },
     error: (m, f) => emit('error', m, f),
     warn: (m, f) => emit('warn', m, f),
     info: (m, f) => emit('info', m, f),
     debug: (m, f) => emit('debug', m, f),
     trace: (m, f) => emit('trace', m, f),
-    enabled: (level) => rank[level] <= threshold,
-    child: (component) =>
-      createLogger({ ...opts, component: opts.component ? `${opts.component}:${component}` : component }),
+    enabled: (level) => rank[level] <= rank[shared.level],
+    child: (name) => make(shared, component === 'chorus' ? name : `${component}:${name}`),
+    reconfigure: (s) => {
+      if (s.level) shared.level = s.level;
+      if (s.format) shared.format = s.format;
+      if (s.redact) shared.redact = s.redact;
+    },
   };
 }
 
-/** A logger that discards everything (tests, library use without a sink). */
-export const silentLogger: Logger = createLogger({ level: 'error', format: 'text', sink: () => {} });
+export function createLogger(opts: LoggerOptions): Logger {
+  const shared: Shared = {
+    level: opts.level,
+    format: opts.format,
+    redact: opts.redact,
+    sink: opts.sink,
+    now: opts.now,
+  };
+  return make(shared, opts.component ?? 'chorus');
+}
+
+/** A logger that discards everything (tests, library use without a sink). Its settings cannot change. */
+export const silentLogger: Logger = { ...createLogger({ level: 'error', format: 'text', sink: () => {} }) };
+silentLogger.reconfigure = () => {};
+silentLogger.child = () => silentLogger;

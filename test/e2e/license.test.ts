@@ -84,15 +84,15 @@ describe('licensing (binary)', () => {
     await server.waitForStderr(/chorus lease server running/);
     // the authority and the server come from the environment, as an operator would set them
     const env = { CHORUS_LICENSE_AUTHORITY: authority, CHORUS_LICENSE_SERVER: `http://127.0.0.1:${port}` };
-    const first = await Daemon.start({ dev: false, extra: ['--license', lic], env });
+    const first = await Daemon.start({ dev: false, nodeArgs: ['--license', lic], env });
     const status = await first.cli(['license', 'status', '--json']);
     assert.equal(status.code, 0, status.stderr);
     const info = JSON.parse(status.stdout) as { license: { id: string; dev: boolean; lease: { state: string } } };
     assert.equal(info.license.dev, false);
     assert.equal(info.license.lease.state, 'held');
     const second = new ChorusProcess(
-      ['--data-dir', tempDir(), 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--license', lic],
-      env,
+      ['--data-dir', tempDir(), 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--no-ops', '--license', lic],
+      { env },
     );
     const exit = await second.exited;
     assert.equal(exit.code, 1, second.stderr);
@@ -105,7 +105,7 @@ describe('licensing (binary)', () => {
     );
     // the first node stops cleanly and gives its lease back
     assert.equal((await first.signalAndWait('SIGTERM')).code, 0);
-    const third = await Daemon.start({ dev: false, extra: ['--license', lic], env });
+    const third = await Daemon.start({ dev: false, nodeArgs: ['--license', lic], env });
     await third.signalAndWait('SIGTERM');
     await server.signalAndWait('SIGTERM');
   });

@@ -5,7 +5,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { validateConfig } from '../../src/core/config/load.ts';
 import type { ChorusConfig } from '../../src/core/config/schema.ts';
-import { createLogger, silentLogger } from '../../src/core/log.ts';
+import { createLogger, silentLogger, type Logger } from '../../src/core/log.ts';
 import { ChorusNode } from '../../src/core/node/node.ts';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
@@ -20,6 +20,8 @@ export interface ClusterOptions {
   hopLimit?: number;
   config?: (i: number) => Record<string, unknown>;
   admit?: (author: string) => boolean;
+  /** Run the ops service (health checks, metrics, ops listener on an ephemeral port) on every node. */
+  ops?: boolean;
 }
 
 /** Every in-process test node belongs to one dev cluster (one dev authority per test process). */
@@ -32,6 +34,8 @@ export function testConfig(overrides: Record<string, unknown> = {}): ChorusConfi
     license: { dev: true, devAuthority: TEST_DEV_AUTHORITY },
     p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
     pubsub: { meshWaitMs: 5000 },
+    // ephemeral: many nodes share the host; ops only runs where a test asks for it (startWithConfig)
+    ops: { port: 0 },
   };
   return validateConfig(deepMerge(base, overrides));
 }
@@ -58,8 +62,9 @@ export async function startNode(
   overrides: Record<string, unknown> = {},
   gossip: Partial<GossipsubOpts> = {},
   admit?: (author: string) => boolean,
+  extra: { ops?: boolean; logger?: Logger } = {},
 ): Promise<ChorusNode> {
-  return startWithConfig(testConfig(overrides), gossip, admit);
+  return startWithConfig(testConfig(overrides), gossip, admit, extra);
 }
 
 /** Starts (or restarts, with the same data dir) a node from a full config; `api` serves the control socket. */
@@ -67,9 +72,16 @@ export async function startWithConfig(
   config: ChorusConfig,
   gossip: Partial<GossipsubOpts> = {},
   admit?: (author: string) => boolean,
-  api = false,
+  extra: { ops?: boolean; logger?: Logger; api?: boolean } = {},
 ): Promise<ChorusNode> {
-  return ChorusNode.start({ config, logger, api, gossip: { ...FAST_GOSSIP, ...gossip }, admit });
+  return ChorusNode.start({
+    config,
+    logger: extra.logger ?? logger,
+    api: extra.api ?? false,
+    ops: extra.ops ?? false,
+    gossip: { ...FAST_GOSSIP, ...gossip },
+    admit,
+  });
 }
 
 /** Resolves when every node can reach `want` (default: all the other) subscribers of `topic`. */
@@ -94,6 +106,7 @@ export async function startCluster(n: number, opts: ClusterOptions = {}): Promis
         ),
         {},
         opts.admit,
+        { ops: opts.ops },
       ),
     );
   }

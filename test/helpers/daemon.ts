@@ -160,9 +160,16 @@ export class ChorusProcess {
   readonly exited: Promise<Exit>;
   private readonly changes = new EventEmitter();
 
-  constructor(args: string[], env: Record<string, string> = {}) {
+  /** `wrap` runs the binary through another program, e.g. ["ip", "netns", "exec", "ns1"]; `env` adds variables. */
+  constructor(args: string[], opts: { wrap?: string[]; env?: Record<string, string> } = {}) {
     this.args = args;
-    this.child = spawn(BINARY, args, { env: { ...CHILD_ENV, ...env }, cwd: HOME, stdio: ['ignore', 'pipe', 'pipe'] });
+    const wrap = opts.wrap ?? [];
+    const [command, ...pre] = wrap.length ? [...wrap, BINARY] : [BINARY];
+    this.child = spawn(command as string, [...pre, ...args], {
+      env: { ...CHILD_ENV, ...opts.env },
+      cwd: HOME,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    });
     live.add(this);
     this.changes.setMaxListeners(0);
     this.child.stdout?.on('data', (d: Buffer) => {
@@ -264,22 +271,30 @@ export interface DaemonOptions {
   apiPort?: number;
   /** Listen multiaddr (default /ip4/127.0.0.1/tcp/0); a fixed port lets a restarted node keep its address. */
   listen?: string;
-  /** A config file (YAML or JSON) passed with --config. */
-  config?: string;
   /** Run with --dev (the default): a dev license from the test run's shared dev authority. */
   dev?: boolean;
-  /** More arguments for `chorus node`. */
-  extra?: string[];
   /** More environment (CHORUS_* settings). */
   env?: Record<string, string>;
+  /** Port of the ops listener (default 0: ephemeral, so several daemons share the host); null: --no-ops. */
+  opsPort?: number | null;
+  /** A config file (--config). */
+  config?: string;
+  /** Global options before the verb (e.g. --log-format json). */
+  globalArgs?: string[];
+  /** More `chorus node` options. */
+  nodeArgs?: string[];
+  /** Run inside this network namespace (`ip netns exec <name> …`). */
+  netns?: string;
+  /** How long to wait for "chorus node running" (default 15 s). */
+  startTimeoutMs?: number;
 }
 
 /** `chorus node` on loopback with mDNS off, in its own data directory. */
 export class Daemon extends ChorusProcess {
   readonly dataDir: string;
 
-  private constructor(dataDir: string, args: string[], env?: Record<string, string>) {
-    super(args, env);
+  private constructor(dataDir: string, args: string[], opts: { wrap?: string[]; env?: Record<string, string> }) {
+    super(args, opts);
     this.dataDir = dataDir;
   }
 
@@ -287,23 +302,21 @@ export class Daemon extends ChorusProcess {
   static async start(opts: DaemonOptions = {}): Promise<Daemon> {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
-    const args = [
-      ...(opts.config ? ['--config', opts.config] : []),
-      '--data-dir',
-      dataDir,
-      'node',
-      '--listen',
-      listen,
-      '--no-mdns',
-    ];
+    const args = ['--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : []), ...(opts.globalArgs ?? [])];
+    args.push('node', '--listen', listen, '--no-mdns');
     if (opts.dev !== false) args.push('--dev');
-    args.push(...(opts.extra ?? []));
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);
     if (opts.apiPort !== undefined) args.push('--api-port', String(opts.apiPort));
-    const daemon = new Daemon(dataDir, args, opts.env);
+    if (opts.opsPort === null) args.push('--no-ops');
+    else args.push('--ops-port', String(opts.opsPort ?? 0));
+    args.push(...(opts.nodeArgs ?? []));
+    const daemon = new Daemon(dataDir, args, {
+      wrap: opts.netns ? ['ip', 'netns', 'exec', opts.netns] : [],
+      env: opts.env,
+    });
     try {
-      await daemon.waitForStderr(/chorus node running/, 15_000);
+      await daemon.waitForStderr(/chorus node running/, opts.startTimeoutMs ?? 15_000);
     } catch (err) {
       await daemon.kill();
       throw err;
@@ -340,6 +353,14 @@ export class Daemon extends ChorusProcess {
       req.on('error', reject);
       req.end(payload);
     });
+  }
+
+  /** GET on the node's ops listener (its URL is in the status). */
+  async ops(path: string): Promise<{ status: number; text: string }> {
+    const url = (await this.status()).ops;
+    if (!url) throw new Error('ops is off on this node');
+    const res = await fetch(`${url}${path}`, { signal: AbortSignal.timeout(10_000) });
+    return { status: res.status, text: await res.text() };
   }
 
   async status(): Promise<NodeStatus> {

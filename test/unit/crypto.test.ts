@@ -14,6 +14,7 @@ import type { RolePolicy } from '../../src/core/crypto/policy.ts';
 import { RoleKeyring } from '../../src/core/crypto/keyring.ts';
 import { NotARecipientError, decryptWithIdentities, encryptForRoles } from '../../src/core/crypto/envelope.ts';
 import { combineShares, parseShare, splitSecret } from '../../src/core/crypto/shamir.ts';
+import { runCli } from '../helpers/run.ts';
 
 const ROLES = ['admin', 'architect', 'developer', 'observer'];
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
@@ -395,4 +396,49 @@ test('native X25519 stanzas interoperate with age-encryption’s own in both dir
   const other = new Decrypter();
   other.addIdentity(new NativeX25519Identity(await generateIdentity()));
   await assert.rejects(other.decrypt(await byNative.encrypt(message)));
+});
+
+test('keyring: a scoped keyring writes to every role but reads only its own', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-scoped-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const full = await RoleKeyring.open(join(dir, 'full.json'));
+  for (const role of Object.keys(DEFAULT_ROLE_POLICY)) await full.ensureRole(role);
+  const file = join(dir, 'developer.json');
+  await writeFile(file, full.scopedTo(['developer']), { mode: 0o600 });
+  const scoped = await RoleKeyring.open(file);
+  assert.deepEqual(scoped.roleNames(), full.roleNames(), 'every role is there, for encryption');
+  assert.equal(scoped.holdsSecret('developer'), true);
+  for (const role of ['admin', 'architect', 'observer']) {
+    assert.equal(scoped.holdsSecret(role), false, role);
+    assert.deepEqual(scoped.identitiesFor(role), [], role);
+  }
+  assert.doesNotMatch(await readFile(file, 'utf8'), new RegExp(full.current('admin')!.identity), 'no admin secret');
+  // the scoped node encrypts an architect-only decision it cannot read itself; the full keyring can
+  const secret = new TextEncoder().encode('architecture only');
+  const ciphertext = await encryptForRoles(secret, scoped.recipients(readersOf(['architect'], DEFAULT_ROLE_POLICY)));
+  await assert.rejects(decryptWithIdentities(ciphertext, scoped.identitiesFor('developer')), NotARecipientError);
+  assert.deepEqual(await decryptWithIdentities(ciphertext, full.identitiesFor('architect')), secret);
+  const mine = await encryptForRoles(secret, scoped.recipients(readersOf(['developer'], DEFAULT_ROLE_POLICY)));
+  assert.deepEqual(await decryptWithIdentities(mine, scoped.identitiesFor('developer')), secret);
+  assert.throws(() => scoped.scopedTo(['admin']), /does not hold the secret key of: admin/);
+});
+
+test('keys export: writes a 0600 keyring scoped to the given roles; never overwrites', async (t) => {
+  const dir = await mkdtemp(join(tmpdir(), 'chorus-export-'));
+  t.after(() => rm(dir, { recursive: true, force: true }));
+  const full = await RoleKeyring.open(join(dir, 'keyring.json'));
+  for (const role of Object.keys(DEFAULT_ROLE_POLICY)) await full.ensureRole(role);
+  const out = join(dir, 'observer-node.json');
+  const r = await runCli(['--data-dir', dir, 'keys', 'export', '--role', 'observer', '--out', out]);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /secret keys of observer/);
+  assert.equal((await stat(out)).mode & 0o777, 0o600);
+  const scoped = await RoleKeyring.open(out);
+  assert.deepEqual(
+    scoped.roleNames().filter((role) => scoped.holdsSecret(role)),
+    ['observer'],
+  );
+  const again = await runCli(['--data-dir', dir, 'keys', 'export', '--role', 'observer', '--out', out]);
+  assert.equal(again.code, 2);
+  assert.match(again.stderr, /already exists/);
 });

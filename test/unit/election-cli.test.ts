@@ -17,9 +17,11 @@ describe('chorus elect / context / shhh policy against a daemon', () => {
   let leader: ChorusNode;
   let waiting: ChorusNode;
   before(async () => {
-    leader = await startWithConfig(testConfig({ election: FAST_ELECTION }), {}, undefined, true);
+    leader = await startWithConfig(testConfig({ election: FAST_ELECTION }), {}, undefined, { api: true });
     // expects a second voter that never comes: no voter set, no leader
-    waiting = await startWithConfig(testConfig({ election: { ...FAST_ELECTION, expect: 2 } }), {}, undefined, true);
+    waiting = await startWithConfig(testConfig({ election: { ...FAST_ELECTION, expect: 2 } }), {}, undefined, {
+      api: true,
+    });
   });
   after(() => stopAll([leader, waiting]));
 

@@ -10,6 +10,7 @@ import { RecordGate, signRecord } from '../../src/core/election/records.ts';
 import { DEFAULT_WEIGHTS, scoreOf } from '../../src/core/election/score.ts';
 import { FileElectionStorage } from '../../src/core/election/state.ts';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
+import { Redactor } from '../../src/core/shhh/redactor.ts';
 
 test('election state is replaced atomically and read back after a "restart"', () => {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-election-'));
@@ -85,4 +86,25 @@ test('record gate: signature, leader of the term, stale terms, replays, unknown 
   tampered.body = tampered.body.replace('"seq":2', '"seq":3');
   assert.deepEqual(gate.check(tampered), { ok: false, reason: 'signature' });
   assert.deepEqual(gate.check({ body: '{', sig: '' }), { ok: false, reason: 'malformed' });
+});
+
+test('a leader’s SHHH policy replaces the configured extra rules and survives a SIGHUP reload of them', () => {
+  const rule = (name: string, pattern: string) => ({
+    name,
+    pattern,
+    flags: '',
+    severity: 'high' as const,
+    tags: [],
+    action: 'redact' as const,
+  });
+  const r = new Redactor({ rules: [rule('cfg', 'CFG-[0-9]+')] });
+  const scrub = (t: string) => r.redactText(t).text;
+  assert.equal(scrub('CFG-1 POL-2'), '[REDACTED:cfg] POL-2');
+  r.setPolicyRules([rule('pol', 'POL-[0-9]+')]);
+  assert.equal(scrub('CFG-1 POL-2'), 'CFG-1 [REDACTED:pol]');
+  r.setRules([rule('cfg2', 'CFG-[0-9]+')]); // a reload while the policy is in force
+  assert.equal(scrub('CFG-1 POL-2'), 'CFG-1 [REDACTED:pol]');
+  r.setPolicyRules(undefined);
+  assert.equal(scrub('CFG-1 POL-2'), '[REDACTED:cfg2] POL-2');
+  assert.match(scrub('key AKIAIOSFODNN7EXAMPLE'), /REDACTED/, 'built-in rules stay');
 });

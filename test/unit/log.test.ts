@@ -25,8 +25,7 @@ test('json format has time, level, component, message and fields; children names
     level: 'debug',
     component: 'p2p',
     message: 'dialled',
-    peers: 3,
-    err: 'boom',
+    fields: { peers: 3, err: 'boom' },
   });
 });
 

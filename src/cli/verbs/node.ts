@@ -1,4 +1,4 @@
-// Verbs of the daemon and its clients: node, publish, subscribe, peers, status, log.
+// Verbs of the daemon and its clients: node (install, uninstall), publish, subscribe, peers, status, log.
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.ts';
 import { invoke } from '../invoke.ts';
@@ -7,7 +7,7 @@ import { collect, duration, integer } from '../options.ts';
 const views = () => import('../views/node.ts');
 
 export function registerNodeVerbs(program: Command): void {
-  program
+  const node = program
     .command('node')
     .description('run the chorus daemon (libp2p host, pubsub, event log, control API) until interrupted')
     .option('--listen <multiaddr>', 'listen address (repeatable; default /ip4/0.0.0.0/tcp/9000)', collect)
@@ -27,6 +27,16 @@ export function registerNodeVerbs(program: Command): void {
       '--dev',
       'development mode: create a local license authority and a dev license once, in the data dir (dev licenses admit only peers of the same dev authority: CHORUS_DEV_AUTHORITY)',
     )
+    .option(
+      '--ops-port <port>',
+      'port of /healthz, /readyz, /health, /metrics (default 9464; 0 = any free port)',
+      integer(0),
+    )
+    .option('--no-ops', 'no health checks and no ops HTTP listener')
+    .option(
+      '--assign-url <url>',
+      'fetch role, expertise and bootstrap peers from this assignment server (docs/deploy.md)',
+    )
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
       await invoke(cmd, (ctx) => run({}, ctx), {
@@ -42,8 +52,60 @@ export function registerNodeVerbs(program: Command): void {
           'api.tcpPort': opts.apiPort,
           'license.file': opts.license,
           'license.dev': opts.dev === true ? true : undefined,
+          'ops.port': opts.opsPort,
+          'ops.enabled': opts.ops === false ? false : undefined,
+          'assign.url': opts.assignUrl,
         },
       });
+    });
+
+  node
+    .command('install')
+    .description('write a systemd unit that runs this executable as a service (see docs/deploy.md)')
+    .option('--user <user>', 'service account the node runs as', 'chorus')
+    .option('--group <group>', 'service group (default: the user)')
+    .option('--name <name>', 'unit name', 'chorus')
+    .option('--unit-dir <dir>', 'where unit files live', '/etc/systemd/system')
+    .option('--assign-url <url>', 'pass --assign-url to the node')
+    .option('--dry-run', 'print the unit; write nothing')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const [{ install }, { renderInstall }] = await Promise.all([
+        import('../../commands/node/install.ts'),
+        import('../views/ops.ts'),
+      ]);
+      // --assign-url is also an option of `node` itself; commander may give it to either command
+      const g = cmd.optsWithGlobals<{ config?: string; assignUrl?: string }>();
+      await invoke(
+        cmd,
+        (ctx) =>
+          install(
+            {
+              user: opts.user as string,
+              group: opts.group as string | undefined,
+              name: opts.name as string,
+              unitDir: opts.unitDir as string,
+              dryRun: opts.dryRun as boolean | undefined,
+              config: g.config,
+              assignUrl: (opts.assignUrl as string | undefined) ?? g.assignUrl,
+            },
+            ctx,
+          ),
+        { view: renderInstall },
+      );
+    });
+
+  node
+    .command('uninstall')
+    .description('remove the systemd unit written by `chorus node install`')
+    .option('--name <name>', 'unit name', 'chorus')
+    .option('--unit-dir <dir>', 'where unit files live', '/etc/systemd/system')
+    .option('--dry-run', 'say what would be removed; remove nothing')
+    .action(async (opts: { name: string; unitDir: string; dryRun?: boolean }, cmd: Command) => {
+      const [{ uninstall }, { renderInstall }] = await Promise.all([
+        import('../../commands/node/install.ts'),
+        import('../views/ops.ts'),
+      ]);
+      await invoke(cmd, (ctx) => uninstall(opts, ctx), { view: renderInstall });
     });
 
   program
@@ -140,9 +202,16 @@ export function registerNodeVerbs(program: Command): void {
   program
     .command('status')
     .description("the local node's identity, addresses, topics, peer count and uptime")
-    .action(async (_opts, cmd: Command) => {
-      const [{ run }, { renderStatus }] = await Promise.all([import('../../commands/node/status.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), { view: renderStatus });
+    .option('-w, --watch', 'a live summary (health, peers, election, topics, DHT records, lease) until Ctrl-C')
+    .option('--interval <duration>', 'with --watch: time between refreshes', duration, 2000)
+    .action(async (opts: { watch?: boolean; interval: number }, cmd: Command) => {
+      const mod = await import('../../commands/node/status.ts');
+      if (opts.watch) {
+        const { renderWatch } = await import('../views/ops.ts');
+        return invoke(cmd, (ctx) => mod.watch({ intervalMs: opts.interval }, ctx), { view: renderWatch });
+      }
+      const { renderStatus } = await views();
+      await invoke(cmd, (ctx) => mod.run({}, ctx), { view: renderStatus });
     });
 
   const log = program.command('log').description("read and verify the node's signed, hash-chained event log");

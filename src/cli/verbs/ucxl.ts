@@ -55,7 +55,22 @@ export function registerUcxlVerbs(program: Command): void {
       await invoke(cmd, (ctx) => ls(pattern, ctx), { view: renderList });
     });
 
-  const k = program.command('keys').description('role keys: Shamir custody of the admin key, rotation');
+  const k = program
+    .command('keys')
+    .description('role keys: per-node keyrings, Shamir custody of the admin key, rotation');
+  k.command('export')
+    .description(
+      'write a keyring for one node: every role’s public key, and secret keys only of the roles given (docs/keys.md)',
+    )
+    .option('--role <role>', 'role whose secret keys the node may hold (repeatable; none = public keys only)', collect)
+    .requiredOption('--out <file>', 'where to write the keyring (mode 0600)')
+    .action(async (opts: { role?: string[]; out: string }, cmd: Command) => {
+      const { exportKeyring } = await keys();
+      await invoke(cmd, (ctx) => exportKeyring({ roles: opts.role ?? [], out: opts.out }, ctx), {
+        view: (r) =>
+          `wrote ${r.out}: public keys of ${r.roles.join(', ')}; secret keys of ${r.secrets.join(', ') || 'no role'}`,
+      });
+    });
   k.command('split')
     .description('split a role key (default admin) into Shamir shares')
     .option('--role <role>', 'role whose key to split', 'admin')

@@ -35,6 +35,7 @@ export function renderStatus(s: NodeStatus): string {
       ['api', s.api.tcp ? `${s.api.socket}, tcp ${s.api.tcp}` : s.api.socket],
       ['license', `${s.license.id} (${s.license.dev ? 'DEV, ' : ''}cluster ${s.license.clusterId})`],
       ['lease', s.license.lease ? `${s.license.lease.state} (${s.license.lease.server})` : undefined],
+      ['ops', s.ops ?? 'off'],
       [
         'election',
         s.election ? `${s.election.state}, term ${s.election.term}, leader ${s.election.leader ?? 'none'}` : undefined,

@@ -1,5 +1,6 @@
 // `chorus keys split|combine|rotate`: admin-key custody with Shamir shares, and role key rotation.
 import { existsSync } from 'node:fs';
+import { writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient } from '../../core/api/client.ts';
 import { RoleKeyring } from '../../core/crypto/keyring.ts';
@@ -30,6 +31,9 @@ export async function split(
   const keyring = await RoleKeyring.open(file);
   const key = keyring.current(opts.role);
   if (!key) throw new UsageError(`the keyring ${keyring.file} has no ${opts.role} key`, 'NO_ROLE_KEY');
+  if (!keyring.holdsSecret(opts.role)) {
+    throw new UsageError(`the keyring ${keyring.file} holds only the public ${opts.role} key`, 'NO_ROLE_KEY');
+  }
   const shares = await splitSecret(key.identity, opts.shares, opts.threshold);
   return { role: opts.role, version: key.version, threshold: opts.threshold, shares };
 }
@@ -45,4 +49,28 @@ export function rotate(role: string, ctx: CommandContext): Promise<RotationRepor
     { role },
     ctx.signal,
   );
+}
+
+export interface ExportResult {
+  out: string;
+  roles: string[];
+  secrets: string[];
+}
+
+/** Writes a keyring scoped to one node's roles from this host's full keyring. */
+export async function exportKeyring(
+  opts: { roles: string[]; out: string },
+  ctx: CommandContext,
+): Promise<ExportResult> {
+  const file = keyringFile(ctx);
+  if (!existsSync(file))
+    throw new UsageError(`no keyring at ${file} (start a node once, or set keys.keyring)`, 'NO_KEYRING');
+  const keyring = await RoleKeyring.open(file);
+  const text = keyring.scopedTo(opts.roles);
+  await writeFile(opts.out, text, { mode: 0o600, flag: 'wx' }).catch((err: NodeJS.ErrnoException) => {
+    throw new UsageError(
+      err.code === 'EEXIST' ? `${opts.out} already exists` : `cannot write ${opts.out}: ${err.code ?? err.message}`,
+    );
+  });
+  return { out: opts.out, roles: keyring.roleNames(), secrets: [...new Set(opts.roles)].sort() };
 }

@@ -1,6 +1,9 @@
-// `chorus node`: start the daemon and run until SIGINT/SIGTERM, then stop gracefully (≤ 5 s).
+// `chorus node`: start the daemon (with its runtime assignment when assign.url is set) and run until
+// SIGINT/SIGTERM, then stop gracefully (≤ 5 s). SIGHUP reloads the configuration (file, env, assignment).
 import { ChorusError } from '../../core/errors.ts';
+import { resolveNodeLicense } from '../../core/license/startup.ts';
 import { ChorusNode } from '../../core/node/node.ts';
+import { ConfigReloader, withAssignment } from '../../core/ops/reloader.ts';
 import type { CommandContext } from '../context.ts';
 
 export interface NodeRunResult {
@@ -12,19 +15,31 @@ export interface NodeRunResult {
 const STOP_BUDGET_MS = 4500;
 
 export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunResult> {
-  const node = await ChorusNode.start({ config: ctx.config, logger: ctx.logger.child('node') });
+  const logger = ctx.logger.child('node');
+  resolveNodeLicense(ctx.config); // fail-closed: not even the assignment server is asked without a license
+  const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
+  const node = await ChorusNode.start({ config, logger });
+  const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
+  const onHup = (): void => void reloader.reload();
+  process.on('SIGHUP', onHup);
   const status = node.status();
   ctx.logger.info('chorus node running', {
     peerId: status.peerId,
     role: status.role,
     addresses: status.addresses,
     api: status.api.socket,
+    ...(status.ops ? { ops: status.ops } : {}),
   });
-  const halted = await new Promise<string | undefined>((resolve) => {
-    if (ctx.signal.aborted) return resolve(undefined);
-    ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true });
-    void node.halted.then(resolve);
-  });
+  let halted: string | undefined;
+  try {
+    halted = await new Promise<string | undefined>((resolve) => {
+      if (ctx.signal.aborted) return resolve(undefined);
+      ctx.signal.addEventListener('abort', () => resolve(undefined), { once: true });
+      void node.halted.then(resolve);
+    });
+  } finally {
+    process.off('SIGHUP', onHup);
+  }
   ctx.logger.info('shutting down');
   const stopped = await Promise.race([
     node.stop().then(() => true),

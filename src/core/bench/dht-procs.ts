@@ -59,7 +59,16 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
     let bootstrap: string | undefined;
     for (let i = 0; i < opts.nodes; i++) {
       const dataDir = join(root, `n${i}`);
-      const args = [...opts.args, 'node', '--data-dir', dataDir, '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'];
+      const args = [
+        ...opts.args,
+        'node',
+        '--data-dir',
+        dataDir,
+        '--listen',
+        '/ip4/127.0.0.1/tcp/0',
+        '--no-mdns',
+        '--no-ops',
+      ];
       if (bootstrap) args.push('--bootstrap', bootstrap);
       children.push(spawnChild(`node ${i}`, opts.command, args, env));
       const client = new ApiClient({ dataDir, timeoutMs: 15_000 });

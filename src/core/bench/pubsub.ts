@@ -976,6 +976,7 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
           '--listen',
           '/ip4/127.0.0.1/tcp/0',
           '--no-mdns',
+          '--no-ops', // several nodes share the host; health probes would also add traffic to the measurement
           ...addrs.flatMap((a) => ['--bootstrap', a]),
         ],
         env,
@@ -984,8 +985,8 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
       const addr = await child.waitForStderr(
         (line) => {
           try {
-            const entry = JSON.parse(line) as { message?: string; addresses?: string[] };
-            return entry.message === 'chorus node running' ? (entry.addresses?.[0] ?? '') : undefined;
+            const entry = JSON.parse(line) as { message?: string; fields?: { addresses?: string[] } };
+            return entry.message === 'chorus node running' ? (entry.fields?.addresses?.[0] ?? '') : undefined;
           } catch {
             return undefined;
           }

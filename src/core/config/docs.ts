@@ -15,7 +15,12 @@ export function renderConfigDocs(): string {
 
 <!-- Generated from src/core/config/schema.ts by \`npm run docs:config\`; a test fails when it is stale. -->
 
-Precedence, lowest to highest: built-in defaults < config file < \`CHORUS_*\` environment < command-line flags.
+Precedence, lowest to highest: built-in defaults < config file < \`CHORUS_*\` environment < assignment < command-line flags.
+
+- The **assignment** layer exists only when \`assign.url\` (\`--assign-url\`, \`CHORUS_ASSIGN_URL\`) is set: the node fetches a
+  JSON assignment at start and on SIGHUP and it overrides the file and the environment for the keys it sets
+  (\`role\` → \`agent.role\`, \`expertise\`, \`reportsTo\`, \`capabilities\`, \`maxTasks\` → \`agent.*\`, \`bootstrap\` →
+  \`p2p.bootstrap\`, \`joinStagger\` → \`p2p.joinStaggerMs\`); flags still win. See [deploy.md](deploy.md).
 
 - The config file is YAML or JSON, given by \`--config <file>\` or \`CHORUS_CONFIG\`. Keys are nested as the dotted
   paths below show (\`p2p.listen\` is \`p2p: { listen: [...] }\`).
@@ -24,7 +29,9 @@ Precedence, lowest to highest: built-in defaults < config file < \`CHORUS_*\` en
   accept \`true/false/1/0/yes/no\`.
 - Global flags: \`--data-dir\` sets \`dataDir\`, \`--log-level\` sets \`log.level\`, \`--log-format\` sets \`log.format\`;
   each verb documents its own flags in \`chorus help <verb>\`.
-- "Reload" says whether a running node applies a changed value on SIGHUP; other keys need a restart.
+- "Reload" says whether a running node applies a changed value on SIGHUP (\`kill -HUP <pid>\`, \`systemctl reload chorus\`);
+  the node logs \`configuration reloaded\` with the keys applied and those that need a restart (they keep their running
+  value). A file that does not parse or validate is rejected with one error line and the running configuration stays.
 
 | key | type | default | environment | reload | meaning |
 | --- | --- | --- | --- | --- | --- |

@@ -1,4 +1,5 @@
-// Builds the one typed config object: defaults < config file (YAML or JSON) < CHORUS_* env < flags.
+// Builds the one typed config object: defaults < config file (YAML or JSON) < CHORUS_* env <
+// assignment (from an assignment server, see src/core/ops/assign.ts) < flags.
 // Unknown keys and wrong types are rejected with the key path (and the source) in the message.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
@@ -18,6 +19,8 @@ export interface ConfigSources {
   env?: Record<string, string | undefined>;
   /** Values from command-line flags, as a nested object (highest precedence). */
   flags?: ConfigLayer;
+  /** A runtime assignment (role, expertise, bootstrap …): above the file and env, below flags. */
+  assignment?: ConfigLayer;
   /** Home directory for the default data dir. */
   home?: string;
 }
@@ -140,6 +143,7 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<ChorusCon
   if (file) validatePartial(fromFile, `config file ${file}`);
   let merged = mergeLayers({ dataDir: defaultDataDir(sources.home) }, fromFile);
   merged = mergeLayers(merged, envLayer(env));
+  merged = mergeLayers(merged, sources.assignment ?? {});
   merged = mergeLayers(merged, sources.flags ?? {});
   const config = validateConfig(merged);
   return { ...config, dataDir: resolve(config.dataDir) };

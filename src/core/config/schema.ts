@@ -80,7 +80,6 @@ export const configSchema = z.strictObject({
       inboundPerSecond: key(z.number().int().min(1).default(50), {
         description: 'Most inbound connection attempts accepted per second from one remote IP.',
         env: 'CHORUS_INBOUND_PER_SECOND',
-        reload: true,
       }),
     })
     .prefault({}),
@@ -156,6 +155,57 @@ export const configSchema = z.strictObject({
       allowRemote: key(z.boolean().default(false), {
         description: 'Permit api.tcpHost to be a non-loopback address (the token is still required).',
         env: 'CHORUS_API_ALLOW_REMOTE',
+      }),
+    })
+    .prefault({}),
+  ops: z
+    .strictObject({
+      enabled: key(z.boolean().default(true), {
+        description:
+          'Run the health checks and serve /healthz, /readyz, /health and /metrics (docs/metrics.md) over HTTP.',
+        env: 'CHORUS_OPS_ENABLED',
+        reload: true,
+      }),
+      host: key(z.string().min(1).default('127.0.0.1'), {
+        description: 'Address of the ops HTTP listener. A non-loopback address also needs ops.allowRemote.',
+        env: 'CHORUS_OPS_HOST',
+        reload: true,
+      }),
+      port: key(portRange.default(9464), {
+        description:
+          'Port of the ops HTTP listener; 0 picks a free port (shown by `chorus status`). Several nodes on one host need one port each (or 0).',
+        env: 'CHORUS_OPS_PORT',
+        reload: true,
+      }),
+      allowRemote: key(z.boolean().default(false), {
+        description: 'Permit ops.host to be a non-loopback address (the endpoints are read-only and unauthenticated).',
+        env: 'CHORUS_OPS_ALLOW_REMOTE',
+        reload: true,
+      }),
+      checkIntervalMs: key(z.number().int().min(100).default(15_000), {
+        description: 'How often the health checks (peers, pubsub probe, DHT probe, …) run.',
+        env: 'CHORUS_OPS_CHECK_INTERVAL_MS',
+        reload: true,
+      }),
+      checkTimeoutMs: key(z.number().int().min(50).default(5_000), {
+        description: 'Deadline of one health check run; a check that takes longer fails.',
+        env: 'CHORUS_OPS_CHECK_TIMEOUT_MS',
+        reload: true,
+      }),
+    })
+    .prefault({}),
+  assign: z
+    .strictObject({
+      url: key(z.string().default(''), {
+        description:
+          'Assignment server (http/https URL): at start and on SIGHUP the node fetches its role, expertise, bootstrap peers and join stagger from it (docs/deploy.md). Empty: no assignment.',
+        env: 'CHORUS_ASSIGN_URL',
+        reload: true,
+      }),
+      timeoutMs: key(z.number().int().min(100).default(5_000), {
+        description: 'Deadline of one assignment fetch.',
+        env: 'CHORUS_ASSIGN_TIMEOUT_MS',
+        reload: true,
       }),
     })
     .prefault({}),

@@ -11,7 +11,7 @@ import { assertRoleName } from './policy.ts';
 export interface RoleKey {
   role: string;
   version: number;
-  /** age secret key, `AGE-SECRET-KEY-1…` */
+  /** age secret key, `AGE-SECRET-KEY-1…`; empty in a scoped keyring for roles this node may not read */
   identity: string;
   /** age public key, `age1…` */
   recipient: string;
@@ -93,7 +93,9 @@ function parseKeyring(file: string, text: string): Map<string, RoleKey[]> {
       if (!Number.isSafeInteger(k.version) || (k.version as number) < 1) {
         throw corrupt(file, `${where} has an invalid version`);
       }
-      if (typeof k.identity !== 'string' || !k.identity.startsWith('AGE-SECRET-KEY-1')) {
+      // a scoped keyring (keys export) holds only the public half of the roles its node may not read
+      if (k.identity === undefined || k.identity === '') k = { ...k, identity: '' };
+      else if (typeof k.identity !== 'string' || !k.identity.startsWith('AGE-SECRET-KEY-1')) {
         throw corrupt(file, `${where} has an invalid identity`);
       }
       if (typeof k.recipient !== 'string' || !k.recipient.startsWith('age1')) {
@@ -105,7 +107,7 @@ function parseKeyring(file: string, text: string): Map<string, RoleKey[]> {
       return {
         role,
         version: k.version as number,
-        identity: k.identity,
+        identity: k.identity as string,
         recipient: k.recipient,
         createdAt: k.createdAt,
       };
@@ -184,9 +186,38 @@ export class RoleKeyring {
     });
   }
 
-  /** Every identity of `role`, newest first, for decrypting data written under any version. */
+  /** Every identity of `role` this keyring holds, newest first, for decrypting data written under any version. */
   identitiesFor(role: string): string[] {
-    return (this.roles.get(role) ?? []).map((k) => k.identity).reverse();
+    return (this.roles.get(role) ?? [])
+      .map((k) => k.identity)
+      .filter((i) => i !== '')
+      .reverse();
+  }
+
+  /** True when this keyring holds `role`'s current secret key (a scoped keyring may hold only its public key). */
+  holdsSecret(role: string): boolean {
+    return (this.current(role)?.identity ?? '') !== '';
+  }
+
+  /**
+   * A keyring for one node: every role's public keys (so it can write to any role), and the secret
+   * keys of `readable` roles only (so it reads what its role may read, and nothing else).
+   */
+  scopedTo(readable: string[]): string {
+    const keep = new Set(readable);
+    const roles: Record<string, RoleKey[]> = {};
+    for (const role of this.roleNames()) {
+      roles[role] = (this.roles.get(role) ?? []).map((k) => ({ ...k, identity: keep.has(role) ? k.identity : '' }));
+    }
+    const missing = readable.filter((r) => !this.roles.has(r) || !this.holdsSecret(r));
+    if (missing.length) {
+      throw new UsageError(
+        `keyring ${this.file} does not hold the secret key of: ${missing.join(', ')}`,
+        'NO_ROLE_KEY',
+      );
+    }
+    const doc: KeyringFile = { format: FORMAT, roles };
+    return `${JSON.stringify(doc, null, 2)}\n`;
   }
 
   /** role → current recipient, safe to share: no secret keys. */

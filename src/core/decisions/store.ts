@@ -31,6 +31,7 @@ import {
   encodeRecord,
   latestKey,
   LATEST_NS,
+  VERSION_NS,
   signDecision,
   versionKey,
   type DecisionRecord,
@@ -124,7 +125,15 @@ function meta(d: DecisionRecord): DecisionMeta {
 
 const decoder = new TextDecoder();
 
-export class DecisionStore extends EventEmitter<{ version: [{ subject: string; version: number }] }> {
+export interface DecisionStoreEvents {
+  version: [{ subject: string; version: number }];
+  /** One finished operation (metrics): its latency, and the error code when it failed. */
+  op: [{ op: 'put' | 'get' | 'resolve' | 'history'; ms: number; ok: boolean; code?: string }];
+  /** A write or re-replication of a subject reached `holders` of the `want` required. */
+  replication: [{ subject: string; holders: number; want: number }];
+}
+
+export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
   /** Newest version heard of per subject (own writes, reads, announcements). */
   private readonly hints = new Map<string, number>();
@@ -169,6 +178,11 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     await this.republishing?.catch(() => {});
   }
 
+  /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
+  get replicas(): DirectReplicas | undefined {
+    return this.opts.direct;
+  }
+
   /** Records that a newer version exists somewhere (from an announcement). */
   noteVersion(subject: string, version: number): void {
     if ((this.hints.get(subject) ?? 0) >= version) return;
@@ -208,8 +222,26 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     }
   }
 
+  /** Runs one operation and reports its latency and outcome as an `op` event. */
+  private async timed<T>(op: DecisionStoreEvents['op'][0]['op'], fn: () => Promise<T>): Promise<T> {
+    const started = performance.now();
+    try {
+      const out = await fn();
+      this.emit('op', { op, ms: performance.now() - started, ok: true });
+      return out;
+    } catch (err) {
+      const code = err instanceof ChorusError ? err.code : 'ERROR';
+      this.emit('op', { op, ms: performance.now() - started, ok: false, code });
+      throw err;
+    }
+  }
+
   /** Writes a new version of the decision at `address` and replicates it to `replication` peers. */
-  async put(address: UcxlAddress, content: Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
+  put(address: UcxlAddress, content: Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
+    return this.timed('put', () => this.putNow(address, content, opts));
+  }
+
+  private async putNow(address: UcxlAddress, content: Uint8Array, opts: PutOptions): Promise<PutReceipt> {
     if (isPattern(address))
       throw new UsageError('cannot write to an address with "any": name the agent, role, project and task');
     if (address.temporal.kind !== 'latest') {
@@ -254,6 +286,7 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     this.opts.announce?.({ subject, version: record.version, hash: record.hash });
     this.scheduleProvide(subject);
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: this.opts.replication };
+    this.emit('replication', { subject, holders: holderPeers.length, want: this.opts.replication });
     if (holderPeers.length < this.opts.replication) {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
@@ -490,12 +523,19 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
     return version === latest.version ? latest : this.fetchVersion(subject, version, signal);
   }
 
-  async resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return meta(await this.locate(address, this.signal(signal)));
+  resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
+    return this.timed('resolve', async () => meta(await this.locate(address, this.signal(signal))));
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
-  async get(address: UcxlAddress, signal?: AbortSignal): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
+  get(address: UcxlAddress, signal?: AbortSignal): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
+    return this.timed('get', () => this.getNow(address, signal));
+  }
+
+  private async getNow(
+    address: UcxlAddress,
+    signal?: AbortSignal,
+  ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
     const record = await this.locate(address, this.signal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
     const content = await decryptWithIdentities(
@@ -506,7 +546,11 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
   }
 
   /** Every version, newest first, with the hash chain checked link by link. */
-  async history(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
+  history(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
+    return this.timed('history', () => this.historyNow(address, signal));
+  }
+
+  private async historyNow(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
     const s = this.signal(signal);
     const subject = subjectKey(address);
     const latest = await this.fetchLatest(subject, s);
@@ -539,6 +583,29 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
   /** The record this node stores under a DHT key, if any (as raw bytes). */
   localRecord(key: Uint8Array): Promise<Uint8Array | undefined> {
     return readLocalRecord(this.opts.datastore, key);
+  }
+
+  /** How many decision records the local store holds: latest pointers and immutable versions. */
+  async heldRecordCount(): Promise<{ latest: number; versions: number }> {
+    const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
+    const count = { latest: 0, versions: 0 };
+    for await (const key of this.opts.datastore.queryKeys({ prefix })) {
+      let dhtKey: string;
+      try {
+        dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(prefix.length)));
+      } catch {
+        continue;
+      }
+      if (dhtKey.startsWith(`/${LATEST_NS}/`)) count.latest++;
+      else if (dhtKey.startsWith(`/${VERSION_NS}/`)) count.versions++;
+    }
+    return count;
+  }
+
+  /** Changes the role used to author and decrypt, and the operation deadline (SIGHUP). */
+  configure(opts: { role?: string; timeoutMs?: number }): void {
+    if (opts.role) this.opts.role = opts.role;
+    if (opts.timeoutMs) this.opts.timeoutMs = opts.timeoutMs;
   }
 
   /** Subjects this node holds or has heard announced. */
@@ -580,6 +647,9 @@ export class DecisionStore extends EventEmitter<{ version: [{ subject: string; v
           }
           if (dhtKey.startsWith(`/${LATEST_NS}/`)) this.scheduleProvide(record.subject);
           const holders = await this.replicate(key, bytes, this.signal());
+          if (dhtKey.startsWith(`/${LATEST_NS}/`)) {
+            this.emit('replication', { subject: record.subject, holders: holders.length, want: this.opts.replication });
+          }
           if (holders.length < this.opts.replication) {
             this.opts.logger.warn('decision under-replicated', {
               subject: record.subject,

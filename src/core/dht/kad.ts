@@ -1,5 +1,6 @@
 // The Kademlia DHT configuration for chorus: a private protocol, LAN-friendly addresses, and the
-// validators/selectors for the decision namespaces (/ucxl/ latest, /ucxlv/ immutable versions).
+// validators/selectors for the decision namespaces (/ucxl/ latest, /ucxlv/ immutable versions) and the
+// health probe's namespace (/chorusprobe/).
 import { kadDHT, passthroughMapper, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { Datastore } from 'interface-datastore';
 import { Key } from 'interface-datastore';
@@ -14,6 +15,7 @@ import {
   type DecisionRecord,
   type ValidationContext,
 } from '../decisions/record.ts';
+import { PROBE_NS, selectProbe, validateProbe } from '../ops/probe-record.ts';
 
 export const DHT_PROTOCOL = '/chorus/kad/1.0.0';
 export const DHT_DATASTORE_PREFIX = '/dht';
@@ -79,6 +81,11 @@ export function decisionValidators(ctx: DhtContext) {
   };
 }
 
+/** Every namespace chorus stores in the DHT: decisions and the health probe's records. */
+export function chorusValidators(ctx: DhtContext) {
+  return { ...decisionValidators(ctx), [PROBE_NS]: validateProbe };
+}
+
 /** Picks the highest version (ties broken by hash, identically on every node). */
 function selectBest(_key: Uint8Array, records: Uint8Array[]): number {
   let best = 0;
@@ -100,8 +107,8 @@ export function chorusDht(ctx: DhtContext, opts: { clientMode: boolean }): Retur
     protocol: DHT_PROTOCOL,
     clientMode: opts.clientMode,
     peerInfoMapper: passthroughMapper, // keep loopback/private addresses: LAN clusters rely on them
-    validators: decisionValidators(ctx),
-    selectors: decisionSelectors,
+    validators: chorusValidators(ctx),
+    selectors: { ...decisionSelectors, [PROBE_NS]: selectProbe },
     datastorePrefix: DHT_DATASTORE_PREFIX,
     initialQuerySelfInterval: 0,
   });

@@ -182,7 +182,7 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
     const latest = this.ledger.latest('shhh-policy');
     if (!latest || !this.opts.redactor) return;
     try {
-      this.opts.redactor.replaceExtraRules(parsePolicy(latest.fields.payload));
+      this.opts.redactor.setPolicyRules(parsePolicy(latest.fields.payload));
     } catch (err) {
       this.opts.logger.warn('ignored an invalid SHHH policy record', { error: describeError(err) });
     }

@@ -91,6 +91,8 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   private bootstrapKnown: string[] = [];
   private warnedCrowd = false;
   private stopped = false;
+  /** Leaders this node has seen take office since it started (a metric). */
+  private leaderChanges = 0;
   private scoreCache: { at: number; value: ScoreComponents } | undefined;
 
   constructor(opts: ElectionServiceOptions, configRules: RedactionRuleConfig[] = []) {
@@ -152,6 +154,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     this.settleVoters();
     this.raft.on('change', () => this.emit('change'));
     this.raft.on('leader', ({ term, leader }) => {
+      if (leader) this.leaderChanges++;
       this.opts.recorder?.record('election', { event: 'leader', term, leader: leader ?? null });
     });
     this.raft.on('state', (role) =>
@@ -344,6 +347,11 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
         electionTimeoutMaxMs: c.electionTimeoutMaxMs,
       },
     };
+  }
+
+  /** What the ops metrics report: term, state and leader changes seen. */
+  metrics(): { term: number; state: ElectionRole; leaderChanges: number } {
+    return { term: this.raft.term, state: this.raft.state, leaderChanges: this.leaderChanges };
   }
 
   /** A short summary for `chorus status`. */

@@ -1,5 +1,5 @@
 // The node assembly: the one place where services are composed and started/stopped in order —
-// identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → election → control API.
+// identity → event log → SHHH → libp2p host → pubsub → acks → presence → bootstrap join → election → control API → ops.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { join } from 'node:path';
 import { socketPath } from '../api/protocol.ts';
@@ -11,7 +11,7 @@ import { describeError } from '../errors.ts';
 import { ChorusDatastore } from '../dht/datastore.ts';
 import { ElectionService } from '../election/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
-import { decisionValidators, type DhtContext } from '../dht/kad.ts';
+import { chorusValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
 import { Admission, type AdmittedPeer } from '../license/admission.ts';
 import { LeaseKeeper, type LeaseStatus } from '../license/lease.ts';
@@ -26,6 +26,8 @@ import { Presence, type PeerPresence } from '../pubsub/presence.ts';
 import { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
+import { OpsService } from '../ops/service.ts';
+import { applyReload, type ReloadResult } from '../ops/reload.ts';
 import { Redactor } from '../shhh/redactor.ts';
 import { buildInfo } from '../version.ts';
 import { EventRecorder } from './recorder.ts';
@@ -47,6 +49,8 @@ export interface NodeOptions {
   gossip?: Partial<GossipsubOpts>;
   /** An extra admission rule for record authors, on top of the license check (tests refuse chosen authors). */
   admit?: (author: string) => boolean;
+  /** Run health checks, metrics and the ops listener when ops.enabled (default: when the API is served). */
+  ops?: boolean;
 }
 
 export interface NodeStatus {
@@ -72,6 +76,8 @@ export interface NodeStatus {
     lease?: LeaseStatus;
   };
   election?: ReturnType<ElectionService['summary']>;
+  /** Base URL of the ops listener (/healthz, /readyz, /health, /metrics), when it runs. */
+  ops?: string;
 }
 
 export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
@@ -84,7 +90,8 @@ export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
 }
 
 export class ChorusNode {
-  readonly config: ChorusConfig;
+  /** The running configuration (replaced by reload()). */
+  config: ChorusConfig;
   readonly identity: Identity;
   readonly libp2p: ChorusLibp2p;
   readonly pubsub: ChorusPubSub;
@@ -103,6 +110,9 @@ export class ChorusNode {
   private readonly joiner: BootstrapJoiner;
   private api: ApiServer | undefined;
   election!: ElectionService;
+  /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
+  ops: OpsService | undefined;
+  private readonly redactor: Redactor;
   private readonly logger: Logger;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
@@ -126,6 +136,7 @@ export class ChorusNode {
     datastore: ChorusDatastore;
     joiner: BootstrapJoiner;
     api: ApiServer | undefined;
+    redactor: Redactor;
     logger: Logger;
   }) {
     this.config = parts.config;
@@ -145,6 +156,7 @@ export class ChorusNode {
     this.datastore = parts.datastore;
     this.joiner = parts.joiner;
     this.api = parts.api;
+    this.redactor = parts.redactor;
     this.logger = parts.logger;
   }
 
@@ -189,7 +201,16 @@ export class ChorusNode {
       const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
       for (const role of missing) await keyring.ensureRole(role);
       if (missing.length) {
-        logger.warn('generated role keys; share this keyring with the cluster', { roles: missing, file: keyring.file });
+        logger.warn('generated role keys; give each node a keyring scoped to its role (chorus keys export)', {
+          roles: missing,
+          file: keyring.file,
+        });
+      }
+      if (!keyring.holdsSecret(config.agent.role)) {
+        logger.warn('this keyring holds no secret key for this node’s role: it can write decisions but not read them', {
+          role: config.agent.role,
+          file: keyring.file,
+        });
       }
       const datastore = new ChorusDatastore(join(config.dataDir, DHT_FILE));
       started.push({ stop: () => datastore.close() });
@@ -204,7 +225,7 @@ export class ChorusNode {
         },
         datastore,
       };
-      const dhtValidators = decisionValidators(validation);
+      const dhtValidators = chorusValidators(validation);
       const libp2p = await createHost({
         datastore,
         dht: validation,
@@ -321,6 +342,7 @@ export class ChorusNode {
         datastore,
         joiner,
         api: undefined,
+        redactor,
         logger,
       });
       const election = new ElectionService(
@@ -349,6 +371,13 @@ export class ChorusNode {
         });
         await api.start();
         node.api = api;
+        started.push({ stop: () => api.stop() });
+      }
+      if (opts.ops ?? opts.api !== false) {
+        const ops = new OpsService(node, config.ops, logger.child('ops'));
+        ops.metrics.setElectionSource(() => election.metrics());
+        await ops.start();
+        node.ops = ops;
       }
       node.wireEvents();
       void halt.promise.then((reason) => {
@@ -423,7 +452,39 @@ export class ChorusNode {
         lease: this.lease?.status(),
       },
       election: this.election?.summary(),
+      ops: this.ops?.url(),
     };
+  }
+
+  /**
+   * Applies a new configuration (SIGHUP): reloadable keys take effect now, the others are reported as
+   * needing a restart. Throws ConfigError, changing nothing, when the new configuration cannot work.
+   */
+  async reload(next: ChorusConfig): Promise<ReloadResult> {
+    const targets = {
+      logger: this.logger,
+      redactor: this.redactor,
+      libp2p: this.libp2p,
+      pubsub: this.pubsub,
+      presence: this.presence,
+      joiner: this.joiner,
+      decisions: this.decisions,
+      ops: this.ops,
+    };
+    try {
+      const { result, effective } = await applyReload(targets, this.config, next);
+      this.config = effective;
+      this.ops?.metrics.reloads.inc({ result: 'applied' });
+      return result;
+    } catch (err) {
+      this.reloadRejected();
+      throw err;
+    }
+  }
+
+  /** Counts a reload refused before it reached the node (a config file that does not validate). */
+  reloadRejected(): void {
+    this.ops?.metrics.reloads.inc({ result: 'rejected' });
   }
 
   /** Connected peers joined with what they announced, with a fresh ping latency (bounded). */
@@ -470,6 +531,7 @@ export class ChorusNode {
     this.stopping ??= (async () => {
       clearTimeout(this.capabilityTimer);
       await this.election?.stop().catch(() => {}); // a leader hands over first
+      await this.ops?.close().catch(() => {});
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
       this.presence.stop();

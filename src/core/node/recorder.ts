@@ -15,6 +15,7 @@ export class EventRecorder {
   private readonly logger: Logger;
   private queue: { type: LogType; data: unknown }[] = [];
   private scheduled = false;
+  private readonly observers = new Set<(kind: string, data: unknown) => void>();
 
   constructor(log: EventLog, redactor: Redactor, logger: Logger) {
     this.log = log;
@@ -22,7 +23,14 @@ export class EventRecorder {
     this.logger = logger;
   }
 
+  /** Calls `fn` with every recorded event (before redaction; metrics count them). Returns an unsubscribe. */
+  observe(fn: (kind: string, data: unknown) => void): () => void {
+    this.observers.add(fn);
+    return () => this.observers.delete(fn);
+  }
+
   record(kind: string, data: unknown): void {
+    for (const fn of this.observers) fn(kind, data);
     const type = isLogType(kind) ? kind : logTypeForMessage(kind);
     let clean: unknown;
     try {

@@ -1,9 +1,11 @@
-// The control API routes a node serves to its client verbs: status, peers, publish, subscribe.
+// The control API routes a node serves to its client verbs: status, peers, publish, subscribe (and
+// the decision and ops routes of their own modules).
 import type { PublishRequest } from '../api/protocol.ts';
 import type { Route } from '../api/server.ts';
 import { UsageError } from '../errors.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { STATIC_TOPICS } from '../pubsub/topics.ts';
+import { opsRoutes } from '../ops/routes.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
 import type { ChorusNode, NodeStatus } from './node.ts';
@@ -72,6 +74,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
   return {
     ...decisionRoutes(node),
     ...electionRoutes(node),
+    ...opsRoutes(node),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
     'GET /v1/license': async (): Promise<LicenseInfo> => ({

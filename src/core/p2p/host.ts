@@ -83,9 +83,26 @@ export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<G
   };
 }
 
+/** The limits a running host can change (SIGHUP), by host. */
+const liveLimits = new WeakMap<ChorusLibp2p, { maxPeersPerIp: number }>();
+
+/** Applies new connection limits to a running host. */
+export function setConnectionLimits(
+  node: ChorusLibp2p,
+  limits: { maxConnections: number; maxPeersPerIp: number },
+): void {
+  const live = liveLimits.get(node);
+  if (live) live.maxPeersPerIp = limits.maxPeersPerIp;
+  // libp2p keeps its connection manager among its components; it has a setter for the cap
+  const cm = (node as unknown as { components?: { connectionManager?: { setMaxConnections?: (n: number) => void } } })
+    .components?.connectionManager;
+  cm?.setMaxConnections?.(limits.maxConnections);
+}
+
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   // the gater may run before createLibp2p returns (inbound dials once listening), hence the holder
   const holder: { node?: ChorusLibp2p } = {};
+  const live = { maxPeersPerIp: opts.maxPeersPerIp };
   const connectionsFrom = (ip: string): number =>
     holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
 
@@ -108,7 +125,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     connectionGater: {
       denyInboundConnection: (maConn: MultiaddrConnection) => {
         const ip = remoteIp(maConn.remoteAddr.toString());
-        return ip !== undefined && connectionsFrom(ip) >= opts.maxPeersPerIp;
+        return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
       },
       // loopback and private addresses are the point on a LAN; never filter them out
       denyDialMultiaddr: () => false,
@@ -125,5 +142,6 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       }),
     },
   });
+  liveLimits.set(holder.node, live);
   return holder.node;
 }

@@ -66,10 +66,13 @@ export class BootstrapJoiner {
     await Promise.allSettled(this.loops.values());
   }
 
-  /** Replaces the bootstrap list (SIGHUP); new peers are dialled, dropped ones are no longer retried. */
-  update(bootstrap: string[]): void {
+  /**
+   * Replaces the bootstrap list (SIGHUP); new peers are dialled (after a random delay up to `staggerMs`),
+   * dropped ones are no longer retried.
+   */
+  update(bootstrap: string[], staggerMs = 0): void {
     this.addrs = parseBootstrap(bootstrap);
-    for (const addr of this.addrs) this.ensureLoop(addr, 0);
+    for (const addr of this.addrs) this.ensureLoop(addr, Math.random() * staggerMs);
   }
 
   /** Bootstrap peers currently connected. */

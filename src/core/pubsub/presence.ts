@@ -72,6 +72,19 @@ export class Presence {
     if (changed) await this.broadcastCapabilities();
   }
 
+  /** Applies a new role, expertise, capabilities and task limit (SIGHUP); re-announces when they changed. */
+  async reconfigure(next: {
+    role: string;
+    expertise: string[];
+    capabilities: string[];
+    maxTasks: number;
+  }): Promise<void> {
+    const tasksChanged = next.maxTasks !== this.opts.maxTasks;
+    this.opts.maxTasks = next.maxTasks;
+    await this.setCapabilities(next.capabilities, next.expertise, next.role);
+    if (tasksChanged) await this.broadcastAvailability();
+  }
+
   peers(): PeerPresence[] {
     return [...this.directory.values()];
   }

@@ -14,6 +14,7 @@ import {
   buildEnvelope,
   defaultTopicFor,
   encodeEnvelope,
+  isMessageType,
   parseEnvelope,
   type Envelope,
   type RoutingFields,
@@ -107,6 +108,8 @@ export interface PubSubEvents {
   dropped: [{ topic: string; reason: string; from?: string }];
   /** A valid message not addressed to this node's role (to_roles). */
   skipped: [{ topic: string; msgId: string; toRoles: string[] }];
+  /** A publish of this node that failed (code: NO_SUBSCRIBERS, SHHH_DENIED, …). */
+  publishError: [{ topic: string; code: string }];
 }
 
 export class ChorusPubSub extends EventEmitter<PubSubEvents> {
@@ -146,6 +149,10 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
 
   setHopLimit(limit: number): void {
     this.hopLimit = limit;
+  }
+
+  setMeshWait(ms: number): void {
+    this.opts.meshWaitMs = ms;
   }
 
   /** Joins a topic (idempotent). Raw topics carry payloads without the envelope. */
@@ -189,7 +196,36 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   }
 
   /** Publishes a typed message in the CHORUS envelope. */
-  async publish(type: string, data: Record<string, unknown>, opts: PublishOptions = {}): Promise<PublishReceipt> {
+  publish(type: string, data: Record<string, unknown>, opts: PublishOptions = {}): Promise<PublishReceipt> {
+    return this.reportFailure(opts.topic ?? (isMessageType(type) ? defaultTopicFor(type) : ''), () =>
+      this.publishEnvelope(type, data, opts),
+    );
+  }
+
+  /** Runs a publish; a failure is also emitted as `publishError` (metrics) before it is rethrown. */
+  private async reportFailure<T>(topic: string, fn: () => Promise<T>): Promise<T> {
+    try {
+      return await fn();
+    } catch (err) {
+      const { code, name } = err as { code?: unknown; name?: unknown };
+      const reason =
+        typeof code === 'string'
+          ? code
+          : name === 'TimeoutError'
+            ? 'TIMEOUT'
+            : name === 'AbortError'
+              ? 'ABORTED'
+              : 'ERROR';
+      this.emit('publishError', { topic, code: reason });
+      throw err;
+    }
+  }
+
+  private async publishEnvelope(
+    type: string,
+    data: Record<string, unknown>,
+    opts: PublishOptions,
+  ): Promise<PublishReceipt> {
     const draft = buildEnvelope(type, this.selfId, data, { ...opts, fromRole: opts.fromRole ?? this.role });
     const topic = validateTopic(opts.topic ?? defaultTopicFor(draft.type));
     if (this.joined.get(topic)?.raw) throw new UsageError(`${topic} is a raw topic: publish with --raw`);
@@ -201,7 +237,15 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   }
 
   /** Publishes a payload as-is (no envelope), after redaction. */
-  async publishRaw(topic: string, payload: unknown, opts: { signal?: AbortSignal } = {}): Promise<PublishReceipt> {
+  publishRaw(topic: string, payload: unknown, opts: { signal?: AbortSignal } = {}): Promise<PublishReceipt> {
+    return this.reportFailure(topic, () => this.publishRawNow(topic, payload, opts));
+  }
+
+  private async publishRawNow(
+    topic: string,
+    payload: unknown,
+    opts: { signal?: AbortSignal },
+  ): Promise<PublishReceipt> {
     validateTopic(topic);
     const { value, findings } = this.redact(payload, 'payload', topic, 'raw');
     const bytes = encoder.encode(typeof value === 'string' ? value : JSON.stringify(value));

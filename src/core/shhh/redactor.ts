@@ -95,18 +95,37 @@ function isPlainRecord(value: object): value is Record<string, unknown> {
 export class Redactor {
   #rules: CompiledRule[];
   readonly #keyNames: boolean;
+  readonly #builtins: boolean;
 
   constructor(options: RedactorOptions = {}) {
-    const builtins = options.builtins ?? true;
-    const custom = compileRules(options.rules ?? []);
-    this.#rules = [...(builtins ? BUILTIN_RULES : []), ...custom].map(compile);
-    this.#keyNames = builtins;
+    this.#builtins = options.builtins ?? true;
+    this.#configRules = options.rules ?? [];
+    this.#rules = this.#compileAll(this.#configRules);
+    this.#keyNames = this.#builtins;
   }
 
-  /** Replaces the extra (configured) rules, keeping the built-ins: a SHHH policy change from the leader. */
-  replaceExtraRules(rules: RedactionRuleConfig[]): void {
-    const custom = compileRules(rules);
-    this.#rules = [...(this.#keyNames ? BUILTIN_RULES : []), ...custom].map(compile);
+  #configRules: RedactionRuleConfig[];
+  /** Extra rules set by the cluster leader (SHHH policy); while set they take the place of the configured ones. */
+  #policyRules: RedactionRuleConfig[] | undefined;
+
+  #compileAll(rules: RedactionRuleConfig[]): CompiledRule[] {
+    return [...(this.#builtins ? BUILTIN_RULES : []), ...compileRules(rules)].map(compile);
+  }
+
+  /**
+   * Replaces the configured rules (SIGHUP). Throws, leaving the old rules in place, if one does not
+   * compile. A leader's SHHH policy, when one is in force, stays in force.
+   */
+  setRules(rules: RedactionRuleConfig[]): void {
+    const compiled = this.#compileAll(rules);
+    this.#configRules = rules;
+    if (!this.#policyRules) this.#rules = compiled;
+  }
+
+  /** Sets (or clears, with undefined) the extra rules of the leader's SHHH policy, which replace the configured ones. */
+  setPolicyRules(rules: RedactionRuleConfig[] | undefined): void {
+    this.#rules = this.#compileAll(rules ?? this.#configRules);
+    this.#policyRules = rules;
   }
 
   /** Redacts secrets in text. Throws SecretDeniedError if a deny rule matches. */
