@@ -80,6 +80,7 @@ async function launch(slot: Slot): Promise<void> {
     '--listen',
     `/ip4/127.0.0.1/tcp/${slot.port}`,
     '--no-mdns',
+    '--no-ops',
     ...bootstrap,
   ];
   const child = spawnChild(
