@@ -160,11 +160,12 @@ describe('ops on a three-node cluster', () => {
     assert.equal(sample(m, 'chorus_dht_op_errors_total', { op: 'get', code: 'UCXL-404-NOT_FOUND' }), 1);
   });
 
-  test('election series are absent until their subsystem reports; sources carry their values', async () => {
+  test('election series report the node’s own election; sources carry their values', async () => {
+    // the node wires its election service as the source at start
     const before = (await get(a, '/metrics')).text;
-    for (const name of ['chorus_election_term', 'chorus_election_leader_changes_total', 'chorus_election_state']) {
-      assert.doesNotMatch(before, new RegExp(`^${name}`, 'm'), `${name} absent without a source`);
-    }
+    assert.equal(sample(before, 'chorus_election_term'), a.election.raft.term);
+    assert.equal(sample(before, 'chorus_election_state', { state: a.election.raft.state }), 1);
+    assert.ok((sample(before, 'chorus_election_leader_changes_total') ?? 0) >= 1);
     const metrics = a.ops!.metrics;
     metrics.setElectionSource(() => ({ term: 7, state: 'leader', leaderChanges: 2 }));
     metrics.setLeaseSource(() => ({ state: 'grace', graceRemainingSeconds: 120 }));
@@ -183,7 +184,9 @@ describe('ops on a three-node cluster', () => {
       metrics.setElectionSource(undefined);
       wireLicenseMetricSources(metrics, a);
     }
-    assert.doesNotMatch((await get(a, '/metrics')).text, /^chorus_election_term/m);
+    assert.doesNotMatch((await get(a, '/metrics')).text, /^chorus_election_term/m, 'absent without a source');
+    metrics.setElectionSource(() => a.election.metrics());
+    assert.match((await get(a, '/metrics')).text, /^chorus_election_term/m);
   });
 
   test('a registered critical check gates readiness with its reason', async () => {
