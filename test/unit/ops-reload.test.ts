@@ -115,7 +115,13 @@ describe('ConfigReloader (the SIGHUP path) with a config file and an assignment 
         file,
         env,
         assignment: layer,
-        flags: { dataDir: base.dataDir, p2p: { listen: base.p2p.listen, mdns: false }, ops: { port: 0 }, ...flags },
+        flags: {
+          dataDir: base.dataDir,
+          license: base.license,
+          p2p: { listen: base.p2p.listen, mdns: false },
+          ops: { port: 0 },
+          ...flags,
+        },
       });
 
   test('precedence: defaults < file < env < assignment < flags; the assignment is cached', async () => {

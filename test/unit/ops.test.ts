@@ -75,7 +75,7 @@ describe('ops on a three-node cluster', () => {
     assert.equal(body.peerId, a.peerId);
     assert.equal(body.ready, true);
     const byName = new Map(body.checks.map((c) => [c.name, c]));
-    assert.deepEqual([...byName.keys()].sort(), ['dht', 'peers', 'pubsub']);
+    assert.deepEqual([...byName.keys()].sort(), ['dht', 'license', 'peers', 'pubsub']);
     for (const c of body.checks) {
       assert.equal(c.status, 'pass', `${c.name} passes`);
       assert.equal(c.critical, true);

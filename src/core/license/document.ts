@@ -119,9 +119,11 @@ export function verifyLicense(doc: LicenseDocument, opts: VerifyOptions): Licens
   const lic = doc.license;
   const key = authorityPublicKey(lic.authority);
   if (!key) throw new LicenseError('malformed', 'malformed license: authority is not an Ed25519 public key');
+  const signature = Buffer.from(doc.signature, 'base64url');
   let valid: boolean;
   try {
-    valid = verify(null, signingBytes(lic), key, Buffer.from(doc.signature, 'base64url'));
+    // only the canonical encoding: the unused low bits of the last character must be zero
+    valid = signature.toString('base64url') === doc.signature && verify(null, signingBytes(lic), key, signature);
   } catch {
     valid = false;
   }
