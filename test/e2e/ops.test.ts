@@ -111,7 +111,10 @@ describe('a daemon with a config file and JSON logs', () => {
     const exit = await plain.signalAndWait('SIGINT');
     assert.equal(exit.code, 0, plain.stderr);
     for (const l of lines(plain.stdout)) {
-      assert.match(l, /^\S+Z peers=0 topics=\d+ dht=0\/0 election="term \d+, leader" lease="unknown" NOT READY \(peers: /);
+      assert.match(
+        l,
+        /^\S+Z peers=0 topics=\d+ dht=0\/0 election="term \d+, leader" lease="unknown" NOT READY \(peers: /,
+      );
     }
     assert.ok(!plain.stdout.includes('\x1b['), 'no terminal control codes when piped');
 
