@@ -162,9 +162,10 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
     }
   }
 
-  private apply(signed: SignedRecord, fields: RecordFields): void {
-    if (!this.ledger.add(signed, fields)) return;
-    if (fields.kind === 'shhh-policy') this.applyPolicy();
+  /** Keeps, logs and announces an accepted record; false when it was already held. */
+  private apply(signed: SignedRecord, fields: RecordFields, via: 'leader' | 'sync' = 'leader'): boolean {
+    if (!this.ledger.add(signed, fields, via === 'leader')) return false;
+    if (fields.kind === 'shhh-policy' && via === 'leader') this.applyPolicy();
     const summary =
       fields.kind === 'slurp-context'
         ? { kind: 'context', key: (fields.payload as { key?: unknown })?.key }
@@ -174,8 +175,10 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
       term: fields.term,
       leader: fields.leader,
       seq: fields.seq,
+      via,
     });
     this.emit('record', fields);
+    return true;
   }
 
   private applyPolicy(): void {
@@ -206,9 +209,10 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
             if (!voters.has(fields.leader)) continue;
             if (!verifyByAuthor(fields.leader, Buffer.from(signed.body), Buffer.from(signed.sig, 'base64'))) continue;
             const before = this.ledger.latest('shhh-policy')?.fields;
-            if (this.ledger.add(signed, fields) && fields.kind === 'shhh-policy' && newer(fields, before))
+            if (this.apply(signed, fields, 'sync') && fields.kind === 'shhh-policy' && newer(fields, before))
               policyChanged = true;
           }
+          this.ledger.save();
           if (policyChanged) this.applyPolicy();
         } catch (err) {
           this.opts.logger.debug('record sync failed', { peer, error: describeError(err) });

@@ -46,8 +46,8 @@ export class LeaderLedger {
     }
   }
 
-  /** Adds a record; false when it was already held. */
-  add(signed: SignedRecord, fields: RecordFields): boolean {
+  /** Adds a record (written to the file unless `save` is false: call save() after a batch); false when already held. */
+  add(signed: SignedRecord, fields: RecordFields, save = true): boolean {
     const id = idOf(fields);
     if (this.held.has(id)) return false;
     this.held.set(id, { signed, fields });
@@ -56,7 +56,7 @@ export class LeaderLedger {
       const oldest = this.sorted().find((r) => r.fields.kind === 'slurp-context');
       if (oldest) this.held.delete(idOf(oldest.fields));
     }
-    this.save();
+    if (save) this.save();
     return true;
   }
 
@@ -70,7 +70,7 @@ export class LeaderLedger {
     return this.newest;
   }
 
-  private save(): void {
+  save(): void {
     if (!this.file) return;
     const tmp = `${this.file}.tmp`;
     writeFileSync(tmp, JSON.stringify(this.all()), { mode: 0o600 });
