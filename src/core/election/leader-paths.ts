@@ -52,6 +52,8 @@ export interface ProposeResult {
 }
 
 const rulesSchema = z.array(redactionRuleSchema);
+/** A sync answer carries the newest records up to about this many bytes (the protocol's messages stay small). */
+const SYNC_BYTES = 2 * 1024 * 1024;
 /** Records waiting for the heartbeat that names their term's leader (oldest dropped beyond this). */
 const MAX_PENDING = 256;
 
@@ -131,7 +133,7 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
       const verdict = this.receive(req.record, from);
       return { term: this.raft.term, ok: verdict === 'accepted', reason: verdict };
     }
-    if (req.type === 'sync') return { term: this.raft.term, ok: true, records: this.ledger.all() };
+    if (req.type === 'sync') return { term: this.raft.term, ok: true, records: this.ledger.newestRecords(SYNC_BYTES) };
     return undefined;
   }
 

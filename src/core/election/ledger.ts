@@ -88,6 +88,18 @@ export class LeaderLedger {
     return this.sorted(kind).at(-1);
   }
 
+  /** The newest records (oldest first) whose bodies and signatures fit in about `maxBytes`. */
+  newestRecords(maxBytes: number): SignedRecord[] {
+    const out: SignedRecord[] = [];
+    let bytes = 0;
+    for (const r of this.sorted().reverse()) {
+      bytes += r.signed.body.length + r.signed.sig.length + 32;
+      if (bytes > maxBytes && out.length > 0) break;
+      out.push(r.signed);
+    }
+    return out.reverse();
+  }
+
   all(): SignedRecord[] {
     return this.sorted().map((r) => r.signed);
   }
