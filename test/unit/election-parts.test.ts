@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { isElectionRequest, isElectionResponse } from '../../src/core/election/raft.ts';
 import { RecordGate, signRecord } from '../../src/core/election/records.ts';
 import { DEFAULT_WEIGHTS, scoreOf } from '../../src/core/election/score.ts';
 import { FileElectionStorage } from '../../src/core/election/state.ts';
@@ -107,4 +108,17 @@ test('a leader’s SHHH policy replaces the configured extra rules and survives 
   r.setPolicyRules(undefined);
   assert.equal(scrub('CFG-1 POL-2'), '[REDACTED:cfg2] POL-2');
   assert.match(scrub('key AKIAIOSFODNN7EXAMPLE'), /REDACTED/, 'built-in rules stay');
+});
+
+test('requests and answers from the network are shape-checked', () => {
+  assert.equal(isElectionRequest({ type: 'vote', term: 3, candidate: 'a', voters: 'a,b,c', last: [2, 1] }), true);
+  assert.equal(isElectionRequest({ type: 'vote', term: '3', candidate: 'a', voters: 'a,b,c' }), false);
+  assert.equal(isElectionRequest({ type: 'vote', term: -1, candidate: 'a', voters: 'a' }), false);
+  assert.equal(isElectionRequest({ type: 'heartbeat', term: 1, leader: 'a', voters: ['a', 7], since: 0 }), false);
+  assert.equal(isElectionRequest({ type: 'heartbeat', term: 1, leader: 'a', voters: ['a'], since: 0 }), true);
+  assert.equal(isElectionRequest({ type: 'prevote', term: 1, candidate: 'a', voters: 'a', last: [1] }), false);
+  assert.equal(isElectionRequest({ type: 'bogus' }), false);
+  assert.equal(isElectionRequest(null), false);
+  assert.equal(isElectionResponse({ term: 1, ok: true }), true);
+  assert.equal(isElectionResponse({ term: 1, ok: 'yes' }), false);
 });

@@ -781,3 +781,46 @@ export class Raft extends EventEmitter<RaftEvents> {
     return { term: this.term, ok };
   }
 }
+
+const isTerm = (v: unknown): v is number => Number.isSafeInteger(v) && (v as number) >= 0;
+const isPosition = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.length === 2 && v.every(isTerm));
+const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length < 200;
+
+/** Shape check of a request that arrived from the network (peers are licensed, not trusted to be well-formed). */
+export function isElectionRequest(v: unknown): v is ElectionRequest {
+  const r = v as Record<string, unknown> | null;
+  if (typeof r !== 'object' || r === null) return false;
+  switch (r.type) {
+    case 'prevote':
+    case 'vote':
+      return isTerm(r.term) && isId(r.candidate) && typeof r.voters === 'string' && isPosition(r.last);
+    case 'heartbeat':
+      return (
+        isTerm(r.term) &&
+        isId(r.leader) &&
+        Array.isArray(r.voters) &&
+        r.voters.every(isId) &&
+        typeof r.since === 'number' &&
+        isPosition(r.last) &&
+        (r.view === undefined || (typeof r.view === 'object' && r.view !== null))
+      );
+    case 'timeoutnow':
+      return isTerm(r.term) && isId(r.leader);
+    case 'handover':
+      return isTerm(r.term);
+    case 'hello':
+      return isTerm(r.expect) && (r.voters === null || typeof r.voters === 'object');
+    case 'record':
+      return typeof r.record === 'object' && r.record !== null;
+    case 'sync':
+      return true;
+    default:
+      return false;
+  }
+}
+
+/** Shape check of an answer from the network. */
+export function isElectionResponse(v: unknown): v is ElectionResponse {
+  const r = v as Record<string, unknown> | null;
+  return typeof r === 'object' && r !== null && isTerm(r.term) && typeof r.ok === 'boolean' && isPosition(r.last);
+}

@@ -6,7 +6,13 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ElectionRequest, ElectionResponse, ElectionTransport } from './raft.ts';
+import {
+  isElectionRequest,
+  isElectionResponse,
+  type ElectionRequest,
+  type ElectionResponse,
+  type ElectionTransport,
+} from './raft.ts';
 
 export const ELECTION_PROTOCOL = '/chorus/election/1.0.0';
 const MAX_MESSAGE = 4 * 1024 * 1024;
@@ -53,7 +59,8 @@ export class Libp2pElectionTransport implements ElectionTransport {
     const from = conn.remotePeer.toString();
     try {
       if (!this.handler || !this.reachable(from)) throw new Error('not serving');
-      const req = JSON.parse((await readAll(stream)).toString('utf8')) as ElectionRequest;
+      const req: unknown = JSON.parse((await readAll(stream)).toString('utf8'));
+      if (!isElectionRequest(req)) throw new Error('malformed election request');
       const res = await this.handler(from, req);
       stream.send(Buffer.from(JSON.stringify(res)));
       await stream.close();
@@ -79,7 +86,9 @@ export class Libp2pElectionTransport implements ElectionTransport {
           signal.addEventListener('abort', () => reject(new Error('election request timed out')), { once: true }),
         ),
       ]);
-      return JSON.parse(text.toString('utf8')) as ElectionResponse;
+      const res: unknown = JSON.parse(text.toString('utf8'));
+      if (!isElectionResponse(res)) throw new Error(`malformed election answer from ${to}`);
+      return res;
     } catch (err) {
       stream.abort(err instanceof Error ? err : new Error(String(err)));
       throw err;
