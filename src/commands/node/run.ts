@@ -2,7 +2,7 @@
 // SIGINT/SIGTERM, then stop gracefully (≤ 5 s). SIGHUP reloads the configuration (file, env, assignment).
 import { ChorusError } from '../../core/errors.ts';
 import { resolveNodeLicense } from '../../core/license/startup.ts';
-import { ChorusNode } from '../../core/node/node.ts';
+import { announceLicense, ChorusNode } from '../../core/node/node.ts';
 import { ConfigReloader, withAssignment } from '../../core/ops/reloader.ts';
 import type { CommandContext } from '../context.ts';
 
@@ -16,9 +16,10 @@ const STOP_BUDGET_MS = 4500;
 
 export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunResult> {
   const logger = ctx.logger.child('node');
-  resolveNodeLicense(ctx.config); // fail-closed: not even the assignment server is asked without a license
+  // fail-closed: not even the assignment server is asked anything without a license
+  const license = announceLicense(resolveNodeLicense(ctx.config), logger);
   const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
-  const node = await ChorusNode.start({ config, logger });
+  const node = await ChorusNode.start({ config, logger, license });
   const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
   const onHup = (): void => void reloader.reload();
   process.on('SIGHUP', onHup);

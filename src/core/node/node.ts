@@ -47,6 +47,8 @@ export interface NodeOptions {
   api?: boolean;
   /** GossipSub overrides (tests use a short heartbeat). */
   gossip?: Partial<GossipsubOpts>;
+  /** The license, when the caller already resolved it (chorus node checks it before anything else). */
+  license?: NodeLicense;
   /** An extra admission rule for record authors, on top of the license check (tests refuse chosen authors). */
   admit?: (author: string) => boolean;
   /** Run health checks, metrics and the ops listener when ops.enabled (default: when the API is served). */
@@ -163,14 +165,7 @@ export class ChorusNode {
   static async start(opts: NodeOptions): Promise<ChorusNode> {
     const { config, logger } = opts;
     // fail-closed: no license, no identity, no log, no socket
-    const license = resolveNodeLicense(config);
-    if (license.created.authority)
-      logger.warn('created a development license authority (dev mode)', { file: license.created.authority });
-    if (license.created.license)
-      logger.warn('issued a development license for this node (dev mode)', {
-        file: license.created.license,
-        cluster: license.clusterId,
-      });
+    const license = opts.license ?? announceLicense(resolveNodeLicense(config), logger);
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
@@ -548,4 +543,18 @@ export class ChorusNode {
     })();
     return this.stopping;
   }
+}
+
+/** Says once what --dev created; returns the license. */
+export function announceLicense(license: NodeLicense, logger: Logger): NodeLicense {
+  if (license.created.authority) {
+    logger.warn('created a development license authority (dev mode)', { file: license.created.authority });
+  }
+  if (license.created.license) {
+    logger.warn('issued a development license for this node (dev mode)', {
+      file: license.created.license,
+      cluster: license.clusterId,
+    });
+  }
+  return license;
 }
