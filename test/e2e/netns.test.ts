@@ -12,6 +12,7 @@ import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { STATIC_TOPICS } from '../../src/core/pubsub/topics.ts';
+import type { ElectionStatus } from '../../src/core/election/service.ts';
 import type { HealthReport } from '../../src/core/ops/checks.ts';
 import { cleanup, Daemon, Subscriber, tempDir, until } from '../helpers/daemon.ts';
 import { BINARY } from '../helpers/run.ts';
@@ -87,6 +88,27 @@ describe('four hosts in network namespaces', { skip }, () => {
   const nonce = randomUUID();
   let round = 0;
 
+  /** `chorus elect status --json` of a host (through its control socket). */
+  const electStatus = async (n: Daemon): Promise<ElectionStatus> => {
+    const r = await n.cli(['elect', 'status', '--json']);
+    if (r.code !== 0) throw new Error(`elect status exited ${r.code}: ${r.stderr.trim()}`);
+    return JSON.parse(r.stdout) as ElectionStatus;
+  };
+
+  /** Resolves with the leader once every one of `hosts` names the same leader in the same term. */
+  const agreedLeader = (hosts: Daemon[], what: string, notLeader?: string): Promise<{ leader: string; term: number }> =>
+    until(
+      what,
+      async () => {
+        const all = await Promise.all(hosts.map(electStatus));
+        const first = all[0]?.leader?.peerId;
+        const same =
+          first && first !== notLeader && all.every((s) => s.leader?.peerId === first && s.term === all[0]?.term);
+        return same ? { leader: first, term: all[0]!.term } : undefined;
+      },
+      { timeoutMs: 60_000, intervalMs: 250 },
+    );
+
   const health = async (n: Daemon): Promise<HealthReport> => {
     const r = await n.api('GET', '/v1/health');
     if (r.status !== 200) throw new Error(`health answered ${r.status}`);
@@ -155,6 +177,17 @@ describe('four hosts in network namespaces', { skip }, () => {
       },
     },
     {
+      name: '`chorus elect status` agrees everywhere: one leader, one term, four voters',
+      run: async () => {
+        const { leader } = await agreedLeader(nodes, 'every host names the same leader');
+        const ids = await Promise.all(nodes.map(async (n) => (await n.status()).peerId));
+        assert.ok(ids.includes(leader), 'the leader is one of the hosts');
+        const statuses = await Promise.all(nodes.map(electStatus));
+        assert.equal(statuses.filter((s) => s.state === 'leader').length, 1, 'exactly one host says it leads');
+        for (const s of statuses) assert.equal(s.voters.length, HOSTS);
+      },
+    },
+    {
       name: 'every host is ready (/readyz 200 from inside its namespace)',
       run: async () => {
         for (const [i, n] of nodes.entries()) {
@@ -184,7 +217,7 @@ describe('four hosts in network namespaces', { skip }, () => {
     const config = join(tempDir(), 'chorus.yaml');
     writeFileSync(
       config,
-      `keys:\n  keyring: ${keyring}\nops:\n  port: ${OPS_PORT}\n  checkIntervalMs: 1000\n  checkTimeoutMs: 3000\n`,
+      `keys:\n  keyring: ${keyring}\nops:\n  port: ${OPS_PORT}\n  checkIntervalMs: 1000\n  checkTimeoutMs: 3000\nelection:\n  expect: ${HOSTS}\n`,
     );
     const bootstrap: string[] = [];
     for (let i = 1; i <= HOSTS; i++) {
@@ -237,6 +270,20 @@ describe('four hosts in network namespaces', { skip }, () => {
     const r = readyz(HOSTS);
     assert.equal(r.status, 503);
     assert.equal(r.body.ready, false);
+    // the other three are a majority of the four voters: they keep (or elect) a leader among themselves,
+    // and the cut host, unable to reach a majority, does not lead
+    const cutId = (await cut.status()).peerId;
+    const others = nodes.slice(0, -1);
+    const { leader } = await agreedLeader(
+      others,
+      'the connected hosts agree on a leader other than the cut host',
+      cutId,
+    );
+    assert.ok(leader);
+    await until('the cut host stops leading', async () => (await electStatus(cut)).state !== 'leader', {
+      timeoutMs: 30_000,
+      intervalMs: 250,
+    });
     // the others: every check has run again since the cut, and they are ready
     const since = Date.now();
     for (const n of nodes.slice(0, -1)) {
