@@ -12,7 +12,7 @@ const PERSISTENT_PREFIX = '/dht/';
 export class ChorusDatastore extends BaseDatastore {
   private readonly db: DatabaseSync;
   private readonly memory = new MemoryDatastore();
-  private readonly stmt: Record<'put' | 'get' | 'has' | 'del' | 'scan', StatementSync>;
+  private readonly stmt: Record<'put' | 'get' | 'has' | 'del' | 'scanKeys', StatementSync>;
 
   constructor(file: string) {
     super();
@@ -33,7 +33,7 @@ export class ChorusDatastore extends BaseDatastore {
       get: this.db.prepare('SELECT value FROM kv WHERE key = ?'),
       has: this.db.prepare('SELECT 1 AS found FROM kv WHERE key = ?'),
       del: this.db.prepare('DELETE FROM kv WHERE key = ?'),
-      scan: this.db.prepare('SELECT key, value FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
+      scanKeys: this.db.prepare('SELECT key FROM kv WHERE key >= ? AND key < ? ORDER BY key'),
     };
   }
 
@@ -68,8 +68,13 @@ export class ChorusDatastore extends BaseDatastore {
     const prefix = q.prefix ?? '/';
     if (PERSISTENT_PREFIX.startsWith(prefix) || prefix.startsWith(PERSISTENT_PREFIX)) {
       const from = prefix.startsWith(PERSISTENT_PREFIX) ? prefix : PERSISTENT_PREFIX;
-      for (const row of this.stmt.scan.iterate(from, `${from}\uffff`) as Iterable<{ key: string; value: Uint8Array }>) {
-        yield { key: new Key(row.key, false), value: new Uint8Array(row.value) };
+      // The keys are read up front: a consumer that writes while it iterates (republish re-puts the records it
+      // reads) must not move the cursor of a live SQLite statement — that made one republish pass revisit
+      // rows it had just rewritten, thousands of times. Values are read one at a time, so memory stays small.
+      const keys = (this.stmt.scanKeys.all(from, `${from}\uffff`) as { key: string }[]).map((r) => r.key);
+      for (const key of keys) {
+        const row = this.stmt.get.get(key) as { value: Uint8Array } | undefined;
+        if (row) yield { key: new Key(key, false), value: new Uint8Array(row.value) };
       }
     }
     yield* this.memory.query({ prefix: q.prefix });
