@@ -37,6 +37,8 @@ export const EVENT_LOG_FILE = 'events.db';
 export const DHT_FILE = 'dht.db';
 export const KEYRING_FILE = 'keyring.json';
 export const LEASE_FILE = 'lease.json';
+/** Least time between two capability broadcasts answering peers that joined. */
+const JOIN_BROADCAST_MIN_MS = 2000;
 /** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
 export const DECISION_HINTS_TOPIC = 'CHORUS/decisions/v1';
 
@@ -119,6 +121,7 @@ export class ChorusNode {
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
   private capabilityTimer: NodeJS.Timeout | undefined;
+  private lastJoinBroadcast = 0;
 
   private constructor(parts: {
     config: ChorusConfig;
@@ -399,14 +402,19 @@ export class ChorusNode {
     this.libp2p.addEventListener('peer:disconnect', (evt) => {
       this.recorder.record('peer_left', { peer_id: evt.detail.toString() });
     });
-    // capability broadcast on join: when a peer subscribes to the coordination topic, tell it who we are
+    // capability broadcast on join: when a peer subscribes to the coordination topic, tell it who we are.
+    // One broadcast answers every join until it is sent, and join broadcasts are at least
+    // JOIN_BROADCAST_MIN_MS apart: otherwise a cluster forming sends N² of them, each delivered to N.
     this.libp2p.services.pubsub.addEventListener('subscription-change', (evt) => {
       if (!evt.detail.subscriptions.some((s) => s.subscribe && s.topic === TOPICS.coordination)) return;
-      clearTimeout(this.capabilityTimer);
+      if (this.capabilityTimer) return;
+      const wait = Math.max(100, this.lastJoinBroadcast + JOIN_BROADCAST_MIN_MS - Date.now());
       this.capabilityTimer = setTimeout(() => {
+        this.capabilityTimer = undefined;
+        this.lastJoinBroadcast = Date.now();
         void this.presence.broadcastCapabilities();
         void this.presence.broadcastAvailability();
-      }, 100);
+      }, wait);
     });
     this.pubsub.on('dropped', ({ topic, reason }) => this.logger.debug('dropped a message', { topic, reason }));
   }
