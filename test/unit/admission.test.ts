@@ -24,23 +24,13 @@ import { encodeEnvelope } from '../../src/core/pubsub/messages.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { plainHost, startNode, type PlainHost } from '../helpers/cluster.ts';
+import { freePort } from '../helpers/daemon.ts';
 import { nextEvent, until } from '../helpers/events.ts';
 
 const cleanup: (() => Promise<unknown>)[] = [];
 after(async () => {
   for (const c of cleanup.reverse()) await c().catch(() => {});
 });
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const s = createServer();
-    s.once('error', reject);
-    s.listen(0, '127.0.0.1', () => {
-      const port = (s.address() as { port: number }).port;
-      s.close(() => resolve(port));
-    });
-  });
-}
 
 function canListen(port: number): Promise<boolean> {
   return new Promise((resolve) => {

@@ -70,7 +70,7 @@ export function wireLicenseMetrics(metrics: ChorusMetrics, parts: LicensedParts)
     registers: [metrics.registry],
   });
   expiry.set(Date.parse(lic.expiresAt) / 1000);
-  const refused = new Gauge({
+  new Gauge({
     name: 'chorus_admission_refused_peers',
     help: 'Peers refused since start because they proved no license for this cluster.',
     registers: [metrics.registry],
@@ -78,5 +78,4 @@ export function wireLicenseMetrics(metrics: ChorusMetrics, parts: LicensedParts)
       this.set(parts.admission.refusedCount);
     },
   });
-  void refused;
 }
