@@ -102,7 +102,8 @@ export class DirectReplicas {
   private async serve(stream: Stream, _conn: Connection): Promise<void> {
     let response: Response;
     try {
-      const req = JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as Request;
+      const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 3000);
+      const req = JSON.parse((await readAll(stream, MAX_MESSAGE, deadline)).toString('utf8')) as Request;
       const key = Buffer.from(req.key, 'base64');
       if (req.op === 'get') {
         const value = await readLocalRecord(this.opts.datastore, key);
@@ -125,12 +126,11 @@ export class DirectReplicas {
   }
 
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
-    const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL, {
-      signal: AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]),
-    });
+    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]);
+    const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL, { signal: deadline });
     stream.send(Buffer.from(JSON.stringify(req)));
-    await stream.close();
-    return JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as Response;
+    await stream.close({ signal: deadline });
+    return JSON.parse((await readAll(stream, MAX_MESSAGE, deadline)).toString('utf8')) as Response;
   }
 
   /** Stores a record on a peer; resolves true when the peer validated and stored it. */

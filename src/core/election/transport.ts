@@ -5,6 +5,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describeError } from '../errors.ts';
+import { readAll } from '../p2p/streams.ts';
 import type { Logger } from '../log.ts';
 import {
   isElectionRequest,
@@ -16,18 +17,8 @@ import {
 
 export const ELECTION_PROTOCOL = '/chorus/election/1.0.0';
 const MAX_MESSAGE = 4 * 1024 * 1024;
-
-async function readAll(stream: Stream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of stream) {
-    const buf = Buffer.from(chunk.subarray());
-    size += buf.length;
-    if (size > MAX_MESSAGE) throw new Error('message too large');
-    chunks.push(buf);
-  }
-  return Buffer.concat(chunks);
-}
+/** How long a peer may take to send its whole request. */
+const SERVE_TIMEOUT_MS = 10_000;
 
 export type ElectionHandler = (from: string, req: ElectionRequest) => Promise<ElectionResponse>;
 
@@ -59,7 +50,9 @@ export class Libp2pElectionTransport implements ElectionTransport {
     const from = conn.remotePeer.toString();
     try {
       if (!this.handler || !this.reachable(from)) throw new Error('not serving');
-      const req: unknown = JSON.parse((await readAll(stream)).toString('utf8'));
+      const req: unknown = JSON.parse(
+        (await readAll(stream, MAX_MESSAGE, AbortSignal.timeout(SERVE_TIMEOUT_MS))).toString('utf8'),
+      );
       if (!isElectionRequest(req)) throw new Error('malformed election request');
       const res = await this.handler(from, req);
       stream.send(Buffer.from(JSON.stringify(res)));
@@ -80,12 +73,7 @@ export class Libp2pElectionTransport implements ElectionTransport {
     try {
       stream.send(Buffer.from(JSON.stringify(req)));
       await stream.close({ signal });
-      const text = await Promise.race([
-        readAll(stream),
-        new Promise<never>((_, reject) =>
-          signal.addEventListener('abort', () => reject(new Error('election request timed out')), { once: true }),
-        ),
-      ]);
+      const text = await readAll(stream, MAX_MESSAGE, signal);
       const res: unknown = JSON.parse(text.toString('utf8'));
       if (!isElectionResponse(res)) throw new Error(`malformed election answer from ${to}`);
       return res;

@@ -252,7 +252,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       const stream = await conn.newStream(ADMISSION_PROTOCOL, { signal });
       stream.send(Buffer.from(JSON.stringify({ op: 'prove', challenge })));
       await stream.close({ signal });
-      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as {
+      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE, signal)).toString('utf8')) as {
         attestation?: unknown;
         proof?: unknown;
       };
@@ -283,7 +283,11 @@ export class Admission extends EventEmitter<AdmissionEvents> {
   private async serve(stream: Stream, conn: Connection): Promise<void> {
     let response: unknown;
     try {
-      const req = requestSchema.parse(JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')));
+      const req = requestSchema.parse(
+        JSON.parse(
+          (await readAll(stream, MAX_MESSAGE, AbortSignal.timeout(this.opts.handshakeTimeoutMs))).toString('utf8'),
+        ),
+      );
       if (req.op === 'prove') {
         const verifier = conn.remotePeer.toString();
         const proof = this.opts.signer.sign(proofBytes(req.challenge, verifier, this.opts.signer.author));
@@ -317,7 +321,9 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       const stream = await this.opts.libp2p.dialProtocol(peer, ADMISSION_PROTOCOL, { signal });
       stream.send(Buffer.from(JSON.stringify({ op: 'lookup', peers: [author] })));
       await stream.close({ signal });
-      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE)).toString('utf8')) as { attestations?: unknown[] };
+      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE, signal)).toString('utf8')) as {
+        attestations?: unknown[];
+      };
       const raw = answer.attestations?.[0];
       if (raw === undefined) throw new Error('unknown to this peer');
       const license = this.verifyAttestation(raw, author);

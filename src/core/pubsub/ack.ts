@@ -5,13 +5,14 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { readAll } from '../p2p/streams.ts';
 import { NotConfirmedError } from './errors.ts';
 import type { ChorusPubSub, ReceivedMessage } from './pubsub.ts';
 
 export const ACK_PROTOCOL = '/chorus/ack/1.0.0';
 const RETAIN_MS = 60_000;
+const ACK_TIMEOUT_MS = 5000;
 const encoder = new TextEncoder();
-const decoder = new TextDecoder();
 
 export class AckService {
   private readonly libp2p: Libp2p;
@@ -43,12 +44,16 @@ export class AckService {
   }
 
   private async handle(stream: Stream, connection: Connection): Promise<void> {
-    let text = '';
-    for await (const chunk of stream) {
-      text += decoder.decode(chunk.subarray(), { stream: true });
-      if (text.length > 64) break; // an id is 32 hex characters
+    try {
+      // an id is 32 hex characters
+      const text = (await readAll(stream, 64, AbortSignal.timeout(ACK_TIMEOUT_MS))).toString('utf8');
+      this.note(text.trim(), connection.remotePeer.toString());
+    } catch (err) {
+      this.logger.debug('ignored a malformed acknowledgement', {
+        from: connection.remotePeer.toString(),
+        error: describeError(err),
+      });
     }
-    this.note(text.trim(), connection.remotePeer.toString());
   }
 
   private note(msgId: string, peer: string): void {
@@ -63,11 +68,10 @@ export class AckService {
 
   private async sendAck(to: string, msgId: string): Promise<void> {
     try {
-      const stream = await this.libp2p.dialProtocol(peerIdFromString(to), ACK_PROTOCOL, {
-        signal: AbortSignal.timeout(5000),
-      });
+      const signal = AbortSignal.timeout(ACK_TIMEOUT_MS);
+      const stream = await this.libp2p.dialProtocol(peerIdFromString(to), ACK_PROTOCOL, { signal });
       stream.send(encoder.encode(msgId));
-      await stream.close();
+      await stream.close({ signal });
     } catch (err) {
       this.logger.debug('could not acknowledge a message', { to, error: describeError(err) });
     }
