@@ -22,6 +22,7 @@ import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import { AckService } from '../pubsub/ack.ts';
+import { PresenceHello } from '../pubsub/hello.ts';
 import { Presence, type PeerPresence } from '../pubsub/presence.ts';
 import { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
@@ -37,8 +38,8 @@ export const EVENT_LOG_FILE = 'events.db';
 export const DHT_FILE = 'dht.db';
 export const KEYRING_FILE = 'keyring.json';
 export const LEASE_FILE = 'lease.json';
-/** Least time between two capability broadcasts answering peers that joined. */
-const JOIN_BROADCAST_MIN_MS = 2000;
+/** Pause between meeting the first peer and announcing this node (lets the mesh form). */
+const JOIN_ANNOUNCE_DELAY_MS = 100;
 /** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
 export const DECISION_HINTS_TOPIC = 'CHORUS/decisions/v1';
 
@@ -101,6 +102,7 @@ export class ChorusNode {
   readonly pubsub: ChorusPubSub;
   readonly acks: AckService;
   readonly presence: Presence;
+  readonly hello: PresenceHello;
   readonly eventLog: EventLog;
   readonly recorder: EventRecorder;
   readonly decisions: DecisionStore;
@@ -121,7 +123,7 @@ export class ChorusNode {
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
   private capabilityTimer: NodeJS.Timeout | undefined;
-  private lastJoinBroadcast = 0;
+  private announcedJoin = false;
 
   private constructor(parts: {
     config: ChorusConfig;
@@ -130,6 +132,7 @@ export class ChorusNode {
     pubsub: ChorusPubSub;
     acks: AckService;
     presence: Presence;
+    hello: PresenceHello;
     eventLog: EventLog;
     recorder: EventRecorder;
     decisions: DecisionStore;
@@ -150,6 +153,7 @@ export class ChorusNode {
     this.pubsub = parts.pubsub;
     this.acks = parts.acks;
     this.presence = parts.presence;
+    this.hello = parts.hello;
     this.eventLog = parts.eventLog;
     this.recorder = parts.recorder;
     this.decisions = parts.decisions;
@@ -278,6 +282,16 @@ export class ChorusNode {
       });
       presence.start();
       started.push({ stop: () => presence.stop() });
+      const hello = new PresenceHello({
+        libp2p,
+        presence,
+        logger: logger.child('presence'),
+        redactor,
+        admit: (peer) => admission.isAdmitted(peer) || admission.awaitAdmission(peer),
+        record: (kind, data) => recorder.record(kind, data),
+      });
+      await hello.start();
+      started.push({ stop: () => hello.stop() });
       const direct = new DirectReplicas({
         libp2p,
         datastore,
@@ -329,6 +343,7 @@ export class ChorusNode {
         pubsub,
         acks,
         presence,
+        hello,
         eventLog,
         recorder,
         decisions,
@@ -402,19 +417,20 @@ export class ChorusNode {
     this.libp2p.addEventListener('peer:disconnect', (evt) => {
       this.recorder.record('peer_left', { peer_id: evt.detail.toString() });
     });
-    // capability broadcast on join: when a peer subscribes to the coordination topic, tell it who we are.
-    // One broadcast answers every join until it is sent, and join broadcasts are at least
-    // JOIN_BROADCAST_MIN_MS apart: otherwise a cluster forming sends N² of them, each delivered to N.
+    // COOEE on join: a peer that joins the coordination topic gets a direct hello from this node (who
+    // it is, what it can do); this node announces itself to the cluster with one broadcast when it
+    // meets its first peer. Broadcasting to everyone on every join would cost N² deliveries as a
+    // cluster forms (at 40 nodes in one process, most of the CPU while connecting).
     this.libp2p.services.pubsub.addEventListener('subscription-change', (evt) => {
       if (!evt.detail.subscriptions.some((s) => s.subscribe && s.topic === TOPICS.coordination)) return;
-      if (this.capabilityTimer) return;
-      const wait = Math.max(100, this.lastJoinBroadcast + JOIN_BROADCAST_MIN_MS - Date.now());
+      void this.hello.greet(evt.detail.peerId.toString());
+      if (this.announcedJoin) return;
+      this.announcedJoin = true;
       this.capabilityTimer = setTimeout(() => {
         this.capabilityTimer = undefined;
-        this.lastJoinBroadcast = Date.now();
         void this.presence.broadcastCapabilities();
         void this.presence.broadcastAvailability();
-      }, wait);
+      }, JOIN_ANNOUNCE_DELAY_MS);
     });
     this.pubsub.on('dropped', ({ topic, reason }) => this.logger.debug('dropped a message', { topic, reason }));
   }

@@ -19,6 +19,19 @@ export interface PeerPresence {
   lastSeen: string;
 }
 
+/** What a node says about itself: the fields of both COOEE broadcasts (a hello carries them all). */
+export interface PresenceAnnouncement {
+  node_id: string;
+  role: string;
+  capabilities: string[];
+  expertise: string[];
+  max_tasks: number;
+  available_for_work: boolean;
+  current_tasks: number;
+  last_activity: string;
+  status: WorkStatus;
+}
+
 export interface PresenceOptions {
   pubsub: ChorusPubSub;
   logger: Logger;
@@ -97,19 +110,34 @@ export class Presence {
     this.directory.delete(id);
   }
 
+  /** This node's role, capabilities and availability as announced to peers. */
+  announcement(): PresenceAnnouncement {
+    return {
+      node_id: this.opts.pubsub.selfId,
+      role: this.opts.role,
+      capabilities: this.opts.capabilities,
+      expertise: this.opts.expertise,
+      max_tasks: this.opts.maxTasks,
+      available_for_work: this.currentTasks < this.opts.maxTasks,
+      current_tasks: this.currentTasks,
+      last_activity: this.lastActivity.toISOString(),
+      status: this.status(),
+    };
+  }
+
   async broadcastAvailability(): Promise<boolean> {
-    const now = new Date().toISOString();
+    const a = this.announcement();
     return this.quietly(() =>
       this.opts.pubsub.publish(
         'AvailabilityBcast',
         {
-          node_id: this.opts.pubsub.selfId,
-          available_for_work: this.currentTasks < this.opts.maxTasks,
-          current_tasks: this.currentTasks,
-          max_tasks: this.opts.maxTasks,
-          last_activity: this.lastActivity.toISOString(),
-          status: this.status(),
-          timestamp: now,
+          node_id: a.node_id,
+          available_for_work: a.available_for_work,
+          current_tasks: a.current_tasks,
+          max_tasks: a.max_tasks,
+          last_activity: a.last_activity,
+          status: a.status,
+          timestamp: new Date().toISOString(),
         },
         { topic: TOPICS.coordination },
       ),
@@ -117,15 +145,16 @@ export class Presence {
   }
 
   async broadcastCapabilities(): Promise<boolean> {
+    const a = this.announcement();
     return this.quietly(() =>
       this.opts.pubsub.publish(
         'CapabilityBcast',
         {
-          node_id: this.opts.pubsub.selfId,
-          role: this.opts.role,
-          capabilities: this.opts.capabilities,
-          expertise: this.opts.expertise,
-          max_tasks: this.opts.maxTasks,
+          node_id: a.node_id,
+          role: a.role,
+          capabilities: a.capabilities,
+          expertise: a.expertise,
+          max_tasks: a.max_tasks,
         },
         { topic: TOPICS.coordination },
       ),
@@ -143,25 +172,46 @@ export class Presence {
     }
   }
 
+  /**
+   * Takes a peer's hello (an announcement sent to this node directly) into the directory; throws
+   * when it is not an object. Returns the fields taken.
+   */
+  observeAnnouncement(from: string, raw: unknown): Record<string, unknown> {
+    if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) throw new Error('malformed announcement');
+    const d = raw as Record<string, unknown>;
+    const entry = this.entry(from, new Date().toISOString());
+    applyAvailability(entry, d);
+    applyCapabilities(entry, d);
+    return d;
+  }
+
+  private entry(peerId: string, seen: string): PeerPresence {
+    const entry = this.directory.get(peerId) ?? { peerId, capabilities: [], expertise: [], lastSeen: seen };
+    entry.lastSeen = seen;
+    this.directory.set(peerId, entry);
+    return entry;
+  }
+
   private observe(m: ReceivedMessage): void {
     const env = m.envelope;
     if (!env) return;
-    const known = this.directory.get(m.from);
-    const entry: PeerPresence = known ?? { peerId: m.from, capabilities: [], expertise: [], lastSeen: m.receivedAt };
-    entry.lastSeen = m.receivedAt;
+    const entry = this.entry(m.from, m.receivedAt);
     if (env.from_role) entry.role = env.from_role;
-    const d = env.data;
-    if (env.type === 'AvailabilityBcast') {
-      if (d.status === 'ready' || d.status === 'working' || d.status === 'busy') entry.status = d.status;
-      if (typeof d.available_for_work === 'boolean') entry.availableForWork = d.available_for_work;
-      if (typeof d.current_tasks === 'number') entry.currentTasks = d.current_tasks;
-      if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
-    } else if (env.type === 'CapabilityBcast') {
-      if (Array.isArray(d.capabilities)) entry.capabilities = d.capabilities.map(String);
-      if (Array.isArray(d.expertise)) entry.expertise = d.expertise.map(String);
-      if (typeof d.role === 'string') entry.role = d.role;
-      if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
-    }
-    this.directory.set(m.from, entry);
+    if (env.type === 'AvailabilityBcast') applyAvailability(entry, env.data);
+    else if (env.type === 'CapabilityBcast') applyCapabilities(entry, env.data);
   }
+}
+
+function applyAvailability(entry: PeerPresence, d: Record<string, unknown>): void {
+  if (d.status === 'ready' || d.status === 'working' || d.status === 'busy') entry.status = d.status;
+  if (typeof d.available_for_work === 'boolean') entry.availableForWork = d.available_for_work;
+  if (typeof d.current_tasks === 'number') entry.currentTasks = d.current_tasks;
+  if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
+}
+
+function applyCapabilities(entry: PeerPresence, d: Record<string, unknown>): void {
+  if (Array.isArray(d.capabilities)) entry.capabilities = d.capabilities.map(String);
+  if (Array.isArray(d.expertise)) entry.expertise = d.expertise.map(String);
+  if (typeof d.role === 'string') entry.role = d.role;
+  if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
 }
