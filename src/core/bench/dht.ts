@@ -14,6 +14,7 @@ import { TOPICS } from '../pubsub/topics.ts';
 import { parseAddress, type UcxlAddress } from '../ucxl/address.ts';
 import { ratePerSecond, summarize, type Summary } from './stats.ts';
 import { devClusterConfig } from './children.ts';
+import { connectPairs, waitForTopicMesh } from './mesh.ts';
 
 export interface DhtBenchOptions {
   nodes: number;
@@ -173,14 +174,9 @@ export async function runDhtBench(opts: DhtBenchOptions): Promise<DhtBenchReport
       nodes.push(await ChorusNode.start({ config, logger: silentLogger, api: false }));
       opts.progress?.('starting nodes', i + 1, opts.nodes);
     }
-    for (let i = 1; i < nodes.length; i++) {
-      for (let j = 0; j < i; j++) await nodes[i]!.libp2p.dial(nodes[j]!.libp2p.getMultiaddrs()[0]!);
-      opts.progress?.('connecting', i + 1, opts.nodes);
-    }
+    await connectPairs(nodes, opts.signal, (i) => opts.progress?.('connecting', i + 1, opts.nodes));
     // routing tables and the pubsub mesh are ready when every node can reach every other on the topic
-    await Promise.all(
-      nodes.map((n) => n.pubsub.waitForSubscribers(TOPICS.coordination, opts.signal, 60_000, nodes.length - 1)),
-    );
+    await waitForTopicMesh(nodes, TOPICS.coordination, nodes.length - 1, { signal: opts.signal });
     const startupMs = performance.now() - t0;
     const rssPerNodeMb = (process.memoryUsage().rss - rssBefore) / 1e6 / nodes.length;
 

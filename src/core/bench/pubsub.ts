@@ -27,6 +27,7 @@ import {
   withTimeout,
   type Child,
 } from './children.ts';
+import { connectPairs, waitForTopicMesh } from './mesh.ts';
 import { ratePerSecond, ratio, summarize, type Summary } from './stats.ts';
 
 export { killBenchChildren } from './children.ts';
@@ -708,24 +709,6 @@ function benchConfig(dataDir: string) {
 }
 
 /** Resolves when every node sees at least `want` peers subscribed to `topic`. */
-async function waitForTopicPeers(
-  nodes: ChorusNode[],
-  topic: string,
-  want: number,
-  timeoutMs: number,
-  signal: AbortSignal | undefined,
-): Promise<void> {
-  const deadline = performance.now() + timeoutMs;
-  while (!nodes.every((n) => n.libp2p.services.pubsub.getSubscribers(topic).length >= want)) {
-    if (signal?.aborted) return;
-    if (performance.now() > deadline) {
-      const seen = nodes.map((n) => n.libp2p.services.pubsub.getSubscribers(topic).length);
-      throw new TimeoutError(`topic mesh incomplete after ${timeoutMs} ms (subscribers seen: ${seen.join(',')})`);
-    }
-    await delay(50, { signal });
-  }
-}
-
 async function stopNodes(nodes: ChorusNode[], logger: Logger): Promise<void> {
   await Promise.all(
     nodes.map(async (n) => {
@@ -779,12 +762,7 @@ export async function runInProcessScenario(
         }),
       );
     }
-    for (let i = 1; i < nodes.length; i++) {
-      for (let j = 0; j < i; j++) {
-        const addr = nodes[j]!.libp2p.getMultiaddrs()[0];
-        if (addr) await nodes[i]!.libp2p.dial(addr, { signal });
-      }
-    }
+    await connectPairs(nodes, signal);
     nodes.forEach((node, i) => {
       node.pubsub.join(BENCH_TOPIC);
       node.pubsub.on('message', (m: ReceivedMessage) => {
@@ -792,7 +770,7 @@ export async function runInProcessScenario(
         h.deliver(i, m.envelope?.data, (d) => Number(process.hrtime.bigint() - BigInt(d.sent_at_ns)) / 1e6);
       });
     });
-    await waitForTopicPeers(nodes, BENCH_TOPIC, count - 1, 20_000, signal);
+    await waitForTopicMesh(nodes, BENCH_TOPIC, count - 1, { signal });
     // libp2p closes connections it thinks are dead (e.g. a ping that timed out on a saturated event loop):
     // count those, and restore the full mesh before each phase so one phase's losses do not skew the next
     let disconnects = 0;
@@ -805,16 +783,8 @@ export async function runInProcessScenario(
       });
     });
     const remesh = async (): Promise<void> => {
-      for (let i = 1; i < nodes.length; i++) {
-        for (let j = 0; j < i; j++) {
-          if (nodes[i]!.libp2p.getConnections(nodes[j]!.libp2p.peerId).length > 0) continue;
-          const addr = nodes[j]!.libp2p.getMultiaddrs()[0];
-          if (!addr) continue;
-          redials++;
-          await nodes[i]!.libp2p.dial(addr, { signal });
-        }
-      }
-      await waitForTopicPeers(nodes, BENCH_TOPIC, count - 1, 10_000, signal);
+      redials += await connectPairs(nodes, signal);
+      redials += await waitForTopicMesh(nodes, BENCH_TOPIC, count - 1, { signal, stallMs: 10_000 });
     };
     const single: PublishSetup = {
       cpu: ownCpuMs,
@@ -1055,7 +1025,7 @@ export async function runProcessesScenario(ctx: ScenarioContext, options: Proces
       peer = await ChorusNode.start({ config: benchConfig(dir), logger: silentLogger, api: false });
       const self = peer;
       for (const a of addrs) await self.libp2p.dial(multiaddr(a), { signal });
-      await waitForTopicPeers([self], BENCH_TOPIC, subscribers, 20_000, signal);
+      await waitForTopicMesh([self], BENCH_TOPIC, subscribers, { signal, stallMs: 20_000, redialMs: Infinity });
       const viaPeer = phases('in-benchmark peer (direct publish)', (_p, data) =>
         self.pubsub.publish(BENCH_MESSAGE_TYPE, data, { topic: BENCH_TOPIC }),
       );

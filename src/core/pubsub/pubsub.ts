@@ -186,6 +186,11 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     return topics;
   }
 
+  /** Subscribers of `topic` this node can send to now (their SUBSCRIBE seen and our stream open). */
+  reachableSubscribers(topic: string): number {
+    return reachableSubscribers(this.opts.gossip, topic);
+  }
+
   topics(): { topic: string; raw: boolean; family: string; peers: number }[] {
     return [...this.joined].map(([topic, { raw }]) => ({
       topic,
