@@ -14,6 +14,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
 import { chorusDht, type DhtContext } from '../dht/kad.ts';
+import { UsageError } from '../errors.ts';
 import { verifyByAuthor } from './signer.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -99,6 +100,26 @@ export function setConnectionLimits(
   cm?.setMaxConnections?.(limits.maxConnections);
 }
 
+/**
+ * libp2p's start failure for listen addresses names its own option (transportManager.faultTolerance)
+ * and wraps the reasons in a paragraph; operators need the address, the reason and chorus' setting.
+ */
+async function listenOrExplain<T>(starting: Promise<T>): Promise<T> {
+  try {
+    return await starting;
+  } catch (err) {
+    if ((err as Error | undefined)?.name !== 'UnsupportedListenAddressesError') throw err;
+    const reasons = [...(err as Error).message.matchAll(/^\s+(\/\S+): (.+)$/gm)].map(
+      ([, addr, why]) => `${addr} (${(why ?? '').replace(/^Error: /, '')})`,
+    );
+    throw new UsageError(
+      `cannot listen on ${reasons.join(', ') || 'the configured addresses'}: set p2p.listen (--listen), e.g. /ip4/0.0.0.0/tcp/0 for any free port`,
+      'LISTEN_FAILED',
+      err,
+    );
+  }
+}
+
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   // the gater may run before createLibp2p returns (inbound dials once listening), hence the holder
   const holder: { node?: ChorusLibp2p } = {};
@@ -106,42 +127,44 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   const connectionsFrom = (ip: string): number =>
     holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
 
-  holder.node = await createLibp2p({
-    privateKey: opts.privateKey,
-    ...(opts.datastore ? { datastore: opts.datastore } : {}),
-    addresses: { listen: opts.listen },
-    transports: [tcp()],
-    connectionEncrypters: [noise()],
-    streamMuxers: [yamux()],
-    peerDiscovery: opts.mdns ? [mdns({ interval: 10_000 })] : [],
-    connectionManager: {
-      maxConnections: opts.maxConnections,
-      inboundConnectionThreshold: opts.inboundPerSecond,
-      maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
-    },
-    // under heavy load a ping can take seconds; dropping the connection then only makes it worse
-    // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
-    connectionMonitor: { abortConnectionOnPingFailure: false },
-    connectionGater: {
-      denyInboundConnection: (maConn: MultiaddrConnection) => {
-        const ip = remoteIp(maConn.remoteAddr.toString());
-        return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
+  holder.node = await listenOrExplain(
+    createLibp2p({
+      privateKey: opts.privateKey,
+      ...(opts.datastore ? { datastore: opts.datastore } : {}),
+      addresses: { listen: opts.listen },
+      transports: [tcp()],
+      connectionEncrypters: [noise()],
+      streamMuxers: [yamux()],
+      peerDiscovery: opts.mdns ? [mdns({ interval: 10_000 })] : [],
+      connectionManager: {
+        maxConnections: opts.maxConnections,
+        inboundConnectionThreshold: opts.inboundPerSecond,
+        maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
       },
-      // loopback and private addresses are the point on a LAN; never filter them out
-      denyDialMultiaddr: () => false,
-      denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-      denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-      denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-    },
-    services: {
-      identify: identify(),
-      ping: ping(),
-      pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
-      dht: chorusDht(opts.dht ?? { verify: verifyByAuthor, isAdmitted: () => true }, {
-        clientMode: opts.dhtClient ?? false,
-      }),
-    },
-  });
+      // under heavy load a ping can take seconds; dropping the connection then only makes it worse
+      // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
+      connectionMonitor: { abortConnectionOnPingFailure: false },
+      connectionGater: {
+        denyInboundConnection: (maConn: MultiaddrConnection) => {
+          const ip = remoteIp(maConn.remoteAddr.toString());
+          return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
+        },
+        // loopback and private addresses are the point on a LAN; never filter them out
+        denyDialMultiaddr: () => false,
+        denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+        denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+        denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      },
+      services: {
+        identify: identify(),
+        ping: ping(),
+        pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
+        dht: chorusDht(opts.dht ?? { verify: verifyByAuthor, isAdmitted: () => true }, {
+          clientMode: opts.dhtClient ?? false,
+        }),
+      },
+    }),
+  );
   liveLimits.set(holder.node, live);
   return holder.node;
 }
