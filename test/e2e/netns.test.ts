@@ -6,8 +6,7 @@
 // converges and the same checks pass again. Namespaces and processes are removed even when a check fails.
 // Skipped (with the reason printed) only where it cannot run: not root, or no `ip netns`.
 import assert from 'node:assert/strict';
-import { spawnSync } from 'node:child_process';
-import { randomBytes, randomUUID } from 'node:crypto';
+import { randomUUID } from 'node:crypto';
 import { existsSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
@@ -15,71 +14,24 @@ import { STATIC_TOPICS } from '../../src/core/pubsub/topics.ts';
 import type { ElectionStatus } from '../../src/core/election/service.ts';
 import type { HealthReport } from '../../src/core/ops/checks.ts';
 import { cleanup, Daemon, Subscriber, tempDir, until } from '../helpers/daemon.ts';
+import { NetnsLan, whyNoNetns } from '../helpers/netns.ts';
 import { BINARY } from '../helpers/run.ts';
 
 const HOSTS = 4;
-const RUN = `chorus-${randomBytes(3).toString('hex')}`;
-const SWITCH = `${RUN}-sw`;
-const ns = (i: number): string => `${RUN}-h${i}`;
-const addr = (i: number): string => `10.77.0.${10 + i}`;
+const lan = new NetnsLan(HOSTS, '10.77.0');
+const ns = (i: number): string => lan.ns(i);
+const addr = (i: number): string => lan.addr(i);
 const OPS_PORT = 9464;
-
-function ip(...args: string[]): string {
-  const r = spawnSync('ip', args, { encoding: 'utf8' });
-  if (r.status !== 0) throw new Error(`ip ${args.join(' ')} failed: ${r.stderr.trim() || r.error?.message}`);
-  return r.stdout;
-}
-
-function whyNot(): string | undefined {
-  if (process.platform !== 'linux') return 'network namespaces need Linux';
-  if (process.getuid?.() !== 0) return 'creating network namespaces needs root';
-  const probe = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' });
-  if (probe.error || probe.status !== 0)
-    return `\`ip netns\` is unavailable: ${probe.error?.message ?? probe.stderr.trim()}`;
-  return undefined;
-}
-
-function createdNamespaces(): string[] {
-  return ip('netns', 'list')
-    .split('\n')
-    .map((l) => l.split(' ')[0] ?? '')
-    .filter((n) => n.startsWith(`${RUN}-`));
-}
-
-/** Deletes this run's namespaces (their veths and the bridge go with them). Safe to call twice. */
-function teardownNetwork(): void {
-  for (const name of createdNamespaces()) spawnSync('ip', ['netns', 'del', name]);
-}
-
-function setupNetwork(): void {
-  ip('netns', 'add', SWITCH);
-  ip('-n', SWITCH, 'link', 'set', 'lo', 'up');
-  ip('-n', SWITCH, 'link', 'add', 'br0', 'type', 'bridge');
-  ip('-n', SWITCH, 'link', 'set', 'br0', 'up');
-  for (let i = 1; i <= HOSTS; i++) {
-    ip('netns', 'add', ns(i));
-    ip('-n', ns(i), 'link', 'set', 'lo', 'up');
-    // created inside the switch namespace with its peer moved straight into the host namespace
-    ip('-n', SWITCH, 'link', 'add', `port${i}`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', ns(i));
-    ip('-n', SWITCH, 'link', 'set', `port${i}`, 'master', 'br0');
-    ip('-n', SWITCH, 'link', 'set', `port${i}`, 'up');
-    ip('-n', ns(i), 'addr', 'add', `${addr(i)}/24`, 'dev', 'eth0');
-    ip('-n', ns(i), 'link', 'set', 'eth0', 'up');
-  }
-}
 
 /** The real /readyz of a host, fetched from inside its namespace (the ops listener is on its loopback). */
 function readyz(i: number): { status: number; body: { ready: boolean; reasons: string[] } } {
   const script = `fetch('http://127.0.0.1:${OPS_PORT}/readyz').then(async (r) => console.log(JSON.stringify({ status: r.status, body: await r.json() })))`;
-  const r = spawnSync('ip', ['netns', 'exec', ns(i), process.execPath, '-e', script], {
-    encoding: 'utf8',
-    timeout: 10_000,
-  });
+  const r = lan.exec(i, script);
   if (r.status !== 0) throw new Error(`readyz in ${ns(i)}: ${r.stderr.trim()}`);
   return JSON.parse(r.stdout) as { status: number; body: { ready: boolean; reasons: string[] } };
 }
 
-const skip = whyNot();
+const skip = whyNoNetns();
 if (skip) process.stdout.write(`# netns test skipped: ${skip}\n`);
 
 describe('four hosts in network namespaces', { skip }, () => {
@@ -204,11 +156,10 @@ describe('four hosts in network namespaces', { skip }, () => {
 
   before(async () => {
     assert.ok(existsSync(BINARY), 'build first: node scripts/build-binaries.ts --target linux-x64');
-    process.on('exit', teardownNetwork); // also when the runner is interrupted
-    setupNetwork();
+    lan.setup();
     // reachability across the bridge: a connection to a closed port is refused (RST) only if it arrives
     const script = `require('node:net').connect(9, '${addr(HOSTS)}').on('error', (e) => { console.log(e.code); process.exit(0); }).setTimeout(3000, () => { console.log('TIMEOUT'); process.exit(0); })`;
-    const probe = spawnSync('ip', ['netns', 'exec', ns(1), process.execPath, '-e', script], { encoding: 'utf8' });
+    const probe = lan.exec(1, script);
     assert.equal(
       probe.stdout.trim(),
       'ECONNREFUSED',
@@ -241,10 +192,9 @@ describe('four hosts in network namespaces', { skip }, () => {
     try {
       await cleanup();
     } finally {
-      teardownNetwork();
-      process.off('exit', teardownNetwork);
+      lan.teardown();
     }
-    assert.deepEqual(createdNamespaces(), [], 'no namespace of this run is left behind');
+    assert.deepEqual(lan.created(), [], 'no namespace of this run is left behind');
   });
 
   test('the healthy cluster passes every cluster check', async (t) => {
@@ -253,7 +203,7 @@ describe('four hosts in network namespaces', { skip }, () => {
 
   test('a host whose cable is pulled turns red with a reason; the others stay ready', async () => {
     const cut = nodes[HOSTS - 1] as Daemon;
-    ip('-n', SWITCH, 'link', 'set', `port${HOSTS}`, 'down');
+    lan.setCable(HOSTS, false);
     const red = await until(
       'the cut host reports not ready',
       async () => {
@@ -300,7 +250,7 @@ describe('four hosts in network namespaces', { skip }, () => {
   });
 
   test('with the cable back, the cluster converges and passes every check again', async (t) => {
-    ip('-n', SWITCH, 'link', 'set', `port${HOSTS}`, 'up');
+    lan.setCable(HOSTS, true);
     await until('the cut host is ready again', async () => (await health(nodes[HOSTS - 1] as Daemon)).ready, {
       timeoutMs: 120_000,
       intervalMs: 500,

@@ -285,11 +285,13 @@ export interface DaemonOptions {
   nodeArgs?: string[];
   /** Run inside this network namespace (`ip netns exec <name> …`). */
   netns?: string;
+  /** Keep mDNS discovery on (off by default: tests on one host must not find each other's nodes). */
+  mdns?: boolean;
   /** How long to wait for "chorus node running" (default 15 s). */
   startTimeoutMs?: number;
 }
 
-/** `chorus node` on loopback with mDNS off, in its own data directory. */
+/** `chorus node` on loopback with mDNS off (unless asked), in its own data directory. */
 export class Daemon extends ChorusProcess {
   readonly dataDir: string;
 
@@ -303,7 +305,8 @@ export class Daemon extends ChorusProcess {
     const dataDir = opts.dataDir ?? tempDir('chorus-e2e-node-');
     const listen = opts.listen ?? '/ip4/127.0.0.1/tcp/0';
     const args = ['--data-dir', dataDir, ...(opts.config ? ['--config', opts.config] : []), ...(opts.globalArgs ?? [])];
-    args.push('node', '--listen', listen, '--no-mdns');
+    args.push('node', '--listen', listen);
+    if (!opts.mdns) args.push('--no-mdns');
     if (opts.dev !== false) args.push('--dev');
     if (opts.role) args.push('--role', opts.role);
     for (const b of opts.bootstrap ?? []) args.push('--bootstrap', b);

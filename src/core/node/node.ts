@@ -22,6 +22,7 @@ import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import { AckService } from '../pubsub/ack.ts';
+import { DiscoveryDialer } from '../p2p/discovery-dial.ts';
 import { PresenceHello } from '../pubsub/hello.ts';
 import { Presence, type PeerPresence } from '../pubsub/presence.ts';
 import { ChorusPubSub } from '../pubsub/pubsub.ts';
@@ -114,6 +115,7 @@ export class ChorusNode {
   readonly halted: Promise<string>;
   private readonly datastore: ChorusDatastore;
   private readonly joiner: BootstrapJoiner;
+  private readonly discovery: DiscoveryDialer;
   private api: ApiServer | undefined;
   election!: ElectionService;
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
@@ -143,6 +145,7 @@ export class ChorusNode {
     halted: Promise<string>;
     datastore: ChorusDatastore;
     joiner: BootstrapJoiner;
+    discovery: DiscoveryDialer;
     api: ApiServer | undefined;
     redactor: Redactor;
     logger: Logger;
@@ -164,6 +167,7 @@ export class ChorusNode {
     this.halted = parts.halted;
     this.datastore = parts.datastore;
     this.joiner = parts.joiner;
+    this.discovery = parts.discovery;
     this.api = parts.api;
     this.redactor = parts.redactor;
     this.logger = parts.logger;
@@ -336,6 +340,13 @@ export class ChorusNode {
       });
       joiner.start();
       started.push({ stop: () => joiner.stop() });
+      const discovered = new DiscoveryDialer({
+        libp2p,
+        logger: logger.child('discovery'),
+        maxConnections: config.p2p.maxConnections,
+      });
+      discovered.start();
+      started.push({ stop: () => discovered.stop() });
       const node: ChorusNode = new ChorusNode({
         config,
         identity,
@@ -354,6 +365,7 @@ export class ChorusNode {
         halted: halt.promise,
         datastore,
         joiner,
+        discovery: discovered,
         api: undefined,
         redactor,
         logger,
@@ -553,6 +565,7 @@ export class ChorusNode {
       await this.ops?.close().catch(() => {});
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
+      this.discovery.stop();
       this.presence.stop();
       await this.decisions.stop();
       await this.acks.stop().catch(() => {});
