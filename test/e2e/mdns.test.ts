@@ -37,12 +37,7 @@ describe('two hosts on a LAN with mDNS', { skip }, () => {
   });
 
   after(async () => {
-    try {
-      await cleanup();
-    } finally {
-      lan.teardown();
-    }
-    assert.deepEqual(lan.created(), [], 'no namespace of this run is left behind');
+    assert.deepEqual(await lan.shutdown(cleanup), [], 'no namespace of this run is left behind');
   });
 
   test('each node finds the other without bootstrap peers and connects to it', async () => {

@@ -189,12 +189,7 @@ describe('four hosts in network namespaces', { skip }, () => {
   });
 
   after(async () => {
-    try {
-      await cleanup();
-    } finally {
-      lan.teardown();
-    }
-    assert.deepEqual(lan.created(), [], 'no namespace of this run is left behind');
+    assert.deepEqual(await lan.shutdown(cleanup), [], 'no namespace of this run is left behind');
   });
 
   test('the healthy cluster passes every cluster check', async (t) => {

@@ -190,6 +190,11 @@ export interface PlainHost {
   stop(): Promise<void>;
 }
 
+/** `count` unlicensed bare hosts (see plainHost). */
+export function plainHosts(count: number): Promise<PlainHost[]> {
+  return Promise.all(Array.from({ length: count }, () => plainHost({ licensed: false })));
+}
+
 /**
  * A bare libp2p host on the chorus protocols (no ChorusNode around it), for attack tests: without a
  * license it is what an unlicensed node looks like; with one it is a licensed peer misbehaving.

@@ -80,6 +80,16 @@ export class NetnsLan {
       .filter((n) => n.startsWith(`${this.run}-`));
   }
 
+  /** Runs `stop` (the processes in the namespaces), then deletes the namespaces even if it threw; returns any left. */
+  async shutdown(stop: () => Promise<void>): Promise<string[]> {
+    try {
+      await stop();
+    } finally {
+      this.teardown();
+    }
+    return this.created();
+  }
+
   /** Deletes this run's namespaces (their veths and the bridge go with them). Safe to call twice. */
   teardown(): void {
     for (const name of this.created()) spawnSync('ip', ['netns', 'del', name]);

@@ -8,16 +8,12 @@ import { multiaddr } from '@multiformats/multiaddr';
 import { silentLogger } from '../../src/core/log.ts';
 import { DiscoveryDialer } from '../../src/core/p2p/discovery-dial.ts';
 import { freePort } from '../helpers/daemon.ts';
-import { plainHost, type PlainHost } from '../helpers/cluster.ts';
+import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
 
 describe('DiscoveryDialer', () => {
   let hosts: PlainHost[] = [];
   before(async () => {
-    hosts = await Promise.all([
-      plainHost({ licensed: false }),
-      plainHost({ licensed: false }),
-      plainHost({ licensed: false }),
-    ]);
+    hosts = await plainHosts(3);
   });
   after(() => Promise.all(hosts.map((h) => h.stop())));
 

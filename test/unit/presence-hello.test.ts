@@ -8,7 +8,7 @@ import type { ChorusNode } from '../../src/core/node/node.ts';
 import { PresenceHello } from '../../src/core/pubsub/hello.ts';
 import { Presence } from '../../src/core/pubsub/presence.ts';
 import type { ChorusPubSub } from '../../src/core/pubsub/pubsub.ts';
-import { plainHost, startCluster, startNode, stopAll, waitForMesh, type PlainHost } from '../helpers/cluster.ts';
+import { plainHosts, startCluster, startNode, stopAll, waitForMesh, type PlainHost } from '../helpers/cluster.ts';
 import { nextEvent } from '../helpers/events.ts';
 
 describe('hellos between nodes', () => {
@@ -64,11 +64,7 @@ describe('a hello from a peer that is not admitted', () => {
   let hosts: PlainHost[] = [];
 
   before(async () => {
-    hosts = await Promise.all([
-      plainHost({ licensed: false }),
-      plainHost({ licensed: false }),
-      plainHost({ licensed: false }),
-    ]);
+    hosts = await plainHosts(3);
   });
   after(() => Promise.all(hosts.map((h) => h.stop())));
 

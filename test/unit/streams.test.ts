@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Stream } from '@libp2p/interface';
 import { readAll } from '../../src/core/p2p/streams.ts';
-import { plainHost, type PlainHost } from '../helpers/cluster.ts';
+import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
 
 const PROTOCOL = '/chorus/test/read-all/1.0.0';
 
@@ -14,7 +14,7 @@ describe('readAll', () => {
   let onStream: (stream: Stream) => void = () => {};
 
   before(async () => {
-    [server, client] = await Promise.all([plainHost({ licensed: false }), plainHost({ licensed: false })]);
+    [server, client] = (await plainHosts(2)) as [PlainHost, PlainHost];
     await server.host.handle(PROTOCOL, (stream) => onStream(stream));
     await client.host.dial(server.host.getMultiaddrs()[0]!);
   });
