@@ -77,7 +77,13 @@ test('bench pubsub --json reports every phase with delivery and latency; a breac
     report: {
       scenarios: {
         name: string;
-        phases: { name: string; deliveryRatio: number; duplicates: number; latencyMs: { p99: number } }[];
+        phases: {
+          name: string;
+          publishers: number;
+          deliveryRatio: number;
+          duplicates: number;
+          latencyMs: { p99: number };
+        }[];
       }[];
     };
     slo: { breached: string[] };
@@ -85,6 +91,7 @@ test('bench pubsub --json reports every phase with delivery and latency; a breac
   const phases = report.scenarios[0]?.phases ?? [];
   assert.equal(report.scenarios[0]?.name, 'in-process');
   assert.deepEqual([...new Set(phases.map((p) => p.name))], ['latency', 'throughput']);
+  assert.deepEqual([...new Set(phases.map((p) => p.publishers))].sort(), [1, 3], 'one publisher, then all 3');
   for (const p of phases) {
     assert.equal(p.deliveryRatio, 1);
     assert.equal(p.duplicates, 0);
@@ -96,6 +103,22 @@ test('bench pubsub --json reports every phase with delivery and latency; a breac
   assert.equal(breach.code, 3);
   assert.match(breach.stdout, /SLO: latency p99 ≤ 0\.001 ms, delivery ≥ 100 % — BREACHED/);
   assert.match(breach.stderr, /^chorus: SLO breached: in-process latency @20\/s: p99 [\d.]+ ms > 0\.001 ms/m);
+});
+
+test('bench pubsub --publishers chooses how many nodes publish round-robin, within --nodes', async () => {
+  const r = await runCli([...tinyPubSub, '--publishers', '2', '--json'], { timeoutMs: 120_000 });
+  assert.equal(r.code, 0, r.stderr);
+  const { report } = JSON.parse(r.stdout) as {
+    report: { scenarios: { phases: { publishers: number; publisher: string; deliveryRatio: number }[] }[] };
+  };
+  const phases = report.scenarios[0]?.phases ?? [];
+  assert.deepEqual([...new Set(phases.map((p) => p.publishers))].sort(), [1, 2]);
+  assert.ok(phases.some((p) => p.publisher === '2 of 3 nodes round-robin'));
+  for (const p of phases) assert.equal(p.deliveryRatio, 1);
+
+  const tooMany = await runCli([...tinyPubSub, '--publishers', '4'], { timeoutMs: 30_000 });
+  assert.equal(tooMany.code, 2);
+  assert.equal(tooMany.stderr.trim(), 'chorus: --publishers 4 needs at least as many --nodes (got 3)');
 });
 
 test('bench dht --procs runs separate node processes of this program and drives them through their APIs', async () => {

@@ -71,6 +71,11 @@ export function registerBenchVerbs(program: Command): void {
     .command('pubsub')
     .description('delivery latency, ratio and throughput of signed messages, in this process and/or across processes')
     .option('--nodes <n>', 'nodes in this process (0 skips the in-process scenario)', integer(0), 10)
+    .option(
+      '--publishers <n>',
+      'in-process: nodes publishing round-robin in the second run of every phase (1: single publisher only; default all)',
+      integer(1),
+    )
     .option('--procs <n>', 'also run this many node processes of this executable (0 skips)', integer(0), 0)
     .option('--size <bytes>', 'payload size', integer(1), 1024)
     .option('--rate <msg/s>', 'latency phase rate (repeatable or comma-separated)', collect)
@@ -92,6 +97,7 @@ export function registerBenchVerbs(program: Command): void {
           run(
             {
               nodes: opts.nodes as number,
+              publishers: opts.publishers as number | undefined,
               procs: opts.procs as number,
               size: opts.size as number,
               rates,

@@ -8,6 +8,8 @@ import { selfCommand } from './self.ts';
 
 export interface BenchPubSubOptions {
   nodes: number;
+  /** Publishing nodes of the in-process scenario's round-robin phases (default: all). */
+  publishers?: number;
   procs: number;
   size: number;
   rates: number[];
@@ -28,6 +30,9 @@ export interface BenchPubSubResult {
 export async function run(opts: BenchPubSubOptions, ctx: CommandContext): Promise<BenchPubSubResult> {
   if (opts.nodes === 0 && opts.procs === 0) throw new UsageError('nothing to run: give --nodes and/or --procs');
   if (opts.nodes === 1 || opts.procs === 1) throw new UsageError('a pubsub benchmark needs at least 2 nodes');
+  if (opts.publishers !== undefined && (opts.nodes === 0 || opts.publishers > opts.nodes)) {
+    throw new UsageError(`--publishers ${opts.publishers} needs at least as many --nodes (got ${opts.nodes})`);
+  }
   const self = selfCommand();
   const report = await runPubSubBench({
     payloadBytes: opts.size,
@@ -35,7 +40,7 @@ export async function run(opts: BenchPubSubOptions, ctx: CommandContext): Promis
     latencyDurationMs: opts.durationMs,
     throughputMessages: opts.messages,
     throughputMaxMs: opts.maxPublishMs,
-    inProcess: opts.nodes > 0 ? { nodes: opts.nodes } : false,
+    inProcess: opts.nodes > 0 ? { nodes: opts.nodes, publishers: opts.publishers } : false,
     processes: opts.procs > 0 ? { command: self.command, args: self.args, nodes: opts.procs } : false,
     signal: ctx.signal,
     logger: ctx.logger.child('bench'),

@@ -47,8 +47,11 @@ export interface InProcessOptions {
   nodes?: number;
   /** GossipSub heartbeat in ms (default 100; the product default is 1000). */
   heartbeatMs?: number;
-  /** Also run every phase with all nodes publishing round-robin (default true). */
-  roundRobin?: boolean;
+  /**
+   * Nodes publishing round-robin in the second run of every phase (default: all of them); 1 runs only
+   * the single-publisher phases.
+   */
+  publishers?: number;
 }
 
 export interface ProcessesOptions {
@@ -796,28 +799,27 @@ export async function runInProcessScenario(
       publisherReceiver: () => 0,
       publish: (_p, data) => nodes[0]!.pubsub.publish(BENCH_MESSAGE_TYPE, data, { topic: BENCH_TOPIC }),
     };
+    const publishers = Math.min(Math.max(options.publishers ?? count, 1), count);
+    const several = publishers > 1;
     const all: typeof single = {
       cpu: ownCpuMs,
       disconnects: () => disconnects,
       prepare: remesh,
-      publisher: `all ${count} nodes round-robin`,
-      publishers: count,
+      publisher:
+        publishers === count ? `all ${count} nodes round-robin` : `${publishers} of ${count} nodes round-robin`,
+      publishers,
       receivers: count,
       publisherReceiver: (p) => p,
       publish: (p, data) => nodes[p]!.pubsub.publish(BENCH_MESSAGE_TYPE, data, { topic: BENCH_TOPIC }),
     };
-    await waitUntilReady(h, options.roundRobin === false ? single : all, 20_000, signal);
+    await waitUntilReady(h, several ? all : single, 20_000, signal);
     report.setupMs = performance.now() - t0;
     logger.info('in-process: mesh ready; warming up', { setupMs: Math.round(report.setupMs) });
     report.warmup = await warmup(ctx, single);
     await runPhases(ctx, 'in-process', single, { latency: true, throughput: false }, report.phases);
-    if (options.roundRobin !== false) {
-      await runPhases(ctx, 'in-process', all, { latency: true, throughput: false }, report.phases);
-    }
+    if (several) await runPhases(ctx, 'in-process', all, { latency: true, throughput: false }, report.phases);
     await runPhases(ctx, 'in-process', single, { latency: false, throughput: true }, report.phases);
-    if (options.roundRobin !== false) {
-      await runPhases(ctx, 'in-process', all, { latency: false, throughput: true }, report.phases);
-    }
+    if (several) await runPhases(ctx, 'in-process', all, { latency: false, throughput: true }, report.phases);
     if (h.stray) report.notes.push(`${h.stray} late receipts of earlier phases were ignored`);
     if (redials) report.notes.push(`${redials} connections closed by libp2p under load were re-dialled between phases`);
   } catch (err) {
