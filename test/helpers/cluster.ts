@@ -96,21 +96,26 @@ export async function waitForMesh(
 /** Starts n nodes and connects them in a full mesh (each dials every earlier node). */
 export async function startCluster(n: number, opts: ClusterOptions = {}): Promise<ChorusNode[]> {
   const nodes: ChorusNode[] = [];
-  for (let i = 0; i < n; i++) {
-    const role = opts.roles?.[i % opts.roles.length] ?? 'developer';
-    nodes.push(
-      await startNode(
-        deepMerge(
-          { agent: { role }, pubsub: { hopLimit: opts.hopLimit ?? 3, meshWaitMs: 5000 } },
-          opts.config?.(i) ?? {},
+  try {
+    for (let i = 0; i < n; i++) {
+      const role = opts.roles?.[i % opts.roles.length] ?? 'developer';
+      nodes.push(
+        await startNode(
+          deepMerge(
+            { agent: { role }, pubsub: { hopLimit: opts.hopLimit ?? 3, meshWaitMs: 5000 } },
+            opts.config?.(i) ?? {},
+          ),
+          {},
+          opts.admit,
+          { ops: opts.ops },
         ),
-        {},
-        opts.admit,
-        { ops: opts.ops },
-      ),
-    );
+      );
+    }
+    await connectAll(nodes);
+  } catch (err) {
+    await stopAll(nodes); // a half-started cluster must not keep the test process alive
+    throw err;
   }
-  await connectAll(nodes);
   return nodes;
 }
 

@@ -17,7 +17,7 @@ import { Admission, type AdmittedPeer } from '../license/admission.ts';
 import { LeaseKeeper, type LeaseStatus } from '../license/lease.ts';
 import { resolveNodeLicense, type NodeLicense } from '../license/startup.ts';
 import type { Logger } from '../log.ts';
-import { createHost, type ChorusLibp2p } from '../p2p/host.ts';
+import { createHost, lanDiscoveries, type ChorusLibp2p } from '../p2p/host.ts';
 import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
@@ -340,12 +340,14 @@ export class ChorusNode {
       });
       joiner.start();
       started.push({ stop: () => joiner.stop() });
+      const lan = lanDiscoveries(libp2p);
       const discovered = new DiscoveryDialer({
         libp2p,
+        source: lan ?? new EventTarget(),
         logger: logger.child('discovery'),
         maxConnections: config.p2p.maxConnections,
       });
-      discovered.start();
+      if (lan) discovered.start();
       started.push({ stop: () => discovered.stop() });
       const node: ChorusNode = new ChorusNode({
         config,

@@ -5,7 +5,7 @@ import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
-import type { Libp2p, MultiaddrConnection, PrivateKey } from '@libp2p/interface';
+import type { Libp2p, MultiaddrConnection, PeerDiscovery, PrivateKey } from '@libp2p/interface';
 import type { KadDHT } from '@libp2p/kad-dht';
 import type { Datastore } from 'interface-datastore';
 import { mdns } from '@libp2p/mdns';
@@ -86,6 +86,26 @@ export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<G
 
 /** The limits a running host can change (SIGHUP), by host. */
 const liveLimits = new WeakMap<ChorusLibp2p, { maxPeersPerIp: number }>();
+const lanPeers = new WeakMap<ChorusLibp2p, EventTarget>();
+
+/**
+ * The peers mDNS found on the LAN, as 'peer' events (CustomEvent<PeerInfo>); undefined when mDNS is
+ * off. (libp2p's own 'peer:discovery' fires for every peer new to the peer store, however it was
+ * learnt: an inbound connection, a DHT answer.)
+ */
+export function lanDiscoveries(node: ChorusLibp2p): EventTarget | undefined {
+  return lanPeers.get(node);
+}
+
+/** mDNS discovery whose 'peer' events are also re-dispatched on `relay`. */
+function relayMdns(relay: EventTarget): (components: Parameters<ReturnType<typeof mdns>>[0]) => PeerDiscovery {
+  const factory = mdns({ interval: 10_000 });
+  return (components) => {
+    const discovery = factory(components);
+    discovery.addEventListener('peer', (evt) => relay.dispatchEvent(new CustomEvent('peer', { detail: evt.detail })));
+    return discovery;
+  };
+}
 
 /** Applies new connection limits to a running host. */
 export function setConnectionLimits(
@@ -127,6 +147,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   const connectionsFrom = (ip: string): number =>
     holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
 
+  const lan = new EventTarget();
   holder.node = await listenOrExplain(
     createLibp2p({
       privateKey: opts.privateKey,
@@ -135,7 +156,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       transports: [tcp()],
       connectionEncrypters: [noise()],
       streamMuxers: [yamux()],
-      peerDiscovery: opts.mdns ? [mdns({ interval: 10_000 })] : [],
+      peerDiscovery: opts.mdns ? [relayMdns(lan)] : [],
       connectionManager: {
         maxConnections: opts.maxConnections,
         inboundConnectionThreshold: opts.inboundPerSecond,
@@ -166,5 +187,6 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     }),
   );
   liveLimits.set(holder.node, live);
+  if (opts.mdns) lanPeers.set(holder.node, lan);
   return holder.node;
 }
