@@ -7,6 +7,7 @@ import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { PresenceHello } from '../../src/core/pubsub/hello.ts';
 import { Presence } from '../../src/core/pubsub/presence.ts';
+import { Redactor } from '../../src/core/shhh/redactor.ts';
 import type { ChorusPubSub } from '../../src/core/pubsub/pubsub.ts';
 import { plainHosts, startCluster, startNode, stopAll, waitForMesh, type PlainHost } from '../helpers/cluster.ts';
 import { nextEvent } from '../helpers/events.ts';
@@ -111,6 +112,59 @@ describe('a hello from a peer that is not admitted', () => {
 
     assert.equal(directory.peer(intruder.host.peerId.toString()), undefined);
     assert.deepEqual(directory.peer(admitted.host.peerId.toString())?.capabilities, ['review']);
+    await receiving.stop();
+  });
+});
+
+describe('a hello carrying a secret', () => {
+  let hosts: PlainHost[] = [];
+  before(async () => {
+    hosts = await plainHosts(2);
+  });
+  after(() => Promise.all(hosts.map((h) => h.stop())));
+
+  test('goes through SHHH: the peer sees the marker, the sender records the finding, never the secret', async () => {
+    const [listener, sender] = hosts as [PlainHost, PlainHost];
+    const secret = 'ghp_yI0fDAVvfx29y1MvDQQcnwePUiS5y7gKo4s2';
+    const pubsubOf = (h: PlainHost): ChorusPubSub =>
+      ({ selfId: h.host.peerId.toString(), on: () => {}, off: () => {} }) as unknown as ChorusPubSub;
+    const presenceOf = (h: PlainHost, capabilities: string[]): Presence =>
+      new Presence({
+        pubsub: pubsubOf(h),
+        logger: silentLogger,
+        intervalMs: 60_000,
+        capabilities,
+        expertise: [],
+        maxTasks: 1,
+        role: 'developer',
+      });
+    const directory = presenceOf(listener, []);
+    const receiving = new PresenceHello({
+      libp2p: listener.host,
+      presence: directory,
+      logger: silentLogger,
+      admit: () => true,
+    });
+    await receiving.start();
+    const recorded: { kind: string; data: unknown }[] = [];
+    const sending = new PresenceHello({
+      libp2p: sender.host,
+      presence: presenceOf(sender, ['review', `deploy with ${secret}`]),
+      logger: silentLogger,
+      redactor: new Redactor(),
+      admit: () => true,
+      record: (kind, data) => recorded.push({ kind, data }),
+    });
+    await sender.host.dial(listener.host.getMultiaddrs()[0]!);
+    const heard = nextEvent<{ from: string }>(receiving, 'heard');
+    assert.equal(await sending.greet(listener.host.peerId.toString()), true);
+    await heard;
+    const capabilities = directory.peer(sender.host.peerId.toString())?.capabilities ?? [];
+    assert.equal(capabilities[0], 'review');
+    assert.match(capabilities[1] ?? '', /^deploy with \[REDACTED:[a-z0-9_.-]+\]$/i);
+    const audit = recorded.filter((r) => r.kind === 'shhh_redaction');
+    assert.equal(audit.length, 1);
+    assert.ok(!JSON.stringify(recorded).includes(secret), 'the secret is in no record');
     await receiving.stop();
   });
 });

@@ -568,6 +568,7 @@ export class ChorusNode {
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
       this.discovery.stop();
+      await this.hello.stop();
       this.presence.stop();
       await this.decisions.stop();
       await this.acks.stop().catch(() => {});

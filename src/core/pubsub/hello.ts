@@ -65,7 +65,23 @@ export class PresenceHello extends EventEmitter<HelloEvents> {
     try {
       if (!(await this.opts.admit(peer))) throw new Error('the peer is not admitted');
       let hello = this.opts.presence.announcement();
-      if (this.opts.redactor) hello = this.opts.redactor.redactValue(hello, 'hello').value;
+      if (this.opts.redactor) {
+        // like every outbound message: through SHHH (a deny rule refuses the hello), with an audit record per finding
+        const { value, findings } = this.opts.redactor.redactValue(hello, 'hello');
+        hello = value;
+        for (const f of findings) {
+          const { rule, severity, tags, location, sha256 } = f;
+          this.opts.record?.('shhh_redaction', {
+            rule,
+            severity,
+            tags,
+            location,
+            sha256,
+            protocol: HELLO_PROTOCOL,
+            to: peer,
+          });
+        }
+      }
       const signal = AbortSignal.timeout(TIMEOUT_MS);
       const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), HELLO_PROTOCOL, { signal });
       stream.send(Buffer.from(JSON.stringify(hello)));
