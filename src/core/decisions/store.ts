@@ -128,9 +128,10 @@ const decoder = new TextDecoder();
 /** Quiet time after the last write before provider records are announced (1-2x, jittered). */
 const PROVIDE_DEBOUNCE_MS = 2000;
 /**
- * Mean time between two provider announcements of one node (0.5-1.5x, jittered). Each is a Kademlia walk plus ADD_PROVIDER
- * to the k closest peers (~40 streams): back to back, 20 nodes in one process announcing 200 writes kept
- * the event loop saturated for 12 s (GET p99 0.7-1.1 s; without announcements 16 ms).
+ * Mean time between two provider announcements of one node (0.5-1.5x, jittered). Each is a Kademlia
+ * walk plus ADD_PROVIDER to the k closest peers (~40 streams): back to back, 20 nodes in one process
+ * announcing 200 writes kept the event loop saturated for 12 s (GET p99 0.7-1.1 s; without
+ * announcements 16 ms).
  */
 const PROVIDE_GAP_MS = 5000;
 
