@@ -10,7 +10,7 @@ import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { readAll } from '../p2p/streams.ts';
+import { readJson, requestJson } from '../p2p/streams.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
 
 export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.0.0';
@@ -103,7 +103,7 @@ export class DirectReplicas {
     let response: Response;
     try {
       const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 3000);
-      const req = JSON.parse((await readAll(stream, MAX_MESSAGE, deadline)).toString('utf8')) as Request;
+      const req = (await readJson(stream, MAX_MESSAGE, deadline)) as Request;
       const key = Buffer.from(req.key, 'base64');
       if (req.op === 'get') {
         const value = await readLocalRecord(this.opts.datastore, key);
@@ -128,9 +128,7 @@ export class DirectReplicas {
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]);
     const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL, { signal: deadline });
-    stream.send(Buffer.from(JSON.stringify(req)));
-    await stream.close({ signal: deadline });
-    return JSON.parse((await readAll(stream, MAX_MESSAGE, deadline)).toString('utf8')) as Response;
+    return (await requestJson(stream, req, MAX_MESSAGE, deadline)) as Response;
   }
 
   /** Stores a record on a peer; resolves true when the peer validated and stored it. */

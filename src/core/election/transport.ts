@@ -5,7 +5,7 @@
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describeError } from '../errors.ts';
-import { readAll } from '../p2p/streams.ts';
+import { readJson, requestJson } from '../p2p/streams.ts';
 import type { Logger } from '../log.ts';
 import {
   isElectionRequest,
@@ -50,9 +50,7 @@ export class Libp2pElectionTransport implements ElectionTransport {
     const from = conn.remotePeer.toString();
     try {
       if (!this.handler || !this.reachable(from)) throw new Error('not serving');
-      const req: unknown = JSON.parse(
-        (await readAll(stream, MAX_MESSAGE, AbortSignal.timeout(SERVE_TIMEOUT_MS))).toString('utf8'),
-      );
+      const req = await readJson(stream, MAX_MESSAGE, AbortSignal.timeout(SERVE_TIMEOUT_MS));
       if (!isElectionRequest(req)) throw new Error('malformed election request');
       const res = await this.handler(from, req);
       stream.send(Buffer.from(JSON.stringify(res)));
@@ -71,10 +69,7 @@ export class Libp2pElectionTransport implements ElectionTransport {
     const signal = AbortSignal.timeout(timeoutMs);
     const stream = await this.libp2p.dialProtocol(peerIdFromString(to), ELECTION_PROTOCOL, { signal });
     try {
-      stream.send(Buffer.from(JSON.stringify(req)));
-      await stream.close({ signal });
-      const text = await readAll(stream, MAX_MESSAGE, signal);
-      const res: unknown = JSON.parse(text.toString('utf8'));
+      const res = await requestJson(stream, req, MAX_MESSAGE, signal);
       if (!isElectionResponse(res)) throw new Error(`malformed election answer from ${to}`);
       return res;
     } catch (err) {

@@ -12,7 +12,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Signer } from '../p2p/signer.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
-import { readAll } from '../p2p/streams.ts';
+import { readJson, requestJson } from '../p2p/streams.ts';
 import {
   canonicalJson,
   LicenseError,
@@ -250,9 +250,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     try {
       const signal = AbortSignal.timeout(this.opts.handshakeTimeoutMs);
       const stream = await conn.newStream(ADMISSION_PROTOCOL, { signal });
-      stream.send(Buffer.from(JSON.stringify({ op: 'prove', challenge })));
-      await stream.close({ signal });
-      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE, signal)).toString('utf8')) as {
+      const answer = (await requestJson(stream, { op: 'prove', challenge }, MAX_MESSAGE, signal)) as {
         attestation?: unknown;
         proof?: unknown;
       };
@@ -284,9 +282,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     let response: unknown;
     try {
       const req = requestSchema.parse(
-        JSON.parse(
-          (await readAll(stream, MAX_MESSAGE, AbortSignal.timeout(this.opts.handshakeTimeoutMs))).toString('utf8'),
-        ),
+        await readJson(stream, MAX_MESSAGE, AbortSignal.timeout(this.opts.handshakeTimeoutMs)),
       );
       if (req.op === 'prove') {
         const verifier = conn.remotePeer.toString();
@@ -319,9 +315,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       .slice(0, 3);
     const attempts = askers.map(async (peer: PeerId) => {
       const stream = await this.opts.libp2p.dialProtocol(peer, ADMISSION_PROTOCOL, { signal });
-      stream.send(Buffer.from(JSON.stringify({ op: 'lookup', peers: [author] })));
-      await stream.close({ signal });
-      const answer = JSON.parse((await readAll(stream, MAX_MESSAGE, signal)).toString('utf8')) as {
+      const answer = (await requestJson(stream, { op: 'lookup', peers: [author] }, MAX_MESSAGE, signal)) as {
         attestations?: unknown[];
       };
       const raw = answer.attestations?.[0];

@@ -115,7 +115,8 @@ export class ChorusNode {
   readonly halted: Promise<string>;
   private readonly datastore: ChorusDatastore;
   private readonly joiner: BootstrapJoiner;
-  private readonly discovery: DiscoveryDialer;
+  /** Dials the peers mDNS finds (absent with mDNS off). */
+  private readonly discovery: DiscoveryDialer | undefined;
   private api: ApiServer | undefined;
   election!: ElectionService;
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
@@ -145,7 +146,7 @@ export class ChorusNode {
     halted: Promise<string>;
     datastore: ChorusDatastore;
     joiner: BootstrapJoiner;
-    discovery: DiscoveryDialer;
+    discovery: DiscoveryDialer | undefined;
     api: ApiServer | undefined;
     redactor: Redactor;
     logger: Logger;
@@ -341,14 +342,16 @@ export class ChorusNode {
       joiner.start();
       started.push({ stop: () => joiner.stop() });
       const lan = lanDiscoveries(libp2p);
-      const discovered = new DiscoveryDialer({
-        libp2p,
-        source: lan ?? new EventTarget(),
-        logger: logger.child('discovery'),
-        maxConnections: config.p2p.maxConnections,
-      });
-      if (lan) discovered.start();
-      started.push({ stop: () => discovered.stop() });
+      const discovered = lan
+        ? new DiscoveryDialer({
+            libp2p,
+            source: lan,
+            logger: logger.child('discovery'),
+            maxConnections: config.p2p.maxConnections,
+          })
+        : undefined;
+      discovered?.start();
+      started.push({ stop: () => discovered?.stop() });
       const node: ChorusNode = new ChorusNode({
         config,
         identity,
@@ -567,7 +570,7 @@ export class ChorusNode {
       await this.ops?.close().catch(() => {});
       await this.api?.stop().catch(() => {});
       await this.joiner.stop();
-      this.discovery.stop();
+      this.discovery?.stop();
       await this.hello.stop();
       this.presence.stop();
       await this.decisions.stop();

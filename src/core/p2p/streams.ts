@@ -69,3 +69,23 @@ export function readAll(stream: Stream, max: number, signal?: AbortSignal): Prom
   stream.addEventListener('message', onMessage); // last: dispatches anything already buffered
   return promise;
 }
+
+/** Reads a whole JSON message (a request, on the serving side), bounded by `max` bytes and `signal`. */
+export async function readJson(stream: Stream, max: number, signal: AbortSignal): Promise<unknown> {
+  return JSON.parse((await readAll(stream, max, signal)).toString('utf8')) as unknown;
+}
+
+/**
+ * One request/response exchange on a stream the caller opened: sends `request` as JSON, closes the
+ * writable end and reads the JSON answer, all within `signal`.
+ */
+export async function requestJson(
+  stream: Stream,
+  request: unknown,
+  max: number,
+  signal: AbortSignal,
+): Promise<unknown> {
+  stream.send(Buffer.from(JSON.stringify(request)));
+  await stream.close({ signal });
+  return readJson(stream, max, signal);
+}

@@ -8,7 +8,7 @@ import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { readAll } from '../p2p/streams.ts';
+import { readJson } from '../p2p/streams.ts';
 import type { Redactor } from '../shhh/redactor.ts';
 import type { Presence } from './presence.ts';
 
@@ -98,9 +98,7 @@ export class PresenceHello extends EventEmitter<HelloEvents> {
   private async serve(stream: Stream, conn: Connection): Promise<void> {
     const from = conn.remotePeer.toString();
     try {
-      const raw: unknown = JSON.parse(
-        (await readAll(stream, MAX_MESSAGE, AbortSignal.timeout(TIMEOUT_MS))).toString('utf8'),
-      );
+      const raw = await readJson(stream, MAX_MESSAGE, AbortSignal.timeout(TIMEOUT_MS));
       if (!(await this.opts.admit(from))) throw new Error('the peer is not admitted');
       const hello = this.opts.presence.observeAnnouncement(from, raw);
       this.opts.record?.('capability_broadcast', { direction: 'in', via: 'hello', from, hello });
