@@ -138,8 +138,9 @@ export class ApiServer {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    // RFC 9110 §11.1: the auth scheme is case-insensitive ("Bearer", "bearer", "BEARER")
+    const bearer = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+    const given = Buffer.from(bearer?.[1] ?? '');
     const want = Buffer.from(this.token);
     return this.token !== '' && given.length === want.length && timingSafeEqual(given, want);
   }
