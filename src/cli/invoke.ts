@@ -5,6 +5,7 @@ import type { CommandContext } from '../commands/context.ts';
 import { CheckFailedError } from '../core/errors.ts';
 import type { ConfigLayer } from '../core/config/load.ts';
 import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
+import { stdoutClosed, toJson, writeOut } from './output.ts';
 import { createProgress } from './progress.ts';
 import { terminalFacts, type TerminalFacts } from './terminal.ts';
 
@@ -63,21 +64,6 @@ async function logRedaction(rules: CommandContext['config']['shhh']['rules']): P
   return (line) => redactor.scrubLine(line);
 }
 
-/** Text gets a final newline; bytes (a decision's content) are written exactly as they are. */
-function writeOut(out: string | Uint8Array): void {
-  if (typeof out !== 'string') process.stdout.write(out);
-  else if (out !== '') process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
-}
-
-/** JSON with bytes as base64 strings. */
-function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(
-    value,
-    (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v),
-    indent,
-  );
-}
-
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 }
@@ -110,6 +96,7 @@ export async function invoke<R>(
     progress.stop();
     if (isAsyncIterable(result)) {
       for await (const item of result as AsyncIterable<Item<R>>) {
+        if (stdoutClosed()) break; // the reader went away (`| head -1`): stop streaming
         writeOut(json ? toJson(item) : opts.view(item, term));
       }
     } else {
