@@ -5,6 +5,7 @@ import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { MAX_REQUEST_BYTES, requestTooLarge } from '../limits.ts';
 import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
@@ -31,7 +32,7 @@ export interface ApiServerOptions {
   tcp?: { host: string; port: number; allowRemote: boolean };
 }
 
-const MAX_BODY = 4 * 1024 * 1024;
+const MAX_BODY = MAX_REQUEST_BYTES;
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -174,11 +175,13 @@ export class ApiServer {
 }
 
 async function readRaw(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) throw requestTooLarge(declared);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new UsageError(`request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw requestTooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);
