@@ -27,6 +27,8 @@ export interface InvokeOptions<R> {
   view: View<Item<R>>;
   /** Config keys set by this verb's own flags, as dotted paths. */
   flags?: Record<string, unknown>;
+  /** The flag that sets each of those keys ({"p2p.listen": "--listen"}), so messages can name it. */
+  flagNames?: Record<string, string>;
   /** Skip loading configuration (pure verbs such as version). */
   noConfig?: boolean;
 }
@@ -43,18 +45,17 @@ export function resetShutdown(): void {
 }
 
 /** Loads the config (lazily: zod and yaml stay out of the start-up path of pure verbs). */
-async function configFor(
-  g: GlobalOptions,
-  verbFlags: Record<string, unknown> = {},
-  assignment?: Record<string, unknown>,
-) {
+const GLOBAL_FLAGS = { dataDir: '--data-dir', 'log.level': '--log-level', 'log.format': '--log-format' };
+
+async function configFor(g: GlobalOptions, opts: InvokeOptions<unknown>, assignment?: Record<string, unknown>) {
   const { loadConfig, setPath } = await import('../core/config/load.ts');
   const flags: ConfigLayer = {};
   if (g.dataDir) setPath(flags, 'dataDir', g.dataDir);
   if (g.logLevel) setPath(flags, 'log.level', g.logLevel);
   if (g.logFormat) setPath(flags, 'log.format', g.logFormat);
-  for (const [path, value] of Object.entries(verbFlags)) if (value !== undefined) setPath(flags, path, value);
-  return loadConfig({ file: g.config, env: process.env, flags, assignment });
+  for (const [path, value] of Object.entries(opts.flags ?? {})) if (value !== undefined) setPath(flags, path, value);
+  const flagNames = { ...GLOBAL_FLAGS, ...opts.flagNames };
+  return loadConfig({ file: g.config, env: process.env, flags, flagNames, assignment });
 }
 
 /** SHHH for log lines: every line a verb logs is scrubbed with the built-in and configured rules. */
@@ -76,7 +77,7 @@ export async function invoke<R>(
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const json = Boolean(g.json);
   const term = terminalFacts({ json, color: g.color !== false });
-  const config = opts.noConfig ? undefined : await configFor(g, opts.flags);
+  const config = opts.noConfig ? undefined : await configFor(g, opts as InvokeOptions<unknown>);
   const logger = createLogger({
     level: config?.log.level ?? g.logLevel ?? 'info',
     format: config?.log.format ?? g.logFormat ?? 'text',
@@ -89,7 +90,7 @@ export async function invoke<R>(
     logger,
     signal: shutdown.signal,
     progress: (e) => progress.update(e),
-    reloadConfig: (assignment) => configFor(g, opts.flags, assignment),
+    reloadConfig: (assignment) => configFor(g, opts as InvokeOptions<unknown>, assignment),
   } satisfies CommandContext;
   try {
     const result = await exec(ctx);
