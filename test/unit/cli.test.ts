@@ -134,3 +134,19 @@ test('lint forbids src/core from importing the CLI or printing', async () => {
   });
   assert.ok(prints?.messages.some((m) => m.ruleId === 'no-restricted-properties'));
 });
+
+test('raw system errors become a sentence naming the path and the fix', async () => {
+  const { errorMessage } = await import('../../src/cli/exit.ts');
+  const sys = (code: string, syscall: string, path: string) =>
+    Object.assign(new Error(`${code}: raw text, ${syscall} '${path}'`), { code, syscall, path });
+  assert.equal(
+    errorMessage(sys('EACCES', 'open', '/srv/chorus/dev-authority.key.12217.tmp')),
+    'cannot open /srv/chorus/dev-authority.key.12217.tmp: permission denied — run as the user that owns it, or fix its owner and mode (ls -ld shows them)',
+  );
+  assert.match(
+    errorMessage(sys('EEXIST', 'mkdir', '/tmp/file')),
+    /^cannot create the directory \/tmp\/file: something is already there/,
+  );
+  assert.match(errorMessage(sys('EROFS', 'rename', '/ro/x')), /^cannot replace \/ro\/x: the file system is read-only/);
+  assert.equal(errorMessage(new Error('plain\nsecond line')), 'plain', 'other errors: their first line');
+});
