@@ -5,6 +5,7 @@ import type { CommandContext } from '../commands/context.ts';
 import { CheckFailedError } from '../core/errors.ts';
 import type { ConfigLayer } from '../core/config/load.ts';
 import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
+import { stdoutClosed, toJson, writeOut } from './output.ts';
 import { createProgress } from './progress.ts';
 import { terminalFacts, type TerminalFacts } from './terminal.ts';
 
@@ -26,6 +27,8 @@ export interface InvokeOptions<R> {
   view: View<Item<R>>;
   /** Config keys set by this verb's own flags, as dotted paths. */
   flags?: Record<string, unknown>;
+  /** The flag that sets each of those keys ({"p2p.listen": "--listen"}), so messages can name it. */
+  flagNames?: Record<string, string>;
   /** Skip loading configuration (pure verbs such as version). */
   noConfig?: boolean;
 }
@@ -42,18 +45,17 @@ export function resetShutdown(): void {
 }
 
 /** Loads the config (lazily: zod and yaml stay out of the start-up path of pure verbs). */
-async function configFor(
-  g: GlobalOptions,
-  verbFlags: Record<string, unknown> = {},
-  assignment?: Record<string, unknown>,
-) {
+const GLOBAL_FLAGS = { dataDir: '--data-dir', 'log.level': '--log-level', 'log.format': '--log-format' };
+
+async function configFor(g: GlobalOptions, opts: InvokeOptions<unknown>, assignment?: Record<string, unknown>) {
   const { loadConfig, setPath } = await import('../core/config/load.ts');
   const flags: ConfigLayer = {};
   if (g.dataDir) setPath(flags, 'dataDir', g.dataDir);
   if (g.logLevel) setPath(flags, 'log.level', g.logLevel);
   if (g.logFormat) setPath(flags, 'log.format', g.logFormat);
-  for (const [path, value] of Object.entries(verbFlags)) if (value !== undefined) setPath(flags, path, value);
-  return loadConfig({ file: g.config, env: process.env, flags, assignment });
+  for (const [path, value] of Object.entries(opts.flags ?? {})) if (value !== undefined) setPath(flags, path, value);
+  const flagNames = { ...GLOBAL_FLAGS, ...opts.flagNames };
+  return loadConfig({ file: g.config, env: process.env, flags, flagNames, assignment });
 }
 
 /** SHHH for log lines: every line a verb logs is scrubbed with the built-in and configured rules. */
@@ -61,21 +63,6 @@ async function logRedaction(rules: CommandContext['config']['shhh']['rules']): P
   const { Redactor } = await import('../core/shhh/redactor.ts');
   const redactor = new Redactor({ rules });
   return (line) => redactor.scrubLine(line);
-}
-
-/** Text gets a final newline; bytes (a decision's content) are written exactly as they are. */
-function writeOut(out: string | Uint8Array): void {
-  if (typeof out !== 'string') process.stdout.write(out);
-  else if (out !== '') process.stdout.write(out.endsWith('\n') ? out : `${out}\n`);
-}
-
-/** JSON with bytes as base64 strings. */
-function toJson(value: unknown, indent?: number): string {
-  return JSON.stringify(
-    value,
-    (_k, v: unknown) => (v instanceof Uint8Array ? Buffer.from(v).toString('base64') : v),
-    indent,
-  );
 }
 
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
@@ -90,7 +77,7 @@ export async function invoke<R>(
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const json = Boolean(g.json);
   const term = terminalFacts({ json, color: g.color !== false });
-  const config = opts.noConfig ? undefined : await configFor(g, opts.flags);
+  const config = opts.noConfig ? undefined : await configFor(g, opts as InvokeOptions<unknown>);
   const logger = createLogger({
     level: config?.log.level ?? g.logLevel ?? 'info',
     format: config?.log.format ?? g.logFormat ?? 'text',
@@ -103,13 +90,14 @@ export async function invoke<R>(
     logger,
     signal: shutdown.signal,
     progress: (e) => progress.update(e),
-    reloadConfig: (assignment) => configFor(g, opts.flags, assignment),
+    reloadConfig: (assignment) => configFor(g, opts as InvokeOptions<unknown>, assignment),
   } satisfies CommandContext;
   try {
     const result = await exec(ctx);
     progress.stop();
     if (isAsyncIterable(result)) {
       for await (const item of result as AsyncIterable<Item<R>>) {
+        if (stdoutClosed()) break; // the reader went away (`| head -1`): stop streaming
         writeOut(json ? toJson(item) : opts.view(item, term));
       }
     } else {

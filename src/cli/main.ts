@@ -1,10 +1,11 @@
 // The CLI entry: parses argv, runs one verb, maps any error to one stderr line and an exit code.
 // This module and bin.ts are the only places that decide the process's exit status.
 import { CommanderError } from 'commander';
-import { UsageError } from '../core/errors.ts';
-import { errorCode, errorLine, exitCodeFor, EXIT } from './exit.ts';
+import { errorCode, errorLine, errorMessage, exitCodeFor, EXIT } from './exit.ts';
 import { shutdownController } from './invoke.ts';
+import { stdoutClosed, stdoutWritten, watchOutput, writeOut } from './output.ts';
 import { buildProgram } from './program.ts';
+import { commanderUsage } from './strict.ts';
 
 function wantsDebug(argv: string[]): boolean {
   const i = argv.indexOf('--log-level');
@@ -15,8 +16,10 @@ function wantsDebug(argv: string[]): boolean {
 function reportError(err: unknown, argv: string[]): number {
   process.stderr.write(`${errorLine(err)}\n`);
   if (wantsDebug(argv) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  if (argv.includes('--json')) {
-    process.stdout.write(`${JSON.stringify({ error: { code: errorCode(err), message: errorLine(err).slice(8) } })}\n`);
+  // --json: stdout holds one document. A verb that already wrote its result (a report whose check then
+  // failed, a stream that broke off) keeps it; only a verb that wrote nothing gets the error object.
+  if (argv.includes('--json') && !stdoutWritten()) {
+    writeOut(JSON.stringify({ error: { code: errorCode(err), message: errorMessage(err) } }));
   }
   return exitCodeFor(err);
 }
@@ -37,14 +40,16 @@ function installSignalHandlers(): void {
 export async function main(argv: string[]): Promise<number> {
   const program = buildProgram();
   installSignalHandlers();
+  // a reader that went away (`chorus subscribe … | head -1`) ends the verb like Ctrl-C, with exit 0
+  watchOutput(() => shutdownController().abort(new Error('stdout was closed')));
   try {
     await program.parseAsync(argv, { from: 'user' });
     return EXIT.ok;
   } catch (err) {
+    if (stdoutClosed()) return EXIT.ok;
     if (err instanceof CommanderError) {
       if (err.exitCode === 0) return EXIT.ok; // --help, help <cmd>
-      const message = err.message.replace(/^error: /, '');
-      return reportError(new UsageError(`${message} (see chorus --help)`, err.code), argv);
+      return reportError(commanderUsage(err), argv);
     }
     return reportError(err, argv);
   }

@@ -20,6 +20,17 @@ export function integer(min = 0): (value: string) => number {
   };
 }
 
+/** A TCP port from `min` (0 = any free port, where allowed) to 65535. */
+export function port(min: 0 | 1): (value: string) => number {
+  return (value) => {
+    const n = Number(value);
+    if (!/^\d+$/.test(value.trim()) || n < min || n > 65535) {
+      throw new InvalidArgumentError(`expected a port from ${min} to 65535${min === 0 ? ' (0: any free port)' : ''}`);
+    }
+    return n;
+  };
+}
+
 const UNIT_MS: Record<string, number> = { ms: 1, s: 1000, m: 60_000, h: 3_600_000, d: 86_400_000 };
 
 /** Parses a duration: "1500", "1500ms", "2s", "1m", "12h", "365d". */

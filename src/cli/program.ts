@@ -4,6 +4,7 @@ import { Command, Option } from 'commander';
 import { LOG_LEVELS } from '../core/log.ts';
 import { completionScript } from './completion.ts';
 import { invoke } from './invoke.ts';
+import { guardCommandTree } from './strict.ts';
 import { registerNodeVerbs } from './verbs/node.ts';
 import { registerUcxlVerbs } from './verbs/ucxl.ts';
 import { registerBenchVerbs } from './verbs/bench.ts';
@@ -28,10 +29,9 @@ export function buildProgram(): Command {
     .option('--no-color', 'disable colour (also NO_COLOR, or when output is not a terminal)')
     .option('-V, --version', 'print the version and exit')
     .showSuggestionAfterError(true)
-    .helpCommand('help [command]', 'show help for a command')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed.\nDocs: docs/config.md (every config key).',
+      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed.\nDocs: docs/config.md (every config key), docs/api.md (the control API).',
     );
 
   program.action(async (_opts, cmd: Command) => {
@@ -72,6 +72,7 @@ export function buildProgram(): Command {
       }),
     );
 
+  guardCommandTree(program);
   return program;
 }
 

@@ -43,7 +43,7 @@ test('env -i binary: an unknown flag exits 2 with one line on stderr', async () 
   const r = await bare(['--no-such-flag']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.match(r.stderr, /^chorus: unknown option '--no-such-flag'/);
+  assert.match(r.stderr, /^chorus: unknown option "--no-such-flag"/);
 });
 
 test('env -i binary: help and completion work', async () => {

@@ -127,7 +127,7 @@ describe('three-node cluster (A, B developers; C architect)', () => {
   test('the API stamps the sender: no envelope naming another peer can be published', async () => {
     const flag = await a.cli(['publish', 'TaskClaim', '--from', ids.b, '--data', '{}']);
     assert.equal(flag.code, 2, 'there is no --from flag');
-    assert.match(flag.stderr, /unknown option '--from'/);
+    assert.match(flag.stderr, /unknown option "--from"/);
     // A `from` in the payload stays payload; a top-level `from` in the API request is ignored.
     await a.publish('TaskClaim', { nonce, probe: 'forge-data', from: ids.b });
     const viaApi = await a.api('POST', '/v1/publish', {

@@ -123,7 +123,7 @@ async function dhtReady(node: Daemon, name: string, role: string): Promise<void>
   await until(
     `a 3-holder put from ${name}`,
     async () => {
-      const r = await node.cli(['ucxl', 'put', `ucxl://warmup:${role}@e2e:${name}/*^`, file, '--roles', role]);
+      const r = await node.cli(['ucxl', 'put', `ucxl://warmup:${role}@e2e:${name}/*^/warmup`, file, '--roles', role]);
       if (r.code !== 0) throw new Error(r.stderr.trim());
       return true;
     },

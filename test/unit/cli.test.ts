@@ -24,17 +24,43 @@ test('an unknown flag exits 2 with exactly one line on stderr', async () => {
   const r = await runCli(['--frobnicate']);
   assert.equal(r.code, 2);
   assert.equal(r.stderr.trim().split('\n').length, 1);
-  assert.match(r.stderr, /^chorus: unknown option '--frobnicate'/);
+  assert.match(r.stderr, /^chorus: unknown option "--frobnicate"/);
   assert.equal(r.stdout, '');
 });
 
-test('an unknown verb and a bad option value exit 2 with one line', async () => {
-  const verb = await runCli(['frobnicate']);
-  assert.equal(verb.code, 2);
-  assert.equal(verb.stderr.trim().split('\n').length, 1);
+/** Unknown words: [argv, the one stderr line]. */
+const UNKNOWN_WORDS: [string[], RegExp][] = [
+  [['frobnicate'], /^chorus: unknown command "frobnicate"; the commands are: version, node, publish, .*elect/],
+  [['stauts'], /^chorus: unknown command "stauts"; did you mean "status"\?$/],
+  [['elec'], /^chorus: unknown command "elec"; did you mean "elect"\?$/],
+  [['elect', 'frob'], /^chorus: unknown command "elect frob"; the elect commands are: status, watch, trigger, resign$/],
+  [['elect', 'stauts'], /^chorus: unknown command "elect stauts"; did you mean "elect status"\?$/],
+  [['node', 'instal'], /^chorus: unknown command "node instal"; did you mean "node install"\?$/],
+  [['help', 'frob'], /^chorus: unknown command "frob"; the commands are: /],
+  [['help', 'log', 'tali'], /^chorus: unknown command "log tali"; did you mean "log tail"\?$/],
+  [['elect'], /^chorus: "chorus elect" needs a command: status, watch, trigger, resign \(see chorus elect --help\)$/],
+  [['status', '--jsn'], /^chorus: unknown option "--jsn" \(did you mean --json\?\)$/],
+  [['log', 'tail', '--folow'], /^chorus: unknown option "--folow" \(did you mean --follow\?\)$/],
+  [['ucxl', 'get'], /^chorus: missing required argument "address"/],
+];
+
+test('unknown verbs, sub-verbs and flags: one line naming the word and the nearest verb, exit 2', async () => {
+  for (const [argv, line] of UNKNOWN_WORDS) {
+    const r = await runCli(argv);
+    assert.equal(r.code, 2, argv.join(' '));
+    assert.equal(r.stdout, '', argv.join(' '));
+    assert.equal(r.stderr.split('\n').filter(Boolean).length, 1, `${argv.join(' ')}: ${r.stderr}`);
+    assert.match(r.stderr.trim(), line, argv.join(' '));
+  }
   const level = await runCli(['--log-level', 'loud', 'version']);
   assert.equal(level.code, 2);
   assert.match(level.stderr, /loud/);
+});
+
+test('help <verb path> shows that verb', async () => {
+  const r = await runCli(['help', 'elect', 'status']);
+  assert.equal(r.code, 0, r.stderr);
+  assert.match(r.stdout, /^Usage: chorus elect status/);
 });
 
 test('--json errors also give a parseable error object on stdout', async () => {
@@ -107,4 +133,20 @@ test('lint forbids src/core from importing the CLI or printing', async () => {
     filePath: join(ROOT, 'src/core/example.ts'),
   });
   assert.ok(prints?.messages.some((m) => m.ruleId === 'no-restricted-properties'));
+});
+
+test('raw system errors become a sentence naming the path and the fix', async () => {
+  const { errorMessage } = await import('../../src/cli/exit.ts');
+  const sys = (code: string, syscall: string, path: string) =>
+    Object.assign(new Error(`${code}: raw text, ${syscall} '${path}'`), { code, syscall, path });
+  assert.equal(
+    errorMessage(sys('EACCES', 'open', '/srv/chorus/dev-authority.key.12217.tmp')),
+    'cannot open /srv/chorus/dev-authority.key.12217.tmp: permission denied — run as the user that owns it, or fix its owner and mode (ls -ld shows them)',
+  );
+  assert.match(
+    errorMessage(sys('EEXIST', 'mkdir', '/tmp/file')),
+    /^cannot create the directory \/tmp\/file: something is already there/,
+  );
+  assert.match(errorMessage(sys('EROFS', 'rename', '/ro/x')), /^cannot replace \/ro\/x: the file system is read-only/);
+  assert.equal(errorMessage(new Error('plain\nsecond line')), 'plain', 'other errors: their first line');
 });

@@ -45,10 +45,11 @@ describe('chorus elect / context / shhh policy against a daemon', () => {
   test('--require-leader exits 3 without a leader; no daemon exits 1', async () => {
     const r = await cli(waiting, ['elect', 'status', '--require-leader', '--json']);
     assert.equal(r.code, 3, r.stderr);
-    // the result, then (as with every failed check under --json) an error line
-    const [result, error] = r.stdout.trim().split(/\n(?=\{"error")/);
-    assert.equal((JSON.parse(result as string) as ElectionStatus).leader, null);
-    assert.equal(JSON.parse(error as string).error.code, 'CHECK_FAILED');
+    // --json is one document (issue #16): the result, naming the failed check; the message goes to stderr
+    const result = JSON.parse(r.stdout) as ElectionStatus & { failedCheck?: string };
+    assert.equal(result.leader, null);
+    assert.equal(result.failedCheck, 'no leader is elected');
+    assert.match(r.stderr, /^chorus: no leader is elected$/m);
     assert.equal((await cli(waiting, ['elect', 'status'])).code, 0);
     const none = await runCli(['--data-dir', mkdtempSync(join(tmpdir(), 'chorus-none-')), 'elect', 'status']);
     assert.equal(none.code, 1);

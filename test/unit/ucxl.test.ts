@@ -6,12 +6,14 @@ import fc from 'fast-check';
 import { ChorusError, UsageError } from '../../src/core/errors.ts';
 import {
   MAX_ADDRESS_LENGTH,
+  MAX_VERSION,
   UcxlError,
   formatAddress,
   formatTemporal,
   isPattern,
   matches,
   parseAddress,
+  requireDecisionPath,
   resolveTemporal,
   subjectKey,
 } from '../../src/core/ucxl/address.ts';
@@ -67,7 +69,7 @@ test('parses every temporal form', () => {
     ['*~', { kind: 'first' }],
     ['*~1', { kind: 'version', version: 1 }],
     ['*~42', { kind: 'version', version: 42 }],
-    ['*~9007199254740991', { kind: 'version', version: Number.MAX_SAFE_INTEGER }],
+    ['*~2147483647', { kind: 'version', version: MAX_VERSION }],
     ['~~1', { kind: 'back', steps: 1 }],
     ['~~10', { kind: 'back', steps: 10 }],
     ['^^1', { kind: 'forward', steps: 1 }],
@@ -174,6 +176,10 @@ test('each invalid part gets its own message and code', () => {
     ['ucxl://alice:dev@chorus:build/*~-1', 'temporal', T, 'expected a number'],
     ['ucxl://alice:dev@chorus:build/*~1.5', 'temporal', T, 'expected a number'],
     ['ucxl://alice:dev@chorus:build/*~9007199254740992', 'temporal', T, 'too large'],
+    // beyond any version a decision can reach: bad input (exit 2), not "not found"
+    ['ucxl://alice:dev@chorus:build/*~2147483648', 'temporal', T, 'no decision has more than 2147483647 versions'],
+    ['ucxl://a:b@c:d/~~999999999999/x', 'temporal', T, 'too large'],
+    ['ucxl://a:b@c:d/^^2147483648/x', 'temporal', T, 'too large'],
     ['ucxl://alice:dev@chorus:build/**', 'temporal', T, 'unknown marker'],
     ['ucxl://alice:dev@chorus:build/*^1', 'temporal', T, 'takes no number'],
     ['ucxl://alice:dev@chorus:build/latest/x', 'temporal', T, 'unknown marker'],
@@ -226,12 +232,23 @@ test('formatAddress and formatTemporal validate what they are given', () => {
     { kind: 'forward', steps: -1 },
     { kind: 'forward', steps: Number.NaN },
     { kind: 'version', version: 2 ** 53 },
+    { kind: 'version', version: MAX_VERSION + 1 },
+    { kind: 'back', steps: 999_999_999_999 },
     { kind: 'someday' },
   ] as unknown as Temporal[]) {
     expectUcxl(() => formatTemporal(t), 'temporal', 'UCXL-400-TEMPORAL_INVALID');
     expectUcxl(() => formatAddress(addr({ temporal: t })), 'temporal', 'UCXL-400-TEMPORAL_INVALID');
     expectUcxl(() => resolveTemporal(t, [1, 2, 3]), 'temporal', 'UCXL-400-TEMPORAL_INVALID');
   }
+});
+
+test('a decision address needs a path; a listing pattern does not', () => {
+  const input = 'ucxl://a:b@c:d/*^';
+  const err = expectUcxl(() => requireDecisionPath(parseAddress(input)), 'path', 'UCXL-400-INVALID_ADDRESS');
+  assert.equal(err.kind, 'usage');
+  assert.match(err.message, /missing path in ucxl:\/\/a:b@c:d\/\*\^: .* e\.g\. ucxl:\/\/a:b@c:d\/\*\^\/adr\/1\.md/);
+  assert.equal(requireDecisionPath(parseAddress(`${input}/adr/1.md`)).path, 'adr/1.md');
+  assert.equal(parseAddress('ucxl://any:any@c:any/*^').path, '', 'patterns parse without a path');
 });
 
 test('matches: wildcards, exact fields and path subtrees; temporal is ignored', () => {
@@ -316,7 +333,7 @@ test('resolveTemporal on known version lists', () => {
 const fieldArb = fc.oneof(fc.constant('any'), fc.stringMatching(/^[a-zA-Z0-9_-]{1,24}$/));
 const segmentArb = fc.stringMatching(/^[a-zA-Z0-9_.-]{1,16}$/).filter((s) => s !== '.' && s !== '..');
 const pathArb = fc.array(segmentArb, { maxLength: 10 }).map((segs) => segs.join('/'));
-const countArb = fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: Number.MAX_SAFE_INTEGER }));
+const countArb = fc.oneof(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 1, max: MAX_VERSION }));
 const temporalArb: fc.Arbitrary<Temporal> = fc.oneof(
   fc.constant({ kind: 'latest' as const }),
   fc.constant({ kind: 'first' as const }),

@@ -2,9 +2,26 @@
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.ts';
 import { invoke } from '../invoke.ts';
-import { collect, duration, integer } from '../options.ts';
+import { collect, duration, integer, port } from '../options.ts';
 
 const views = () => import('../views/node.ts');
+
+/** The config key each `chorus node` flag sets (messages about a bad value name the flag). */
+const NODE_FLAGS: Record<string, string> = {
+  'p2p.listen': '--listen',
+  'p2p.bootstrap': '--bootstrap',
+  'p2p.mdns': '--no-mdns',
+  'agent.role': '--role',
+  'agent.expertise': '--expertise',
+  'agent.reportsTo': '--reports-to',
+  'agent.capabilities': '--capability',
+  'api.tcpPort': '--api-port',
+  'license.file': '--license',
+  'license.dev': '--dev',
+  'ops.port': '--ops-port',
+  'ops.enabled': '--no-ops',
+  'assign.url': '--assign-url',
+};
 
 export function registerNodeVerbs(program: Command): void {
   const node = program
@@ -21,7 +38,7 @@ export function registerNodeVerbs(program: Command): void {
     .option('--expertise <area>', 'expertise area (repeatable)', collect)
     .option('--reports-to <supervisor>', 'supervisor for the hierarchy topic (repeatable)', collect)
     .option('--capability <name>', 'capability to announce (repeatable)', collect)
-    .option('--api-port <port>', 'also serve the control API on this loopback TCP port (token required)', integer(1))
+    .option('--api-port <port>', 'also serve the control API on this loopback TCP port (token required)', port(1))
     .option('--license <file>', 'license file (default <data-dir>/license.json); no valid license, no node')
     .option(
       '--dev',
@@ -30,7 +47,7 @@ export function registerNodeVerbs(program: Command): void {
     .option(
       '--ops-port <port>',
       'port of /healthz, /readyz, /health, /metrics (default 9464; 0 = any free port)',
-      integer(0),
+      port(0),
     )
     .option('--no-ops', 'no health checks and no ops HTTP listener')
     .option(
@@ -41,6 +58,7 @@ export function registerNodeVerbs(program: Command): void {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
       await invoke(cmd, (ctx) => run({}, ctx), {
         view: renderNodeRun,
+        flagNames: NODE_FLAGS,
         flags: {
           'p2p.listen': opts.listen,
           'p2p.bootstrap': opts.bootstrap,

@@ -1,9 +1,7 @@
 // `chorus node`: start the daemon (with its runtime assignment when assign.url is set) and run until
 // SIGINT/SIGTERM, then stop gracefully (≤ 5 s). SIGHUP reloads the configuration (file, env, assignment).
+import { checkNodeConfig } from '../../core/config/validate.ts';
 import { ChorusError } from '../../core/errors.ts';
-import { resolveNodeLicense } from '../../core/license/startup.ts';
-import { announceLicense, ChorusNode } from '../../core/node/node.ts';
-import { ConfigReloader, withAssignment } from '../../core/ops/reloader.ts';
 import type { CommandContext } from '../context.ts';
 
 export interface NodeRunResult {
@@ -16,9 +14,19 @@ const STOP_BUDGET_MS = 4500;
 
 export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunResult> {
   const logger = ctx.logger.child('node');
+  // every flag and config value is checked before the first file is created (exit 2, naming the flag)
+  await checkNodeConfig(ctx.config);
+  // the node (libp2p and everything) loads only once the configuration is known to be good
+  const [{ resolveNodeLicense }, { announceLicense, ChorusNode }, { ConfigReloader, withAssignment }] =
+    await Promise.all([
+      import('../../core/license/startup.ts'),
+      import('../../core/node/node.ts'),
+      import('../../core/ops/reloader.ts'),
+    ]);
   // fail-closed: not even the assignment server is asked anything without a license
   const license = announceLicense(resolveNodeLicense(ctx.config), logger);
   const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
+  if (assignment) await checkNodeConfig(config); // what the assignment server set (bootstrap peers …)
   const node = await ChorusNode.start({ config, logger, license });
   const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
   const onHup = (): void => void reloader.reload();

@@ -1,15 +1,19 @@
-// `chorus ucxl put|get|ls|history|resolve`: decisions through the local node's API.
+// `chorus ucxl put|get|ls|history|resolve`: decisions through the local node's API. Bad input — a malformed
+// address, a decision address without a path, content over the decision limit — fails here, before any I/O.
 import { readFile, writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
+import { checkDecisionSize } from '../../core/limits.ts';
 import type { PutRequest } from '../../core/node/decision-routes.ts';
-import { formatAddress, parseAddress } from '../../core/ucxl/address.ts';
+import { formatAddress, parseAddress, requireDecisionPath, type UcxlAddress } from '../../core/ucxl/address.ts';
 import type { CommandContext } from '../context.ts';
 
 const client = (ctx: CommandContext) =>
   new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: ctx.config.dht.timeoutMs + 5000 });
-const q = (address: string) => `address=${encodeURIComponent(formatAddress(parseAddress(address)))}`;
+/** One decision's address: it must parse and name a path. */
+const decision = (address: string): UcxlAddress => requireDecisionPath(parseAddress(address), address);
+const q = (a: UcxlAddress) => `address=${encodeURIComponent(formatAddress(a))}`;
 
 async function readContent(source: string | undefined): Promise<Buffer> {
   if (source === undefined || source === '-') {
@@ -36,8 +40,9 @@ export async function put(
   opts: PutOptions,
   ctx: CommandContext,
 ): Promise<PutReceipt> {
-  parseAddress(address); // a malformed address is a usage error before any I/O
+  decision(address); // a malformed address is a usage error before any I/O
   const content = await readContent(source);
+  checkDecisionSize(content.byteLength);
   const body: PutRequest = {
     address,
     content: content.toString('base64'),
@@ -58,7 +63,7 @@ export interface GetResult {
 export async function get(address: string, opts: { out?: string }, ctx: CommandContext): Promise<GetResult> {
   const r = await client(ctx).call<{ meta: DecisionMeta; content: string }>(
     'GET',
-    `/v1/ucxl/get?${q(address)}`,
+    `/v1/ucxl/get?${q(decision(address))}`,
     undefined,
     ctx.signal,
   );
@@ -74,14 +79,14 @@ export function resolve(
   address: string,
   ctx: CommandContext,
 ): Promise<DecisionMeta & { readers: string[]; providers: string[] }> {
-  return client(ctx).call('GET', `/v1/ucxl/resolve?${q(address)}`, undefined, ctx.signal);
+  return client(ctx).call('GET', `/v1/ucxl/resolve?${q(decision(address))}`, undefined, ctx.signal);
 }
 
 export function history(address: string, ctx: CommandContext): Promise<DecisionMeta[]> {
-  return client(ctx).call('GET', `/v1/ucxl/history?${q(address)}`, undefined, ctx.signal);
+  return client(ctx).call('GET', `/v1/ucxl/history?${q(decision(address))}`, undefined, ctx.signal);
 }
 
 /** Decisions held by the local node that match a pattern (an address with "any" parts). */
 export function ls(pattern: string, ctx: CommandContext): Promise<DecisionMeta[]> {
-  return client(ctx).call('GET', `/v1/ucxl/ls?${q(pattern)}`, undefined, ctx.signal);
+  return client(ctx).call('GET', `/v1/ucxl/ls?${q(parseAddress(pattern))}`, undefined, ctx.signal);
 }

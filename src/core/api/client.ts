@@ -1,7 +1,9 @@
 // The client side of the control API, used by the client verbs (publish, subscribe, peers, status):
-// requests over the data dir's Unix socket, or over TCP with the bearer token.
+// requests over the data dir's Unix socket, or over TCP with the bearer token. A node that is not running
+// and a socket this user may not open are told apart, and the latter names the socket's owner.
 import { request, type IncomingMessage } from 'node:http';
 import { ChorusError, type ErrorKind } from '../errors.ts';
+import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
 
 export class DaemonUnreachableError extends ChorusError {
@@ -9,6 +11,30 @@ export class DaemonUnreachableError extends ChorusError {
     super('DAEMON_UNREACHABLE', `no chorus node is answering at ${where}: start one with \`chorus node\``, { cause });
     this.name = 'DaemonUnreachable';
   }
+}
+
+/** The control socket exists but this user may not open it (EACCES): say so, and whose it is. */
+export class ApiPermissionError extends ChorusError {
+  constructor(message: string, cause: unknown) {
+    super('PERMISSION_DENIED', message, { cause });
+    this.name = 'ApiPermissionError';
+  }
+}
+
+async function permissionDenied(sock: string, cause: unknown): Promise<ApiPermissionError> {
+  const me = currentUser();
+  const blocked = await unsearchableParent(sock);
+  if (blocked) {
+    return new ApiPermissionError(
+      `permission denied: ${me} may not open the control socket ${sock}, because ${blocked} is not searchable — run the command as the node's user (sudo -u <user> chorus …)`,
+      cause,
+    );
+  }
+  const owner = (await describeOwner(sock)) ?? 'owner unknown';
+  return new ApiPermissionError(
+    `permission denied: ${me} may not open the control socket ${sock} (${owner}) — run the command as its owner (sudo -u <owner> chorus …); the socket's mode is the API's authentication`,
+    cause,
+  );
 }
 
 export interface ApiClientOptions {
@@ -47,7 +73,8 @@ export class ApiClient {
         resolve,
       );
       req.on('error', (err: NodeJS.ErrnoException) => {
-        if (['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'].includes(err.code ?? '')) {
+        if (err.code === 'EACCES' && !tcp) void permissionDenied(socketPath(this.opts.dataDir), err).then(reject);
+        else if (['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'].includes(err.code ?? '')) {
           reject(new DaemonUnreachableError(this.where(), err));
         } else reject(err);
       });

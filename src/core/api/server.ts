@@ -5,6 +5,7 @@ import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { MAX_REQUEST_BYTES, requestTooLarge } from '../limits.ts';
 import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
@@ -31,7 +32,7 @@ export interface ApiServerOptions {
   tcp?: { host: string; port: number; allowRemote: boolean };
 }
 
-const MAX_BODY = 4 * 1024 * 1024;
+const MAX_BODY = MAX_REQUEST_BYTES;
 
 export function isLoopbackHost(host: string): boolean {
   return host === 'localhost' || host === '::1' || /^127\./.test(host);
@@ -138,8 +139,9 @@ export class ApiServer {
   }
 
   private authorized(req: IncomingMessage): boolean {
-    const header = req.headers.authorization ?? '';
-    const given = Buffer.from(header.startsWith('Bearer ') ? header.slice(7).trim() : '');
+    // RFC 9110 §11.1: the auth scheme is case-insensitive ("Bearer", "bearer", "BEARER")
+    const bearer = /^bearer[ \t]+(\S+)[ \t]*$/i.exec(req.headers.authorization ?? '');
+    const given = Buffer.from(bearer?.[1] ?? '');
     const want = Buffer.from(this.token);
     return this.token !== '' && given.length === want.length && timingSafeEqual(given, want);
   }
@@ -173,11 +175,13 @@ export class ApiServer {
 }
 
 async function readRaw(req: IncomingMessage): Promise<Buffer> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) throw requestTooLarge(declared);
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new UsageError(`request body over ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw requestTooLarge();
     chunks.push(chunk as Buffer);
   }
   return Buffer.concat(chunks);

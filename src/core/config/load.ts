@@ -1,6 +1,8 @@
 // Builds the one typed config object: defaults < config file (YAML or JSON) < CHORUS_* env <
 // assignment (from an assignment server, see src/core/ops/assign.ts) < flags.
-// Unknown keys and wrong types are rejected with the key path (and the source) in the message.
+// Unknown keys and wrong types are rejected with the key path (and the source) in the message; originOf()
+// tells later checks (src/core/config/validate.ts) where any value came from: --listen, CHORUS_LISTEN,
+// the config file, the assignment, or the default.
 import { readFile } from 'node:fs/promises';
 import { homedir } from 'node:os';
 import { join, resolve } from 'node:path';
@@ -23,6 +25,55 @@ export interface ConfigSources {
   assignment?: ConfigLayer;
   /** Home directory for the default data dir. */
   home?: string;
+  /** The command-line flag of each config key path set in `flags`, e.g. {"p2p.listen": "--listen"}. */
+  flagNames?: Record<string, string>;
+}
+
+/** The layers a config was built from, to say where a value came from. */
+interface Provenance {
+  flags: ConfigLayer;
+  flagNames: Record<string, string>;
+  assignment: ConfigLayer;
+  env: ConfigLayer;
+  file?: string;
+  fromFile: ConfigLayer;
+}
+
+const provenance = new WeakMap<object, Provenance>();
+
+function hasPath(layer: ConfigLayer, parts: readonly string[]): boolean {
+  let node: unknown = layer;
+  for (const part of parts) {
+    if (!isPlainObject(node) || !(part in node) || node[part] === undefined) return false;
+    node = node[part];
+  }
+  return true;
+}
+
+function describeOrigin(p: Provenance | undefined, path: string, assignUrl?: string): string {
+  const parts = path.split('.');
+  const quoted = `config key "${path}"`;
+  if (!p) return quoted;
+  if (hasPath(p.flags, parts)) {
+    const flag = Object.entries(p.flagNames).find(([k]) => path === k || path.startsWith(`${k}.`))?.[1];
+    return flag ?? quoted;
+  }
+  if (hasPath(p.assignment, parts)) return `the assignment from ${assignUrl || 'the assignment server'} (${quoted})`;
+  if (hasPath(p.env, parts)) {
+    const env = configKeys().find((k) => path === k.path || path.startsWith(`${k.path}.`))?.env;
+    return env ? `environment ${env} (${quoted})` : quoted;
+  }
+  if (p.file && hasPath(p.fromFile, parts)) return `config file ${p.file}: ${quoted}`;
+  return `${quoted} (default)`;
+}
+
+/**
+ * Where the value of a config key (a dotted path such as "p2p.listen") came from, for error messages:
+ * "--listen", "environment CHORUS_LISTEN (config key "p2p.listen")", "config file x.yaml: config key …",
+ * "the assignment from <url> (…)" or "config key "p2p.listen" (default)".
+ */
+export function originOf(config: ChorusConfig, path: string): string {
+  return describeOrigin(provenance.get(config), path, config.assign?.url);
 }
 
 function isPlainObject(v: unknown): v is Record<string, unknown> {
@@ -115,19 +166,19 @@ export async function fileLayer(file: string): Promise<ConfigLayer> {
   return parsed;
 }
 
-function formatIssue(issue: z.core.$ZodIssue): string {
+function formatIssue(issue: z.core.$ZodIssue, origin?: (path: string) => string): string {
   const at = issue.path.map(String).join('.');
   if (issue.code === 'unrecognized_keys') {
     return issue.keys.map((k) => `unknown config key "${at ? `${at}.` : ''}${k}"`).join('; ');
   }
-  return `config key "${at || '(root)'}": ${issue.message}`;
+  return `${origin && at ? origin(at) : `config key "${at || '(root)'}"`}: ${issue.message}`;
 }
 
 /** Validates a merged layer into the typed config. Pure: no I/O. */
-export function validateConfig(layer: ConfigLayer, source?: string): ChorusConfig {
+export function validateConfig(layer: ConfigLayer, source?: string, origin?: (path: string) => string): ChorusConfig {
   const result = configSchema.safeParse(layer);
   if (result.success) return result.data;
-  const lines = result.error.issues.map(formatIssue).join('; ');
+  const lines = result.error.issues.map((i) => formatIssue(i, origin)).join('; ');
   throw new ConfigError(source ? `${source}: ${lines}` : lines);
 }
 
@@ -141,16 +192,30 @@ export async function loadConfig(sources: ConfigSources = {}): Promise<ChorusCon
   const file = sources.file ?? env.CHORUS_CONFIG;
   const fromFile = file ? await fileLayer(file) : {};
   if (file) validatePartial(fromFile, `config file ${file}`);
+  const fromEnv = envLayer(env);
+  const from: Provenance = {
+    flags: sources.flags ?? {},
+    flagNames: sources.flagNames ?? {},
+    assignment: sources.assignment ?? {},
+    env: fromEnv,
+    file,
+    fromFile,
+  };
   let merged = mergeLayers({ dataDir: defaultDataDir(sources.home) }, fromFile);
-  merged = mergeLayers(merged, envLayer(env));
-  merged = mergeLayers(merged, sources.assignment ?? {});
-  merged = mergeLayers(merged, sources.flags ?? {});
-  const config = validateConfig(merged);
-  return { ...config, dataDir: resolve(config.dataDir) };
+  merged = mergeLayers(merged, fromEnv);
+  merged = mergeLayers(merged, from.assignment);
+  merged = mergeLayers(merged, from.flags);
+  const assignUrl = (merged.assign as { url?: unknown } | undefined)?.url;
+  const config = validateConfig(merged, undefined, (path) =>
+    describeOrigin(from, path, typeof assignUrl === 'string' ? assignUrl : undefined),
+  );
+  const out = { ...config, dataDir: resolve(config.dataDir) };
+  provenance.set(out, from);
+  return out;
 }
 
 /** Checks a single layer for unknown keys and wrong types, naming its source. */
 function validatePartial(layer: ConfigLayer, source: string): void {
   const result = configSchema.partial().safeParse(layer);
-  if (!result.success) throw new ConfigError(`${source}: ${result.error.issues.map(formatIssue).join('; ')}`);
+  if (!result.success) throw new ConfigError(`${source}: ${result.error.issues.map((i) => formatIssue(i)).join('; ')}`);
 }

@@ -5,6 +5,7 @@ import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ChorusError } from '../errors.ts';
 import { canonicalJson } from '../eventlog/eventlog.ts';
+import { MAX_VERSION } from '../ucxl/address.ts';
 
 export const RECORD_FORMAT = 1;
 export const MAX_RECORD_BYTES = 1024 * 1024;
@@ -12,7 +13,7 @@ export const MAX_RECORD_BYTES = 1024 * 1024;
 export const decisionSchema = z.strictObject({
   v: z.literal(RECORD_FORMAT),
   subject: z.string().min(1).max(1024),
-  version: z.number().int().min(1),
+  version: z.number().int().min(1).max(MAX_VERSION),
   author: z.string().min(1),
   authorRole: z.string().regex(/^[a-zA-Z0-9_-]+$/),
   timestamp: z.string().datetime(),

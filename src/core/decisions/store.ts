@@ -14,6 +14,7 @@ import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
 import { readLocalRecord, DHT_DATASTORE_PREFIX, type DhtContext } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { checkDecisionSize } from '../limits.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
@@ -260,6 +261,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         `writes always create the next version: use *^ in the address, not ${formatAddress(address)}`,
       );
     }
+    checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
     const signal = this.signal(opts.signal);
     const subject = subjectKey(address);
     const previous = await this.fetchLatest(subject, signal, true).catch((err: unknown) => {

@@ -4,6 +4,7 @@
 // (leader-paths.ts) on the same protocol.
 import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { PeerAddressBook } from '../p2p/peer-addresses.ts';
 import { EventEmitter } from 'node:events';
 import type { RedactionRuleConfig } from '../config/schema.ts';
 import { ChorusError, UsageError } from '../errors.ts';
@@ -93,6 +94,8 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   private stopped = false;
   /** Leaders this node has seen take office since it started (a metric). */
   private leaderChanges = 0;
+  /** Peers' announced listen addresses (dialable), for the status's addresses. */
+  private readonly addressBook: PeerAddressBook;
   private scoreCache: { at: number; value: ScoreComponents } | undefined;
 
   constructor(opts: ElectionServiceOptions, configRules: RedactionRuleConfig[] = []) {
@@ -100,6 +103,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     this.opts = opts;
     this.self = opts.libp2p.peerId.toString();
     this.transport = new Libp2pElectionTransport(opts.libp2p, opts.logger);
+    this.addressBook = new PeerAddressBook(opts.libp2p);
     const c = opts.config;
     if (c.electionTimeoutMinMs >= c.electionTimeoutMaxMs)
       throw new UsageError('election.electionTimeoutMinMs must be below election.electionTimeoutMaxMs');
@@ -179,6 +183,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     const target = await this.raft.stop();
     if (target) this.opts.logger.info('handed leadership over', { to: target });
     await this.transport.stop();
+    this.addressBook.stop();
   }
 
   /** A crash as far as the others can tell: no hand-over (tests use it to "kill" a node in-process). */
@@ -188,6 +193,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     clearInterval(this.bootstrapTimer);
     this.raft.halt();
     await this.transport.stop();
+    this.addressBook.stop();
   }
 
   // ---- voter set --------------------------------------------------------------------------------------
@@ -302,7 +308,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   private addressesOf(peer: string): string[] {
     if (peer === this.self) return this.opts.libp2p.getMultiaddrs().map(String);
     try {
-      return this.opts.libp2p.getConnections(peerIdFromString(peer)).map((c) => c.remoteAddr.toString());
+      return this.addressBook.addressesOf(peerIdFromString(peer));
     } catch {
       return [];
     }

@@ -19,6 +19,7 @@ import { resolveNodeLicense, type NodeLicense } from '../license/startup.ts';
 import type { Logger } from '../log.ts';
 import { createHost, lanDiscoveries, type ChorusLibp2p } from '../p2p/host.ts';
 import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
+import { peerAddresses } from '../p2p/peer-addresses.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import { AckService } from '../pubsub/ack.ts';
@@ -528,9 +529,9 @@ export class ChorusNode {
     const views = new Map<string, PeerView>();
     for (const conn of this.libp2p.getConnections()) {
       const id = conn.remotePeer.toString();
-      const view = views.get(id) ?? { peerId: id, connected: true, addresses: [] };
-      view.addresses.push(conn.remoteAddr.toString());
-      views.set(id, view);
+      // what the peer announced (dialable), not an inbound connection's ephemeral port
+      if (!views.has(id)) views.set(id, { peerId: id, connected: true, addresses: [] });
+      views.get(id)!.addresses = await peerAddresses(this.libp2p, conn.remotePeer);
     }
     for (const p of this.presence.peers()) {
       const view = views.get(p.peerId) ?? { peerId: p.peerId, connected: false, addresses: [] };

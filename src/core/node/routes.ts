@@ -3,6 +3,7 @@
 import type { PublishRequest } from '../api/protocol.ts';
 import type { Route } from '../api/server.ts';
 import { UsageError } from '../errors.ts';
+import { checkMessageSize } from '../limits.ts';
 import type { ReceivedMessage } from '../pubsub/pubsub.ts';
 import { STATIC_TOPICS } from '../pubsub/topics.ts';
 import { opsRoutes } from '../ops/routes.ts';
@@ -31,6 +32,7 @@ function optionalString(v: unknown, field: string): string | undefined {
 /** Validates a publish request body (it comes from outside the process). */
 export function parsePublishRequest(body: unknown): PublishRequest {
   if (!isRecord(body)) throw new UsageError('publish body must be a JSON object');
+  checkMessageSize(body.data ?? {}); // the client checks before sending, the daemon again
   return {
     type: optionalString(body.type, 'type'),
     topic: optionalString(body.topic, 'topic'),

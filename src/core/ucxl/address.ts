@@ -6,7 +6,7 @@ import { UsageError } from '../errors.ts';
  * The temporal selector, the first path segment:
  * `*^` latest, `*~` first, `*~N` version N (N ≥ 1), `~~N` N versions back from latest (N ≥ 1),
  * `^^N` N versions forward from a base version (N ≥ 1). Numbers are canonical: no leading zeros, no sign,
- * at most Number.MAX_SAFE_INTEGER.
+ * at most MAX_VERSION (a larger N can never name a version, so it is bad input, not "not found").
  */
 export type Temporal =
   | { kind: 'latest' }
@@ -47,6 +47,11 @@ export class UcxlError extends UsageError {
 export const UCXL_SCHEME = 'ucxl://';
 /** Maximum length of a whole address, in characters (every valid address is ASCII, so also in bytes). */
 export const MAX_ADDRESS_LENGTH = 1024;
+/**
+ * The highest version a decision can reach (2^31 − 1, a signed 32-bit integer everywhere): the record
+ * format refuses larger versions, so a selector beyond it is malformed rather than merely unresolved.
+ */
+export const MAX_VERSION = 2 ** 31 - 1;
 /** The wildcard accepted in place of agent, role, project or task. */
 export const WILDCARD = 'any';
 
@@ -99,7 +104,7 @@ function checkPath(path: unknown, where: string): string {
   return path;
 }
 
-/** Parses the N of `*~N`, `~~N`, `^^N`: canonical decimal, 1 ≤ N ≤ MAX_SAFE_INTEGER. */
+/** Parses the N of `*~N`, `~~N`, `^^N`: canonical decimal, 1 ≤ N ≤ MAX_VERSION. */
 function parseCount(raw: string, marker: string, text: string, where: string, zeroHint: string): number {
   const bad = (why: string): UcxlError => temporalError(`invalid temporal ${quote(text)} in ${where}: ${why}`);
   if (raw === '') throw bad(`expected a number after "${marker}"; ${TEMPORAL_HINT}`);
@@ -107,7 +112,7 @@ function parseCount(raw: string, marker: string, text: string, where: string, ze
   if (/^0+$/.test(raw)) throw bad(zeroHint);
   if (raw.startsWith('0')) throw bad('write the number without leading zeros');
   const n = Number(raw);
-  if (!Number.isSafeInteger(n)) throw bad(`the number is too large (at most ${Number.MAX_SAFE_INTEGER})`);
+  if (!(n <= MAX_VERSION)) throw bad(`the number is too large: no decision has more than ${MAX_VERSION} versions`);
   return n;
 }
 
@@ -180,8 +185,10 @@ export function parseAddress(input: string): UcxlAddress {
 
 function checkTemporal(t: Temporal, where: string): Temporal {
   const count = (n: unknown, what: string): void => {
-    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1) {
-      throw temporalError(`invalid temporal ${what} ${String(n)} in ${where}: must be an integer ≥ 1`);
+    if (typeof n !== 'number' || !Number.isSafeInteger(n) || n < 1 || n > MAX_VERSION) {
+      throw temporalError(
+        `invalid temporal ${what} ${String(n)} in ${where}: must be an integer from 1 to ${MAX_VERSION}`,
+      );
     }
   };
   switch (t?.kind) {
@@ -239,6 +246,20 @@ export function formatAddress(a: UcxlAddress): string {
     );
   }
   return text;
+}
+
+/**
+ * Checks that an address names one decision: a path is required (`…/*^/adr/1.md`), since a decision is
+ * stored under its path. Patterns for listing (`ucxl ls`) may leave it out. Returns the address.
+ */
+export function requireDecisionPath(a: UcxlAddress, input = formatAddress(a)): UcxlAddress {
+  if (a.path === '') {
+    throw invalid(
+      'path',
+      `missing path in ${show(input)}: a decision address ends in a path, e.g. ${show(input)}/adr/1.md`,
+    );
+  }
+  return a;
 }
 
 /** True when any of agent/role/project/task is the wildcard `any`. */
