@@ -64,7 +64,10 @@ export class Forwarder {
           await this.waitForLeader(signal);
           continue;
         }
-        const r = await transport.send(leader, { type: 'propose', kind, data }, this.deps.timeoutMs ?? 10_000);
+        const r = await untilAborted(
+          transport.send(leader, { type: 'propose', kind, data }, this.deps.timeoutMs ?? 10_000),
+          signal,
+        );
         if (r.ok) return r.result;
         const kindOfError = r.error?.kind === 'usage' ? 'usage' : 'error';
         lastError = new ChorusError(r.error?.code ?? 'NOT_COMMITTED', r.error?.message ?? 'not committed', {
@@ -132,6 +135,16 @@ export class Forwarder {
       signal.addEventListener('abort', done, { once: true });
     });
   }
+}
+
+/** Settles like `p`, or rejects as soon as the signal fires (the caller's deadline bounds every wait). */
+function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
+  if (signal.aborted) return Promise.reject(signal.reason);
+  return new Promise<T>((resolve, reject) => {
+    const onAbort = (): void => reject(signal.reason);
+    signal.addEventListener('abort', onAbort, { once: true });
+    p.then(resolve, reject).finally(() => signal.removeEventListener('abort', onAbort));
+  });
 }
 
 /** An AbortSignal that fires after `ms` of the given clock (virtual in simulations). */

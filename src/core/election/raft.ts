@@ -208,6 +208,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.scoreFn = opts.score ?? (() => undefined);
     this.preVote = opts.preVote ?? true;
+    this.setMaxListeners(0); // proposals waiting for a leader listen here, as many as are in flight
     this.log = opts.log;
     this.persisted = this.storage.load();
     this.lastHeartbeatAt = this.clock.now();
