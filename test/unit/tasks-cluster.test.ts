@@ -6,6 +6,8 @@ import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { ChorusError } from '../../src/core/errors.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
+import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
+import { TOPICS, topicFor } from '../../src/core/pubsub/topics.ts';
 import type { LogEntry } from '../../src/core/election/consensus-log.ts';
 import type { TaskEvent } from '../../src/core/tasks/machine.ts';
 import type { Task } from '../../src/core/tasks/model.ts';
@@ -176,6 +178,47 @@ describe('tasks on a 3-voter cluster of real nodes', () => {
     nodes = [...rest, back];
     await connectAll(nodes);
     await electionAgreed(nodes);
+  });
+
+  test('every transition is published as the seed’s messages and written to every node’s event log', async () => {
+    const leader = leaderOf(nodes);
+    const listener = followers(nodes)[0] as ChorusNode;
+    const project = 'notify';
+    listener.pubsub.join(topicFor.project(project));
+    await leader.pubsub.waitForSubscribers(topicFor.project(project), undefined, 10_000, 1);
+    const seen: ReceivedMessage[] = [];
+    const collect = (m: ReceivedMessage): void => {
+      if (m.envelope?.data.project === project) seen.push(m);
+    };
+    listener.pubsub.on('message', collect);
+    try {
+      const { task } = await listener.tasks.create({ title: 'announce me', project });
+      const { token } = await listener.tasks.claim(task.id, { hold: 'client' });
+      await listener.tasks.progress(task.id, { token, percent: 50, note: 'halfway' });
+      const done = await listener.tasks.complete(task.id, {
+        token,
+        result: `ucxl://a:developer@${project}:${task.id}/*^/r`,
+      });
+      const want: string[] = ['TaskAnnouncement', 'TaskClaim', 'TaskProgress', 'TaskComplete'];
+      const topics = [TOPICS.coordination, topicFor.project(project)];
+      const arrived = (topic: string): string[] =>
+        seen.filter((m) => m.topic === topic).map((m) => m.envelope?.type as string);
+      const complete = (): boolean => topics.every((topic) => want.every((t) => arrived(topic).includes(t)));
+      if (!complete()) await nextEvent(listener.pubsub, 'message', complete, 10_000).catch(() => {});
+      for (const topic of topics) assert.deepEqual(arrived(topic), want, `the messages on ${topic}`);
+      for (const m of seen) assert.equal(m.envelope?.data.task_id, task.id);
+      await everywhere(nodes, done.index);
+      for (const n of nodes) {
+        n.recorder.flush();
+        const logged = n.eventLog
+          .tail(200)
+          .filter((e) => e.type === 'task' && (e.data as { id?: string }).id === task.id)
+          .map((e) => (e.data as { to?: string }).to);
+        assert.deepEqual(logged, ['open', 'claimed', 'in_progress', 'completed'], `${n.peerId}’s event log`);
+      }
+    } finally {
+      listener.pubsub.off('message', collect);
+    }
   });
 
   test('the board survives a restart of every node', async () => {
