@@ -26,7 +26,7 @@ class Harness {
   apply(cmd: Omit<TaskCommand, 'rid' | 'at'> & { rid?: string; at?: number }): TaskResult {
     const data = { rid: cmd.rid ?? `rid-${++this.rid}-xxxxxxxx`, at: cmd.at ?? this.now, ...cmd } as TaskCommand;
     const entry: LogEntry = { index: ++this.index, term: this.term, kind: 'tasks', data: structuredClone(data) };
-    return this.m.apply(entry);
+    return this.m.apply(entry) as TaskResult;
   }
   create(spec: TaskSpecInput, actor: Actor = alice): string {
     const r = this.apply({ op: 'create', actor, spec: parseTaskSpec(spec), maxAttempts: 2 } as TaskCommand);
@@ -218,6 +218,31 @@ describe('task state machine', () => {
       /description: 70000 bytes is over the limit of 65536 bytes/,
     );
     assert.throws(() => parseTaskSpec({ title: '' }), /title/);
+  });
+
+  test('ended tasks past their retention are forgotten unless an unfinished task depends on them', () => {
+    const h = new Harness();
+    const a = h.create({ title: 'done long ago' });
+    const b = h.create({ title: 'cancelled long ago' });
+    const c = h.create({ title: 'needed by d' });
+    const d = h.create({ title: 'waits for c', dependsOn: [c] });
+    for (const id of [a, c]) ok(h.owner(id, 'complete', alice, ok(h.claim(id)).token as string));
+    ok(h.apply({ op: 'cancel', actor: alice, task: b } as TaskCommand));
+    assert.equal(h.m.get(d)?.state, 'open');
+    ok(h.claim(d));
+    h.now += 10_000;
+    const r = h.m.apply({
+      index: ++h.index,
+      term: 1,
+      kind: 'tasks',
+      data: { op: 'prune', rid: 'prune-1-xxxxxxxx', at: h.now, actor: admin, before: h.now - 5_000 },
+    });
+    assert.deepEqual(r, { ok: true, pruned: 2, index: h.index });
+    assert.deepEqual(
+      h.m.all().map((t) => t.id),
+      [c, d],
+      'c stays: d depends on it',
+    );
   });
 
   test('snapshot and restore give the same table', () => {

@@ -15,7 +15,7 @@ import type { Task } from '../../src/core/tasks/model.ts';
 import { SimCluster, type SimNodeParts } from '../helpers/election-sim.ts';
 
 const TTL = 1000;
-const CONFIG = { claimTtlMs: TTL, renewIntervalMs: 300, maxAttempts: 4, requestTimeoutMs: 3000 };
+const CONFIG = { claimTtlMs: TTL, renewIntervalMs: 300, maxAttempts: 4, requestTimeoutMs: 3000, retainMs: 3_600_000 };
 
 interface Ownership {
   agent: string;

@@ -164,6 +164,19 @@ export const configSchema = z.strictObject({
         env: 'CHORUS_TASK_REQUEST_TIMEOUT_MS',
         reload: true,
       }),
+      retainMs: key(
+        z
+          .number()
+          .int()
+          .min(60_000)
+          .default(7 * 24 * 3600_000),
+        {
+          description:
+            'How long completed and cancelled tasks stay on the board; then they are forgotten (unless an unfinished task depends on them). Their result decisions stay.',
+          env: 'CHORUS_TASK_RETAIN_MS',
+          reload: true,
+        },
+      ),
     })
     .prefault({}),
   pubsub: z

@@ -54,6 +54,8 @@ export const taskCommandSchema = z.discriminatedUnion('op', [
   z.object({ op: z.literal('reassign'), ...base, task: id, to: z.string().min(1).max(128) }),
   z.object({ op: z.literal('expire'), ...base, task: id, epoch: z.number().int().positive() }),
   z.object({ op: z.literal('deadline'), ...base, task: id }),
+  /** Leader: forget completed and cancelled tasks that ended before `before` (ms) and nothing depends on. */
+  z.object({ op: z.literal('prune'), ...base, before: z.number().int().nonnegative() }),
 ]);
 export type TaskCommand = z.output<typeof taskCommandSchema>;
 export type TaskOp = TaskCommand['op'];

@@ -35,6 +35,12 @@ export type RefusalCode =
 export type TaskResult =
   | { ok: true; task: Task; token?: string; index: number }
   | { ok: false; code: RefusalCode; message: string; index: number };
+/** What a prune command answers: how many ended tasks were forgotten. */
+export interface PruneResult {
+  ok: true;
+  pruned: number;
+  index: number;
+}
 
 export type TaskEvent =
   | {
@@ -125,12 +131,12 @@ export class TaskMachine implements StateMachine, TaskTable {
     }
   }
 
-  apply(entry: LogEntry): TaskResult {
+  apply(entry: LogEntry): TaskResult | PruneResult {
     this.current = { term: entry.term, index: entry.index };
     const cmd = entry.data as TaskCommand;
     const seen = typeof cmd?.rid === 'string' ? this.remembered.get(cmd.rid) : undefined;
     if (seen) return this.replay(seen);
-    let result: TaskResult;
+    let result: TaskResult | PruneResult;
     try {
       result = this.run(cmd, entry);
     } catch (err) {
@@ -148,7 +154,8 @@ export class TaskMachine implements StateMachine, TaskTable {
     return { ok: true, task, token: r.token, index: r.index };
   }
 
-  private remember(rid: string, r: TaskResult): void {
+  private remember(rid: string, r: TaskResult | PruneResult): void {
+    if ('pruned' in r) return; // a prune is never retried by a client
     this.remembered.set(
       rid,
       r.ok
@@ -166,11 +173,12 @@ export class TaskMachine implements StateMachine, TaskTable {
     return { ok: true, task, token, index: this.current.index };
   }
 
-  private run(cmd: TaskCommand, entry: LogEntry): TaskResult {
+  private run(cmd: TaskCommand, entry: LogEntry): TaskResult | PruneResult {
     // cluster time never runs backwards, whichever leader stamped the command
     cmd.at = Math.max(cmd.at, this.clock);
     this.clock = cmd.at;
     if (cmd.op === 'create') return this.create(cmd);
+    if (cmd.op === 'prune') return this.prune(cmd.before);
     const task = this.tasks.get(cmd.task);
     if (!task) return this.refuse('NO_TASK', `no task ${cmd.task}`);
     this.expireIfLapsed(task, cmd.at);
@@ -388,6 +396,20 @@ export class TaskMachine implements StateMachine, TaskTable {
     task.escalation = { reason: `missed its deadline ${task.deadline}`, at: iso(at) };
     this.transition(task, 'escalated', at, 'leader', task.escalation.reason);
     return this.done(task);
+  }
+
+  /** Forgets ended tasks (completed, cancelled) older than `before` that no unfinished task depends on. */
+  private prune(before: number): PruneResult {
+    const needed = new Set<string>();
+    for (const t of this.active()) for (const d of t.dependsOn) needed.add(d);
+    let pruned = 0;
+    for (const [id, t] of this.tasks) {
+      if (isTerminal(t.state) && Date.parse(t.updatedAt) < before && !needed.has(id)) {
+        this.tasks.delete(id);
+        pruned++;
+      }
+    }
+    return { ok: true, pruned, index: this.current.index };
   }
 
   private mayManage(task: Task, actor: Actor): boolean {

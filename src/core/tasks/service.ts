@@ -16,14 +16,27 @@ import { defaultTopicFor, type MessageType } from '../pubsub/messages.ts';
 import { topicFor } from '../pubsub/topics.ts';
 import { vetCommand, type TaskRequest } from './commands.ts';
 import { TaskMachine, type TaskEvent, type TaskResult } from './machine.ts';
-import { matches, parseTaskId, parseTaskSpec, PRIORITY_RANK, type Actor, type Task, type TaskState } from './model.ts';
+import {
+  isTerminal,
+  matches,
+  parseTaskId,
+  parseTaskSpec,
+  PRIORITY_RANK,
+  type Actor,
+  type Task,
+  type TaskState,
+} from './model.ts';
 
 export interface TasksConfig {
   claimTtlMs: number;
   renewIntervalMs: number;
   maxAttempts: number;
   requestTimeoutMs: number;
+  retainMs: number;
 }
+
+/** How often the leader looks for ended tasks past their retention. */
+const PRUNE_EVERY_MS = 60_000;
 
 /** Who this node is, for the commands it sends. */
 export interface NodeAgent {
@@ -90,6 +103,7 @@ export class TaskService extends EventEmitter<TaskServiceEvents> {
   /** Leader-side expiry and deadline commands in flight (task:epoch), so each is sent once. */
   private readonly pendingLeaderOps = new Set<string>();
   private readonly stopping = new AbortController();
+  private lastPrune = 0;
 
   constructor(opts: TaskServiceOptions) {
     super();
@@ -334,6 +348,14 @@ export class TaskService extends EventEmitter<TaskServiceEvents> {
         this.leaderOp(`${t.id}:e${t.claim.epoch}`, { op: 'expire', task: t.id, epoch: t.claim.epoch });
       if (t.deadline && t.state !== 'escalated' && now > Date.parse(t.deadline))
         this.leaderOp(`${t.id}:d`, { op: 'deadline', task: t.id });
+    }
+    // ended tasks are kept for tasks.retainMs, then forgotten (their results stay in the DHT)
+    const retainMs = this.opts.config().retainMs;
+    if (now - this.lastPrune >= Math.min(PRUNE_EVERY_MS, retainMs)) {
+      this.lastPrune = now;
+      const before = now - retainMs;
+      if (this.machine.all().some((t) => isTerminal(t.state) && Date.parse(t.updatedAt) < before))
+        this.leaderOp('prune', { op: 'prune', before: Math.round(before) });
     }
   }
 
