@@ -108,6 +108,8 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
   private readonly progress = new Map<string, PeerProgress>();
   private leaderTerm: number | undefined;
   private frozen = false;
+  /** Entries proposed this turn, written together. */
+  private queued: LogEntry[] = [];
   private incoming: { index: number; term: number; parts: string[]; size: number; total: number } | undefined;
   private started = false;
 
@@ -319,11 +321,33 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
     });
   }
 
+  /**
+   * Queues an entry of this leader's term; the entries proposed in one turn of the event loop reach the
+   * disk in one write (one fsync), then go out to the followers.
+   */
   private appendLocal(term: number, kind: string, data: unknown): number {
-    const index = this.storage.last().index + 1;
-    this.storage.append([{ index, term, kind, data }]);
-    this.emit('replicate');
+    const index = this.storage.last().index + this.queued.length + 1;
+    this.queued.push({ index, term, kind, data });
+    if (this.queued.length === 1) queueMicrotask(() => this.flushQueued());
     return index;
+  }
+
+  private flushQueued(): void {
+    const batch = this.queued;
+    this.queued = [];
+    const first = batch[0];
+    if (!first) return;
+    if (this.leaderTerm !== first.term) {
+      // stepped down before they were written: they never existed
+      for (const e of batch) {
+        const p = this.pending.get(e.index);
+        this.pending.delete(e.index);
+        p?.reject(new NotCommittedError(`entry ${e.index} was not written: this node stopped leading`));
+      }
+      return;
+    }
+    this.storage.append(batch);
+    this.emit('replicate');
   }
 
   /** Adds a peer the leader replicates to (an observer that said hello, or a voter). */
