@@ -10,6 +10,7 @@ import { registerUcxlVerbs } from './verbs/ucxl.ts';
 import { registerBenchVerbs } from './verbs/bench.ts';
 import { registerLicenseVerbs } from './verbs/license.ts';
 import { registerElectVerbs } from './verbs/elect.ts';
+import { registerTaskVerbs } from './verbs/task.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
@@ -49,6 +50,7 @@ export function buildProgram(): Command {
   registerLicenseVerbs(program);
   registerBenchVerbs(program);
   registerElectVerbs(program);
+  registerTaskVerbs(program);
 
   program
     .command('config')

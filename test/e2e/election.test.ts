@@ -59,8 +59,13 @@ describe('elections across 5 processes of the binary', () => {
     const put = await leader.cli(['context', 'put', 'e2e/k', '--data', '{"n":1}', '--json']);
     assert.equal(put.code, 0, put.stderr);
     assert.equal(JSON.parse(put.stdout).committed, true);
-    const got = await follower.cli(['context', 'get', 'e2e/k', '--json']);
-    assert.deepEqual(JSON.parse(got.stdout)[0]?.content, { n: 1 });
+    // committed on a majority; a follower applies it with the leader's next message
+    const got = await until('the follower holds e2e/k', async () => {
+      const r = await follower.cli(['context', 'get', 'e2e/k', '--json']);
+      const list = JSON.parse(r.stdout) as { content: unknown }[];
+      return list.length ? list : undefined;
+    });
+    assert.deepEqual(got[0]?.content, { n: 1 });
 
     const killedAt = performance.now();
     await leader.kill(); // SIGKILL: no hand-over

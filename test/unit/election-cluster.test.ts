@@ -3,9 +3,8 @@
 // hand-over on stop, and the leader-only paths (SLURP context, SHHH policy) across a leader change.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { NotLeaderError, signRecord } from '../../src/core/election/records.ts';
+import { NotLeaderError } from '../../src/core/election/errors.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
-import { signerFor } from '../../src/core/p2p/signer.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import {
   connectAll,
@@ -54,8 +53,9 @@ describe('a 3-voter cluster of real nodes', () => {
     });
     const result = await leader.election.putContext('design/1', { text: 'use Raft' });
     assert.equal(result.committed, true);
-    assert.equal(result.acceptedBy, 3);
+    assert.ok(result.acceptedBy >= 2, `a majority held it when it committed (${result.acceptedBy})`);
     for (const n of nodes) {
+      await n.election.log.waitApplied(result.seq, AbortSignal.timeout(5000));
       const [entry] = n.election.contexts('design/1');
       assert.deepEqual(entry?.content, { text: 'use Raft' });
       assert.equal(entry?.leader, leaderId);
@@ -66,54 +66,66 @@ describe('a 3-voter cluster of real nodes', () => {
     const leaderId = await electionAgreed(nodes);
     const leader = nodes.find((n) => n.peerId === leaderId) as ChorusNode;
     const [sender, receiver] = nodes.filter((n) => n !== leader) as [ChorusNode, ChorusNode];
-    await leader.election.setPolicy({ rules: [{ name: 'project-codename', pattern: 'BLUEBIRD-[0-9]+' }] });
-    for (const n of nodes) assert.equal(n.election.policy().rules[0]?.name, 'project-codename');
+    const written = await leader.election.setPolicy({
+      rules: [{ name: 'project-codename', pattern: 'BLUEBIRD-[0-9]+' }],
+    });
+    for (const n of nodes) {
+      await n.election.log.waitApplied(written.seq, AbortSignal.timeout(5000));
+      assert.equal(n.election.policy().rules[0]?.name, 'project-codename');
+    }
     const got = nextEvent<ReceivedMessage>(receiver.pubsub, 'message', (m) => m.envelope?.data.probe === 'shhh');
     await sender.pubsub.publish('TaskAnnouncement', { probe: 'shhh', note: 'ship BLUEBIRD-7 today' });
     assert.equal((await got).envelope?.data.note, 'ship [REDACTED:project-codename] today');
   });
 
-  test('kill the leader → the survivors elect another; the old leader’s records are stale; it rejoins as follower', async () => {
+  test('kill the leader → the survivors elect another; the old leader’s entries are refused; it rejoins as follower', async () => {
     const oldId = await electionAgreed(nodes);
     const old = nodes.find((n) => n.peerId === oldId) as ChorusNode;
     const oldTerm = old.election.raft.term;
     const survivors = nodes.filter((n) => n !== old);
-    // a record the old leader signs for its term, delivered after the change
-    const late = signRecord(signerFor(old.identity.privateKey), {
-      kind: 'slurp-context',
-      term: oldTerm,
-      leader: oldId,
-      seq: 99,
-      issuedAt: new Date().toISOString(),
-      payload: { key: 'late', content: 1 },
-    });
     await killNode(old);
     const newId = await electionAgreed(survivors);
     assert.notEqual(newId, oldId);
     const follower = survivors.find((n) => n.peerId !== newId) as ChorusNode;
     assert.ok(follower.election.raft.term > oldTerm);
     const newLeader = survivors.find((n) => n.peerId === newId) as ChorusNode;
-    const res = await newLeader.election.transport.send(follower.peerId, { type: 'record', record: late }, 2000);
-    assert.deepEqual([res.ok, res.reason], [false, 'stale-term']);
-    assert.deepEqual(follower.election.contexts('late'), []);
-    // a follower forging a record for the current term is not the leader
-    const forged = signRecord(signerFor(follower.identity.privateKey), {
-      kind: 'shhh-policy',
-      term: follower.election.raft.term,
-      leader: follower.peerId,
-      seq: 1,
-      issuedAt: new Date().toISOString(),
-      payload: { rules: [] },
+    const voters = newLeader.election.raft.voters as string[];
+    const [lastTerm, lastIndex] = follower.election.log.position();
+    const entry = (term: number) => ({
+      index: lastIndex + 1,
+      term,
+      kind: 'records',
+      data: { kind: 'slurp-context', leader: follower.peerId, issuedAt: 'now', payload: { key: 'late', content: 1 } },
     });
-    const res2 = await follower.election.transport.send(newId, { type: 'record', record: forged }, 2000);
-    assert.deepEqual([res2.ok, res2.reason], [false, 'not-leader']);
-    // restart the old leader from its data dir: it follows and catches up on records
+    const heartbeat = (term: number, leader: string) => ({
+      type: 'heartbeat' as const,
+      term,
+      leader,
+      voters,
+      since: 0,
+      append: { prev: [lastIndex, lastTerm] as const, entries: [entry(term)], commit: lastIndex + 1 },
+    });
+    // the old leader's term is over: its entries are refused (sent here by the new leader's transport)
+    const stale = await follower.election.raft.handle(oldId, heartbeat(oldTerm, oldId));
+    assert.deepEqual([stale.ok, stale.reason], [false, 'stale-term']);
+    // a follower naming the leader as the sender is refused: the sender is the authenticated peer
+    const spoofed = await follower.election.transport.send(newId, heartbeat(newLeader.election.raft.term, newId), 2000);
+    assert.deepEqual([spoofed.ok, spoofed.reason], [false, 'spoofed']);
+    // a follower claiming to lead the current term is refused: the term has its leader
+    await assert.rejects(
+      follower.election.transport.send(newId, heartbeat(follower.election.raft.term, follower.peerId), 2000),
+      'two leaders in one term are never accepted',
+    );
+    assert.deepEqual(follower.election.contexts('late'), []);
+    assert.deepEqual(newLeader.election.contexts('late'), []);
+    // restart the old leader from its data dir: it follows and catches up on the log
     const back = await startWithConfig(old.config);
     nodes = [...survivors, back];
     await connectAll(nodes);
     assert.equal(await electionAgreed(nodes), newId);
     assert.equal(back.election.raft.state, 'follower');
-    await newLeader.election.putContext('after', 2);
+    const written = await newLeader.election.putContext('after', 2);
+    await back.election.log.waitApplied(written.seq, AbortSignal.timeout(5000));
     assert.deepEqual(
       back.election.contexts('after').map((c) => c.content),
       [2],
@@ -208,6 +220,7 @@ describe('configured voters and observers', () => {
     const writer = nodes.find((n) => n.peerId === leader) as ChorusNode;
     const result = await writer.election.putContext('observed', true);
     assert.equal(result.voters, 2);
+    await observer.election.log.waitApplied(result.seq, AbortSignal.timeout(5000));
     assert.deepEqual(
       observer.election.contexts('observed').map((c) => c.content),
       [true],

@@ -1,16 +1,16 @@
 // The election's small parts: durable state (atomic file, survives a reload, rejects garbage), the
-// score (components, weights, clamping) and the record gate's decisions.
+// score (components, weights, clamping), the consensus log's file and its binding to a voter set.
 import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
-import { generateKeyPair } from '@libp2p/crypto/keys';
 import { isElectionRequest, isElectionResponse } from '../../src/core/election/raft.ts';
-import { RecordGate, signRecord } from '../../src/core/election/records.ts';
+import { ConsensusLog } from '../../src/core/election/consensus-log.ts';
+import { MemoryLogStorage, SqliteLogStorage } from '../../src/core/election/log-store.ts';
 import { DEFAULT_WEIGHTS, scoreOf } from '../../src/core/election/score.ts';
 import { FileElectionStorage } from '../../src/core/election/state.ts';
-import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
+import { ListMachine } from '../helpers/election-sim.ts';
 import { Redactor } from '../../src/core/shhh/redactor.ts';
 
 test('election state is replaced atomically and read back after a "restart"', () => {
@@ -61,32 +61,65 @@ test('score: five weighted components in [0, 1]', () => {
   assert.equal(onlyNetwork.total, 0.8);
 });
 
-test('record gate: signature, leader of the term, stale terms, replays, unknown leaders', async () => {
-  const [k1, k2] = await Promise.all([generateKeyPair('Ed25519'), generateKeyPair('Ed25519')]);
-  const leader = signerFor(k1);
-  const other = signerFor(k2);
-  const known = new Map<number, string>([[3, leader.author]]);
-  const knowledge = {
-    leaderOf: (t: number) => known.get(t),
-    get highestKnownLeaderTerm() {
-      return Math.max(...known.keys());
-    },
-  };
-  const gate = new RecordGate(knowledge, verifyByAuthor);
-  const rec = (signer: typeof leader, term: number, seq: number, claimed = signer.author) =>
-    signRecord(signer, { kind: 'slurp-context', term, leader: claimed, seq, issuedAt: 'now', payload: { seq } });
-  assert.equal(gate.check(rec(leader, 3, 1)).ok, true);
-  assert.deepEqual(gate.check(rec(leader, 3, 1)), { ok: false, reason: 'replay' });
-  assert.deepEqual(gate.check(rec(other, 3, 2)), { ok: false, reason: 'not-leader' });
-  assert.deepEqual(gate.check(rec(other, 3, 2, leader.author)), { ok: false, reason: 'signature' });
-  assert.deepEqual(gate.check(rec(leader, 4, 1)), { ok: false, reason: 'unknown-leader' });
-  known.set(4, other.author);
-  assert.deepEqual(gate.check(rec(leader, 3, 5)), { ok: false, reason: 'stale-term' });
-  assert.equal(gate.check(rec(other, 4, 1)).ok, true);
-  const tampered = rec(other, 4, 2);
-  tampered.body = tampered.body.replace('"seq":2', '"seq":3');
-  assert.deepEqual(gate.check(tampered), { ok: false, reason: 'signature' });
-  assert.deepEqual(gate.check({ body: '{', sig: '' }), { ok: false, reason: 'malformed' });
+test('the consensus log’s file: appends, conflicts, snapshots, the commit hint and the cluster survive a restart', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-log-'));
+  const file = join(dir, 'consensus.db');
+  const entry = (index: number, term: number, data: unknown = index) => ({ index, term, kind: 'list', data });
+  let store = new SqliteLogStorage(file);
+  assert.deepEqual(store.last(), { index: 0, term: 0 });
+  store.setCluster('expect:3|a,b,c');
+  store.append([entry(1, 1), entry(2, 1), entry(3, 2, { big: 'x'.repeat(100) })]);
+  store.truncateFrom(3); // a conflicting suffix
+  store.append([entry(3, 3)]);
+  store.saveCommitHint(2);
+  store.close();
+  store = new SqliteLogStorage(file);
+  assert.deepEqual(store.last(), { index: 3, term: 3 });
+  assert.deepEqual(
+    store.entries(1, 3).map((e) => [e.index, e.term, e.data]),
+    [
+      [1, 1, 1],
+      [2, 1, 2],
+      [3, 3, 3],
+    ],
+  );
+  assert.equal(store.commitHint(), 2);
+  assert.equal(store.cluster(), 'expect:3|a,b,c');
+  store.saveSnapshot({ index: 2, term: 1, state: '{"list":[1,2]}' }, 0);
+  assert.equal(store.first(), 3);
+  assert.equal(store.termAt(2), 1, 'the snapshot’s last entry keeps its term');
+  assert.equal(store.termAt(1), undefined);
+  store.close();
+  store = new SqliteLogStorage(file);
+  assert.equal(store.snapshot()?.state, '{"list":[1,2]}');
+  assert.deepEqual(store.last(), { index: 3, term: 3 });
+  const moved = store.archive();
+  assert.ok(moved && readdirSync(dir).includes(moved.slice(dir.length + 1)), 'the old cluster’s log is kept aside');
+  assert.deepEqual(store.last(), { index: 0, term: 0 });
+  assert.equal(store.cluster(), undefined);
+  store.close();
+});
+
+test('a log written under another voter set is moved aside; the state machines start empty', async () => {
+  const storage = new MemoryLogStorage();
+  const machine = new ListMachine();
+  const log = new ConsensusLog({ storage });
+  log.register('list', machine);
+  log.start();
+  log.bindCluster('expect:1|a');
+  log.on('replicate', () => log.advanceCommit(['a'], 'a')); // what the lone leader's Raft does
+  log.becomeLeader(1, [], 0);
+  assert.equal(await log.propose('list', 'lone'), 1);
+  assert.deepEqual(machine.values, ['lone']);
+  const archived: string[] = [];
+  log.on('archived', ({ to }) => archived.push(to));
+  log.bindCluster('expect:1|a');
+  assert.deepEqual(archived, [], 'the same cluster keeps its log');
+  log.stepDown();
+  log.bindCluster('config|a,b');
+  assert.equal(archived.length, 1);
+  assert.deepEqual(machine.values, []);
+  assert.deepEqual(log.position(), [0, 0]);
 });
 
 test('a leader’s SHHH policy replaces the configured extra rules and survives a SIGHUP reload of them', () => {
@@ -119,6 +152,19 @@ test('requests and answers from the network are shape-checked', () => {
   assert.equal(isElectionRequest({ type: 'prevote', term: 1, candidate: 'a', voters: 'a', last: [1] }), false);
   assert.equal(isElectionRequest({ type: 'bogus' }), false);
   assert.equal(isElectionRequest(null), false);
+  const hb = { type: 'heartbeat', term: 2, leader: 'a', voters: ['a'], since: 0 };
+  const append = (entries: unknown[]) => ({ ...hb, append: { prev: [4, 1], entries, commit: 4 } });
+  assert.equal(isElectionRequest(append([{ index: 5, term: 2, kind: 'list', data: 1 }])), true);
+  assert.equal(isElectionRequest(append([{ index: 6, term: 2, kind: 'list', data: 1 }])), false, 'not after prev');
+  assert.equal(isElectionRequest(append([{ index: 5, term: 'x', kind: 'list' }])), false);
+  assert.equal(isElectionRequest({ ...hb, snapshot: { index: 9, term: 2, offset: 0, total: 3, chunk: 'abc' } }), true);
+  assert.equal(
+    isElectionRequest({ ...hb, snapshot: { index: 9, term: 2, offset: -1, total: 3, chunk: 'abc' } }),
+    false,
+  );
+  assert.equal(isElectionRequest({ type: 'propose', kind: 'tasks', data: {} }), true);
+  assert.equal(isElectionResponse({ term: 1, ok: true, log: { ok: false, conflict: 3 } }), true);
+  assert.equal(isElectionResponse({ term: 1, ok: true, log: { ok: 'no' } }), false);
   assert.equal(isElectionResponse({ term: 1, ok: true }), true);
   assert.equal(isElectionResponse({ term: 1, ok: 'yes' }), false);
 });

@@ -102,7 +102,7 @@ describe('canonicalJson', () => {
 
 describe('log types', () => {
   it('maps pubsub message types to log types', () => {
-    assert.equal(LOG_TYPES.length, 22);
+    assert.equal(LOG_TYPES.length, 23);
     assert.equal(logTypeForMessage('TaskAnnouncement'), 'task_announced');
     assert.equal(logTypeForMessage('TaskClaim'), 'task_claimed');
     assert.equal(logTypeForMessage('TaskProgress'), 'task_progress');

@@ -1,5 +1,6 @@
 // The configuration schema: every key chorus understands, its type, default, environment variable,
 // whether SIGHUP reloads it, and its documentation. docs/config.md is generated from this file.
+import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
 
@@ -9,6 +10,14 @@ export interface KeyMeta {
   env?: string;
   /** True when a running node applies a new value on SIGHUP without a restart. */
   reload?: boolean;
+}
+
+/** The host name, cut to what an agent name allows. */
+function defaultAgentName(): string {
+  const host = hostname()
+    .replace(/[^a-zA-Z0-9_.@-]/g, '-')
+    .slice(0, 64);
+  return host || 'agent';
 }
 
 const key = <T extends z.ZodType>(schema: T, meta: KeyMeta): T => schema.meta({ ...meta });
@@ -117,6 +126,57 @@ export const configSchema = z.strictObject({
         env: 'CHORUS_MAX_TASKS',
         reload: true,
       }),
+      name: key(
+        z
+          .string()
+          .regex(/^[a-zA-Z0-9_.@-]{1,64}$/)
+          .default(defaultAgentName()),
+        {
+          description:
+            'The name this node acts under in tasks (creator, owner) when a verb gives none (`--as`). Default: the host name.',
+          env: 'CHORUS_AGENT_NAME',
+          reload: true,
+        },
+      ),
+    })
+    .prefault({}),
+  tasks: z
+    .strictObject({
+      claimTtlMs: key(z.number().int().min(1000).default(30_000), {
+        description:
+          'How long a claim lasts without renewal; an owner that stops renewing (killed, partitioned, hung) loses the task after this long (docs/tasks.md).',
+        env: 'CHORUS_TASK_CLAIM_TTL_MS',
+        reload: true,
+      }),
+      renewIntervalMs: key(z.number().int().min(100).default(10_000), {
+        description: 'How often an owner renews its claims (must be well below tasks.claimTtlMs).',
+        env: 'CHORUS_TASK_RENEW_INTERVAL_MS',
+        reload: true,
+      }),
+      maxAttempts: key(z.number().int().min(1).max(100).default(3), {
+        description:
+          'Failed attempts (failures or lapsed claims) after which a task is escalated to a human instead of reopened.',
+        env: 'CHORUS_TASK_MAX_ATTEMPTS',
+        reload: true,
+      }),
+      requestTimeoutMs: key(z.number().int().min(100).default(10_000), {
+        description: 'Deadline of one task change (through the leader, across a leader change).',
+        env: 'CHORUS_TASK_REQUEST_TIMEOUT_MS',
+        reload: true,
+      }),
+      retainMs: key(
+        z
+          .number()
+          .int()
+          .min(60_000)
+          .default(7 * 24 * 3600_000),
+        {
+          description:
+            'How long completed and cancelled tasks stay on the board; then they are forgotten (unless an unfinished task depends on them). Their result decisions stay.',
+          env: 'CHORUS_TASK_RETAIN_MS',
+          reload: true,
+        },
+      ),
     })
     .prefault({}),
   pubsub: z

@@ -1,25 +1,34 @@
-// The leader-only paths: SLURP context writes and SHHH policy changes. The leader signs records with
-// its libp2p key and sends them to every member over the election protocol; a write is committed when a
-// majority of voters accepted it. Members check each record against the leader they know for its term
-// (RecordGate), apply it (a SHHH policy replaces the Redactor's extra rules), log it and keep it in the
-// ledger; records whose term's leader is not known yet wait for the heartbeat that names it. Catch-up:
-// a follower fetches the new leader's records, a new leader fetches the voters'.
-import { EventEmitter } from 'node:events';
+// The leader-only paths: SLURP context writes and SHHH policy changes. Only the leader proposes them;
+// they are entries of the consensus log ("records"), so a write is acknowledged once a majority of voters
+// hold it, and every node applies the same records in the same order: a SHHH policy replaces the
+// Redactor's extra rules, each record is logged in the event log. Records kept by an earlier version in
+// leader-records.json are imported into the log by the first leader that finds the log without them.
+import { existsSync, readFileSync, renameSync } from 'node:fs';
+import { join } from 'node:path';
 import { z } from 'zod';
 import { redactionRuleSchema, type RedactionRuleConfig } from '../config/schema.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
-import { verifyByAuthor } from '../p2p/signer.ts';
-import { LeaderLedger, newer } from './ledger.ts';
-import { majorityOf, type ElectionRequest, type ElectionResponse, type ElectionTransport, type Raft } from './raft.ts';
-import {
-  NotLeaderError,
-  RecordGate,
-  signRecord,
-  type RecordFields,
-  type RecordKind,
-  type SignedRecord,
-} from './records.ts';
+import type { ConsensusLog, LogEntry, StateMachine } from './consensus-log.ts';
+import type { Raft } from './raft.ts';
+import { NotLeaderError } from './errors.ts';
 import type { ElectionServiceOptions } from './service.ts';
+
+export const RECORD_KINDS = ['slurp-context', 'shhh-policy'] as const;
+export type RecordKind = (typeof RECORD_KINDS)[number];
+/** The file an earlier version kept leader-only records in (imported once, then renamed). */
+export const LEGACY_LEDGER_FILE = 'leader-records.json';
+/** Most SLURP context records kept (the oldest go first). */
+const MAX_CONTEXTS = 10_000;
+
+export interface RecordFields {
+  kind: RecordKind;
+  term: number;
+  leader: string;
+  /** The record's index in the consensus log. */
+  seq: number;
+  issuedAt: string;
+  payload: unknown;
+}
 
 export interface ContextEntry {
   key: string;
@@ -45,17 +54,15 @@ export interface ProposeResult {
   leader: string;
   seq: number;
   issuedAt: string;
-  /** Voters (this leader included) that accepted the record, of how many. */
+  /** Voters (this leader included) holding the record when it committed, of how many. */
   acceptedBy: number;
   voters: number;
   committed: boolean;
 }
 
 const rulesSchema = z.array(redactionRuleSchema);
-/** A sync answer carries the newest records up to about this many bytes (the protocol's messages stay small). */
-const SYNC_BYTES = 2 * 1024 * 1024;
-/** Records waiting for the heartbeat that names their term's leader (oldest dropped beyond this). */
-const MAX_PENDING = 256;
+/** How long a leader-only write may wait for its majority. */
+const PROPOSE_TIMEOUT_MS = 10_000;
 
 /** Validates a SHHH policy (a list of extra redaction rules). */
 export function parsePolicy(value: unknown): RedactionRuleConfig[] {
@@ -72,102 +79,74 @@ export function parsePolicy(value: unknown): RedactionRuleConfig[] {
   return parsed.data;
 }
 
-export interface LeaderPathEvents {
-  record: [RecordFields];
-  rejected: [{ from: string; reason: string }];
+/** What a "records" log entry carries. */
+interface RecordEntry {
+  kind?: RecordKind;
+  leader?: string;
+  issuedAt?: string;
+  payload?: unknown;
+  /** An import of an earlier version's records (each with its original fields). */
+  imported?: RecordFields[];
 }
 
-export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
+export class LeaderPaths implements StateMachine {
   private readonly opts: ElectionServiceOptions;
   private readonly raft: Raft;
-  private readonly transport: ElectionTransport;
+  private readonly log: ConsensusLog;
   private readonly self: string;
   private readonly configRules: RedactionRuleConfig[];
-  private readonly gate: RecordGate;
-  readonly ledger: LeaderLedger;
-  private seq = { term: 0, n: 0 };
-  private pending: { record: SignedRecord; from: string; until: number }[] = [];
-  private catchingUp = false;
+  private contextsHeld: RecordFields[] = [];
+  private policyRecord: RecordFields | undefined;
+  private importedLegacy = false;
 
-  constructor(
-    opts: ElectionServiceOptions,
-    raft: Raft,
-    transport: ElectionTransport,
-    configRules: RedactionRuleConfig[],
-  ) {
-    super();
+  constructor(opts: ElectionServiceOptions, raft: Raft, log: ConsensusLog, configRules: RedactionRuleConfig[]) {
     this.opts = opts;
     this.raft = raft;
-    this.transport = transport;
+    this.log = log;
     this.self = raft.id;
     this.configRules = configRules;
-    this.gate = new RecordGate(raft, verifyByAuthor);
-    this.ledger = new LeaderLedger(opts.dataDir);
+    log.register('records', this);
   }
 
-  /** Loads the held records, applies the SHHH policy in force, and follows leader changes. */
+  /** Imports an earlier version's records when this node leads a log that holds none. */
   start(): void {
-    this.ledger.load();
-    this.applyPolicy();
     this.raft.on('leader', ({ leader }) => {
-      this.recheckPending();
-      if (leader && leader !== this.self) void this.syncFrom([leader]);
-      if (leader === this.self) void this.syncFrom((this.raft.voters ?? []).filter((v) => v !== this.self));
-    });
-    // a heartbeat named a newer record than this node holds: fetch what the leader has (one at a time)
-    this.raft.on('behind', ({ leader }) => {
-      if (this.catchingUp) return;
-      this.catchingUp = true;
-      void this.syncFrom([leader]).finally(() => (this.catchingUp = false));
+      if (leader === this.self) void this.importLegacy();
     });
   }
 
-  /** [term, seq] of the newest record held (the election's up-to-date rule compares it). */
-  position(): readonly [number, number] {
-    return this.ledger.position();
+  // ---- the state machine ------------------------------------------------------------------------------
+
+  apply(entry: LogEntry): unknown {
+    const e = entry.data as RecordEntry | null;
+    if (!e || typeof e !== 'object') return undefined;
+    if (Array.isArray(e.imported)) {
+      for (const f of e.imported) this.keep(f, 'import');
+      this.importedLegacy = true;
+      this.renameLegacy();
+      return { imported: e.imported.length };
+    }
+    if (!e.kind || !(RECORD_KINDS as readonly string[]).includes(e.kind)) return undefined;
+    const fields: RecordFields = {
+      kind: e.kind,
+      term: entry.term,
+      leader: typeof e.leader === 'string' ? e.leader : '',
+      seq: entry.index,
+      issuedAt: typeof e.issuedAt === 'string' ? e.issuedAt : '',
+      payload: e.payload,
+    };
+    this.keep(fields, 'leader');
+    return fields;
   }
 
-  /** Serves the record and sync requests of the election protocol; undefined for the others. */
-  handle(from: string, req: ElectionRequest): ElectionResponse | undefined {
-    if (req.type === 'record') {
-      const verdict = this.receive(req.record, from);
-      return { term: this.raft.term, ok: verdict === 'accepted', reason: verdict };
+  private keep(fields: RecordFields, via: 'leader' | 'import'): void {
+    if (fields.kind === 'slurp-context') {
+      this.contextsHeld.push(fields);
+      if (this.contextsHeld.length > MAX_CONTEXTS) this.contextsHeld.shift();
+    } else {
+      this.policyRecord = fields;
+      this.applyPolicy();
     }
-    if (req.type === 'sync') return { term: this.raft.term, ok: true, records: this.ledger.newestRecords(SYNC_BYTES) };
-    return undefined;
-  }
-
-  /** Checks a leader-only record; records of a term whose leader is not known yet wait. */
-  private receive(record: SignedRecord, from: string): string {
-    const verdict = this.gate.check(record);
-    if (verdict.ok) {
-      this.apply(record, verdict.record);
-      return 'accepted';
-    }
-    if (verdict.reason === 'unknown-leader') {
-      if (this.pending.length >= MAX_PENDING) this.pending.shift();
-      this.pending.push({ record, from, until: Date.now() + 2 * this.opts.config.electionTimeoutMaxMs });
-      return 'pending';
-    }
-    this.opts.logger.debug('rejected a leader-only record', { from, reason: verdict.reason });
-    this.emit('rejected', { from, reason: verdict.reason });
-    return verdict.reason;
-  }
-
-  private recheckPending(): void {
-    const now = Date.now();
-    const waiting = this.pending;
-    this.pending = [];
-    for (const p of waiting) {
-      if (p.until < now) this.emit('rejected', { from: p.from, reason: 'unknown-leader' });
-      else this.receive(p.record, p.from);
-    }
-  }
-
-  /** Keeps, logs and announces an accepted record; false when it was already held. */
-  private apply(signed: SignedRecord, fields: RecordFields, via: 'leader' | 'sync' = 'leader'): boolean {
-    if (!this.ledger.add(signed, fields, via === 'leader')) return false;
-    if (fields.kind === 'shhh-policy' && via === 'leader') this.applyPolicy();
     const summary =
       fields.kind === 'slurp-context'
         ? { kind: 'context', key: (fields.payload as { key?: unknown })?.key }
@@ -179,109 +158,97 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
       seq: fields.seq,
       via,
     });
-    this.emit('record', fields);
-    return true;
+  }
+
+  snapshot(): unknown {
+    return { contexts: this.contextsHeld, policy: this.policyRecord ?? null, imported: this.importedLegacy };
+  }
+
+  restore(state: unknown): void {
+    const s = state as { contexts?: RecordFields[]; policy?: RecordFields | null; imported?: boolean } | undefined;
+    this.contextsHeld = Array.isArray(s?.contexts) ? s.contexts : [];
+    this.policyRecord = s?.policy ?? undefined;
+    this.importedLegacy = s?.imported === true;
+    this.applyPolicy();
   }
 
   private applyPolicy(): void {
-    const latest = this.ledger.latest('shhh-policy');
-    if (!latest || !this.opts.redactor) return;
+    if (!this.opts.redactor) return;
+    if (!this.policyRecord) return;
     try {
-      this.opts.redactor.setPolicyRules(parsePolicy(latest.fields.payload));
+      this.opts.redactor.setPolicyRules(parsePolicy(this.policyRecord.payload));
     } catch (err) {
       this.opts.logger.warn('ignored an invalid SHHH policy record', { error: describeError(err) });
     }
   }
 
-  /** Catch-up: takes the records other members hold that are signed by a voter (only voters ever lead). */
-  private async syncFrom(peers: string[]): Promise<void> {
-    const voters = new Set(this.raft.voters ?? []);
-    await Promise.all(
-      peers.map(async (peer) => {
-        try {
-          const r = await this.transport.send(peer, { type: 'sync' }, 3000);
-          let policyChanged = false;
-          for (const signed of r.records ?? []) {
-            let fields: RecordFields;
-            try {
-              fields = JSON.parse(signed.body) as RecordFields;
-            } catch {
-              continue;
-            }
-            if (!voters.has(fields.leader)) continue;
-            if (!verifyByAuthor(fields.leader, Buffer.from(signed.body), Buffer.from(signed.sig, 'base64'))) continue;
-            const before = this.ledger.latest('shhh-policy')?.fields;
-            if (this.apply(signed, fields, 'sync') && fields.kind === 'shhh-policy' && newer(fields, before))
-              policyChanged = true;
-          }
-          this.ledger.save();
-          if (policyChanged) this.applyPolicy();
-        } catch (err) {
-          this.opts.logger.debug('record sync failed', { peer, error: describeError(err) });
-        }
-      }),
-    );
+  // ---- the earlier version's ledger ---------------------------------------------------------------------
+
+  private legacyFile(): string {
+    return join(this.opts.dataDir, LEGACY_LEDGER_FILE);
+  }
+
+  private renameLegacy(): void {
+    const file = this.legacyFile();
+    if (existsSync(file)) renameSync(file, `${file}.imported`);
+  }
+
+  private async importLegacy(): Promise<void> {
+    if (this.importedLegacy || this.contextsHeld.length > 0 || this.policyRecord) return;
+    let list: { body?: string }[];
+    try {
+      list = JSON.parse(readFileSync(this.legacyFile(), 'utf8')) as { body?: string }[];
+    } catch {
+      return; // none, or unreadable: nothing to import
+    }
+    const imported: RecordFields[] = [];
+    for (const signed of Array.isArray(list) ? list : []) {
+      try {
+        const f = JSON.parse(String(signed.body)) as RecordFields;
+        if ((RECORD_KINDS as readonly string[]).includes(f.kind)) imported.push(f);
+      } catch {
+        // a damaged entry is skipped
+      }
+    }
+    if (imported.length === 0) return;
+    imported.sort((a, b) => a.term - b.term || a.seq - b.seq);
+    try {
+      await this.log.propose('records', { imported }, AbortSignal.timeout(PROPOSE_TIMEOUT_MS));
+      this.opts.logger.info('imported leader-only records of an earlier version', { records: imported.length });
+    } catch (err) {
+      this.opts.logger.warn('could not import leader-only records of an earlier version', {
+        error: describeError(err),
+      });
+    }
   }
 
   // ---- leader-only writes -----------------------------------------------------------------------------
 
-  /** Leader only: signs a record, applies it here and sends it to every member; committed when a majority of voters accepted it. */
+  /** Leader only: proposes a record; resolves once a majority of voters hold it. */
   async propose(kind: RecordKind, payload: unknown): Promise<ProposeResult> {
-    // a leader fresh in office (or between heartbeats after a hiccup) waits briefly for its majority lease
-    const deadline = Date.now() + this.opts.config.electionTimeoutMinMs;
-    while (!this.raft.canWrite() && this.raft.state === 'leader' && Date.now() < deadline) {
-      await new Promise((r) => setTimeout(r, Math.max(5, this.opts.config.heartbeatMs / 5)));
-    }
-    if (!this.raft.canWrite()) {
+    if (this.raft.state !== 'leader' || !this.log.leading) {
       const leader = this.raft.leader;
-      throw new NotLeaderError(
-        leader === this.self ? undefined : leader,
-        leader === this.self ? 'the leader has no fresh majority lease' : '',
-      );
+      throw new NotLeaderError(leader === this.self ? undefined : leader);
     }
     const term = this.raft.term;
-    if (this.seq.term !== term) this.seq = { term, n: 0 };
-    const fields: RecordFields = {
-      kind,
-      term,
-      leader: this.self,
-      seq: ++this.seq.n,
-      issuedAt: new Date().toISOString(),
-      payload,
-    };
-    const signed = signRecord(this.opts.signer, fields);
-    if (this.receive(signed, this.self) !== 'accepted') throw new NotLeaderError(this.raft.leader, 'record refused');
+    const issuedAt = new Date().toISOString();
+    const fields = (await this.log.propose(
+      'records',
+      { kind, leader: this.self, issuedAt, payload },
+      AbortSignal.timeout(PROPOSE_TIMEOUT_MS),
+    )) as RecordFields | undefined;
+    if (!fields) throw new ChorusError('NOT_COMMITTED', 'the record was not applied');
     const voters = this.raft.voters ?? [];
-    const members = new Set([...voters, ...this.raft.snapshot().observers, ...this.opts.libp2p.getPeers().map(String)]);
-    members.delete(this.self);
-    let acceptedBy = voters.includes(this.self) ? 1 : 0;
-    await Promise.all(
-      [...members].map(async (peer) => {
-        try {
-          const r = await this.transport.send(peer, { type: 'record', record: signed }, 2000);
-          if (r.ok && voters.includes(peer)) acceptedBy++;
-        } catch {
-          // unreachable: it catches up by sync when it next learns of a leader
-        }
-      }),
-    );
-    const committed = acceptedBy >= majorityOf(voters.length);
-    const result = {
+    return {
       kind,
       term,
       leader: this.self,
       seq: fields.seq,
-      issuedAt: fields.issuedAt,
-      acceptedBy,
+      issuedAt,
+      acceptedBy: this.log.heldBy(fields.seq, voters, this.self),
       voters: voters.length,
-      committed,
+      committed: true,
     };
-    if (!committed)
-      throw new ChorusError(
-        'NOT_COMMITTED',
-        `record accepted by ${acceptedBy} of ${voters.length} voters (no majority)`,
-      );
-    return result;
   }
 
   async putContext(key: string, content: unknown): Promise<ProposeResult> {
@@ -295,9 +262,8 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
   }
 
   contexts(key?: string): ContextEntry[] {
-    return this.ledger
-      .sorted('slurp-context')
-      .map(({ fields }) => {
+    return this.contextsHeld
+      .map((fields) => {
         const p = fields.payload as { key: string; content: unknown };
         return {
           key: p.key,
@@ -312,9 +278,8 @@ export class LeaderPaths extends EventEmitter<LeaderPathEvents> {
   }
 
   policy(): PolicyView {
-    const latest = this.ledger.latest('shhh-policy');
-    if (!latest) return { rules: this.configRules, source: 'config' };
-    const f = latest.fields;
+    const f = this.policyRecord;
+    if (!f) return { rules: this.configRules, source: 'config' };
     return {
       rules: parsePolicy(f.payload),
       source: 'leader',

@@ -1,11 +1,13 @@
-// The election state machine: Raft leader election without a log (follower → pre-candidate →
-// candidate → leader), over an injected transport and clock so tests can drive it fast and cut the
-// network. Safety: a vote is persisted before it is answered and a node votes once per term, so a term
-// has at most one leader. Pre-vote and leader leases keep a returning node from disrupting a healthy
-// leader; a leader that cannot reach a majority within an election timeout steps down (quorum loss);
-// TimeoutNow hands leadership over gracefully. Scores only shorten timeouts and pick hand-over targets.
+// The election state machine: Raft (follower → pre-candidate → candidate → leader) over an injected
+// transport and clock so tests can drive it fast and cut the network. Safety: a vote is persisted before
+// it is answered and a node votes once per term, so a term has at most one leader; votes go only to
+// candidates whose log is at least as up to date. Heartbeats carry the consensus log's entries
+// (consensus-log.ts: AppendEntries, commit, snapshots). Pre-vote and leader leases keep a returning node
+// from disrupting a healthy leader; a leader that cannot reach a majority within an election timeout
+// steps down (quorum loss); TimeoutNow hands leadership over gracefully. Scores only shorten timeouts
+// and pick hand-over targets.
 import { EventEmitter } from 'node:events';
-import type { SignedRecord } from './records.ts';
+import type { AppendRequest, AppendResult, ConsensusLog, SnapshotChunk } from './consensus-log.ts';
 import type { ScoreComponents } from './score.ts';
 import type { ElectionStorage, PersistedElection, PersistedVoters } from './state.ts';
 
@@ -49,18 +51,20 @@ export type ElectionRequest =
       leader: string;
       voters: string[];
       since: number;
-      /** The leader's newest leader-only record: a follower behind it catches up. */
+      /** The leader's newest log entry [term, index]. */
       last?: RecordPosition;
       view?: Record<string, VoterView>;
+      /** Log entries (AppendEntries) or, for a follower too far behind, a snapshot chunk. */
+      append?: AppendRequest;
+      snapshot?: SnapshotChunk;
     }
   | { type: 'timeoutnow'; term: number; leader: string }
   | { type: 'handover'; term: number }
   | { type: 'hello'; expect: number; voters: PersistedVoters | null }
-  // leader-only records and their catch-up, handled by the election service
-  | { type: 'record'; record: SignedRecord }
-  | { type: 'sync' };
+  // a follower forwards a proposal to the leader (handled by the election service)
+  | { type: 'propose'; kind: string; data: unknown };
 
-/** Position of a leader-only record: [term, seq]; [0, 0] when none is held. */
+/** Position of the newest log entry: [term, index]; [0, 0] when the log is empty. */
 export type RecordPosition = readonly [number, number];
 
 export const comparePositions = (a: RecordPosition | undefined, b: RecordPosition | undefined): number =>
@@ -68,8 +72,10 @@ export const comparePositions = (a: RecordPosition | undefined, b: RecordPositio
 
 export interface ElectionResponse {
   term: number;
-  /** The responder's newest leader-only record. */
+  /** The responder's newest log entry [term, index]. */
   last?: RecordPosition;
+  /** The answer to the log entries or snapshot chunk a heartbeat carried. */
+  log?: AppendResult;
   ok: boolean;
   reason?: string;
   score?: ScoreComponents;
@@ -78,7 +84,9 @@ export interface ElectionResponse {
   expect?: number;
   voters?: PersistedVoters | null;
   leader?: string;
-  records?: SignedRecord[];
+  /** propose: the state machine's result, or the error that stopped it. */
+  result?: unknown;
+  error?: { code: string; message: string; kind?: string };
 }
 
 export interface ElectionTransport {
@@ -114,10 +122,10 @@ export interface RaftOptions {
   score?: () => ScoreComponents | undefined;
   preVote?: boolean;
   /**
-   * The newest leader-only record this node holds. Votes go only to candidates holding one at least as
-   * new (Raft's up-to-date rule), so a record a majority accepted survives any leader change.
+   * The consensus log. Votes go only to candidates whose newest entry is at least as new (Raft's
+   * up-to-date rule), so an entry a majority holds survives any leader change.
    */
-  lastRecord?: () => RecordPosition;
+  log?: ConsensusLog;
 }
 
 export interface LeaderEvent {
@@ -149,11 +157,11 @@ export interface RaftEvents {
   'quorum-lost': [number];
   /** A pre-vote round did not reach a majority (the candidate stays a follower; its term is unchanged). */
   'prevote-failed': [number];
-  /** A heartbeat named a newer leader-only record than this node holds. */
-  behind: [{ leader: string; last: RecordPosition }];
 }
 
 export const votersKey = (voters: readonly string[]): string => [...voters].sort().join(',');
+/** Names the cluster a log belongs to: its voter set and where the set came from. */
+export const clusterKey = (voters: readonly string[], source: string): string => `${source}|${votersKey(voters)}`;
 export const majorityOf = (n: number): number => Math.floor(n / 2) + 1;
 
 /** Terms whose leaders are remembered (leader-only records name a term). */
@@ -167,7 +175,7 @@ export class Raft extends EventEmitter<RaftEvents> {
   readonly timing: ElectionTiming;
   private readonly scoreFn: () => ScoreComponents | undefined;
   private readonly preVote: boolean;
-  private readonly lastRecord: () => RecordPosition;
+  readonly log: ConsensusLog | undefined;
   private readonly lastOf = new Map<string, RecordPosition>();
   private persisted: PersistedElection;
   private role: ElectionRole = 'follower';
@@ -185,6 +193,9 @@ export class Raft extends EventEmitter<RaftEvents> {
   // leader bookkeeping: per peer, the send time of the newest heartbeat it acknowledged
   private readonly ackedSentAt = new Map<string, number>();
   private readonly inflight = new Set<string>();
+  /** Peers to send to again as soon as their in-flight message is answered. */
+  private readonly resend = new Set<string>();
+  private replicateQueued = false;
   private readonly observers = new Set<string>();
   private view: Record<string, VoterView> = {};
 
@@ -197,9 +208,16 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.timing = { ...DEFAULT_TIMING, ...opts.timing };
     this.scoreFn = opts.score ?? (() => undefined);
     this.preVote = opts.preVote ?? true;
-    this.lastRecord = opts.lastRecord ?? (() => [0, 0]);
+    this.setMaxListeners(0); // proposals waiting for a leader listen here, as many as are in flight
+    this.log = opts.log;
     this.persisted = this.storage.load();
     this.lastHeartbeatAt = this.clock.now();
+    this.log?.on('replicate', () => this.queueReplicate());
+  }
+
+  /** [term, index] of the newest log entry. */
+  private lastRecord(): RecordPosition {
+    return this.log?.position() ?? [0, 0];
   }
 
   // ---- lifecycle ------------------------------------------------------------------------------
@@ -207,6 +225,8 @@ export class Raft extends EventEmitter<RaftEvents> {
   /** Starts the timers. A restarted node honours a lease it may have given before the crash. */
   start(): void {
     if (this.running) return;
+    const voters = this.persisted.voters;
+    if (voters) this.log?.bindCluster(clusterKey(voters.members, voters.source));
     this.running = true;
     this.lastHeartbeatAt = this.clock.now();
     this.resetElectionTimer(true);
@@ -218,7 +238,10 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.clock.clearTimeout(this.electionTimer);
     this.clock.clearTimeout(this.heartbeatTimer);
     this.electionTimer = this.heartbeatTimer = undefined;
-    if (this.role === 'leader') this.emit('leader', { term: this.term, leader: undefined });
+    if (this.role === 'leader') {
+      this.log?.stepDown();
+      this.emit('leader', { term: this.term, leader: undefined });
+    }
     this.role = 'follower';
     this.leaderId = undefined;
   }
@@ -268,6 +291,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (cur && cur.source === source && votersKey(cur.members) === votersKey(sorted)) return;
     if (this.role === 'leader') this.becomeFollower(undefined);
     this.persist({ ...this.persisted, voters: { members: sorted, source } });
+    this.log?.bindCluster(clusterKey(sorted, source));
     this.bump();
     if (this.running) this.resetElectionTimer(true);
   }
@@ -395,6 +419,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (wasLeader) {
       this.clock.clearTimeout(this.heartbeatTimer);
       this.heartbeatTimer = undefined;
+      this.log?.stepDown();
     }
     if (changedRole) this.emit('state', 'follower');
     if (changedLeader) this.emit('leader', { term: this.term, leader });
@@ -538,6 +563,12 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.ackedSentAt.clear();
     this.noteLeader(this.term, this.id);
     this.persist({ ...this.persisted, led: this.persisted.led + 1 });
+    this.resend.clear();
+    this.log?.becomeLeader(
+      this.term,
+      [...(this.voters ?? []), ...this.observers].filter((p) => p !== this.id),
+      this.clock.now(),
+    );
     this.emit('state', 'leader');
     this.emit('leader', { term: this.term, leader: this.id });
     this.bump();
@@ -548,49 +579,73 @@ export class Raft extends EventEmitter<RaftEvents> {
 
   private heartbeatRound(): void {
     if (!this.running || this.role !== 'leader') return;
+    for (const peer of [...(this.voters ?? []), ...this.observers]) if (peer !== this.id) this.sendTo(peer);
+    const now = this.clock.now();
+    this.checkQuorum(now);
+    if (this.role !== 'leader') return;
+    this.considerHandover(now);
+    this.heartbeatTimer = this.clock.setTimeout(() => this.heartbeatRound(), this.timing.heartbeatMs);
+  }
+
+  /** New log entries or a new commit index: send them now (once per turn of the event loop). */
+  private queueReplicate(): void {
+    if (this.replicateQueued) return;
+    this.replicateQueued = true;
+    queueMicrotask(() => {
+      this.replicateQueued = false;
+      if (!this.running || this.role !== 'leader') return;
+      this.log?.advanceCommit(this.voters ?? [], this.id);
+      for (const peer of [...(this.voters ?? []), ...this.observers]) if (peer !== this.id) this.sendTo(peer);
+    });
+  }
+
+  /** One heartbeat (with the log entries the peer lacks) to one peer; at most one in flight per peer. */
+  private sendTo(peer: string): void {
+    if (this.inflight.has(peer)) {
+      this.resend.add(peer);
+      return;
+    }
     const term = this.term;
     const voters = this.voters ?? [];
-    const now = this.clock.now();
+    const sentAt = this.clock.now();
+    this.log?.track(peer);
+    const carried = this.log?.messageFor(peer) ?? {};
     const req: ElectionRequest = {
       type: 'heartbeat',
       term,
       leader: this.id,
       voters,
-      since: this.leaderSince ?? now,
+      since: this.leaderSince ?? sentAt,
       last: this.lastRecord(),
       view: this.currentView(),
+      ...carried,
     };
-    for (const peer of [...voters, ...this.observers]) {
-      if (peer === this.id || this.inflight.has(peer)) continue;
-      this.inflight.add(peer);
-      const sentAt = now;
-      this.transport.send(peer, req, this.rpcTimeout()).then(
-        (r) => {
-          this.inflight.delete(peer);
-          if (r.term > this.term) {
-            this.observeTerm(r.term);
-            return;
+    this.inflight.add(peer);
+    this.transport.send(peer, req, this.rpcTimeout()).then(
+      (r) => {
+        this.inflight.delete(peer);
+        if (r.term > this.term) {
+          this.observeTerm(r.term);
+          return;
+        }
+        if (this.role !== 'leader' || this.term !== term) return;
+        if (r.ok) {
+          if (voters.includes(peer)) {
+            this.ackedSentAt.set(peer, Math.max(sentAt, this.ackedSentAt.get(peer) ?? -Infinity));
+            this.view[peer] = { score: r.score, reachable: true, vote: r.votedFor };
+            if (r.last) this.lastOf.set(peer, r.last);
           }
-          if (this.role !== 'leader' || this.term !== term) return;
-          if (r.ok) {
-            if (voters.includes(peer)) {
-              this.ackedSentAt.set(peer, Math.max(sentAt, this.ackedSentAt.get(peer) ?? -Infinity));
-              this.view[peer] = { score: r.score, reachable: true, vote: r.votedFor };
-              if (r.last) this.lastOf.set(peer, r.last);
-            }
-          } else if (!voters.includes(peer)) this.observers.delete(peer); // not following this voter set
-        },
-        () => {
-          this.inflight.delete(peer);
-          if (this.view[peer]) this.view[peer] = { ...this.view[peer], reachable: false };
-          if (this.observers.has(peer) && !voters.includes(peer)) this.observers.delete(peer);
-        },
-      );
-    }
-    this.checkQuorum(now);
-    if (this.role !== 'leader') return;
-    this.considerHandover(now);
-    this.heartbeatTimer = this.clock.setTimeout(() => this.heartbeatRound(), this.timing.heartbeatMs);
+          if (r.log) this.log?.onResult(peer, carried, r.log, voters, this.id);
+          if (this.resend.delete(peer) || (r.log && this.log?.hasMoreFor(peer))) this.sendTo(peer);
+        } else if (!voters.includes(peer)) this.observers.delete(peer); // not following this voter set
+      },
+      () => {
+        this.inflight.delete(peer);
+        this.resend.delete(peer);
+        if (this.view[peer]) this.view[peer] = { ...this.view[peer], reachable: false };
+        if (this.observers.has(peer) && !voters.includes(peer)) this.observers.delete(peer);
+      },
+    );
   }
 
   /** Quorum loss: no majority acknowledged anything sent within the last election timeout → step down. */
@@ -645,6 +700,8 @@ export class Raft extends EventEmitter<RaftEvents> {
   private async handOver(peer: string): Promise<boolean> {
     this.transferUntil = Infinity;
     const term = this.term;
+    this.log?.freeze();
+    await this.catchUp(peer, term);
     let ok: boolean;
     try {
       const r = await this.transport.send(peer, { type: 'timeoutnow', term, leader: this.id }, this.rpcTimeout());
@@ -658,6 +715,23 @@ export class Raft extends EventEmitter<RaftEvents> {
       this.resetElectionTimer();
     }
     return ok;
+  }
+
+  /**
+   * Before TimeoutNow, the target gets every entry this leader holds (Raft's leadership transfer), so it
+   * can win the next term's election: voters refuse a candidate whose log is behind theirs.
+   */
+  private async catchUp(peer: string, term: number): Promise<void> {
+    const log = this.log;
+    if (!log) return;
+    const deadline = this.clock.now() + this.timing.electionMinMs;
+    while (this.role === 'leader' && this.term === term && this.running && this.clock.now() < deadline) {
+      if (log.matchOf(peer) >= log.position()[1]) return;
+      this.sendTo(peer);
+      await new Promise((resolve) =>
+        this.clock.setTimeout(() => resolve(undefined), Math.max(1, this.timing.heartbeatMs / 10)),
+      );
+    }
   }
 
   /** Leader only: hands leadership to the best reachable voter and steps down. Resolves with the target. */
@@ -750,6 +824,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (req.leader !== from) return { term: this.term, ok: false, reason: 'spoofed' };
     if (this.voters === null || votersKey(this.voters) !== votersKey(req.voters))
       return { term: this.term, ok: false, reason: this.voters === null ? 'no-voters' : 'voter-set' };
+    if (!this.voters.includes(from)) return { term: this.term, ok: false, reason: 'not-a-voter' };
     if (req.term < this.term) return { term: this.term, ok: false, reason: 'stale-term' };
     this.observeTerm(req.term);
     if (this.role === 'leader') throw new Error(`two leaders claim term ${req.term}`);
@@ -759,14 +834,16 @@ export class Raft extends EventEmitter<RaftEvents> {
     if (this.role !== 'follower' || this.leaderId !== from) this.becomeFollower(from, req.since);
     this.leaderSince = req.since;
     this.resetElectionTimer();
-    const last = this.lastRecord();
-    if (req.last && comparePositions(req.last, last) > 0) this.emit('behind', { leader: from, last: req.last });
+    let log: AppendResult | undefined;
+    if (this.log && req.append) log = this.log.handleAppend(req.append);
+    else if (this.log && req.snapshot) log = this.log.handleSnapshot(req.snapshot);
     return {
       term: this.term,
       ok: true,
       score: this.isVoter ? this.scoreFn() : undefined,
       votedFor: this.persisted.votedFor,
-      last,
+      last: this.lastRecord(),
+      log,
     };
   }
 
@@ -786,6 +863,35 @@ const isTerm = (v: unknown): v is number => Number.isSafeInteger(v) && (v as num
 const isPosition = (v: unknown): boolean => v === undefined || (Array.isArray(v) && v.length === 2 && v.every(isTerm));
 const isId = (v: unknown): v is string => typeof v === 'string' && v.length > 0 && v.length < 200;
 
+const isIndex = isTerm;
+
+function isAppend(v: unknown): v is AppendRequest {
+  const a = v as Record<string, unknown> | null;
+  if (typeof a !== 'object' || a === null || !isPosition(a.prev) || a.prev === undefined || !isIndex(a.commit))
+    return false;
+  if (!Array.isArray(a.entries)) return false;
+  let expect = (a.prev as number[])[0] as number;
+  for (const e of a.entries as Record<string, unknown>[]) {
+    if (typeof e !== 'object' || e === null || !isIndex(e.index) || !isTerm(e.term) || typeof e.kind !== 'string')
+      return false;
+    if (e.index !== ++expect) return false; // contiguous after prev
+  }
+  return true;
+}
+
+function isChunk(v: unknown): v is SnapshotChunk {
+  const c = v as Record<string, unknown> | null;
+  return (
+    typeof c === 'object' &&
+    c !== null &&
+    isIndex(c.index) &&
+    isTerm(c.term) &&
+    isIndex(c.offset) &&
+    isIndex(c.total) &&
+    typeof c.chunk === 'string'
+  );
+}
+
 /** Shape check of a request that arrived from the network (peers are licensed, not trusted to be well-formed). */
 export function isElectionRequest(v: unknown): v is ElectionRequest {
   const r = v as Record<string, unknown> | null;
@@ -802,7 +908,9 @@ export function isElectionRequest(v: unknown): v is ElectionRequest {
         r.voters.every(isId) &&
         typeof r.since === 'number' &&
         isPosition(r.last) &&
-        (r.view === undefined || (typeof r.view === 'object' && r.view !== null))
+        (r.view === undefined || (typeof r.view === 'object' && r.view !== null)) &&
+        (r.append === undefined || isAppend(r.append)) &&
+        (r.snapshot === undefined || isChunk(r.snapshot))
       );
     case 'timeoutnow':
       return isTerm(r.term) && isId(r.leader);
@@ -810,10 +918,8 @@ export function isElectionRequest(v: unknown): v is ElectionRequest {
       return isTerm(r.term);
     case 'hello':
       return isTerm(r.expect) && (r.voters === null || typeof r.voters === 'object');
-    case 'record':
-      return typeof r.record === 'object' && r.record !== null;
-    case 'sync':
-      return true;
+    case 'propose':
+      return typeof r.kind === 'string' && r.kind.length > 0 && r.kind.length < 64;
     default:
       return false;
   }
@@ -822,5 +928,16 @@ export function isElectionRequest(v: unknown): v is ElectionRequest {
 /** Shape check of an answer from the network. */
 export function isElectionResponse(v: unknown): v is ElectionResponse {
   const r = v as Record<string, unknown> | null;
-  return typeof r === 'object' && r !== null && isTerm(r.term) && typeof r.ok === 'boolean' && isPosition(r.last);
+  if (typeof r !== 'object' || r === null || !isTerm(r.term) || typeof r.ok !== 'boolean' || !isPosition(r.last))
+    return false;
+  const log = r.log as Record<string, unknown> | undefined;
+  return (
+    log === undefined ||
+    (typeof log === 'object' &&
+      log !== null &&
+      typeof log.ok === 'boolean' &&
+      (log.match === undefined || isIndex(log.match)) &&
+      (log.conflict === undefined || isIndex(log.conflict)) &&
+      (log.snapOffset === undefined || isIndex(log.snapOffset)))
+  );
 }

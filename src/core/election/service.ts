@@ -1,20 +1,32 @@
-// The node's election service: runs the Raft state machine over /chorus/election/1.0.0, settles the
-// voter set (election.voters, or bootstrap with election.expect as Consul's bootstrap_expect), scores
-// this node, serves `chorus elect` (status, trigger, resign) and hosts the leader-only paths
-// (leader-paths.ts) on the same protocol.
+// The node's election service: runs Raft over /chorus/election/1.0.0, settles the voter set
+// (election.voters, or bootstrap with election.expect as Consul's bootstrap_expect), scores this node,
+// serves `chorus elect` (status, trigger, resign), owns the consensus log (consensus.db) with its state
+// machines — the leader-only paths (leader-paths.ts) and whatever a feature registers (tasks) — and
+// forwards a feature's proposals from any node to the leader, so callers never need to know who leads.
 import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PeerAddressBook } from '../p2p/peer-addresses.ts';
 import { EventEmitter } from 'node:events';
 import type { RedactionRuleConfig } from '../config/schema.ts';
+import { join } from 'node:path';
 import { ChorusError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { EventRecorder } from '../node/recorder.ts';
 import type { Signer } from '../p2p/signer.ts';
 import type { Redactor } from '../shhh/redactor.ts';
+import { ConsensusLog, type StateMachine } from './consensus-log.ts';
+import { NotLeaderError } from './errors.ts';
 import { LeaderPaths, type ContextEntry, type PolicyView, type ProposeResult } from './leader-paths.ts';
-import { Raft, type ElectionRequest, type ElectionResponse, type ElectionRole, type ElectionTiming } from './raft.ts';
-import { NotLeaderError } from './records.ts';
+import { SqliteLogStorage, type LogStorage } from './log-store.ts';
+import { Forwarder, type Vet } from './forward.ts';
+import {
+  Raft,
+  systemClock,
+  type ElectionRequest,
+  type ElectionResponse,
+  type ElectionRole,
+  type ElectionTiming,
+} from './raft.ts';
 import { hostResources, scoreOf, type ScoreComponents, type ScoreWeights } from './score.ts';
 import { FileElectionStorage, type ElectionStorage } from './state.ts';
 import { Libp2pElectionTransport } from './transport.ts';
@@ -44,6 +56,8 @@ export interface ElectionServiceOptions {
   redactor?: Redactor;
   capabilities?: () => number;
   storage?: ElectionStorage;
+  /** The consensus log's storage (default: consensus.db in the data dir). */
+  logStorage?: LogStorage;
   /** Whether a peer may take part (the license admission): others are neither asked nor answered. */
   admit?: (peer: string) => Promise<boolean>;
 }
@@ -80,10 +94,17 @@ export interface ElectionServiceEvents {
   change: [];
 }
 
+/** The consensus log's file in the data dir. */
+export const CONSENSUS_LOG_FILE = 'consensus.db';
+
 export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   readonly raft: Raft;
   readonly transport: Libp2pElectionTransport;
+  /** The replicated log every node applies in the same order. */
+  readonly log: ConsensusLog;
   private readonly opts: ElectionServiceOptions;
+  /** Proposals of registered kinds from any node, through the leader. */
+  private readonly forwarder: Forwarder;
   /** SLURP context writes and SHHH policy changes (leader only). */
   readonly paths: LeaderPaths;
   private readonly self: string;
@@ -116,6 +137,9 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       stabilityMs: c.stabilityWindowMs,
       handoverMargin: c.handoverMargin,
     };
+    this.log = new ConsensusLog({
+      storage: opts.logStorage ?? new SqliteLogStorage(join(opts.dataDir, CONSENSUS_LOG_FILE)),
+    });
     this.raft = new Raft({
       id: this.self,
       transport: this.transport,
@@ -123,9 +147,34 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
       timing,
       preVote: c.preVote,
       score: () => this.score(),
-      lastRecord: () => this.paths?.position() ?? [0, 0],
+      log: this.log,
     });
-    this.paths = new LeaderPaths(opts, this.raft, this.transport, configRules);
+    this.paths = new LeaderPaths(opts, this.raft, this.log, configRules);
+    this.forwarder = new Forwarder({
+      self: this.self,
+      raft: this.raft,
+      log: this.log,
+      transport: this.transport,
+      clock: systemClock,
+    });
+  }
+
+  /**
+   * Registers a feature's state machine on the consensus log (before start). With `forward`, any node
+   * may submit proposals of this kind (checked by the leader with `vet`): they go to the leader.
+   */
+  register(kind: string, machine: StateMachine, opts: { forward?: boolean; vet?: Vet } = {}): void {
+    this.log.register(kind, machine);
+    if (opts.forward) this.forwarder.allow(kind, opts.vet);
+  }
+
+  /**
+   * Proposes an entry of a registered kind through the leader, wherever it is, and resolves with its
+   * state machine's result once committed and applied. Retries across leader changes until the signal
+   * fires; proposals must therefore be idempotent (carry a request id the state machine remembers).
+   */
+  submit(kind: string, data: unknown, signal: AbortSignal): Promise<unknown> {
+    return this.forwarder.submit(kind, data, signal);
   }
 
   get peerId(): string {
@@ -153,6 +202,13 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   }
 
   async start(): Promise<void> {
+    this.log.on('archived', ({ from, to }) =>
+      this.opts.logger.warn('the voter set changed: the consensus log of the old cluster was moved aside', {
+        cluster: from,
+        file: to,
+      }),
+    );
+    this.log.start();
     this.paths.start();
     await this.transport.start((from, req) => this.handle(from, req));
     this.settleVoters();
@@ -184,6 +240,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     if (target) this.opts.logger.info('handed leadership over', { to: target });
     await this.transport.stop();
     this.addressBook.stop();
+    this.log.storage.close();
   }
 
   /** A crash as far as the others can tell: no hand-over (tests use it to "kill" a node in-process). */
@@ -194,6 +251,7 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     this.raft.halt();
     await this.transport.stop();
     this.addressBook.stop();
+    this.log.storage.close();
   }
 
   // ---- voter set --------------------------------------------------------------------------------------
@@ -271,8 +329,10 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
             this.raft.voters === null ? null : { members: this.raft.voters, source: this.raft.votersSource ?? '' },
           leader: this.raft.leader,
         };
+      case 'propose':
+        return this.forwarder.serve(from, req.kind, req.data);
       default:
-        return this.paths.handle(from, req) ?? this.raft.handle(from, req);
+        return this.raft.handle(from, req);
     }
   }
 

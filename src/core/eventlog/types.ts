@@ -25,6 +25,7 @@ export const LOG_TYPES = [
   'node_stopped',
   'election',
   'decision',
+  'task',
 ] as const;
 
 export type LogType = (typeof LOG_TYPES)[number];

@@ -10,6 +10,7 @@ import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import { ChorusDatastore } from '../dht/datastore.ts';
 import { ElectionService } from '../election/service.ts';
+import { TaskService } from '../tasks/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
 import { chorusValidators, type DhtContext } from '../dht/kad.ts';
 import { EventLog } from '../eventlog/eventlog.ts';
@@ -120,6 +121,8 @@ export class ChorusNode {
   private readonly discovery: DiscoveryDialer | undefined;
   private api: ApiServer | undefined;
   election!: ElectionService;
+  /** Tasks: committed on the consensus log, changed through the leader from any node. */
+  tasks!: TaskService;
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
   ops: OpsService | undefined;
   private readonly redactor: Redactor;
@@ -390,9 +393,29 @@ export class ChorusNode {
         },
         config.shhh.rules,
       );
+      const tasks = new TaskService({
+        election,
+        self: libp2p.peerId.toString(),
+        config: () => node.config.tasks,
+        agent: () => ({
+          name: node.config.agent.name,
+          role: node.config.agent.role,
+          expertise: node.config.agent.expertise,
+          capabilities: node.config.agent.capabilities,
+        }),
+        publisher: {
+          publish: (type, data, o) => pubsub.publish(type, data, { ...o, signal: AbortSignal.timeout(5000) }),
+          hasSubscribers: (topic) => libp2p.services.pubsub.getSubscribers(topic).length > 0,
+        },
+        record: (kind, data) => recorder.record(kind, data),
+        logger: logger.child('tasks'),
+      });
       await election.start();
       started.push({ stop: () => election.stop() });
       node.election = election;
+      tasks.start();
+      started.push({ stop: () => tasks.stop() });
+      node.tasks = tasks;
       if (opts.api !== false) {
         const api = new ApiServer({
           dataDir: config.dataDir,
@@ -567,6 +590,7 @@ export class ChorusNode {
   stop(): Promise<void> {
     this.stopping ??= (async () => {
       clearTimeout(this.capabilityTimer);
+      this.tasks?.stop();
       await this.election?.stop().catch(() => {}); // a leader hands over first
       await this.ops?.close().catch(() => {});
       await this.api?.stop().catch(() => {});

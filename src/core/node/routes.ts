@@ -9,6 +9,8 @@ import { STATIC_TOPICS } from '../pubsub/topics.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
+import { taskRoutes } from '../tasks/routes.ts';
+import { parseAddress } from '../ucxl/address.ts';
 import type { ChorusNode, NodeStatus } from './node.ts';
 import type { AdmittedPeer } from '../license/admission.ts';
 
@@ -77,6 +79,12 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
     ...decisionRoutes(node),
     ...electionRoutes(node),
     ...opsRoutes(node),
+    ...taskRoutes({
+      tasks: node.tasks,
+      role: () => node.config.agent.role,
+      writeResult: async (address, content, roles, signal) =>
+        node.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
+    }),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
     'GET /v1/license': async (): Promise<LicenseInfo> => ({
