@@ -1,0 +1,160 @@
+// Verification of the event log's chain, with a diagnosis of what broke it (edited, dropped, reordered,
+// bad signature, bad link, malformed), and the cheap O(1) check of the log's tail run when it opens.
+import type { DatabaseSync } from 'node:sqlite';
+import { ChorusError } from '../errors.ts';
+import { COLUMNS, ZERO_HASH, parseRow, rowHash, signatureValid } from './format.ts';
+import type { StoredRow } from './format.ts';
+import type { AuthorVerifier, LogSigner, VerifyProblem, VerifyReport } from './types.ts';
+
+/**
+ * Walks the whole chain in seq order. What it proves: every entry's hash matches its contents, its signature
+ * matches its hash, it links to the previous entry's hash, seqs run 1, 2, 3… without gaps and times never go
+ * backwards. What it cannot prove: that the tail was not cut off — a log truncated after entry N is a perfectly
+ * valid chain of N entries. Detecting truncation needs the head ({ seq, hash }) anchored somewhere else (a peer,
+ * a published decision, an operator's note) and compared with this report's headSeq/headHash.
+ */
+export function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyReport {
+  let entries = 0;
+  let headSeq = 0;
+  let headHash = ZERO_HASH;
+  let headTime = '';
+  const fail = (problem: VerifyProblem): VerifyReport => ({ ok: false, entries, headSeq, headHash, problem });
+
+  for (const raw of db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq`).iterate()) {
+    const expected = headSeq + 1;
+    const row = parseRow(raw);
+    if (typeof row === 'string') {
+      const label = typeof raw.seq === 'number' && Number.isSafeInteger(raw.seq) ? raw.seq : expected;
+      return fail({ seq: label, kind: 'malformed', message: `entry ${label} is malformed: ${row}` });
+    }
+    const contentMatches = rowHash(row) === row.hash;
+    if (row.seq !== expected || !contentMatches) return fail(diagnose(db, row, expected, contentMatches));
+    if (!signatureValid(check, row.author, row.hash, row.signature)) {
+      return fail({
+        seq: row.seq,
+        kind: 'bad_signature',
+        message: `entry ${row.seq}: signature does not verify for author ${row.author}`,
+      });
+    }
+    if (row.prevHash !== headHash) {
+      return fail({
+        seq: row.seq,
+        kind: 'bad_link',
+        message:
+          row.seq === 1
+            ? 'entry 1: prevHash is not the zero hash'
+            : `entry ${row.seq}: prevHash does not match the hash of entry ${headSeq} (entry ${headSeq} was rewritten, or the chain was spliced)`,
+      });
+    }
+    if (row.time < headTime) {
+      return fail({
+        seq: row.seq,
+        kind: 'reordered',
+        message: `entry ${row.seq}: time ${row.time} is earlier than entry ${headSeq}'s ${headTime}`,
+      });
+    }
+    entries += 1;
+    headSeq = row.seq;
+    headHash = row.hash;
+    headTime = row.time;
+  }
+  return { ok: true, entries, headSeq, headHash };
+}
+
+/**
+ * Explains why `row` is not entry `expected` with intact contents. Slow paths (a scan of the log per call) are
+ * fine here: they run once, on a log that has already failed.
+ */
+function diagnose(db: DatabaseSync, row: StoredRow, expected: number, contentMatches: boolean): VerifyProblem {
+  if (contentMatches) {
+    // A genuine entry `row.seq`, in the wrong place.
+    if (row.seq < expected) {
+      return { seq: row.seq, kind: 'reordered', message: `entry ${row.seq} appears after entry ${expected - 1}` };
+    }
+    const where = findStoredAt(db, expected, row.seq);
+    if (where === null) {
+      return {
+        seq: expected,
+        kind: 'dropped',
+        message: `entry ${expected} is missing: entry ${expected - 1} is followed by entry ${row.seq}`,
+      };
+    }
+    return {
+      seq: expected,
+      kind: 'reordered',
+      message: `entry ${expected} is out of place: it is stored under seq ${where}`,
+    };
+  }
+  const original = findOriginalSeq(db, row);
+  if (original === null) {
+    return { seq: row.seq, kind: 'edited', message: `entry ${row.seq}: contents do not match its hash (edited)` };
+  }
+  if (original === expected) {
+    return { seq: row.seq, kind: 'edited', message: `entry ${expected} was renumbered to ${row.seq}` };
+  }
+  const where = findStoredAt(db, expected, row.seq);
+  if (where === null) {
+    return {
+      seq: expected,
+      kind: 'dropped',
+      message: `entry ${expected} is missing: entry ${original} was renumbered to take its place`,
+    };
+  }
+  return {
+    seq: expected,
+    kind: 'reordered',
+    message: `entry ${expected} is out of place: seq ${row.seq} holds entry ${original}, entry ${expected} is stored under seq ${where}`,
+  };
+}
+
+/** The stored seq of a row (other than `excludeSeq`) whose contents are a genuine entry `seq`, if any. */
+function findStoredAt(db: DatabaseSync, seq: number, excludeSeq: number): number | null {
+  for (const raw of db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq`).iterate()) {
+    const row = parseRow(raw);
+    if (typeof row === 'string' || row.seq === excludeSeq) continue;
+    if (rowHash(row, seq) === row.hash) return row.seq;
+  }
+  return null;
+}
+
+/** The seq this row's contents were hashed under, searched outwards from its stored seq; null if none. */
+function findOriginalSeq(db: DatabaseSync, row: StoredRow): number | null {
+  const stats = db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries').get();
+  const limit = Math.max(row.seq, Number(stats?.n ?? 0), Number(stats?.m ?? 0)) + 1;
+  for (let d = 1; row.seq - d >= 1 || row.seq + d <= limit; d += 1) {
+    if (row.seq - d >= 1 && rowHash(row, row.seq - d) === row.hash) return row.seq - d;
+    if (row.seq + d <= limit && rowHash(row, row.seq + d) === row.hash) return row.seq + d;
+  }
+  return null;
+}
+
+/**
+ * The cheap integrity check run on open: the log starts at 1, and the last entry is well-formed, hashes to
+ * itself, links to the entry before it and (if this signer wrote it) carries a valid signature. O(1) in log size.
+ */
+export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): void {
+  const corrupt = (message: string): ChorusError =>
+    new ChorusError('EVENTLOG_CORRUPT', `${file}: ${message}; run \`chorus log verify\` for details`);
+  const raws = db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq DESC LIMIT 2`).all();
+  const lastRaw = raws[0];
+  if (lastRaw === undefined) return;
+  const first = db.prepare('SELECT min(seq) AS s FROM entries').get()?.s;
+  if (first !== 1) throw corrupt(`the log starts at seq ${String(first)}, not 1`);
+  const last = parseRow(lastRaw);
+  if (typeof last === 'string') throw corrupt(`last entry is malformed: ${last}`);
+  if (rowHash(last) !== last.hash) throw corrupt(`last entry ${last.seq} does not match its hash`);
+  const own = (_a: string, d: Uint8Array, s: Uint8Array): boolean => signer.verify(d, s);
+  if (last.author === signer.author && !signatureValid(own, last.author, last.hash, last.signature)) {
+    throw corrupt(`last entry ${last.seq} has a bad signature`);
+  }
+  const prevRaw = raws[1];
+  if (prevRaw === undefined) {
+    if (last.seq !== 1 || last.prevHash !== ZERO_HASH) throw corrupt('first entry does not start the chain');
+    return;
+  }
+  const prev = parseRow(prevRaw);
+  if (typeof prev === 'string') throw corrupt(`entry before the last is malformed: ${prev}`);
+  if (rowHash(prev) !== prev.hash) throw corrupt(`entry ${prev.seq} does not match its hash`);
+  if (last.seq !== prev.seq + 1) throw corrupt(`entries ${prev.seq + 1}..${last.seq - 1} are missing`);
+  if (last.prevHash !== prev.hash) throw corrupt(`last entry ${last.seq} does not link to entry ${prev.seq}`);
+}
