@@ -31,6 +31,13 @@ export function verify(_opts: object, ctx: CommandContext): VerifyReport {
   const report = EventLog.verifyFile(logFile(ctx), verifyByAuthor);
   if (!report.ok) {
     const p = report.problem;
+    if (p?.kind === 'damaged') {
+      throw new CheckFailedError(
+        `event log verification failed: ${p.message} (move it aside, or run \`chorus node --repair\`: the node starts a new log)`,
+        'LOG_VERIFY_FAILED',
+        report,
+      );
+    }
     throw new CheckFailedError(
       `event log verification failed at entry ${p?.seq}: ${p?.kind} — ${p?.message}`,
       'LOG_VERIFY_FAILED',

@@ -7,12 +7,13 @@ import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
+import { quickCheck, sqliteDamage } from '../store-check.ts';
 import { canonicalJson } from './canonical.ts';
 import { followEntries, ChangeNotifier, DEFAULT_POLL_MS } from './follow.ts';
 import { BUSY_TIMEOUT_MS, COLUMNS, ZERO_HASH, checkFormat, ensureSchema, entryHash, rowToEntry } from './format.ts';
 import { isLogType } from './types.ts';
 import type { AuthorVerifier, LogEntry, LogSigner, LogType, VerifyReport } from './types.ts';
-import { checkTail, verifyChain } from './verify.ts';
+import { checkTail, damagedReport, verifyChain } from './verify.ts';
 
 export { canonicalJson } from './canonical.ts';
 export { ZERO_HASH, entryHash } from './format.ts';
@@ -149,10 +150,15 @@ export class EventLog {
       throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
     }
     try {
+      // damage first: a damaged page may hold no entry the walk reads, and SQLite's own error names no file
+      const damage = quickCheck(db);
+      if (damage !== undefined) return damagedReport(path, damage);
       checkFormat(db, path);
       return verifyChain(db, verify);
     } catch (err) {
       if (err instanceof ChorusError) throw err;
+      const damage = sqliteDamage(err);
+      if (damage !== undefined) return damagedReport(path, damage);
       throw new ChorusError('EVENTLOG_READ_FAILED', `cannot read event log ${path}: ${String(err)}`, { cause: err });
     } finally {
       db.close();

@@ -104,10 +104,18 @@ export interface LogEntry {
   signature: string;
 }
 
-export type VerifyProblemKind = 'edited' | 'dropped' | 'reordered' | 'bad_signature' | 'bad_link' | 'malformed';
+/** damaged: SQLite cannot read the file (a damaged page, a truncated file); nothing in it is verified. */
+export type VerifyProblemKind =
+  | 'edited'
+  | 'dropped'
+  | 'reordered'
+  | 'bad_signature'
+  | 'bad_link'
+  | 'malformed'
+  | 'damaged';
 
 export interface VerifyProblem {
-  /** where the chain breaks: the altered entry, or the seq missing / out of place */
+  /** where the chain breaks: the altered entry, or the seq missing / out of place (0: the whole file) */
   seq: number;
   kind: VerifyProblemKind;
   message: string;

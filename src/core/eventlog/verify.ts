@@ -61,6 +61,17 @@ export function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyRepo
   return { ok: true, entries, headSeq, headHash };
 }
 
+/** The report for a file SQLite itself cannot read (structural damage: no entry can be trusted). */
+export function damagedReport(file: string, reason: string): VerifyReport {
+  return {
+    ok: false,
+    entries: 0,
+    headSeq: 0,
+    headHash: ZERO_HASH,
+    problem: { seq: 0, kind: 'damaged', message: `${file} is damaged: ${reason}` },
+  };
+}
+
 /**
  * Explains why `row` is not entry `expected` with intact contents. Slow paths (a scan of the log per call) are
  * fine here: they run once, on a log that has already failed.
