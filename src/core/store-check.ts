@@ -98,7 +98,10 @@ export interface StoreRepair {
 
 /** `2026-11-30T14:59:23.123Z` → `20261130T145923Z`. */
 function stamp(now: Date): string {
-  return now.toISOString().replace(/[-:]/g, '').replace(/\.\d+Z$/, 'Z');
+  return now
+    .toISOString()
+    .replace(/[-:]/g, '')
+    .replace(/\.\d+Z$/, 'Z');
 }
 
 /** Moves a store (and a SQLite store's -wal and -shm) aside with a `.damaged-<time>` suffix. */

@@ -104,7 +104,7 @@ describe('canonicalJson', () => {
 
 describe('log types', () => {
   it('maps pubsub message types to log types', () => {
-    assert.equal(LOG_TYPES.length, 22);
+    assert.equal(LOG_TYPES.length, 23);
     assert.equal(logTypeForMessage('TaskAnnouncement'), 'task_announced');
     assert.equal(logTypeForMessage('TaskClaim'), 'task_claimed');
     assert.equal(logTypeForMessage('TaskProgress'), 'task_progress');
@@ -168,7 +168,7 @@ describe('EventLog basics', () => {
       () => log.append('not_a_type' as never, {}),
       (err: unknown) => err instanceof ChorusError && err.code === 'EVENTLOG_BAD_TYPE',
     );
-    assert.deepEqual(log.verify(), { ok: true, entries: 10, headSeq: 10, headHash: rest[8]?.hash });
+    assert.deepEqual(log.verify(), { ok: true, from: 1, entries: 10, headSeq: 10, headHash: rest[8]?.hash });
     log.close();
     assert.throws(
       () => log.append('decision', {}),
@@ -336,7 +336,7 @@ describe('EventLog tamper detection', () => {
     fill(log, 4);
     // The node still holds the file open while it is verified read-only.
     const good = EventLog.verifyFile(file, verifyWith(KEYS));
-    assert.deepEqual(good, { ok: true, entries: 4, headSeq: 4, headHash: log.head.hash });
+    assert.deepEqual(good, { ok: true, from: 1, entries: 4, headSeq: 4, headHash: log.head.hash });
     const bad = EventLog.verifyFile(file, verifyWith(makeKeys()));
     assert.equal(bad.ok, false);
     assert.equal(bad.problem?.kind, 'bad_signature');

@@ -231,4 +231,18 @@ export function registerNodeVerbs(program: Command): void {
       const [{ verify }, { renderVerify }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
       await invoke(cmd, (ctx) => verify({}, ctx), { view: renderVerify });
     });
+  log
+    .command('compact')
+    .description(
+      'apply retention now: remove the entries older than eventLog.maxAgeDays or over eventLog.maxSizeMb, leave a signed checkpoint, free the space',
+    )
+    .addHelpText(
+      'after',
+      "\nRuns in the node when one is running (it also does this every minute), else on the file with the node's key.\n" +
+        '`chorus log verify` then proves every kept entry from the checkpoint on. Limits: docs/config.md (eventLog.*).',
+    )
+    .action(async (_opts, cmd: Command) => {
+      const [{ compact }, { renderCompact }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
+      await invoke(cmd, (ctx) => compact({}, ctx), { view: renderCompact });
+    });
 }

@@ -10,16 +10,30 @@ import { ChorusError } from '../errors.ts';
 import { quickCheck, sqliteDamage } from '../store-check.ts';
 import { canonicalJson } from './canonical.ts';
 import { followEntries, ChangeNotifier, DEFAULT_POLL_MS } from './follow.ts';
-import { BUSY_TIMEOUT_MS, COLUMNS, ZERO_HASH, checkFormat, ensureSchema, entryHash, rowToEntry } from './format.ts';
+import {
+  BUSY_TIMEOUT_MS,
+  COLUMNS,
+  checkFormat,
+  ensureSchema,
+  prepareNewFile,
+  entryHash,
+  readCheckpoint,
+  rowToEntry,
+} from './format.ts';
+import { LogRetention, compactStep, logBytes, releaseFreePages } from './retention.ts';
+import type { CompactOptions, CompactStep, RetentionPolicy, RetentionRunnerOptions } from './retention.ts';
 import { isLogType } from './types.ts';
-import type { AuthorVerifier, LogEntry, LogSigner, LogType, VerifyReport } from './types.ts';
-import { checkTail, damagedReport, verifyChain } from './verify.ts';
+import type { AuthorVerifier, Checkpoint, LogEntry, LogSigner, LogType, VerifyReport } from './types.ts';
+import { GENESIS, checkTail, damagedReport, verifyChain } from './verify.ts';
 
 export { canonicalJson } from './canonical.ts';
 export { ZERO_HASH, entryHash } from './format.ts';
 export { LOG_TYPES, isLogType, logTypeForMessage } from './types.ts';
+export { compactLog, retentionPolicy } from './retention.ts';
+export type { CompactResult, RetentionPolicy } from './retention.ts';
 export type {
   AuthorVerifier,
+  Checkpoint,
   LogEntry,
   LogSigner,
   LogType,
@@ -46,6 +60,8 @@ interface Statements {
  */
 export interface EventLogOptions {
   sync?: 'normal' | 'full';
+  /** Run retention (by age and size, see retention.ts) at open and periodically until the log closes. */
+  retention?: RetentionRunnerOptions;
 }
 
 export class EventLog {
@@ -54,6 +70,7 @@ export class EventLog {
   readonly #signer: LogSigner;
   readonly #stmt: Statements;
   readonly #changes = new ChangeNotifier();
+  #retention: LogRetention | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, file: string, signer: LogSigner) {
@@ -103,6 +120,7 @@ export class EventLog {
       throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
     }
     try {
+      prepareNewFile(db);
       // SQLite creates the -wal and -shm files with the database file's permissions (0600).
       const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
       if (mode !== 'wal')
@@ -110,7 +128,12 @@ export class EventLog {
       db.exec(`PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       ensureSchema(db, path);
       checkTail(db, signer, path);
-      return new EventLog(db, path, signer);
+      const log = new EventLog(db, path, signer);
+      if (options.retention) {
+        log.#retention = new LogRetention(log, options.retention);
+        log.#retention.start();
+      }
+      return log;
     } catch (err) {
       db.close();
       if (err instanceof ChorusError) throw err;
@@ -194,10 +217,10 @@ export class EventLog {
     const entries: LogEntry[] = [];
     try {
       db.exec('BEGIN IMMEDIATE');
-      const last = this.#stmt.last.get();
-      let seq = last === undefined ? 0 : Number(last.seq);
-      let prevHash = last === undefined ? ZERO_HASH : String(last.hash);
-      let lastTime = typeof last?.time === 'string' ? last.time : '';
+      const last = this.#last();
+      let seq = last.seq;
+      let prevHash = last.hash;
+      let lastTime = last.time;
       for (const { type, dataJson } of prepared) {
         seq += 1;
         const now = new Date().toISOString();
@@ -225,16 +248,54 @@ export class EventLog {
     return entries;
   }
 
-  /** Number of entries (= head seq: seqs run 1..head without gaps). */
+  /** The head's seq: entries ever appended (seqs run without gaps; retention may have removed the oldest). */
   get size(): number {
     return this.head.seq;
   }
 
-  /** The last entry's { seq, hash }; { 0, 64 zeros } when empty. Reads the file, so it sees other writers. */
+  /**
+   * The last entry's { seq, hash }; { 0, 64 zeros } when empty (the checkpoint's, should retention have left no
+   * entry). Reads the file, so it sees other writers.
+   */
   get head(): { seq: number; hash: string } {
     this.#assertOpen();
+    const { seq, hash } = this.#last();
+    return { seq, hash };
+  }
+
+  /** The chain's head: the last entry, else the checkpoint, else the genesis. */
+  #last(): { seq: number; hash: string; time: string } {
     const last = this.#stmt.last.get();
-    return last === undefined ? { seq: 0, hash: ZERO_HASH } : { seq: Number(last.seq), hash: String(last.hash) };
+    if (last !== undefined) return { seq: Number(last.seq), hash: String(last.hash), time: String(last.time) };
+    const cp = readCheckpoint(this.#db);
+    return typeof cp === 'object' ? { seq: cp.seq, hash: cp.hash, time: cp.entryTime } : { ...GENESIS };
+  }
+
+  /** The retention checkpoint in force (absent while nothing was ever removed). */
+  checkpoint(): Omit<Checkpoint, 'signature'> | undefined {
+    this.#assertOpen();
+    const cp = readCheckpoint(this.#db);
+    if (typeof cp !== 'object') return undefined;
+    const { signature: _signature, ...shown } = cp;
+    return shown;
+  }
+
+  /** One retention step (see compactStep in retention.ts); compactLog runs a whole pass. */
+  compactStep(policy: RetentionPolicy, opts?: CompactOptions): CompactStep {
+    this.#assertOpen();
+    return compactStep(this.#db, this.#signer, policy, opts);
+  }
+
+  /** Gives freed pages back to the file system (logs created since retention exists; a no-op for older ones). */
+  releaseFreePages(): void {
+    this.#assertOpen();
+    releaseFreePages(this.#db);
+  }
+
+  /** Live bytes (pages in use) and the file's size in pages, WAL frames included. */
+  bytes(): { live: number; file: number } {
+    this.#assertOpen();
+    return logBytes(this.#db);
   }
 
   /** The last `count` entries, in ascending seq order. */
@@ -282,6 +343,7 @@ export class EventLog {
 
   close(): void {
     if (this.#closed) return;
+    this.#retention?.stop();
     this.#closed = true;
     this.#changes.wake();
     this.#db.close();

@@ -1,16 +1,17 @@
-// The event log's file format: the SQLite schema (meta, entries, checkpoint), the entry hash, and the
-// parsing and validation of stored rows and of the retention checkpoint. Pure functions over a DatabaseSync.
+// The event log's file format: the SQLite schema (meta, entries, checkpoint), the entry and checkpoint hashes,
+// and the parsing and validation of stored rows and of the retention checkpoint. Pure functions over a DatabaseSync.
 import { createHash } from 'node:crypto';
 import type { DatabaseSync, SQLOutputValue } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
 import { canonicalJson } from './canonical.ts';
 import { isLogType } from './types.ts';
-import type { AuthorVerifier, LogEntry, LogType } from './types.ts';
+import type { AuthorVerifier, Checkpoint, LogEntry, LogType } from './types.ts';
 
 /** prevHash of entry 1. */
 export const ZERO_HASH = '0'.repeat(64);
 
 export const FORMAT = 'chorus-eventlog/1';
+const CHECKPOINT_FORMAT = 'chorus-eventlog-checkpoint/1';
 export const BUSY_TIMEOUT_MS = 5000;
 export const COLUMNS = 'seq, time, type, data, author, prev_hash, hash, signature';
 
@@ -104,6 +105,62 @@ export function signatureValid(check: AuthorVerifier, author: string, hash: stri
 }
 
 // ---------------------------------------------------------------------------------------------------------------
+// the retention checkpoint
+
+/**
+ * sha256 (hex) over canonicalJson({ author, entryHash, entryTime, format, seq, time }): what the checkpoint's
+ * signature covers. The format string keeps a checkpoint from ever verifying as an entry, or the reverse.
+ */
+export function checkpointHash(cp: Omit<Checkpoint, 'signature'>): string {
+  return createHash('sha256')
+    .update(
+      canonicalJson({
+        author: cp.author,
+        entryHash: cp.hash,
+        entryTime: cp.entryTime,
+        format: CHECKPOINT_FORMAT,
+        seq: cp.seq,
+        time: cp.time,
+      }),
+      'utf8',
+    )
+    .digest('hex');
+}
+
+const CHECKPOINT_COLUMNS = 'seq, hash, entry_time, time, author, signature';
+
+/**
+ * The checkpoint at the cut, if entries were ever removed: undefined when there is none (or the file predates
+ * retention and has no checkpoint table), a string when the stored row is malformed.
+ */
+export function readCheckpoint(db: DatabaseSync): Checkpoint | string | undefined {
+  if (!tableNames(db).has('checkpoint')) return undefined;
+  const rows = db.prepare(`SELECT ${CHECKPOINT_COLUMNS} FROM checkpoint`).all();
+  if (rows.length === 0) return undefined;
+  if (rows.length > 1) return `${rows.length} checkpoints (there is only ever one)`;
+  const { seq, hash, entry_time: entryTime, time, author, signature } = rows[0] as RawRow;
+  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return 'seq is not a positive integer';
+  if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash is not a hex sha256';
+  if (!isTime(entryTime) || !isTime(time)) return 'a time is not an ISO-8601 UTC timestamp';
+  if (typeof author !== 'string' || author.length === 0) return 'author is empty';
+  if (typeof signature !== 'string' || !BASE64.test(signature)) return 'signature is not base64';
+  return { seq, hash, entryTime, time, author, signature };
+}
+
+/** Replaces the checkpoint (inside the caller's transaction). */
+export function writeCheckpoint(db: DatabaseSync, cp: Checkpoint): void {
+  db.exec('DELETE FROM checkpoint');
+  db.prepare(`INSERT INTO checkpoint (${CHECKPOINT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?)`).run(
+    cp.seq,
+    cp.hash,
+    cp.entryTime,
+    cp.time,
+    cp.author,
+    cp.signature,
+  );
+}
+
+// ---------------------------------------------------------------------------------------------------------------
 // schema
 
 export function tableNames(db: DatabaseSync): Set<string> {
@@ -128,6 +185,15 @@ export function checkFormat(db: DatabaseSync, file: string): void {
   }
 }
 
+/**
+ * Settings only a new, empty file takes (run before anything else, even the WAL switch): incremental auto-vacuum,
+ * so compaction can give freed pages back to the file system.
+ */
+export function prepareNewFile(db: DatabaseSync): void {
+  const existing = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
+  if (Number(existing?.n ?? 0) === 0) db.exec('PRAGMA auto_vacuum = INCREMENTAL');
+}
+
 export function ensureSchema(db: DatabaseSync, file: string): void {
   const existing = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
   if (Number(existing?.n ?? 0) === 0) {
@@ -149,4 +215,15 @@ export function ensureSchema(db: DatabaseSync, file: string): void {
     `);
   }
   checkFormat(db, file);
+  // added with retention; logs written before it get the (empty) table when a writer opens them
+  db.exec(`
+    CREATE TABLE IF NOT EXISTS checkpoint (
+      seq INTEGER PRIMARY KEY,
+      hash TEXT NOT NULL,
+      entry_time TEXT NOT NULL,
+      time TEXT NOT NULL,
+      author TEXT NOT NULL,
+      signature TEXT NOT NULL
+    ) STRICT;
+  `);
 }

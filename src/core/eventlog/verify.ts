@@ -2,33 +2,47 @@
 // bad signature, bad link, malformed), and the cheap O(1) check of the log's tail run when it opens.
 import type { DatabaseSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
-import { COLUMNS, ZERO_HASH, parseRow, rowHash, signatureValid } from './format.ts';
+import { COLUMNS, ZERO_HASH, checkpointHash, parseRow, readCheckpoint, rowHash, signatureValid } from './format.ts';
 import type { StoredRow } from './format.ts';
-import type { AuthorVerifier, LogSigner, VerifyProblem, VerifyReport } from './types.ts';
+import type { AuthorVerifier, Checkpoint, LogSigner, VerifyProblem, VerifyReport } from './types.ts';
+
+/** Where a walk starts: the genesis (seq 0, the zero hash), or the checkpoint at the cut. */
+export interface ChainAnchor {
+  seq: number;
+  hash: string;
+  /** entries after it may not be older */
+  time: string;
+}
+
+export const GENESIS: ChainAnchor = { seq: 0, hash: ZERO_HASH, time: '' };
+
+interface WalkResult {
+  entries: number;
+  head: ChainAnchor;
+  problem?: VerifyProblem;
+}
 
 /**
- * Walks the whole chain in seq order. What it proves: every entry's hash matches its contents, its signature
- * matches its hash, it links to the previous entry's hash, seqs run 1, 2, 3… without gaps and times never go
- * backwards. What it cannot prove: that the tail was not cut off — a log truncated after entry N is a perfectly
- * valid chain of N entries. Detecting truncation needs the head ({ seq, hash }) anchored somewhere else (a peer,
- * a published decision, an operator's note) and compared with this report's headSeq/headHash.
+ * Walks the chain from `anchor` through entry `toSeq` (the end when omitted): every entry's hash matches its
+ * contents, its signature matches its hash, it links to the previous entry (or the anchor), seqs run on
+ * without gaps and times never go backwards. Stops at the first problem.
  */
-export function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyReport {
+export function walkChain(db: DatabaseSync, check: AuthorVerifier, anchor: ChainAnchor, toSeq?: number): WalkResult {
   let entries = 0;
-  let headSeq = 0;
-  let headHash = ZERO_HASH;
-  let headTime = '';
-  const fail = (problem: VerifyProblem): VerifyReport => ({ ok: false, entries, headSeq, headHash, problem });
-
-  for (const raw of db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq`).iterate()) {
-    const expected = headSeq + 1;
+  let head = anchor;
+  const fail = (problem: VerifyProblem): WalkResult => ({ entries, head, problem });
+  const rows = db
+    .prepare(`SELECT ${COLUMNS} FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq`)
+    .iterate(anchor.seq, toSeq ?? Number.MAX_SAFE_INTEGER);
+  for (const raw of rows) {
+    const expected = head.seq + 1;
     const row = parseRow(raw);
     if (typeof row === 'string') {
       const label = typeof raw.seq === 'number' && Number.isSafeInteger(raw.seq) ? raw.seq : expected;
       return fail({ seq: label, kind: 'malformed', message: `entry ${label} is malformed: ${row}` });
     }
     const contentMatches = rowHash(row) === row.hash;
-    if (row.seq !== expected || !contentMatches) return fail(diagnose(db, row, expected, contentMatches));
+    if (row.seq !== expected || !contentMatches) return fail(diagnose(db, row, anchor, expected, contentMatches));
     if (!signatureValid(check, row.author, row.hash, row.signature)) {
       return fail({
         seq: row.seq,
@@ -36,35 +50,90 @@ export function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyRepo
         message: `entry ${row.seq}: signature does not verify for author ${row.author}`,
       });
     }
-    if (row.prevHash !== headHash) {
-      return fail({
-        seq: row.seq,
-        kind: 'bad_link',
-        message:
-          row.seq === 1
-            ? 'entry 1: prevHash is not the zero hash'
-            : `entry ${row.seq}: prevHash does not match the hash of entry ${headSeq} (entry ${headSeq} was rewritten, or the chain was spliced)`,
-      });
+    if (row.prevHash !== head.hash) {
+      let message = `entry ${row.seq}: prevHash does not match the hash of entry ${head.seq} (entry ${head.seq} was rewritten, or the chain was spliced)`;
+      if (row.seq === 1) message = 'entry 1: prevHash is not the zero hash';
+      else if (head === anchor && anchor.seq > 0) {
+        message = `entry ${row.seq}: prevHash does not match the checkpoint's hash of entry ${anchor.seq}`;
+      }
+      return fail({ seq: row.seq, kind: 'bad_link', message });
     }
-    if (row.time < headTime) {
+    if (row.time < head.time) {
       return fail({
         seq: row.seq,
         kind: 'reordered',
-        message: `entry ${row.seq}: time ${row.time} is earlier than entry ${headSeq}'s ${headTime}`,
+        message: `entry ${row.seq}: time ${row.time} is earlier than entry ${head.seq}'s ${head.time}`,
       });
     }
     entries += 1;
-    headSeq = row.seq;
-    headHash = row.hash;
-    headTime = row.time;
+    head = { seq: row.seq, hash: row.hash, time: row.time };
   }
-  return { ok: true, entries, headSeq, headHash };
+  return { entries, head };
+}
+
+/**
+ * The anchor of the whole log: the checkpoint when retention cut it (checked: well-formed, signed, and no entry
+ * kept at or before it), else the genesis. A VerifyProblem when the checkpoint cannot be trusted.
+ */
+export function chainAnchor(
+  db: DatabaseSync,
+  check: AuthorVerifier,
+): { anchor: ChainAnchor; checkpoint?: Checkpoint } | VerifyProblem {
+  const cp = readCheckpoint(db);
+  if (cp === undefined) return { anchor: GENESIS };
+  if (typeof cp === 'string') return { seq: 0, kind: 'bad_checkpoint', message: `the checkpoint is malformed: ${cp}` };
+  if (!signatureValid(check, cp.author, checkpointHash(cp), cp.signature)) {
+    return {
+      seq: cp.seq,
+      kind: 'bad_checkpoint',
+      message: `the checkpoint at entry ${cp.seq}: signature does not verify for author ${cp.author}`,
+    };
+  }
+  const first = db.prepare('SELECT min(seq) AS s FROM entries').get()?.s;
+  if (typeof first === 'number' && first <= cp.seq) {
+    return {
+      seq: first,
+      kind: 'malformed',
+      message: `entry ${first} lies at or before the checkpoint at entry ${cp.seq} (entries up to it were removed)`,
+    };
+  }
+  return { anchor: { seq: cp.seq, hash: cp.hash, time: cp.entryTime }, checkpoint: cp };
+}
+
+/**
+ * Verifies the whole log. What it proves: the checkpoint (when retention cut the log) is signed, and from it
+ * every kept entry is intact, signed, linked, in order and none is missing (see walkChain). What it cannot
+ * prove: that the tail was not cut off — a log truncated after entry N is a perfectly valid chain of N entries.
+ * Detecting truncation needs the head ({ seq, hash }) anchored somewhere else (a peer, a published decision, an
+ * operator's note) and compared with this report's headSeq/headHash.
+ */
+export function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyReport {
+  const start = chainAnchor(db, check);
+  if ('kind' in start) {
+    return { ok: false, from: 1, entries: 0, headSeq: 0, headHash: ZERO_HASH, problem: start };
+  }
+  const { anchor, checkpoint } = start;
+  const walked = walkChain(db, check, anchor);
+  const report: VerifyReport = {
+    ok: walked.problem === undefined,
+    from: anchor.seq + 1,
+    entries: walked.entries,
+    headSeq: walked.head.seq,
+    headHash: walked.head.hash,
+  };
+  if (checkpoint) {
+    const { signature: _signature, ...shown } = checkpoint;
+    report.checkpoint = shown;
+  }
+  if (walked.problem) report.problem = walked.problem;
+  return report;
 }
 
 /** The report for a file SQLite itself cannot read (structural damage: no entry can be trusted). */
 export function damagedReport(file: string, reason: string): VerifyReport {
   return {
     ok: false,
+    from: 1,
     entries: 0,
     headSeq: 0,
     headHash: ZERO_HASH,
@@ -76,13 +145,30 @@ export function damagedReport(file: string, reason: string): VerifyReport {
  * Explains why `row` is not entry `expected` with intact contents. Slow paths (a scan of the log per call) are
  * fine here: they run once, on a log that has already failed.
  */
-function diagnose(db: DatabaseSync, row: StoredRow, expected: number, contentMatches: boolean): VerifyProblem {
+function diagnose(
+  db: DatabaseSync,
+  row: StoredRow,
+  anchor: ChainAnchor,
+  expected: number,
+  contentMatches: boolean,
+): VerifyProblem {
   if (contentMatches) {
     // A genuine entry `row.seq`, in the wrong place.
     if (row.seq < expected) {
       return { seq: row.seq, kind: 'reordered', message: `entry ${row.seq} appears after entry ${expected - 1}` };
     }
     const where = findStoredAt(db, expected, row.seq);
+    if (where === null && expected === anchor.seq + 1) {
+      const before =
+        anchor.seq === 0
+          ? 'and no checkpoint covers the entries before it'
+          : `but the checkpoint is at entry ${anchor.seq}`;
+      return {
+        seq: expected,
+        kind: 'dropped',
+        message: `entries ${expected}..${row.seq - 1} are missing: the log starts at entry ${row.seq} ${before}`,
+      };
+    }
     if (where === null) {
       return {
         seq: expected,
@@ -140,8 +226,9 @@ function findOriginalSeq(db: DatabaseSync, row: StoredRow): number | null {
 }
 
 /**
- * The cheap integrity check run on open: the log starts at 1, and the last entry is well-formed, hashes to
- * itself, links to the entry before it and (if this signer wrote it) carries a valid signature. O(1) in log size.
+ * The cheap integrity check run on open: the log starts at 1 (or right after its checkpoint), and the last
+ * entry is well-formed, hashes to itself, links to the entry before it (or the checkpoint) and, if this signer
+ * wrote it, carries a valid signature. O(1) in log size.
  */
 export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): void {
   const corrupt = (message: string): ChorusError =>
@@ -149,8 +236,15 @@ export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): vo
   const raws = db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq DESC LIMIT 2`).all();
   const lastRaw = raws[0];
   if (lastRaw === undefined) return;
+  const cp = readCheckpoint(db);
+  if (typeof cp === 'string') throw corrupt(`the checkpoint is malformed: ${cp}`);
+  const anchor: ChainAnchor = cp ? { seq: cp.seq, hash: cp.hash, time: cp.entryTime } : GENESIS;
   const first = db.prepare('SELECT min(seq) AS s FROM entries').get()?.s;
-  if (first !== 1) throw corrupt(`the log starts at seq ${String(first)}, not 1`);
+  if (first !== anchor.seq + 1) {
+    throw corrupt(
+      `the log starts at seq ${String(first)}, not ${anchor.seq + 1}${cp ? ' (after its checkpoint)' : ''}`,
+    );
+  }
   const last = parseRow(lastRaw);
   if (typeof last === 'string') throw corrupt(`last entry is malformed: ${last}`);
   if (rowHash(last) !== last.hash) throw corrupt(`last entry ${last.seq} does not match its hash`);
@@ -160,7 +254,9 @@ export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): vo
   }
   const prevRaw = raws[1];
   if (prevRaw === undefined) {
-    if (last.seq !== 1 || last.prevHash !== ZERO_HASH) throw corrupt('first entry does not start the chain');
+    if (last.seq !== anchor.seq + 1 || last.prevHash !== anchor.hash) {
+      throw corrupt(cp ? 'first entry does not link to the checkpoint' : 'first entry does not start the chain');
+    }
     return;
   }
   const prev = parseRow(prevRaw);

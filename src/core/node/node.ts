@@ -12,7 +12,8 @@ import { ChorusDatastore } from '../dht/datastore.ts';
 import { ElectionService } from '../election/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
 import { chorusValidators, type DhtContext } from '../dht/kad.ts';
-import { EventLog } from '../eventlog/eventlog.ts';
+import { EventLog, retentionPolicy } from '../eventlog/eventlog.ts';
+import { peerRateLimit } from '../eventlog/ratelimit.ts';
 import { Admission, type AdmittedPeer } from '../license/admission.ts';
 import { LeaseKeeper, type LeaseStatus } from '../license/lease.ts';
 import { resolveNodeLicense, type NodeLicense } from '../license/startup.ts';
@@ -184,8 +185,9 @@ export class ChorusNode {
     const redactor = new Redactor({ rules: config.shhh.rules });
     const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey), {
       sync: config.eventLog.sync,
+      retention: { policy: retentionPolicy(config.eventLog), verify: verifyByAuthor, logger: logger.child('eventlog') },
     });
-    const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
+    const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'), peerRateLimit(config.eventLog));
     const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
     const halt = Promise.withResolvers<string>();
     try {

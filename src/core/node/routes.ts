@@ -8,6 +8,7 @@ import { STATIC_TOPICS } from '../pubsub/topics.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
+import { logRoutes } from './log-routes.ts';
 import type { ChorusNode, NodeStatus } from './node.ts';
 import type { AdmittedPeer } from '../license/admission.ts';
 
@@ -74,6 +75,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
   return {
     ...decisionRoutes(node),
     ...electionRoutes(node),
+    ...logRoutes(node),
     ...opsRoutes(node),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
