@@ -388,7 +388,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       rules: key(z.array(redactionRuleSchema).default([]), {
         description:
-          'Extra redaction rules: {name, pattern, flags, severity, tags, action: redact|deny}. Added to the built-in rules.',
+          'Extra redaction rules: {name, pattern, flags, severity, tags, action: redact|deny}. Added to the built-in rules. Patterns run on a linear-time engine (RE2 syntax: lookbehind yes, lookahead and backreferences no; at most 4096 characters, 256 rules), as do the rules of a SHHH policy the leader pushes.',
         reload: true,
       }),
     })

@@ -9,6 +9,7 @@ import { z } from 'zod';
 import { redactionRuleSchema, type RedactionRuleConfig } from '../config/schema.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
+import { compileRules } from '../shhh/configured.ts';
 import { LeaderLedger, newer } from './ledger.ts';
 import { majorityOf, type ElectionRequest, type ElectionResponse, type ElectionTransport, type Raft } from './raft.ts';
 import {
@@ -62,12 +63,10 @@ export function parsePolicy(value: unknown): RedactionRuleConfig[] {
   const rules = (value as { rules?: unknown } | null)?.rules ?? value;
   const parsed = rulesSchema.safeParse(rules);
   if (!parsed.success) throw new UsageError(`invalid SHHH policy: ${parsed.error.issues[0]?.message ?? 'bad rules'}`);
-  for (const r of parsed.data) {
-    try {
-      new RegExp(r.pattern, r.flags);
-    } catch (err) {
-      throw new UsageError(`invalid SHHH policy: rule ${r.name}: ${describeError(err)}`);
-    }
+  try {
+    compileRules(parsed.data, (_i, name) => `rule ${name}`); // the linear-time engine every node will run
+  } catch (err) {
+    throw new UsageError(`invalid SHHH policy: ${describeError(err)}`);
   }
   return parsed.data;
 }
