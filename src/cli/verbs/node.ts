@@ -37,9 +37,13 @@ export function registerNodeVerbs(program: Command): void {
       '--assign-url <url>',
       'fetch role, expertise and bootstrap peers from this assignment server (docs/deploy.md)',
     )
+    .option(
+      '--repair',
+      'move damaged stores aside (suffix .damaged-<time>) and start them fresh where that is safe: dht.db, events.db, lease and leader records; never the identity, license, keyring or election state',
+    )
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), {
+      await invoke(cmd, (ctx) => run({ repair: opts.repair === true }, ctx), {
         view: renderNodeRun,
         flags: {
           'p2p.listen': opts.listen,

@@ -14,12 +14,12 @@ export interface NodeRunResult {
 
 const STOP_BUDGET_MS = 4500;
 
-export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunResult> {
+export async function run(opts: { repair?: boolean }, ctx: CommandContext): Promise<NodeRunResult> {
   const logger = ctx.logger.child('node');
   // fail-closed: not even the assignment server is asked anything without a license
   const license = announceLicense(resolveNodeLicense(ctx.config), logger);
   const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
-  const node = await ChorusNode.start({ config, logger, license });
+  const node = await ChorusNode.start({ config, logger, license, repair: opts.repair });
   const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
   const onHup = (): void => void reloader.reload();
   process.on('SIGHUP', onHup);

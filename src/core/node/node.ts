@@ -33,6 +33,7 @@ import { OpsService } from '../ops/service.ts';
 import { applyReload, type ReloadResult } from '../ops/reload.ts';
 import { Redactor } from '../shhh/redactor.ts';
 import { buildInfo } from '../version.ts';
+import { checkNodeStores } from './integrity.ts';
 import { EventRecorder } from './recorder.ts';
 import { controlRoutes } from './routes.ts';
 
@@ -58,6 +59,8 @@ export interface NodeOptions {
   admit?: (author: string) => boolean;
   /** Run health checks, metrics and the ops listener when ops.enabled (default: when the API is served). */
   ops?: boolean;
+  /** Move damaged stores aside and start them fresh where that is safe (`chorus node --repair`). */
+  repair?: boolean;
 }
 
 export interface NodeStatus {
@@ -179,6 +182,7 @@ export class ChorusNode {
     const { config, logger } = opts;
     // fail-closed: no license, no identity, no log, no socket
     const license = opts.license ?? announceLicense(resolveNodeLicense(config), logger);
+    checkNodeStores(config, { repair: opts.repair, logger }); // damaged stores are named before any is opened
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
