@@ -31,7 +31,7 @@ export function buildProgram(): Command {
     .helpCommand('help [command]', 'show help for a command')
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed.\nDocs: docs/config.md (every config key).',
+      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed, 4 needs an operator (damaged store, invalid license).\nDocs: docs/config.md (every config key).',
     );
 
   program.action(async (_opts, cmd: Command) => {
