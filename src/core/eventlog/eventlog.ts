@@ -1,6 +1,8 @@
 // The event log: an append-only, sha256 hash-chained, signed log in one SQLite file (node:sqlite, WAL,
 // synchronous per EventLogOptions). Owns opening (and creating) the file, appends and reads. The file format
-// lives in format.ts, chain verification in verify.ts, following in follow.ts, canonical JSON in canonical.ts.
+// lives in format.ts, chain verification in verify.ts, following in follow.ts, retention (by age and size, with a
+// signed checkpoint at the cut) in retention.ts, the per-peer rate limit of received messages in ratelimit.ts,
+// canonical JSON in canonical.ts.
 
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
