@@ -2,7 +2,8 @@
 // as "EACCES: permission denied, open '…'") are turned into a sentence that names the path and the fix.
 import { ChorusError, describeError } from '../core/errors.ts';
 
-export const EXIT = { ok: 0, error: 1, usage: 2, check: 3 } as const;
+/** 2 and 4 mean no restart can fix it (the systemd unit's RestartPreventExitStatus). */
+export const EXIT = { ok: 0, error: 1, usage: 2, check: 3, fatal: 4 } as const;
 
 export function exitCodeFor(err: unknown): number {
   if (err instanceof ChorusError) return EXIT[err.kind];

@@ -32,7 +32,7 @@ export function buildProgram(): Command {
     .showSuggestionAfterError(true)
     .addHelpText(
       'after',
-      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed.\nDocs: docs/config.md (every config key), docs/api.md (the control API).',
+      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed, 4 needs an operator (damaged store, invalid license).\nDocs: docs/config.md (every config key), docs/api.md (the control API).',
     );
 
   program.action(async (_opts, cmd: Command) => {

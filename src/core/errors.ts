@@ -1,7 +1,12 @@
 // Typed errors for the whole library. Each has a stable `code`; its `kind` tells the CLI which exit
-// code to use (usage → 2, check → 3, anything else → 1). Core throws these and never exits.
+// code to use (usage → 2, check → 3, fatal → 4, anything else → 1). Core throws these and never exits.
 
-export type ErrorKind = 'error' | 'usage' | 'check';
+/**
+ * error: may pass on retry (1) · usage: bad input or config (2) · check: a check ran and failed (3) ·
+ * fatal: cannot run until an operator acts — a damaged store, an invalid license (4). A service manager
+ * must not restart a node that exited 2 or 4: no restart can fix it.
+ */
+export type ErrorKind = 'error' | 'usage' | 'check' | 'fatal';
 
 export class ChorusError extends Error {
   readonly code: string;

@@ -14,11 +14,11 @@ describe('licensing (binary)', () => {
   const lic = join(dir, 'license.json');
   let authority = '';
 
-  test('a node without a license exits 1 with one line and listens on nothing', async () => {
+  test('a node without a license exits 4 (no restart can fix it) with one line and listens on nothing', async () => {
     const port = await freePort();
     const dataDir = tempDir();
     const r = await chorus(['--data-dir', dataDir, 'node', '--listen', `/ip4/127.0.0.1/tcp/${port}`, '--no-mdns']);
-    assert.equal(r.code, 1, r.stderr);
+    assert.equal(r.code, 4, r.stderr);
     assert.equal(lines(r.stderr).length, 1, r.stderr);
     assert.match(r.stderr, /^chorus: no license at .*license\.json: set license\.file, or run `chorus node --dev`/);
   });

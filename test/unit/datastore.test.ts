@@ -7,6 +7,8 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { Key } from 'interface-datastore';
 import { ChorusDatastore } from '../../src/core/dht/datastore.ts';
+import { StoreDamagedError } from '../../src/core/store-check.ts';
+import { truncateFile } from '../helpers/damage.ts';
 
 test('a query visits each record once while the consumer rewrites the records it reads', async () => {
   const file = join(mkdtempSync(join(tmpdir(), 'chorus-ds-')), 'dht.db');
@@ -48,4 +50,20 @@ test('records survive reopening; keys outside /dht stay in memory', async () => 
   } finally {
     second.close();
   }
+});
+
+test('a truncated dht.db is a StoreDamagedError naming the file, not a bare "database disk image is malformed"', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'chorus-ds-')), 'dht.db');
+  const ds = new ChorusDatastore(file);
+  for (let i = 0; i < 2000; i++) await ds.put(new Key(`/dht/record/k${i}`), new Uint8Array(500).fill(i % 251));
+  ds.close();
+  truncateFile(file);
+  assert.throws(
+    () => new ChorusDatastore(file),
+    (err: unknown) =>
+      err instanceof StoreDamagedError &&
+      err.kind === 'fatal' &&
+      err.message.startsWith(`${file} is damaged (database disk image is malformed): `) &&
+      /chorus node --repair/.test(err.message),
+  );
 });

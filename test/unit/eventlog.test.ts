@@ -17,6 +17,8 @@ import { EventLog, ZERO_HASH, canonicalJson, entryHash } from '../../src/core/ev
 import type { LogEntry, LogSigner } from '../../src/core/eventlog/eventlog.ts';
 import { LOG_TYPES, logTypeForMessage } from '../../src/core/eventlog/types.ts';
 import { ChorusError } from '../../src/core/errors.ts';
+import { garbageInMiddle, truncateFile } from '../helpers/damage.ts';
+import { runCli } from '../helpers/run.ts';
 
 const WRITER = join(import.meta.dirname, '..', 'fixtures', 'eventlog-writer.ts');
 const AUTHOR = '12D3KooWTestAuthorEventLog';
@@ -102,7 +104,7 @@ describe('canonicalJson', () => {
 
 describe('log types', () => {
   it('maps pubsub message types to log types', () => {
-    assert.equal(LOG_TYPES.length, 23);
+    assert.equal(LOG_TYPES.length, 24);
     assert.equal(logTypeForMessage('TaskAnnouncement'), 'task_announced');
     assert.equal(logTypeForMessage('TaskClaim'), 'task_claimed');
     assert.equal(logTypeForMessage('TaskProgress'), 'task_progress');
@@ -166,7 +168,7 @@ describe('EventLog basics', () => {
       () => log.append('not_a_type' as never, {}),
       (err: unknown) => err instanceof ChorusError && err.code === 'EVENTLOG_BAD_TYPE',
     );
-    assert.deepEqual(log.verify(), { ok: true, entries: 10, headSeq: 10, headHash: rest[8]?.hash });
+    assert.deepEqual(log.verify(), { ok: true, from: 1, entries: 10, headSeq: 10, headHash: rest[8]?.hash });
     log.close();
     assert.throws(
       () => log.append('decision', {}),
@@ -334,7 +336,7 @@ describe('EventLog tamper detection', () => {
     fill(log, 4);
     // The node still holds the file open while it is verified read-only.
     const good = EventLog.verifyFile(file, verifyWith(KEYS));
-    assert.deepEqual(good, { ok: true, entries: 4, headSeq: 4, headHash: log.head.hash });
+    assert.deepEqual(good, { ok: true, from: 1, entries: 4, headSeq: 4, headHash: log.head.hash });
     const bad = EventLog.verifyFile(file, verifyWith(makeKeys()));
     assert.equal(bad.ok, false);
     assert.equal(bad.problem?.kind, 'bad_signature');
@@ -471,4 +473,43 @@ describe('EventLog durability', () => {
     assert.equal(log.verify().ok, true);
     log.close();
   });
+});
+
+describe('a damaged event log file', () => {
+  /** A closed log of 400 entries (~150 KiB, WAL checkpointed into the file), damaged by `damage`. */
+  function damagedLog(damage: (file: string) => void): string {
+    const file = freshFile();
+    const log = EventLog.open(file, SIGNER);
+    for (let i = 0; i < 400; i += 1) log.append('task_progress', { i, note: 'x'.repeat(300) });
+    log.close();
+    assert.equal(existsSync(`${file}-wal`), false, 'closing checkpointed the WAL into the file');
+    damage(file);
+    return file;
+  }
+
+  for (const [name, damage] of [
+    ['garbage in the middle', garbageInMiddle],
+    ['truncated', truncateFile],
+  ] as const) {
+    it(`${name}: verifyFile reports it damaged, naming the file and SQLite's reason`, () => {
+      const file = damagedLog(damage);
+      const report = EventLog.verifyFile(file, verifyWith(KEYS));
+      assert.equal(report.ok, false);
+      assert.equal(report.problem?.kind, 'damaged');
+      assert.equal(report.entries, 0);
+      assert.ok(report.problem?.message.startsWith(`${file} is damaged: `), report.problem?.message);
+    });
+
+    it(`${name}: \`chorus log verify\` exits 3 with one line naming the file, the reason and the fix`, async () => {
+      const file = damagedLog(damage);
+      const r = await runCli(['--data-dir', join(file, '..'), 'log', 'verify']);
+      assert.equal(r.code, 3, r.stderr);
+      assert.equal(r.stderr.trim().split('\n').length, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^chorus: event log verification failed: .*events\.db is damaged: (database disk image is malformed|file is not a database)/,
+      );
+      assert.match(r.stderr, /chorus node --repair/);
+    });
+  }
 });

@@ -7,6 +7,7 @@ import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { EXIT } from '../../src/cli/exit.ts';
 import { renderUnit } from '../../src/core/ops/systemd.ts';
 import { runCli, SOURCE_ENTRY } from '../helpers/run.ts';
 
@@ -36,6 +37,8 @@ function structuralCheck(text: string, dataDir: string): void {
   const svc = unit.get('Service')!;
   const one = (k: string) => svc.get(k)?.[0];
   assert.equal(one('Restart'), 'on-failure');
+  // an expired license or a damaged store is not restarted every 5 s forever
+  assert.equal(one('RestartPreventExitStatus'), '2 4');
   assert.equal(one('ExecReload'), '/bin/kill -HUP $MAINPID');
   assert.equal(one('NoNewPrivileges'), 'yes');
   assert.equal(one('ProtectSystem'), 'strict');
@@ -110,4 +113,17 @@ test('bad input is a usage error', async () => {
   const r = await runCli(['node', 'install', '--dry-run', '--user', 'bad user', '--data-dir', '/var/lib/c']);
   assert.equal(r.code, 2);
   assert.match(r.stderr, /^chorus: invalid user name "bad user"$/m);
+});
+
+test('the exits the unit does not restart are the ones no restart can fix', async () => {
+  assert.deepEqual([EXIT.usage, EXIT.fatal], [2, 4]);
+  const unit = renderUnit({ exec: ['/usr/local/bin/chorus'], user: 'chorus', dataDir: '/var/lib/chorus' });
+  assert.match(unit, /^Restart=on-failure\nRestartSec=5s\nRestartPreventExitStatus=2 4$/m);
+  // a bad flag exits 2; a node without a license exits 4: the unit would give up on both
+  const usage = await runCli(['node', '--api-port', 'nope']);
+  assert.equal(usage.code, 2, usage.stderr);
+  const dataDir = mkdtempSync(join(tmpdir(), 'chorus-nolicense-'));
+  const unlicensed = await runCli(['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns']);
+  assert.equal(unlicensed.code, 4, unlicensed.stderr);
+  assert.match(unlicensed.stderr, /^chorus: no license at /m);
 });

@@ -7,7 +7,10 @@ import { readFileSync } from 'node:fs';
 import fc from 'fast-check';
 import { ChorusError, ConfigError } from '../../src/core/errors.ts';
 import type { RedactionRuleConfig } from '../../src/core/config/schema.ts';
-import { BUILTIN_RULES, compileRules } from '../../src/core/shhh/rules.ts';
+import { RE2JS } from 're2js';
+import { parsePolicy } from '../../src/core/election/leader-paths.ts';
+import { compileRules, MAX_PATTERN_LENGTH, MAX_RULES } from '../../src/core/shhh/configured.ts';
+import { BUILTIN_RULES } from '../../src/core/shhh/rules.ts';
 import { Redactor, SecretDeniedError } from '../../src/core/shhh/redactor.ts';
 import type { RedactionFinding } from '../../src/core/shhh/redactor.ts';
 
@@ -331,7 +334,9 @@ test('custom redact rules honour flags, severity and tags; builtins can be turne
   assert.deepEqual(strict.redactValue({ password: 'x' }).value, { password: 'x' });
   // m and s flags reach the regex
   const [multi] = compileRules([rule({ name: 'ml', pattern: '^secret-line$', flags: 'm' })]);
-  assert.ok(multi?.pattern.multiline && multi.pattern.global);
+  assert.ok(((multi?.pattern.flags() ?? 0) & RE2JS.MULTILINE) !== 0);
+  const ml = new Redactor({ rules: [rule({ name: 'ml', pattern: '^secret-line$', flags: 'm' })], builtins: false });
+  assert.equal(ml.redactText('a\nsecret-line\nb').text, 'a\n[REDACTED:ml]\nb');
 });
 
 test('a bad regex in config is a ConfigError naming shhh.rules[i] and the rule', () => {
@@ -347,8 +352,60 @@ test('a bad regex in config is a ConfigError naming shhh.rules[i] and the rule',
   assert.throws(() => compileRules([rule({ name: 'empty', pattern: 'x*' })]), /shhh\.rules\[0\].*empty.*empty string/);
   assert.throws(() => compileRules([rule({ name: 'flags', pattern: 'x', flags: 'gy' })]), ConfigError);
   const [ok] = compileRules([rule({ name: 'ok', pattern: 'x+' })]);
-  assert.equal(ok?.pattern.flags, 'g');
+  assert.equal(ok?.flags, '');
   assert.equal(ok?.action, 'redact');
+});
+
+test('configured rules run on a linear-time engine: a catastrophic pattern costs microseconds, not minutes', () => {
+  // (a+)+$ on "aaa…a!" backtracks 2^n times in V8's engine: 24 a's took 1.1 s there, 27 take ~9 s
+  const evil = new Redactor({ rules: [rule({ name: 'evil', pattern: '(a+)+$' })], builtins: false });
+  const line = `${'a'.repeat(27)}!`;
+  let start = performance.now();
+  assert.equal(evil.redactText(line).text, line, 'no match: the line ends in "!"');
+  assert.ok(performance.now() - start < 250, `${(performance.now() - start).toFixed(0)} ms for 28 characters`);
+  // and linear in the input: a 100 KB line on every node's every message still cannot stall it
+  const long = `${'a'.repeat(100_000)}!`;
+  start = performance.now();
+  evil.redactText(long);
+  evil.scrubLine(long);
+  assert.ok(performance.now() - start < 2000, `${(performance.now() - start).toFixed(0)} ms for 100 KB`);
+  assert.equal(evil.redactText('xx aaaa').text, 'xx [REDACTED:evil]', 'and it still matches what it should');
+});
+
+test('a leader-pushed SHHH policy is compiled the same way: a catastrophic pattern is harmless, RE2-only syntax named', () => {
+  const policy = parsePolicy({ rules: [rule({ name: 'evil', pattern: '(a+)+$' })] });
+  const r = new Redactor();
+  r.setPolicyRules(policy);
+  const start = performance.now();
+  r.redactText(`${'a'.repeat(27)}!`);
+  assert.ok(performance.now() - start < 250, `${(performance.now() - start).toFixed(0)} ms`);
+  assert.throws(
+    () => parsePolicy({ rules: [rule({ name: 'ahead', pattern: 'key(?=secret)' })] }),
+    (err: unknown) =>
+      err instanceof ChorusError &&
+      err.kind === 'usage' &&
+      /^invalid SHHH policy: rule ahead: pattern not supported by the linear-time engine/.test(err.message),
+  );
+  assert.throws(() => parsePolicy({ rules: [rule({ name: 'bad', pattern: '(' })] }), /rule bad: invalid pattern/);
+});
+
+test('configured rules: lookbehind works, lookahead and backreferences are refused by name, sizes are bounded', () => {
+  const lb = new Redactor({ rules: [rule({ name: 'pin', pattern: '(?<=pin=)\\d{4}' })], builtins: false });
+  assert.equal(lb.redactText('pin=1234 and pin=99').text, 'pin=[REDACTED:pin] and pin=99');
+  for (const pattern of ['token(?=:)', 'x(?!y)', '(a)\\1']) {
+    assert.throws(
+      () => compileRules([rule({ name: 'fine', pattern: 'abc' }), rule({ name: 'needs-backtracking', pattern })]),
+      (err: unknown) =>
+        err instanceof ConfigError &&
+        /^shhh\.rules\[1\] \("needs-backtracking"\): pattern not supported by the linear-time engine/.test(err.message),
+    );
+  }
+  assert.throws(() => compileRules([rule({ name: 'long', pattern: 'a'.repeat(MAX_PATTERN_LENGTH + 1) })]), /over 4096/);
+  const many = Array.from({ length: MAX_RULES + 1 }, (_, i) => rule({ name: `r${i}`, pattern: `x${i}y` }));
+  assert.throws(() => compileRules(many), /at most 256/);
+  // positions are UTF-16 offsets, as in JS strings
+  const emoji = new Redactor({ rules: [rule({ name: 'emp', pattern: 'emp-\\d{6}', flags: 'i' })], builtins: false });
+  assert.equal(emoji.redactText('héllo 😀 EMP-004211!').text, 'héllo 😀 [REDACTED:emp]!');
 });
 
 test('property: redactText never throws on redact-only rules and is idempotent', () => {
@@ -470,4 +527,38 @@ test('UCXL addresses (agent:role@project) are not mistaken for URL passwords', (
   const out = r.redactText(text).text;
   assert.ok(out.includes('ucxl://bob:developer@proj:task/*^/adr.md'));
   assert.ok(!out.includes('s3cr3tPw'));
+});
+
+test('several configured rules scanned together find exactly what each finds alone (flags, lookbehind)', () => {
+  const rules = [
+    rule({ name: 'emp', pattern: '\\bemp-\\d{6}\\b', flags: 'i' }),
+    rule({ name: 'codename', pattern: 'PROJECT-[A-Z]+-\\d{4}' }),
+    rule({ name: 'line', pattern: '^internal: .+$', flags: 'm' }),
+    rule({ name: 'block', pattern: 'BEGIN.+?END', flags: 's' }),
+    rule({ name: 'pin', pattern: '(?<=pin=)\\d{4}' }),
+  ];
+  const texts = [
+    'EMP-123456 met emp-654321 about PROJECT-NIGHTJAR-2026',
+    'intro\ninternal: the vault is at 10.0.0.1\noutro',
+    'BEGIN\nmultiline\nsecret END and pin=4321, pin=12',
+    'nothing here at all, project-x-1 and emp-12345',
+    '😀 pin=0000 😀 Emp-000001',
+  ];
+  const together = new Redactor({ rules, builtins: false });
+  const alone = rules.map((r) => new Redactor({ rules: [r], builtins: false }));
+  for (const text of texts) {
+    const expected = alone
+      .flatMap((r) => r.redactText(text).findings)
+      .map((f) => `${f.rule}:${f.sha256}`)
+      .sort();
+    const found = together
+      .redactText(text)
+      .findings.map((f) => `${f.rule}:${f.sha256}`)
+      .sort();
+    assert.deepEqual(found, expected, text);
+  }
+  assert.equal(
+    together.redactText(texts[0] as string).text,
+    '[REDACTED:emp] met [REDACTED:emp] about [REDACTED:codename]',
+  );
 });

@@ -54,9 +54,13 @@ export function registerNodeVerbs(program: Command): void {
       '--assign-url <url>',
       'fetch role, expertise and bootstrap peers from this assignment server (docs/deploy.md)',
     )
+    .option(
+      '--repair',
+      'move damaged stores aside (suffix .damaged-<time>) and start them fresh where that is safe: dht.db, events.db, lease and leader records; never the identity, license, keyring or election state',
+    )
     .action(async (opts: Record<string, unknown>, cmd: Command) => {
       const [{ run }, { renderNodeRun }] = await Promise.all([import('../../commands/node/run.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), {
+      await invoke(cmd, (ctx) => run({ repair: opts.repair === true }, ctx), {
         view: renderNodeRun,
         flagNames: NODE_FLAGS,
         flags: {
@@ -248,5 +252,19 @@ export function registerNodeVerbs(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const [{ verify }, { renderVerify }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
       await invoke(cmd, (ctx) => verify({}, ctx), { view: renderVerify });
+    });
+  log
+    .command('compact')
+    .description(
+      'apply retention now: remove the entries older than eventLog.maxAgeDays or over eventLog.maxSizeMb, leave a signed checkpoint, free the space',
+    )
+    .addHelpText(
+      'after',
+      "\nRuns in the node when one is running (it also does this every minute), else on the file with the node's key.\n" +
+        '`chorus log verify` then proves every kept entry from the checkpoint on. Limits: docs/config.md (eventLog.*).',
+    )
+    .action(async (_opts, cmd: Command) => {
+      const [{ compact }, { renderCompact }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
+      await invoke(cmd, (ctx) => compact({}, ctx), { view: renderCompact });
     });
 }

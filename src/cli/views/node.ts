@@ -1,5 +1,6 @@
 // Text rendering for the node verbs: status, peers, publish receipts, streamed messages, log entries.
 import type { NodeRunResult } from '../../commands/node/run.ts';
+import type { CompactReport } from '../../commands/node/log.ts';
 import type { PublishResult } from '../../commands/node/publish.ts';
 import type { LogEntry, VerifyReport } from '../../core/eventlog/types.ts';
 import type { NodeStatus, PeerView } from '../../core/node/node.ts';
@@ -88,7 +89,24 @@ export function renderLogEntry(e: LogEntry): string {
 }
 
 export function renderVerify(r: VerifyReport): string {
-  return `event log verified: ${r.entries} entries, chain intact, head #${r.headSeq} ${r.headHash.slice(0, 16)}`;
+  const from = r.checkpoint ? ` from entry ${r.from} (signed checkpoint of ${r.checkpoint.time})` : '';
+  return `event log verified: ${r.entries} entries, chain intact${from}, head #${r.headSeq} ${r.headHash.slice(0, 16)}`;
+}
+
+const mib = (bytes: number): string => `${(bytes / (1024 * 1024)).toFixed(1)} MiB`;
+
+export function renderCompact(r: CompactReport): string {
+  const limits =
+    [
+      r.policy.maxAgeMs > 0 ? `${+(r.policy.maxAgeMs / 86_400_000).toFixed(3)} days` : '',
+      r.policy.maxBytes > 0 ? mib(r.policy.maxBytes) : '',
+    ]
+      .filter(Boolean)
+      .join(', ') || 'no limits set';
+  const disk = `${mib(r.fileBytesBefore)} → ${mib(r.fileBytesAfter)} on disk`;
+  const by = r.via === 'node' ? 'by the running node' : 'on the file';
+  if (r.removed === 0) return `nothing to remove (retention: ${limits}); ${disk}, ${by}`;
+  return `removed ${r.removed} entries (retention: ${limits}); the log now verifies from entry ${r.from} (signed checkpoint); ${disk}, ${by}`;
 }
 
 export function renderNodeRun(r: NodeRunResult): string {

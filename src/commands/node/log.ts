@@ -1,9 +1,11 @@
 // `chorus log tail` and `chorus log verify`: read the node's event log file directly (read-only),
-// so they work while the daemon runs and after it died.
+// so they work while the daemon runs and after it died. `chorus log compact` applies retention now:
+// through the running node when one answers, else on the file with the node's key.
 import { existsSync } from 'node:fs';
 import { join } from 'node:path';
+import { ApiClient, DaemonUnreachableError } from '../../core/api/client.ts';
 import { CheckFailedError, UsageError } from '../../core/errors.ts';
-import { EventLog } from '../../core/eventlog/eventlog.ts';
+import { EventLog, compactLog, retentionPolicy, type CompactResult } from '../../core/eventlog/eventlog.ts';
 import type { LogEntry, VerifyReport } from '../../core/eventlog/types.ts';
 import { EVENT_LOG_FILE } from '../../core/node/node.ts';
 import { verifyByAuthor } from '../../core/p2p/signer.ts';
@@ -31,6 +33,13 @@ export function verify(_opts: object, ctx: CommandContext): VerifyReport {
   const report = EventLog.verifyFile(logFile(ctx), verifyByAuthor);
   if (!report.ok) {
     const p = report.problem;
+    if (p?.kind === 'damaged') {
+      throw new CheckFailedError(
+        `event log verification failed: ${p.message} (move it aside, or run \`chorus node --repair\`: the node starts a new log)`,
+        'LOG_VERIFY_FAILED',
+        report,
+      );
+    }
     throw new CheckFailedError(
       `event log verification failed at entry ${p?.seq}: ${p?.kind} — ${p?.message}`,
       'LOG_VERIFY_FAILED',
@@ -38,4 +47,46 @@ export function verify(_opts: object, ctx: CommandContext): VerifyReport {
     );
   }
   return report;
+}
+
+export interface CompactReport extends CompactResult {
+  file: string;
+  /** Who compacted: the running node, or this process on the file (no node was running). */
+  via: 'node' | 'file';
+}
+
+/** A compaction verifies what it removes (~50 µs an entry): a large log takes a while. */
+const COMPACT_TIMEOUT_MS = 10 * 60_000;
+
+export async function compact(_opts: object, ctx: CommandContext): Promise<CompactReport> {
+  const file = logFile(ctx);
+  const client = new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: COMPACT_TIMEOUT_MS });
+  try {
+    const result = await client.call<CompactResult>('POST', '/v1/log/compact', {}, ctx.signal);
+    return { ...result, file, via: 'node' };
+  } catch (err) {
+    if (!(err instanceof DaemonUnreachableError)) throw err;
+  }
+  // No node runs: sign the checkpoint with the node's own key, never a new one.
+  const [{ IDENTITY_FILE, loadOrCreateIdentity }, { signerFor }] = await Promise.all([
+    import('../../core/p2p/identity.ts'),
+    import('../../core/p2p/signer.ts'),
+  ]);
+  if (!existsSync(join(ctx.config.dataDir, IDENTITY_FILE))) {
+    throw new UsageError(
+      `no node identity in ${ctx.config.dataDir} to sign the checkpoint with (${IDENTITY_FILE}); compact with the data dir of the node that wrote the log`,
+    );
+  }
+  const identity = await loadOrCreateIdentity(ctx.config.dataDir);
+  const log = EventLog.open(file, signerFor(identity.privateKey), { sync: ctx.config.eventLog.sync });
+  try {
+    const result = await compactLog(log, retentionPolicy(ctx.config.eventLog), {
+      release: true,
+      verify: verifyByAuthor,
+      signal: ctx.signal,
+    });
+    return { ...result, file, via: 'file' };
+  } finally {
+    log.close();
+  }
 }

@@ -12,7 +12,7 @@ export interface NodeRunResult {
 
 const STOP_BUDGET_MS = 4500;
 
-export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunResult> {
+export async function run(opts: { repair?: boolean }, ctx: CommandContext): Promise<NodeRunResult> {
   const logger = ctx.logger.child('node');
   // every flag and config value is checked before the first file is created (exit 2, naming the flag)
   await checkNodeConfig(ctx.config);
@@ -27,7 +27,7 @@ export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunRe
   const license = announceLicense(resolveNodeLicense(ctx.config), logger);
   const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
   if (assignment) await checkNodeConfig(config); // what the assignment server set (bootstrap peers …)
-  const node = await ChorusNode.start({ config, logger, license });
+  const node = await ChorusNode.start({ config, logger, license, repair: opts.repair });
   const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
   const onHup = (): void => void reloader.reload();
   process.on('SIGHUP', onHup);

@@ -5,6 +5,7 @@ import { request, type IncomingMessage } from 'node:http';
 import { ChorusError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
+import { parseStreamLine } from './stream.ts';
 
 export class DaemonUnreachableError extends ChorusError {
   constructor(where: string, cause: unknown) {
@@ -125,7 +126,7 @@ export class ApiClient {
         while ((nl = buffer.indexOf('\n')) >= 0) {
           const line = buffer.slice(0, nl).trim();
           buffer = buffer.slice(nl + 1);
-          if (line) yield JSON.parse(line) as T;
+          if (line) yield parseStreamLine<T>(line); // a close frame throws the node's reason
         }
       }
     } catch (err) {

@@ -1,5 +1,6 @@
 // The control API's shared vocabulary: the socket/token file names, request bodies and error shape.
 import { join } from 'node:path';
+import type { ErrorKind } from '../errors.ts';
 import type { RoutingFields } from '../pubsub/messages.ts';
 
 export const SOCKET_FILE = 'chorus.sock';
@@ -18,5 +19,5 @@ export interface PublishRequest extends Omit<RoutingFields, 'hopCount'> {
 }
 
 export interface ApiErrorBody {
-  error: { code: string; message: string; kind: 'error' | 'usage' | 'check' };
+  error: { code: string; message: string; kind: ErrorKind };
 }

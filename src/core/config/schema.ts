@@ -314,6 +314,21 @@ export const configSchema = z.strictObject({
           'Event-log durability: normal survives kill -9 and process crashes (WAL); full also fsyncs every entry to survive power loss, at ~3x the cost.',
         env: 'CHORUS_EVENT_LOG_SYNC',
       }),
+      maxAgeDays: key(z.number().min(0).default(90), {
+        description:
+          'Event-log retention by age: entries older than this many days are removed (checked every minute; 0 keeps them forever). A signed checkpoint at the cut keeps `chorus log verify` proving every kept entry.',
+        env: 'CHORUS_EVENT_LOG_MAX_AGE_DAYS',
+      }),
+      maxSizeMb: key(z.number().min(0).default(1024), {
+        description:
+          'Event-log retention by size: when the log holds more than this many MiB, the oldest entries are removed down to 90 % of it (0: no size limit). Freed space is reused; `chorus log compact` gives it back to the file system.',
+        env: 'CHORUS_EVENT_LOG_MAX_SIZE_MB',
+      }),
+      peerRateLimit: key(z.number().int().min(0).default(600), {
+        description:
+          'Received messages per peer per minute logged one by one; beyond it they are counted, one `rate_limited` entry per peer and minute (0: no limit). Delivery is not affected.',
+        env: 'CHORUS_EVENT_LOG_PEER_RATE_LIMIT',
+      }),
     })
     .prefault({}),
   election: z
@@ -433,7 +448,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       rules: key(z.array(redactionRuleSchema).default([]), {
         description:
-          'Extra redaction rules: {name, pattern, flags, severity, tags, action: redact|deny}. Added to the built-in rules.',
+          'Extra redaction rules: {name, pattern, flags, severity, tags, action: redact|deny}. Added to the built-in rules. Patterns run on a linear-time engine (RE2 syntax: lookbehind yes, lookahead and backreferences no; at most 4096 characters, 256 rules), as do the rules of a SHHH policy the leader pushes.',
         reload: true,
       }),
     })

@@ -1,11 +1,13 @@
 // The node's libp2p datastore: DHT records and provider records (keys under /dht/) persist in one
 // node:sqlite file in the data dir, so decisions survive restarts; the peer store's constant churn
-// stays in memory (a file write per peer update made every DHT query several times slower).
+// stays in memory (a file write per peer update made every DHT query several times slower). A file SQLite
+// cannot open is a StoreDamagedError naming it.
 import { BaseDatastore, MemoryDatastore } from 'datastore-core';
 import { Key, type KeyQuery, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { StoreDamagedError, sqliteDamage } from '../store-check.ts';
 
 const PERSISTENT_PREFIX = '/dht/';
 
@@ -23,9 +25,21 @@ export class ChorusDatastore extends BaseDatastore {
       // the database open below reports the real problem
     }
     this.db = new DatabaseSync(file, { timeout: 5000 });
-    this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
-    this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    try {
+      this.db.exec('PRAGMA journal_mode = WAL');
+      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+    } catch (err) {
+      this.db.close();
+      const damage = sqliteDamage(err);
+      if (damage === undefined) throw err;
+      // the node's start-up check (node/integrity.ts) finds damage anywhere in the file; this names what SQLite hit
+      throw new StoreDamagedError(
+        file,
+        `${file} is damaged (${damage}): move it aside or run \`chorus node --repair\` (the DHT refills from replicas)`,
+        err,
+      );
+    }
     this.stmt = {
       put: this.db.prepare(
         'INSERT INTO kv (key, value) VALUES (?, ?) ON CONFLICT(key) DO UPDATE SET value = excluded.value',

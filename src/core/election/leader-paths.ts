@@ -8,6 +8,7 @@ import { join } from 'node:path';
 import { z } from 'zod';
 import { redactionRuleSchema, type RedactionRuleConfig } from '../config/schema.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { compileRules } from '../shhh/configured.ts';
 import type { ConsensusLog, LogEntry, StateMachine } from './consensus-log.ts';
 import type { Raft } from './raft.ts';
 import { NotLeaderError } from './errors.ts';
@@ -69,12 +70,10 @@ export function parsePolicy(value: unknown): RedactionRuleConfig[] {
   const rules = (value as { rules?: unknown } | null)?.rules ?? value;
   const parsed = rulesSchema.safeParse(rules);
   if (!parsed.success) throw new UsageError(`invalid SHHH policy: ${parsed.error.issues[0]?.message ?? 'bad rules'}`);
-  for (const r of parsed.data) {
-    try {
-      new RegExp(r.pattern, r.flags);
-    } catch (err) {
-      throw new UsageError(`invalid SHHH policy: rule ${r.name}: ${describeError(err)}`);
-    }
+  try {
+    compileRules(parsed.data, (_i, name) => `rule ${name}`); // the linear-time engine every node will run
+  } catch (err) {
+    throw new UsageError(`invalid SHHH policy: ${describeError(err)}`);
   }
   return parsed.data;
 }

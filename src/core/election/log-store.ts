@@ -5,6 +5,9 @@
 import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 
+/** The consensus log's file in the data dir. */
+export const CONSENSUS_LOG_FILE = 'consensus.db';
+
 export interface LogEntry {
   index: number;
   term: number;

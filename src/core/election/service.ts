@@ -17,7 +17,7 @@ import type { Redactor } from '../shhh/redactor.ts';
 import { ConsensusLog, type StateMachine } from './consensus-log.ts';
 import { NotLeaderError } from './errors.ts';
 import { LeaderPaths, type ContextEntry, type PolicyView, type ProposeResult } from './leader-paths.ts';
-import { SqliteLogStorage, type LogStorage } from './log-store.ts';
+import { CONSENSUS_LOG_FILE, SqliteLogStorage, type LogStorage } from './log-store.ts';
 import { Forwarder, type Vet } from './forward.ts';
 import {
   Raft,
@@ -93,9 +93,6 @@ export interface ElectionStatus {
 export interface ElectionServiceEvents {
   change: [];
 }
-
-/** The consensus log's file in the data dir. */
-export const CONSENSUS_LOG_FILE = 'consensus.db';
 
 export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   readonly raft: Raft;

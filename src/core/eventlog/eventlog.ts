@@ -1,19 +1,41 @@
 // The event log: an append-only, sha256 hash-chained, signed log in one SQLite file (node:sqlite, WAL,
-// synchronous per EventLogOptions). Owns the file format, appends, reads, cross-process follow, and chain verification;
-// also owns `canonicalJson`, the deterministic JSON other modules sign.
+// synchronous per EventLogOptions). Owns opening (and creating) the file, appends and reads. The file format
+// lives in format.ts, chain verification in verify.ts, following in follow.ts, retention (by age and size, with a
+// signed checkpoint at the cut) in retention.ts, the per-peer rate limit of received messages in ratelimit.ts,
+// canonical JSON in canonical.ts.
 
-import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import type { SQLOutputValue, StatementSync } from 'node:sqlite';
+import type { StatementSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
+import { quickCheck, sqliteDamage } from '../store-check.ts';
+import { canonicalJson } from './canonical.ts';
+import { followEntries, ChangeNotifier, DEFAULT_POLL_MS } from './follow.ts';
+import {
+  BUSY_TIMEOUT_MS,
+  COLUMNS,
+  checkFormat,
+  ensureSchema,
+  prepareNewFile,
+  entryHash,
+  readCheckpoint,
+  rowToEntry,
+} from './format.ts';
+import { LogRetention, compactStep, logBytes, releaseFreePages } from './retention.ts';
+import type { CompactOptions, CompactStep, RetentionPolicy, RetentionRunnerOptions } from './retention.ts';
 import { isLogType } from './types.ts';
-import type { AuthorVerifier, LogEntry, LogSigner, LogType, VerifyProblem, VerifyReport } from './types.ts';
+import type { AuthorVerifier, Checkpoint, LogEntry, LogSigner, LogType, VerifyReport } from './types.ts';
+import { GENESIS, checkTail, damagedReport, verifyChain } from './verify.ts';
 
+export { canonicalJson } from './canonical.ts';
+export { ZERO_HASH, entryHash } from './format.ts';
 export { LOG_TYPES, isLogType, logTypeForMessage } from './types.ts';
+export { compactLog, retentionPolicy } from './retention.ts';
+export type { CompactResult, RetentionPolicy } from './retention.ts';
 export type {
   AuthorVerifier,
+  Checkpoint,
   LogEntry,
   LogSigner,
   LogType,
@@ -21,364 +43,6 @@ export type {
   VerifyProblemKind,
   VerifyReport,
 } from './types.ts';
-
-/** prevHash of entry 1. */
-export const ZERO_HASH = '0'.repeat(64);
-
-const FORMAT = 'chorus-eventlog/1';
-const BUSY_TIMEOUT_MS = 5000;
-const DEFAULT_POLL_MS = 250;
-const FOLLOW_BATCH = 256;
-
-const HEX64 = /^[0-9a-f]{64}$/;
-const BASE64 = /^[A-Za-z0-9+/]+={0,2}$/;
-const ISO_TIME = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\.\d{3}Z$/;
-
-const COLUMNS = 'seq, time, type, data, author, prev_hash, hash, signature';
-
-// ---------------------------------------------------------------------------------------------------------------
-// canonical JSON
-
-/**
- * Deterministic JSON: exactly what `JSON.stringify` produces (toJSON honoured, undefined/functions dropped from
- * objects and nulled in arrays, non-finite numbers → null), except that object keys are sorted recursively by
- * UTF-16 code unit and there is never any whitespace. Throws on BigInt, cycles, and values with no JSON form.
- */
-export function canonicalJson(value: unknown): string {
-  const out = serialize(value, '', new Set());
-  if (out === undefined) {
-    throw new ChorusError('CANONICAL_JSON', `cannot encode ${typeof value} as JSON`, { kind: 'usage' });
-  }
-  return out;
-}
-
-function serialize(input: unknown, key: string, stack: Set<object>): string | undefined {
-  let value = input;
-  if (typeof value === 'object' && value !== null) {
-    const toJSON = (value as { toJSON?: unknown }).toJSON;
-    if (typeof toJSON === 'function') value = (toJSON as (k: string) => unknown).call(value, key);
-  }
-  if (value instanceof Number || value instanceof String || value instanceof Boolean) value = value.valueOf();
-  switch (typeof value) {
-    case 'string':
-      return JSON.stringify(value);
-    case 'number':
-      return Number.isFinite(value) ? JSON.stringify(value) : 'null';
-    case 'boolean':
-      return value ? 'true' : 'false';
-    case 'bigint':
-      throw new ChorusError('CANONICAL_JSON', 'cannot encode a BigInt as JSON', { kind: 'usage' });
-    case 'undefined':
-    case 'function':
-    case 'symbol':
-      return undefined;
-  }
-  if (value === null) return 'null';
-  const obj = value as object;
-  if (stack.has(obj))
-    throw new ChorusError('CANONICAL_JSON', 'cannot encode a cyclic structure as JSON', { kind: 'usage' });
-  stack.add(obj);
-  try {
-    if (Array.isArray(obj)) {
-      return `[${obj.map((item: unknown, i) => serialize(item, String(i), stack) ?? 'null').join(',')}]`;
-    }
-    const record = obj as Record<string, unknown>;
-    const parts: string[] = [];
-    for (const k of Object.keys(record).sort()) {
-      const encoded = serialize(record[k], k, stack);
-      if (encoded !== undefined) parts.push(`${JSON.stringify(k)}:${encoded}`);
-    }
-    return `{${parts.join(',')}}`;
-  } finally {
-    stack.delete(obj);
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// hashing
-
-/**
- * sha256 (hex) over canonicalJson({ seq, time, type, data, author, prevHash }). `dataJson` must already be
- * canonicalJson(data); the object is assembled directly with its keys in sorted order (author < data < prevHash <
- * seq < time < type), which is byte-identical to canonicalJson of the whole object.
- */
-export function entryHash(
-  seq: number,
-  time: string,
-  type: string,
-  dataJson: string,
-  author: string,
-  prevHash: string,
-): string {
-  const canonical =
-    `{"author":${JSON.stringify(author)},"data":${dataJson},"prevHash":${JSON.stringify(prevHash)},` +
-    `"seq":${seq},"time":${JSON.stringify(time)},"type":${JSON.stringify(type)}}`;
-  return createHash('sha256').update(canonical, 'utf8').digest('hex');
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// rows
-
-interface StoredRow {
-  seq: number;
-  time: string;
-  type: LogType;
-  data: unknown;
-  /** canonicalJson(data), recomputed from the stored text */
-  dataJson: string;
-  author: string;
-  prevHash: string;
-  hash: string;
-  signature: string;
-}
-
-type RawRow = Record<string, SQLOutputValue>;
-
-/** A stored row, validated; a string says why it is malformed. */
-function parseRow(raw: RawRow): StoredRow | string {
-  const { seq, time, type, data, author, prev_hash: prevHash, hash, signature } = raw;
-  if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1) return 'seq is not a positive integer';
-  if (typeof time !== 'string' || !ISO_TIME.test(time) || Number.isNaN(Date.parse(time))) {
-    return 'time is not an ISO-8601 UTC timestamp';
-  }
-  if (!isLogType(type)) return `unknown type ${JSON.stringify(type)}`;
-  if (typeof data !== 'string') return 'data is not JSON text';
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(data);
-  } catch {
-    return 'data is not valid JSON';
-  }
-  if (typeof author !== 'string' || author.length === 0) return 'author is empty';
-  if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) return 'prevHash is not a hex sha256';
-  if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash is not a hex sha256';
-  if (typeof signature !== 'string' || !BASE64.test(signature)) return 'signature is not base64';
-  return { seq, time, type, data: parsed, dataJson: canonicalJson(parsed), author, prevHash, hash, signature };
-}
-
-function rowHash(row: StoredRow, seq = row.seq): string {
-  return entryHash(seq, row.time, row.type, row.dataJson, row.author, row.prevHash);
-}
-
-function toEntry(row: StoredRow): LogEntry {
-  const { seq, time, type, data, author, prevHash, hash, signature } = row;
-  return { seq, time, type, data, author, prevHash, hash, signature };
-}
-
-function rowToEntry(raw: RawRow): LogEntry {
-  const row = parseRow(raw);
-  if (typeof row === 'string') {
-    throw new ChorusError('EVENTLOG_CORRUPT', `event log entry ${String(raw.seq)} is malformed: ${row}`);
-  }
-  return toEntry(row);
-}
-
-function signatureValid(check: AuthorVerifier, row: StoredRow): boolean {
-  try {
-    return check(row.author, Buffer.from(row.hash, 'hex'), Buffer.from(row.signature, 'base64')) === true;
-  } catch {
-    return false;
-  }
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// verification
-
-/**
- * Walks the whole chain in seq order. What it proves: every entry's hash matches its contents, its signature
- * matches its hash, it links to the previous entry's hash, seqs run 1, 2, 3… without gaps and times never go
- * backwards. What it cannot prove: that the tail was not cut off — a log truncated after entry N is a perfectly
- * valid chain of N entries. Detecting truncation needs the head ({ seq, hash }) anchored somewhere else (a peer,
- * a published decision, an operator's note) and compared with this report's headSeq/headHash.
- */
-function verifyChain(db: DatabaseSync, check: AuthorVerifier): VerifyReport {
-  let entries = 0;
-  let headSeq = 0;
-  let headHash = ZERO_HASH;
-  let headTime = '';
-  const fail = (problem: VerifyProblem): VerifyReport => ({ ok: false, entries, headSeq, headHash, problem });
-
-  for (const raw of db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq`).iterate()) {
-    const expected = headSeq + 1;
-    const row = parseRow(raw);
-    if (typeof row === 'string') {
-      const label = typeof raw.seq === 'number' && Number.isSafeInteger(raw.seq) ? raw.seq : expected;
-      return fail({ seq: label, kind: 'malformed', message: `entry ${label} is malformed: ${row}` });
-    }
-    const contentMatches = rowHash(row) === row.hash;
-    if (row.seq !== expected || !contentMatches) return fail(diagnose(db, row, expected, contentMatches));
-    if (!signatureValid(check, row)) {
-      return fail({
-        seq: row.seq,
-        kind: 'bad_signature',
-        message: `entry ${row.seq}: signature does not verify for author ${row.author}`,
-      });
-    }
-    if (row.prevHash !== headHash) {
-      return fail({
-        seq: row.seq,
-        kind: 'bad_link',
-        message:
-          row.seq === 1
-            ? 'entry 1: prevHash is not the zero hash'
-            : `entry ${row.seq}: prevHash does not match the hash of entry ${headSeq} (entry ${headSeq} was rewritten, or the chain was spliced)`,
-      });
-    }
-    if (row.time < headTime) {
-      return fail({
-        seq: row.seq,
-        kind: 'reordered',
-        message: `entry ${row.seq}: time ${row.time} is earlier than entry ${headSeq}'s ${headTime}`,
-      });
-    }
-    entries += 1;
-    headSeq = row.seq;
-    headHash = row.hash;
-    headTime = row.time;
-  }
-  return { ok: true, entries, headSeq, headHash };
-}
-
-/**
- * Explains why `row` is not entry `expected` with intact contents. Slow paths (a scan of the log per call) are
- * fine here: they run once, on a log that has already failed.
- */
-function diagnose(db: DatabaseSync, row: StoredRow, expected: number, contentMatches: boolean): VerifyProblem {
-  if (contentMatches) {
-    // A genuine entry `row.seq`, in the wrong place.
-    if (row.seq < expected) {
-      return { seq: row.seq, kind: 'reordered', message: `entry ${row.seq} appears after entry ${expected - 1}` };
-    }
-    const where = findStoredAt(db, expected, row.seq);
-    if (where === null) {
-      return {
-        seq: expected,
-        kind: 'dropped',
-        message: `entry ${expected} is missing: entry ${expected - 1} is followed by entry ${row.seq}`,
-      };
-    }
-    return {
-      seq: expected,
-      kind: 'reordered',
-      message: `entry ${expected} is out of place: it is stored under seq ${where}`,
-    };
-  }
-  const original = findOriginalSeq(db, row);
-  if (original === null) {
-    return { seq: row.seq, kind: 'edited', message: `entry ${row.seq}: contents do not match its hash (edited)` };
-  }
-  if (original === expected) {
-    return { seq: row.seq, kind: 'edited', message: `entry ${expected} was renumbered to ${row.seq}` };
-  }
-  const where = findStoredAt(db, expected, row.seq);
-  if (where === null) {
-    return {
-      seq: expected,
-      kind: 'dropped',
-      message: `entry ${expected} is missing: entry ${original} was renumbered to take its place`,
-    };
-  }
-  return {
-    seq: expected,
-    kind: 'reordered',
-    message: `entry ${expected} is out of place: seq ${row.seq} holds entry ${original}, entry ${expected} is stored under seq ${where}`,
-  };
-}
-
-/** The stored seq of a row (other than `excludeSeq`) whose contents are a genuine entry `seq`, if any. */
-function findStoredAt(db: DatabaseSync, seq: number, excludeSeq: number): number | null {
-  for (const raw of db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq`).iterate()) {
-    const row = parseRow(raw);
-    if (typeof row === 'string' || row.seq === excludeSeq) continue;
-    if (rowHash(row, seq) === row.hash) return row.seq;
-  }
-  return null;
-}
-
-/** The seq this row's contents were hashed under, searched outwards from its stored seq; null if none. */
-function findOriginalSeq(db: DatabaseSync, row: StoredRow): number | null {
-  const stats = db.prepare('SELECT count(*) AS n, max(seq) AS m FROM entries').get();
-  const limit = Math.max(row.seq, Number(stats?.n ?? 0), Number(stats?.m ?? 0)) + 1;
-  for (let d = 1; row.seq - d >= 1 || row.seq + d <= limit; d += 1) {
-    if (row.seq - d >= 1 && rowHash(row, row.seq - d) === row.hash) return row.seq - d;
-    if (row.seq + d <= limit && rowHash(row, row.seq + d) === row.hash) return row.seq + d;
-  }
-  return null;
-}
-
-// ---------------------------------------------------------------------------------------------------------------
-// schema
-
-function checkFormat(db: DatabaseSync, file: string): void {
-  const tables = new Set(
-    db
-      .prepare("SELECT name FROM sqlite_master WHERE type = 'table'")
-      .all()
-      .map((r) => r.name),
-  );
-  if (!tables.has('meta') || !tables.has('entries')) {
-    throw new ChorusError('EVENTLOG_INVALID', `${file} is not a chorus event log`, { kind: 'usage' });
-  }
-  const format = db.prepare("SELECT value FROM meta WHERE key = 'format'").get()?.value;
-  if (format !== FORMAT) {
-    throw new ChorusError('EVENTLOG_INVALID', `${file}: unsupported event log format ${JSON.stringify(format)}`, {
-      kind: 'usage',
-    });
-  }
-}
-
-function ensureSchema(db: DatabaseSync, file: string): void {
-  const existing = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
-  if (Number(existing?.n ?? 0) === 0) {
-    db.exec(`
-      BEGIN IMMEDIATE;
-      CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL) STRICT;
-      CREATE TABLE IF NOT EXISTS entries (
-        seq INTEGER PRIMARY KEY,
-        time TEXT NOT NULL,
-        type TEXT NOT NULL,
-        data TEXT NOT NULL,
-        author TEXT NOT NULL,
-        prev_hash TEXT NOT NULL,
-        hash TEXT NOT NULL,
-        signature TEXT NOT NULL
-      ) STRICT;
-      INSERT OR IGNORE INTO meta (key, value) VALUES ('format', '${FORMAT}');
-      COMMIT;
-    `);
-  }
-  checkFormat(db, file);
-}
-
-/**
- * The cheap integrity check run on open: the log starts at 1, and the last entry is well-formed, hashes to
- * itself, links to the entry before it and (if this signer wrote it) carries a valid signature. O(1) in log size.
- */
-function checkTail(db: DatabaseSync, signer: LogSigner, file: string): void {
-  const corrupt = (message: string): ChorusError =>
-    new ChorusError('EVENTLOG_CORRUPT', `${file}: ${message}; run \`chorus log verify\` for details`);
-  const raws = db.prepare(`SELECT ${COLUMNS} FROM entries ORDER BY seq DESC LIMIT 2`).all();
-  const lastRaw = raws[0];
-  if (lastRaw === undefined) return;
-  const first = db.prepare('SELECT min(seq) AS s FROM entries').get()?.s;
-  if (first !== 1) throw corrupt(`the log starts at seq ${String(first)}, not 1`);
-  const last = parseRow(lastRaw);
-  if (typeof last === 'string') throw corrupt(`last entry is malformed: ${last}`);
-  if (rowHash(last) !== last.hash) throw corrupt(`last entry ${last.seq} does not match its hash`);
-  if (last.author === signer.author && !signatureValid((_a, d, s) => signer.verify(d, s), last)) {
-    throw corrupt(`last entry ${last.seq} has a bad signature`);
-  }
-  const prevRaw = raws[1];
-  if (prevRaw === undefined) {
-    if (last.seq !== 1 || last.prevHash !== ZERO_HASH) throw corrupt('first entry does not start the chain');
-    return;
-  }
-  const prev = parseRow(prevRaw);
-  if (typeof prev === 'string') throw corrupt(`entry before the last is malformed: ${prev}`);
-  if (rowHash(prev) !== prev.hash) throw corrupt(`entry ${prev.seq} does not match its hash`);
-  if (last.seq !== prev.seq + 1) throw corrupt(`entries ${prev.seq + 1}..${last.seq - 1} are missing`);
-  if (last.prevHash !== prev.hash) throw corrupt(`last entry ${last.seq} does not link to entry ${prev.seq}`);
-}
 
 // ---------------------------------------------------------------------------------------------------------------
 // the log
@@ -398,6 +62,8 @@ interface Statements {
  */
 export interface EventLogOptions {
   sync?: 'normal' | 'full';
+  /** Run retention (by age and size, see retention.ts) at open and periodically until the log closes. */
+  retention?: RetentionRunnerOptions;
 }
 
 export class EventLog {
@@ -405,7 +71,8 @@ export class EventLog {
   readonly #db: DatabaseSync;
   readonly #signer: LogSigner;
   readonly #stmt: Statements;
-  readonly #wakers = new Set<() => void>();
+  readonly #changes = new ChangeNotifier();
+  #retention: LogRetention | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, file: string, signer: LogSigner) {
@@ -455,6 +122,7 @@ export class EventLog {
       throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
     }
     try {
+      prepareNewFile(db);
       // SQLite creates the -wal and -shm files with the database file's permissions (0600).
       const mode = db.prepare('PRAGMA journal_mode = WAL').get()?.journal_mode;
       if (mode !== 'wal')
@@ -462,7 +130,12 @@ export class EventLog {
       db.exec(`PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
       ensureSchema(db, path);
       checkTail(db, signer, path);
-      return new EventLog(db, path, signer);
+      const log = new EventLog(db, path, signer);
+      if (options.retention) {
+        log.#retention = new LogRetention(log, options.retention);
+        log.#retention.start();
+      }
+      return log;
     } catch (err) {
       db.close();
       if (err instanceof ChorusError) throw err;
@@ -502,10 +175,15 @@ export class EventLog {
       throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
     }
     try {
+      // damage first: a damaged page may hold no entry the walk reads, and SQLite's own error names no file
+      const damage = quickCheck(db);
+      if (damage !== undefined) return damagedReport(path, damage);
       checkFormat(db, path);
       return verifyChain(db, verify);
     } catch (err) {
       if (err instanceof ChorusError) throw err;
+      const damage = sqliteDamage(err);
+      if (damage !== undefined) return damagedReport(path, damage);
       throw new ChorusError('EVENTLOG_READ_FAILED', `cannot read event log ${path}: ${String(err)}`, { cause: err });
     } finally {
       db.close();
@@ -541,10 +219,10 @@ export class EventLog {
     const entries: LogEntry[] = [];
     try {
       db.exec('BEGIN IMMEDIATE');
-      const last = this.#stmt.last.get();
-      let seq = last === undefined ? 0 : Number(last.seq);
-      let prevHash = last === undefined ? ZERO_HASH : String(last.hash);
-      let lastTime = typeof last?.time === 'string' ? last.time : '';
+      const last = this.#last();
+      let seq = last.seq;
+      let prevHash = last.hash;
+      let lastTime = last.time;
       for (const { type, dataJson } of prepared) {
         seq += 1;
         const now = new Date().toISOString();
@@ -568,20 +246,58 @@ export class EventLog {
         cause: err,
       });
     }
-    this.#wake();
+    this.#changes.wake();
     return entries;
   }
 
-  /** Number of entries (= head seq: seqs run 1..head without gaps). */
+  /** The head's seq: entries ever appended (seqs run without gaps; retention may have removed the oldest). */
   get size(): number {
     return this.head.seq;
   }
 
-  /** The last entry's { seq, hash }; { 0, 64 zeros } when empty. Reads the file, so it sees other writers. */
+  /**
+   * The last entry's { seq, hash }; { 0, 64 zeros } when empty (the checkpoint's, should retention have left no
+   * entry). Reads the file, so it sees other writers.
+   */
   get head(): { seq: number; hash: string } {
     this.#assertOpen();
+    const { seq, hash } = this.#last();
+    return { seq, hash };
+  }
+
+  /** The chain's head: the last entry, else the checkpoint, else the genesis. */
+  #last(): { seq: number; hash: string; time: string } {
     const last = this.#stmt.last.get();
-    return last === undefined ? { seq: 0, hash: ZERO_HASH } : { seq: Number(last.seq), hash: String(last.hash) };
+    if (last !== undefined) return { seq: Number(last.seq), hash: String(last.hash), time: String(last.time) };
+    const cp = readCheckpoint(this.#db);
+    return typeof cp === 'object' ? { seq: cp.seq, hash: cp.hash, time: cp.entryTime } : { ...GENESIS };
+  }
+
+  /** The retention checkpoint in force (absent while nothing was ever removed). */
+  checkpoint(): Omit<Checkpoint, 'signature'> | undefined {
+    this.#assertOpen();
+    const cp = readCheckpoint(this.#db);
+    if (typeof cp !== 'object') return undefined;
+    const { signature: _signature, ...shown } = cp;
+    return shown;
+  }
+
+  /** One retention step (see compactStep in retention.ts); compactLog runs a whole pass. */
+  compactStep(policy: RetentionPolicy, opts?: CompactOptions): CompactStep {
+    this.#assertOpen();
+    return compactStep(this.#db, this.#signer, policy, opts);
+  }
+
+  /** Gives freed pages back to the file system (logs created since retention exists; a no-op for older ones). */
+  releaseFreePages(): void {
+    this.#assertOpen();
+    releaseFreePages(this.#db);
+  }
+
+  /** Live bytes (pages in use) and the file's size in pages, WAL frames included. */
+  bytes(): { live: number; file: number } {
+    this.#assertOpen();
+    return logBytes(this.#db);
   }
 
   /** The last `count` entries, in ascending seq order. */
@@ -609,42 +325,7 @@ export class EventLog {
     this.#assertOpen();
     if (!Number.isFinite(fromSeq)) throw new ChorusError('EVENTLOG_BAD_ARGUMENT', 'follow: fromSeq must be a number');
     const interval = Number.isFinite(pollMs) && pollMs > 0 ? pollMs : DEFAULT_POLL_MS;
-    return this.#follow(Math.floor(fromSeq), signal, interval);
-  }
-
-  async *#follow(fromSeq: number, signal: AbortSignal, pollMs: number): AsyncGenerator<LogEntry> {
-    let cursor = fromSeq;
-    while (!signal.aborted && !this.#closed) {
-      const batch = this.since(cursor, FOLLOW_BATCH);
-      if (batch.length === 0) {
-        await this.#waitForChange(signal, pollMs);
-        continue;
-      }
-      for (const entry of batch) {
-        if (signal.aborted || this.#closed) return;
-        cursor = entry.seq;
-        yield entry;
-      }
-    }
-  }
-
-  /** Resolves on the next in-process append, after `pollMs`, on abort, or on close — whichever comes first. */
-  #waitForChange(signal: AbortSignal, pollMs: number): Promise<void> {
-    return new Promise((resolveWait) => {
-      const done = (): void => {
-        clearTimeout(timer);
-        signal.removeEventListener('abort', done);
-        this.#wakers.delete(done);
-        resolveWait();
-      };
-      const timer = setTimeout(done, pollMs);
-      signal.addEventListener('abort', done, { once: true });
-      this.#wakers.add(done);
-    });
-  }
-
-  #wake(): void {
-    for (const wake of [...this.#wakers]) wake();
+    return followEntries(this, this.#changes, Math.floor(fromSeq), signal, interval);
   }
 
   /**
@@ -657,10 +338,16 @@ export class EventLog {
     return verifyChain(this.#db, (author, data, sig) => author === signer.author && signer.verify(data, sig));
   }
 
+  /** True once close() was called. */
+  get closed(): boolean {
+    return this.#closed;
+  }
+
   close(): void {
     if (this.#closed) return;
+    this.#retention?.stop();
     this.#closed = true;
-    this.#wake();
+    this.#changes.wake();
     this.#db.close();
   }
 

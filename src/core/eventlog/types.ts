@@ -25,6 +25,8 @@ export const LOG_TYPES = [
   'node_stopped',
   'election',
   'decision',
+  /** a peer's received messages over the log's per-peer rate limit, counted instead of logged (one per window) */
+  'rate_limited',
   'task',
 ] as const;
 
@@ -105,17 +107,40 @@ export interface LogEntry {
   signature: string;
 }
 
-export type VerifyProblemKind = 'edited' | 'dropped' | 'reordered' | 'bad_signature' | 'bad_link' | 'malformed';
+/**
+ * damaged: SQLite cannot read the file (a damaged page, a truncated file); nothing in it is verified.
+ * bad_checkpoint: the retention checkpoint is malformed or its signature does not verify.
+ */
+export type VerifyProblemKind =
+  'edited' | 'dropped' | 'reordered' | 'bad_signature' | 'bad_link' | 'malformed' | 'bad_checkpoint' | 'damaged';
 
 export interface VerifyProblem {
-  /** where the chain breaks: the altered entry, or the seq missing / out of place */
+  /** where the chain breaks: the altered entry, or the seq missing / out of place (0: the whole file) */
   seq: number;
   kind: VerifyProblemKind;
   message: string;
 }
 
+/**
+ * The signed anchor left where retention cut the log: entries 1..seq were removed, entry `seq` had hash `hash`
+ * and time `entryTime`, and entry seq+1 links to it. Signed by the node that cut (`author`) at `time`.
+ */
+export interface Checkpoint {
+  seq: number;
+  hash: string;
+  entryTime: string;
+  time: string;
+  author: string;
+  /** base64 of the author's signature over the 32 raw bytes of checkpointHash(this) */
+  signature: string;
+}
+
 export interface VerifyReport {
   ok: boolean;
+  /** the first seq the chain is verified from: 1, or the entry after the checkpoint when the log was cut */
+  from: number;
+  /** the checkpoint the chain is anchored to (absent while nothing was ever removed) */
+  checkpoint?: Omit<Checkpoint, 'signature'>;
   /** entries verified: all of them when ok, otherwise the intact prefix before the problem */
   entries: number;
   /** head of the verified chain (0 and 64 zeros when nothing verified) */

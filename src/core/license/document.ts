@@ -18,7 +18,7 @@ export type LicenseReason =
 export class LicenseError extends ChorusError {
   readonly reason: LicenseReason;
   constructor(reason: LicenseReason, message: string) {
-    super(`LICENSE_${reason.toUpperCase()}`, message);
+    super(`LICENSE_${reason.toUpperCase()}`, message, { kind: 'fatal' }); // exit 4: no restart brings a license
     this.name = 'LicenseError';
     this.reason = reason;
   }

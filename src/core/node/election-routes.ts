@@ -1,6 +1,7 @@
 // Control-API routes of the election and the leader-only paths: /v1/election/{status,watch,trigger,resign},
 // /v1/slurp/context (POST leader only, GET any node) and /v1/shhh/policy (POST leader only, GET any node).
 import type { Route } from '../api/server.ts';
+import { openStream } from '../api/stream.ts';
 import { UsageError } from '../errors.ts';
 import type { ChorusNode } from './node.ts';
 
@@ -9,14 +10,14 @@ export function electionRoutes(node: ChorusNode): Record<string, Route> {
   return {
     'GET /v1/election/status': async () => election().status(),
     'GET /v1/election/watch': async ({ res, signal }) => {
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
       let last = '';
       const write = (): void => {
         const s = election().status();
         const key = JSON.stringify([s.state, s.term, s.leader?.peerId, s.votedFor, s.voters.length, s.canWrite]);
         if (key === last) return;
         last = key;
-        res.write(`${JSON.stringify({ at: new Date().toISOString(), ...s })}\n`);
+        stream.send({ at: new Date().toISOString(), ...s });
       };
       let timer: NodeJS.Timeout | undefined;
       const onChange = (): void => {
@@ -25,13 +26,10 @@ export function electionRoutes(node: ChorusNode): Record<string, Route> {
       };
       write();
       election().on('change', onChange);
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await stream.done;
       clearTimeout(timer);
       election().off('change', onChange);
-      res.end();
+      stream.close();
       return undefined;
     },
     'POST /v1/election/trigger': async () => election().trigger(),

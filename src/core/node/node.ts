@@ -13,7 +13,8 @@ import { ElectionService } from '../election/service.ts';
 import { TaskService } from '../tasks/service.ts';
 import { DirectReplicas } from '../dht/direct.ts';
 import { chorusValidators, type DhtContext } from '../dht/kad.ts';
-import { EventLog } from '../eventlog/eventlog.ts';
+import { EventLog, retentionPolicy } from '../eventlog/eventlog.ts';
+import { peerRateLimit } from '../eventlog/ratelimit.ts';
 import { Admission, type AdmittedPeer } from '../license/admission.ts';
 import { LeaseKeeper, type LeaseStatus } from '../license/lease.ts';
 import { resolveNodeLicense, type NodeLicense } from '../license/startup.ts';
@@ -34,6 +35,7 @@ import { OpsService } from '../ops/service.ts';
 import { applyReload, type ReloadResult } from '../ops/reload.ts';
 import { Redactor } from '../shhh/redactor.ts';
 import { buildInfo } from '../version.ts';
+import { checkNodeStores } from './integrity.ts';
 import { EventRecorder } from './recorder.ts';
 import { controlRoutes } from './routes.ts';
 
@@ -59,6 +61,8 @@ export interface NodeOptions {
   admit?: (author: string) => boolean;
   /** Run health checks, metrics and the ops listener when ops.enabled (default: when the API is served). */
   ops?: boolean;
+  /** Move damaged stores aside and start them fresh where that is safe (`chorus node --repair`). */
+  repair?: boolean;
 }
 
 export interface NodeStatus {
@@ -182,14 +186,16 @@ export class ChorusNode {
     const { config, logger } = opts;
     // fail-closed: no license, no identity, no log, no socket
     const license = opts.license ?? announceLicense(resolveNodeLicense(config), logger);
+    checkNodeStores(config, { repair: opts.repair, logger }); // damaged stores are named before any is opened
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
     const redactor = new Redactor({ rules: config.shhh.rules });
     const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey), {
       sync: config.eventLog.sync,
+      retention: { policy: retentionPolicy(config.eventLog), verify: verifyByAuthor, logger: logger.child('eventlog') },
     });
-    const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
+    const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'), peerRateLimit(config.eventLog));
     const started: { stop: () => unknown }[] = [{ stop: () => eventLog.close() }];
     const halt = Promise.withResolvers<string>();
     try {

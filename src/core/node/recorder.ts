@@ -2,7 +2,10 @@
 // entry through SHHH first, so no secret reaches the log (deny rules redact here instead of refusing).
 // Entries for messages this node sends are written before record() returns; entries for received
 // messages are batched into one transaction per event-loop turn (one commit instead of one each).
+// Received messages pass the per-peer rate limit: over it they are counted, one `rate_limited` entry per
+// peer and window (the last window is summed up when the node records its stop).
 import type { EventLog } from '../eventlog/eventlog.ts';
+import { receivedFrom, type PeerRateLimit } from '../eventlog/ratelimit.ts';
 import { isLogType, logTypeForMessage, type LogType } from '../eventlog/types.ts';
 import type { Logger } from '../log.ts';
 import type { Redactor } from '../shhh/redactor.ts';
@@ -16,11 +19,13 @@ export class EventRecorder {
   private queue: { type: LogType; data: unknown }[] = [];
   private scheduled = false;
   private readonly observers = new Set<(kind: string, data: unknown) => void>();
+  private readonly limit: PeerRateLimit | undefined;
 
-  constructor(log: EventLog, redactor: Redactor, logger: Logger) {
+  constructor(log: EventLog, redactor: Redactor, logger: Logger, limit?: PeerRateLimit) {
     this.log = log;
     this.redactor = redactor;
     this.logger = logger;
+    this.limit = limit?.enabled ? limit : undefined;
   }
 
   /** Calls `fn` with every recorded event (before redaction; metrics count them). Returns an unsubscribe. */
@@ -31,6 +36,11 @@ export class EventRecorder {
 
   record(kind: string, data: unknown): void {
     for (const fn of this.observers) fn(kind, data);
+    if (this.limit) {
+      for (const summary of this.limit.roll(kind === 'node_stopped')) this.record('rate_limited', summary);
+      const from = receivedFrom(data);
+      if (from !== undefined && !this.limit.admit(from)) return;
+    }
     const type = isLogType(kind) ? kind : logTypeForMessage(kind);
     let clean: unknown;
     try {

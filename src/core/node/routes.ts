@@ -1,6 +1,7 @@
 // The control API routes a node serves to its client verbs: status, peers, publish, subscribe (and
 // the decision and ops routes of their own modules).
 import type { PublishRequest } from '../api/protocol.ts';
+import { openStream } from '../api/stream.ts';
 import type { Route } from '../api/server.ts';
 import { UsageError } from '../errors.ts';
 import { checkMessageSize } from '../limits.ts';
@@ -11,6 +12,7 @@ import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
 import { taskRoutes } from '../tasks/routes.ts';
 import { parseAddress } from '../ucxl/address.ts';
+import { logRoutes } from './log-routes.ts';
 import type { ChorusNode, NodeStatus } from './node.ts';
 import type { AdmittedPeer } from '../license/admission.ts';
 
@@ -78,6 +80,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
   return {
     ...decisionRoutes(node),
     ...electionRoutes(node),
+    ...logRoutes(node),
     ...opsRoutes(node),
     ...taskRoutes({
       tasks: node.tasks,
@@ -106,17 +109,14 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
           clientTopics.set(t, (clientTopics.get(t) ?? 0) + 1);
         }
       }
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      res.write(`${JSON.stringify({ subscribed: topics })}\n`);
+      const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
+      stream.send({ subscribed: topics });
       const wanted = new Set(topics);
       const onMessage = (m: ReceivedMessage): void => {
-        if (wanted.has(m.topic)) res.write(`${JSON.stringify(m)}\n`);
+        if (wanted.has(m.topic)) stream.send(m);
       };
       node.pubsub.on('message', onMessage);
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await stream.done;
       node.pubsub.off('message', onMessage);
       for (const t of joinedHere) {
         const left = (clientTopics.get(t) ?? 1) - 1;
@@ -126,7 +126,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
           if (!STATIC_TOPICS.includes(t)) node.pubsub.leave(t);
         }
       }
-      res.end();
+      stream.close();
       return undefined;
     },
   };

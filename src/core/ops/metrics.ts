@@ -48,6 +48,7 @@ export class ChorusMetrics {
   readonly publishErrors: Counter<'family' | 'reason'>;
   readonly pubsubDropped: Counter<'family'>;
   readonly redactions: Counter<'rule'>;
+  readonly eventLogRateLimited: Counter;
   readonly dhtDuration: Histogram<'op'>;
   readonly dhtErrors: Counter<'op' | 'code'>;
   readonly underReplicated: Counter;
@@ -119,6 +120,11 @@ export class ChorusMetrics {
       name: 'chorus_shhh_redactions_total',
       help: 'Secrets SHHH redacted from outbound messages, by rule.',
       labelNames: ['rule'],
+      registers,
+    });
+    this.eventLogRateLimited = new Counter({
+      name: 'chorus_eventlog_rate_limited_total',
+      help: 'Received messages counted instead of logged (their peer went over eventLog.peerRateLimit), added when each window ends.',
       registers,
     });
     this.dhtDuration = new Histogram({

@@ -158,6 +158,8 @@ export class OpsService {
         metrics.pubsubMessages.inc({ direction: 'in', family, type: d.message_type });
       } else if (kind === 'shhh_redaction' && typeof d.rule === 'string') {
         metrics.redactions.inc({ rule: d.rule });
+      } else if (kind === 'rate_limited') {
+        metrics.eventLogRateLimited.inc((data as { dropped?: number }).dropped ?? 0);
       }
     });
     this.unwireAlways.push(off);

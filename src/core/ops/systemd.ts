@@ -1,4 +1,5 @@
-// The systemd unit for a bare-metal node: restart on failure, SIGHUP for reload, and a hardened sandbox
+// The systemd unit for a bare-metal node: restart on failure — except after the exits no restart can fix (2: bad
+// input or config, 4: a damaged store or an invalid license) —, SIGHUP for reload, and a hardened sandbox
 // (no new privileges, read-only system except the data dir, private /tmp and devices, no capabilities).
 // Rendering is pure; installing and removing are plain file operations the command runs.
 import { mkdir, readFile, rm, writeFile } from 'node:fs/promises';
@@ -24,6 +25,12 @@ function quote(word: string): string {
 }
 
 const NAME = /^[a-z_][a-z0-9_-]*[$]?$/i;
+
+/**
+ * Exit codes after which restarting is pointless (src/cli/exit.ts): 2 bad input or config, 4 a damaged store or
+ * an invalid license. Both need an operator; systemd leaves the unit failed with the reason in the journal.
+ */
+export const NO_RESTART_EXIT_CODES = [2, 4] as const;
 
 export function renderUnit(o: UnitOptions): string {
   if (!NAME.test(o.user)) throw new UsageError(`invalid user name "${o.user}"`);
@@ -57,6 +64,7 @@ ExecStart=${args.map(quote).join(' ')}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
+RestartPreventExitStatus=${NO_RESTART_EXIT_CODES.join(' ')}
 TimeoutStopSec=15s
 Environment=NO_COLOR=1
 LimitNOFILE=65536

@@ -3,8 +3,9 @@
 import { createHash } from 'node:crypto';
 import { ChorusError } from '../errors.ts';
 import type { RedactionRuleConfig } from '../config/schema.ts';
-import { BUILTIN_RULES, SECRET_KEY_NAME, compileRules } from './rules.ts';
-import type { RedactionRule, Severity } from './rules.ts';
+import { LinearRules, compileRules } from './configured.ts';
+import { BUILTIN_RULES, SECRET_KEY_NAME } from './rules.ts';
+import type { RedactionRule, RuleInfo, Severity } from './rules.ts';
 
 export interface RedactionFinding {
   rule: string;
@@ -34,11 +35,17 @@ export interface RedactorOptions {
   builtins?: boolean;
 }
 
-/** A rule with its own regex instance (exec state is per redactor) and `d` when a group is replaced. */
+/** A built-in rule with its own regex instance (exec state is per redactor) and `d` when a group is replaced. */
 interface CompiledRule {
   rule: RedactionRule;
   re: RegExp;
   group: number;
+}
+
+/** The rules in force, in priority order: the built-ins (V8), then the configured ones (linear-time engine). */
+interface RuleSet {
+  builtins: CompiledRule[];
+  configured: LinearRules;
 }
 
 interface Span {
@@ -48,9 +55,8 @@ interface Span {
 }
 
 /** Whole value replaced because its key name says it is a secret. */
-const FIELD_RULE: RedactionRule = {
+const FIELD_RULE: RuleInfo = {
   name: 'secret-field',
-  pattern: /$^/g,
   severity: 'high',
   tags: ['credential', 'field'],
   action: 'redact',
@@ -72,7 +78,7 @@ function compile(rule: RedactionRule): CompiledRule {
   return { rule, re: new RegExp(rule.pattern.source, flags), group };
 }
 
-function findingFor(rule: RedactionRule, location: string, secret: string): RedactionFinding {
+function findingFor(rule: RuleInfo, location: string, secret: string): RedactionFinding {
   return {
     rule: rule.name,
     severity: rule.severity,
@@ -93,7 +99,7 @@ function isPlainRecord(value: object): value is Record<string, unknown> {
 }
 
 export class Redactor {
-  #rules: CompiledRule[];
+  #rules: RuleSet;
   readonly #keyNames: boolean;
   readonly #builtins: boolean;
 
@@ -108,8 +114,11 @@ export class Redactor {
   /** Extra rules set by the cluster leader (SHHH policy); while set they take the place of the configured ones. */
   #policyRules: RedactionRuleConfig[] | undefined;
 
-  #compileAll(rules: RedactionRuleConfig[]): CompiledRule[] {
-    return [...(this.#builtins ? BUILTIN_RULES : []), ...compileRules(rules)].map(compile);
+  #compileAll(rules: RedactionRuleConfig[]): RuleSet {
+    return {
+      builtins: this.#builtins ? BUILTIN_RULES.map(compile) : [],
+      configured: new LinearRules(compileRules(rules)),
+    };
   }
 
   /**
@@ -217,15 +226,20 @@ export class Redactor {
     }
   }
 
-  #ruleAt(span: Span): RedactionRule {
-    return (this.#rules[span.order] as CompiledRule).rule;
+  #ruleAt(span: Span): RuleInfo {
+    const { builtins, configured } = this.#rules;
+    return span.order < builtins.length
+      ? (builtins[span.order] as CompiledRule).rule
+      : (configured.rules[span.order - builtins.length] as RuleInfo);
   }
 
   /** Every non-empty match of every rule, as [start, end) of the secret part. */
   #scan(text: string): Span[] {
     const spans: Span[] = [];
-    for (let order = 0; order < this.#rules.length; order++) {
-      const { re, group } = this.#rules[order] as CompiledRule;
+    const { builtins, configured } = this.#rules;
+    configured.scan(text, (index, start, end) => spans.push({ start, end, order: builtins.length + index }));
+    for (let order = 0; order < builtins.length; order++) {
+      const { re, group } = builtins[order] as CompiledRule;
       re.lastIndex = 0;
       let m: RegExpExecArray | null;
       while ((m = re.exec(text)) !== null) {

@@ -1,18 +1,21 @@
-// SHHH rules: the built-in secret detectors and the compilation of user rules from `shhh.rules`.
-// Every pattern is compiled once, is global, and avoids nested quantifiers over overlapping classes
-// so a scan stays linear in the input; rules that replace only part of a match name the group.
-import { ConfigError } from '../errors.ts';
-import type { RedactionRuleConfig } from '../config/schema.ts';
+// SHHH's built-in secret detectors, run by V8's regex engine (configured rules run on a linear-time engine:
+// configured.ts). Every pattern is compiled once, is global, and avoids nested quantifiers over overlapping
+// classes so a scan stays linear in the input (several need lookaround or a backreference, which RE2 lacks;
+// on V8 they are also several times faster); rules that replace only part of a match name the group.
 
 export type Severity = 'low' | 'medium' | 'high' | 'critical';
 
-export interface RedactionRule {
+/** What a finding reports about the rule that made it. */
+export interface RuleInfo {
   name: string;
-  /** Always has the `g` flag. */
-  pattern: RegExp;
   severity: Severity;
   tags: string[];
   action: 'redact' | 'deny';
+}
+
+export interface RedactionRule extends RuleInfo {
+  /** Always has the `g` flag. */
+  pattern: RegExp;
   /** capture group holding the secret (default 0 = whole match); e.g. for key=value only the value is replaced */
   group?: number;
 }
@@ -166,35 +169,3 @@ export const BUILTIN_RULES: readonly RedactionRule[] = Object.freeze([
  */
 export const SECRET_KEY_NAME =
   /(?:pass(?:word|wd|phrase)|[_-]pwd|secret|(?<!(?:page|next|sync|continuation)[_-]?)token|(?:api|access|auth|secret|private|signing|encryption|master|account|client|session)[_-]?key|credentials?|authorization|cookie)$/i;
-
-/**
- * Compiles `shhh.rules` from config. A rule replaces its whole match. A pattern that does not compile
- * is a ConfigError naming `shhh.rules[i]` and the rule name.
- */
-export function compileRules(config: RedactionRuleConfig[]): RedactionRule[] {
-  return config.map((c, i) => {
-    const where = `shhh.rules[${i}] ("${c.name}")`;
-    const flags = c.flags ?? '';
-    if (!/^[imsu]*$/.test(flags)) {
-      throw new ConfigError(`${where}: regex flags may only be i, m, s, u (got "${flags}")`);
-    }
-    let pattern: RegExp;
-    try {
-      pattern = new RegExp(c.pattern, `${[...new Set(flags)].join('')}g`);
-    } catch (err) {
-      const detail = err instanceof Error ? err.message : String(err);
-      throw new ConfigError(`${where}: invalid pattern: ${detail}`, err);
-    }
-    if (pattern.test('')) {
-      throw new ConfigError(`${where}: pattern matches the empty string`);
-    }
-    pattern.lastIndex = 0;
-    return {
-      name: c.name,
-      pattern,
-      severity: c.severity ?? 'high',
-      tags: [...(c.tags ?? [])],
-      action: c.action ?? 'redact',
-    };
-  });
-}

@@ -3,6 +3,7 @@
 // through the leader. A completion with content writes the result decision first and completes the task
 // with its address. `GET /v1/tasks/watch` streams committed transitions as NDJSON until the client leaves.
 import type { Route } from '../api/server.ts';
+import { openStream } from '../api/stream.ts';
 import { UsageError } from '../errors.ts';
 import { TASK_STATES, type Task, type TaskState } from './model.ts';
 import type { TaskEvent } from './machine.ts';
@@ -186,19 +187,15 @@ export function taskRoutes(deps: TaskRouteDeps): Record<string, Route> {
     'GET /v1/tasks/watch': async ({ url, res, signal }) => {
       const id = url.searchParams.get('id');
       if (id) tasks.get(id); // an unknown id is an error before the stream starts
-      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
-      res.write(`${JSON.stringify({ watching: id ?? 'all' })}\n`);
+      const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
+      stream.send({ watching: id ?? 'all' });
       const onEvent = (e: TaskEvent): void => {
-        if (id && e.task.id !== id) return;
-        res.write(`${JSON.stringify(watchLine(e))}\n`);
+        if (!id || e.task.id === id) stream.send(watchLine(e));
       };
       tasks.on('event', onEvent);
-      await new Promise<void>((resolve) => {
-        if (signal.aborted) return resolve();
-        signal.addEventListener('abort', () => resolve(), { once: true });
-      });
+      await stream.done;
       tasks.off('event', onEvent);
-      res.end();
+      stream.close();
       return undefined;
     },
   };
