@@ -1,5 +1,6 @@
 // Tests for src/core/crypto: role policy readers, the persisted role keyring (mode, rotation, reopen),
-// age envelopes (each reader decrypts, non-recipients and corruption are told apart) and Shamir custody.
+// age envelopes (each reader decrypts, non-recipients and corruption are told apart), Shamir custody,
+// RFC 8785 canonical JSON and Ed25519 key import.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,6 +14,16 @@ import { DEFAULT_ROLE_POLICY, canRead, readersOf, validatePolicy } from '../../s
 import type { RolePolicy } from '../../src/core/crypto/policy.ts';
 import { RoleKeyring } from '../../src/core/crypto/keyring.ts';
 import { NotARecipientError, decryptWithIdentities, encryptForRoles } from '../../src/core/crypto/envelope.ts';
+import { canonicalJson } from '../../src/core/crypto/canonical.ts';
+import {
+  ed25519PrivateKey,
+  ed25519PublicKey,
+  keyString,
+  parseKeyString,
+  rawPublicKey,
+  rawSeed,
+} from '../../src/core/crypto/ed25519.ts';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { combineShares, parseShare, splitSecret } from '../../src/core/crypto/shamir.ts';
 import { runCli } from '../helpers/run.ts';
 
@@ -441,4 +452,55 @@ test('keys export: writes a 0600 keyring scoped to the given roles; never overwr
   const again = await runCli(['--data-dir', dir, 'keys', 'export', '--role', 'observer', '--out', out]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already exists/);
+});
+
+// ---------------------------------------------------------------- canonical JSON (RFC 8785)
+
+test('canonical JSON is RFC 8785: code-unit key order, ECMAScript numbers, no whitespace; refuses what JSON cannot hold', () => {
+  // RFC 8785 §3.2.3 sorts by UTF-16 code units: "\u20ac" (€) before "\ud83d\ude00" (😀), "\r" first
+  assert.equal(
+    canonicalJson({
+      '€': 'Euro Sign',
+      '\r': 'Carriage Return',
+      ﬂ: 'ligature',
+      '😀': 'Smiley',
+      '1': 'One',
+      '\u0080': 'Control',
+    }),
+    '{"\\r":"Carriage Return","1":"One","\u0080":"Control","€":"Euro Sign","😀":"Smiley","ﬂ":"ligature"}',
+  );
+  assert.equal(
+    canonicalJson({ b: [1e30, 4.5e-7, -0, 1.0, 100], a: { d: null, c: true } }),
+    '{"a":{"c":true,"d":null},"b":[1e+30,4.5e-7,0,1,100]}',
+  );
+  assert.throws(() => canonicalJson(undefined), TypeError);
+  assert.throws(() => canonicalJson({ n: Number.NaN }), TypeError);
+  assert.throws(() => canonicalJson({ s: '\ud800' }), TypeError);
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => {
+      const once = canonicalJson(v);
+      assert.equal(canonicalJson(JSON.parse(once)), once, 'a fixed point');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+// ---------------------------------------------------------------- Ed25519 keys
+
+test('ed25519: keys import through JWK, round-trip as ed25519:<base64url>, and malformed strings are refused', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = rawPublicKey(publicKey);
+  assert.equal(raw.length, 32);
+  const again = ed25519PrivateKey(rawSeed(privateKey), raw);
+  const sig = sign(null, enc('m'), again);
+  assert.ok(verify(null, enc('m'), ed25519PublicKey(raw), sig));
+  assert.ok(verify(null, enc('m'), parseKeyString(keyString(publicKey))!, sig));
+  assert.equal(keyString(raw), keyString(privateKey));
+  // a seed with the wrong public half is refused by node:crypto itself
+  assert.throws(() => ed25519PrivateKey(rawSeed(privateKey), randomBytes(32)));
+  const text = keyString(raw);
+  for (const bad of ['', 'ed25519:', `x${text}`, text.slice(0, -1), `${text}A`, text.replace('ed25519:', 'ed448:')]) {
+    assert.equal(parseKeyString(bad), undefined, bad);
+  }
+  assert.equal(parseKeyString('ed25519:' + 'A'.repeat(42) + 'B'), undefined, 'non-canonical low bits');
 });
