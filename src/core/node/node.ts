@@ -181,6 +181,8 @@ export class ChorusNode {
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
+    // the certificate this node proves: made on the spot (dev, licensee key) or the enrolled one, for this key only
+    const credential = license.credentialFor(identity.peerId.toString());
     const redactor = new Redactor({ rules: config.shhh.rules });
     const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey), {
       sync: config.eventLog.sync,
@@ -193,8 +195,9 @@ export class ChorusNode {
       if (config.license.server) {
         lease = await LeaseKeeper.acquire({
           server: config.license.server,
-          license: license.doc,
-          peerId: identity.peerId.toString(),
+          serverKey: config.license.serverKey,
+          credential,
+          signer: signerFor(identity.privateKey),
           ttlMs: config.license.leaseTtlMs,
           gracePeriodMs: config.license.gracePeriodMs,
           stateFile: join(config.dataDir, LEASE_FILE),
@@ -250,7 +253,7 @@ export class ChorusNode {
       const admission = new Admission({
         libp2p,
         signer: signerFor(identity.privateKey),
-        license: license.doc,
+        credential,
         authorities: license.authorities,
         clusterId: license.clusterId,
         handshakeTimeoutMs: config.license.handshakeTimeoutMs,
