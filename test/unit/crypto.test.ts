@@ -1,6 +1,6 @@
 // Tests for src/core/crypto: role policy readers, the persisted role keyring (mode, rotation, reopen),
-// age envelopes (each reader decrypts, non-recipients and corruption are told apart), Shamir custody,
-// RFC 8785 canonical JSON and Ed25519 key import.
+// age envelopes (each reader decrypts, non-recipients and corruption are told apart, a mismatched key
+// is named), Shamir custody, RFC 8785 canonical JSON, Ed25519 key import and derived dev role keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -13,8 +13,14 @@ import { ChorusError, UsageError } from '../../src/core/errors.ts';
 import { DEFAULT_ROLE_POLICY, canRead, readersOf, validatePolicy } from '../../src/core/crypto/policy.ts';
 import type { RolePolicy } from '../../src/core/crypto/policy.ts';
 import { RoleKeyring } from '../../src/core/crypto/keyring.ts';
-import { NotARecipientError, decryptWithIdentities, encryptForRoles } from '../../src/core/crypto/envelope.ts';
+import {
+  NotARecipientError,
+  decryptAsRole,
+  decryptWithIdentities,
+  encryptForRoles,
+} from '../../src/core/crypto/envelope.ts';
 import { canonicalJson } from '../../src/core/crypto/canonical.ts';
+import { derivedRoleKey } from '../../src/core/crypto/derived-keys.ts';
 import {
   ed25519PrivateKey,
   ed25519PublicKey,
@@ -454,6 +460,33 @@ test('keys export: writes a 0600 keyring scoped to the given roles; never overwr
   assert.match(again.stderr, /already exists/);
 });
 
+// ---------------------------------------------------------------- a role key that does not match
+
+test('envelope: a role that may read a decision but holds another key is told so; a scoped keyring too', async (t) => {
+  const writer = await fullKeyring(t);
+  const elsewhere = await fullKeyring(t); // the same roles, keys from another cluster
+  const readers = readersOf(['developer']);
+  const ciphertext = await encryptForRoles(enc('x'), writer.recipients(readers));
+  const as = (keyring: RoleKeyring, role: string) =>
+    decryptAsRole(ciphertext, { role, identities: keyring.identitiesFor(role), readers });
+  assert.deepEqual(await as(writer, 'developer'), enc('x'));
+  await assert.rejects(as(elsewhere, 'developer'), (err) => {
+    assert.ok(err instanceof NotARecipientError);
+    assert.equal(err.code, 'NOT_A_RECIPIENT');
+    assert.match(
+      err.message,
+      /^this node's developer key does not match the writer's — keyring from another cluster\?/,
+    );
+    return true;
+  });
+  // observers may not read it: the plain message, whatever keys they hold
+  await assert.rejects(as(elsewhere, 'observer'), /cannot decrypt this decision \(not a recipient\)/);
+  await assert.rejects(
+    decryptAsRole(ciphertext, { role: 'developer', identities: [], readers }),
+    /holds no secret developer key \(only the public one\)/,
+  );
+});
+
 // ---------------------------------------------------------------- canonical JSON (RFC 8785)
 
 test('canonical JSON is RFC 8785: code-unit key order, ECMAScript numbers, no whitespace; refuses what JSON cannot hold', () => {
@@ -503,4 +536,25 @@ test('ed25519: keys import through JWK, round-trip as ed25519:<base64url>, and m
     assert.equal(parseKeyString(bad), undefined, bad);
   }
   assert.equal(parseKeyString('ed25519:' + 'A'.repeat(42) + 'B'), undefined, 'non-canonical low bits');
+});
+
+// ---------------------------------------------------------------- derived dev role keys
+
+test('derived role keys: the same secret gives the same keypair on every node; another secret, another one', async (t) => {
+  const secret = randomBytes(32);
+  const a = await derivedRoleKey(secret, 'dev-x', 'developer');
+  const b = await derivedRoleKey(Buffer.from(secret), 'dev-x', 'developer');
+  assert.equal(a.identity, b.identity);
+  assert.match(a.identity, /^AGE-SECRET-KEY-1[0-9A-Z]+$/);
+  assert.notEqual((await derivedRoleKey(secret, 'dev-x', 'observer')).identity, a.identity);
+  assert.notEqual((await derivedRoleKey(randomBytes(32), 'dev-x', 'developer')).identity, a.identity);
+  // they are ordinary age keys: a keyring takes them, and what one node encrypts the other decrypts
+  const one = await RoleKeyring.open(join(await tempDir(t), 'one.json'));
+  const two = await RoleKeyring.open(join(await tempDir(t), 'two.json'));
+  const derive = (role: string) => derivedRoleKey(secret, 'dev-x', role);
+  assert.deepEqual(await one.ensureRoles(ROLES, derive), { generated: [], derived: ROLES });
+  await two.ensureRoles(ROLES, derive);
+  assert.deepEqual(await one.ensureRoles(ROLES, derive), { generated: [], derived: [] }, 'only missing roles');
+  const ct = await encryptForRoles(enc('dev'), one.recipients(['developer']));
+  assert.deepEqual(await decryptWithIdentities(ct, two.identitiesFor('developer')), enc('dev'));
 });

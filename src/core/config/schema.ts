@@ -346,7 +346,7 @@ export const configSchema = z.strictObject({
       }),
       devAuthority: key(z.string().default(''), {
         description:
-          'The dev authority key file used by --dev. Default: <dataDir>/dev-authority.key; point several local nodes at one file to let them form a dev cluster .',
+          'The dev authority key file used by --dev. Default: <dataDir>/dev-authority.key; point several local nodes at one file to let them form a dev cluster (they also share its role keys, derived from it).',
         env: 'CHORUS_DEV_AUTHORITY',
       }),
       licenseeKey: key(z.string().default(''), {

@@ -9,7 +9,9 @@ import { createHash } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ChorusConfig } from '../config/schema.ts';
-import { loadKeyFile, type KeyPair } from '../crypto/ed25519.ts';
+import { derivedRoleKey } from '../crypto/derived-keys.ts';
+import { loadKeyFile, rawSeed, type KeyPair } from '../crypto/ed25519.ts';
+import type { RoleKey } from '../crypto/keyring.ts';
 import { IDENTITY_FILE } from '../p2p/identity.ts';
 import { generateAuthority, issueLicense, loadAuthority, writeLicense } from './authority.ts';
 import {
@@ -45,6 +47,8 @@ export interface NodeLicense {
   selfEnrols: boolean;
   /** The node certificate this node proves as `peer`; throws LicenseError('wrong_peer') when it has none. */
   credentialFor(peer: string): NodeCertificate;
+  /** Dev mode: the dev cluster's key for a role, the same on every node of the dev authority. */
+  devRoleKey?: (role: string) => Promise<RoleKey>;
 }
 
 export function licenseFile(config: ChorusConfig): string {
@@ -127,6 +131,7 @@ function devLicense(config: ChorusConfig, file: string): NodeLicense {
     writeLicense(file, doc);
     created.license = file;
   }
+  const seed = rawSeed(authority.privateKey);
   return {
     doc,
     license: verifyLicense(doc, opts),
@@ -137,6 +142,7 @@ function devLicense(config: ChorusConfig, file: string): NodeLicense {
     enrolment: 'dev',
     selfEnrols: true,
     credentialFor: selfCertifier(doc, authority),
+    devRoleKey: (role) => derivedRoleKey(seed, clusterId, role),
   };
 }
 

@@ -208,13 +208,16 @@ export class ChorusNode {
         started.push({ stop: () => held.release() });
       }
       const keyring = await RoleKeyring.open(config.keys.keyring || join(config.dataDir, KEYRING_FILE));
-      const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
-      for (const role of missing) await keyring.ensureRole(role);
-      if (missing.length) {
+      // dev nodes of one dev authority share its role keys; other nodes generate what is missing
+      const keys = await keyring.ensureRoles(Object.keys(config.keys.policy), license.devRoleKey);
+      if (keys.generated.length) {
         logger.warn('generated role keys; give each node a keyring scoped to its role (chorus keys export)', {
-          roles: missing,
+          roles: keys.generated,
           file: keyring.file,
         });
+      }
+      if (keys.derived.length) {
+        logger.info('took the dev cluster’s role keys (derived from the dev authority)', { roles: keys.derived });
       }
       if (!keyring.holdsSecret(config.agent.role)) {
         logger.warn('this keyring holds no secret key for this node’s role: it can write decisions but not read them', {
