@@ -47,8 +47,22 @@ export function keyString(key: Uint8Array | KeyObject): string {
   return KEY_PREFIX + Buffer.from(raw).toString('base64url');
 }
 
+const parsed = new Map<string, KeyObject>();
+
 /** The public key object of an `ed25519:<base64url>` string (canonical encoding only); undefined when malformed. */
 export function parseKeyString(text: string): KeyObject | undefined {
+  // the same few keys (authorities, licensees) are checked on every handshake
+  const known = parsed.get(text);
+  if (known) return known;
+  const key = importKeyString(text);
+  if (key) {
+    if (parsed.size >= 1000) parsed.clear();
+    parsed.set(text, key);
+  }
+  return key;
+}
+
+function importKeyString(text: string): KeyObject | undefined {
   if (!text.startsWith(KEY_PREFIX)) return undefined;
   const b64 = text.slice(KEY_PREFIX.length);
   if (!B64URL_32.test(b64)) return undefined;
