@@ -160,10 +160,15 @@ test('enrolled nodes admit each other; a certificate copied from another node’
   const aDir = await enrolledDataDir(l);
   const a = await startEnrolled(l, aDir);
   const b = await startEnrolled(l, await enrolledDataDir(l));
-  const admitted = nextEvent(a.admission, 'admitted', (p: { peerId: string }) => p.peerId === b.peerId);
+  // each side challenges the other: wait for both
+  const admitted = Promise.all([
+    nextEvent(a.admission, 'admitted', (p: { peerId: string }) => p.peerId === b.peerId),
+    nextEvent(b.admission, 'admitted', (p: { peerId: string }) => p.peerId === a.peerId),
+  ]);
   await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!);
   await admitted;
   assert.equal(b.admission.info(a.peerId)?.licenseId, l.doc.license.id);
+  assert.equal(a.admission.info(b.peerId)?.via, 'direct');
   // A's license.json, copied to a host that has a node key of its own: refused before anything else
   const thief = mkdtempSync(join(tmpdir(), 'chorus-copied-'));
   await loadOrCreateIdentity(thief);
