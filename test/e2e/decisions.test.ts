@@ -642,12 +642,37 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
       [s5, s3, s1],
       [s2, s4, s5],
     ]) {
-      const r = await chorus(['keys', 'combine', ...three]);
+      // shares come on stdin, one a line (never on argv, where ps and shell history see them)
+      const r = await chorus(['keys', 'combine'], 20_000, `${three.join('\n')}\n`);
       assert.equal(r.code, 0, r.stderr);
       assert.equal(r.stdout, `${admin}\n`);
       assert.equal(r.stderr, '');
     }
-    const two = await chorus(['keys', 'combine', s1, s4]);
+    const fromFile = join(work, 'shares.txt');
+    writeFileSync(fromFile, `# custodians 2 and 4\n${s2}\n${s4}\n`, { mode: 0o600 });
+    const files = await chorus(['keys', 'combine', '--from', fromFile], 20_000, `${s5}\n`);
+    assert.equal(files.code, 2, 'with --from, stdin is not read');
+    const both = await chorus(['keys', 'combine', '--from', fromFile, '--from', fromFile.replace('shares', 'more')]);
+    assert.equal(both.code, 2);
+    assert.match(both.stderr, /^chorus: --from: cannot read .*more\.txt: ENOENT/);
+    writeFileSync(fromFile.replace('shares', 'more'), `${s5}\n`, { mode: 0o600 });
+    const twoFiles = await chorus([
+      'keys',
+      'combine',
+      '--from',
+      fromFile,
+      '--from',
+      fromFile.replace('shares', 'more'),
+    ]);
+    assert.equal(twoFiles.code, 0, twoFiles.stderr);
+    assert.equal(twoFiles.stdout, `${admin}\n`);
+    const onArgv = await chorus(['keys', 'combine', s1, s2, s3]);
+    assert.equal(onArgv.code, 2);
+    assert.equal(onArgv.stdout, '');
+    assert.equal(lines(onArgv.stderr).length, 1, onArgv.stderr);
+    assert.match(onArgv.stderr, /^chorus: shares on the command line show in ps and shell history: pipe them in/);
+    assert.ok(!onArgv.stderr.includes(s1.slice(20)), 'the refusal does not echo a share');
+    const two = await chorus(['keys', 'combine'], 20_000, `${s1}\n${s4}\n`);
     assert.equal(two.code, 2, two.stderr);
     assert.equal(two.stdout, '');
     assert.equal(lines(two.stderr).length, 1, two.stderr);

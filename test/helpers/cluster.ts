@@ -226,7 +226,7 @@ export async function plainHost(opts: {
     admission = new Admission({
       libp2p: host,
       signer: signerFor(privateKey),
-      license: license.doc,
+      credential: license.credentialFor(host.peerId.toString()),
       authorities: license.authorities,
       clusterId: license.clusterId,
       handshakeTimeoutMs: 5000,

@@ -34,9 +34,9 @@ export const CHILD_ENV: Record<string, string> = {
   NO_COLOR: '1',
 };
 
-/** Runs the binary once, to completion (killed after timeoutMs). */
-export function chorus(args: string[], timeoutMs = 20_000): Promise<RunResult> {
-  return runProcess(BINARY, args, { env: CHILD_ENV, cwd: HOME, timeoutMs });
+/** Runs the binary once, to completion (killed after timeoutMs), with `input` on its stdin. */
+export function chorus(args: string[], timeoutMs = 20_000, input?: string): Promise<RunResult> {
+  return runProcess(BINARY, args, { env: CHILD_ENV, cwd: HOME, timeoutMs, input });
 }
 
 /** What chorusBytes() captured: stdout as the exact bytes written, stderr as text. */

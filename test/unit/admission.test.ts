@@ -1,9 +1,10 @@
 // Admission: no unlicensed peer in the mesh. Fail-closed startup (no socket without a license), the
-// per-connection license proof, and refusal of messages and records from unlicensed authors even
-// when a third node relays them.
+// per-connection proof (a node certificate for the very peer on the connection, and its signature over
+// a fresh challenge), refusal of stolen or copied credentials, and refusal of messages and records
+// from unlicensed authors even when a third node relays them.
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
-import { mkdtempSync, readdirSync } from 'node:fs';
+import { copyFileSync, mkdtempSync, readdirSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,15 +12,25 @@ import { after, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import fc from 'fast-check';
 import { validateConfig } from '../../src/core/config/load.ts';
+import { signedBytes } from '../../src/core/crypto/canonical.ts';
+import { generateKeyFile, type KeyPair } from '../../src/core/crypto/ed25519.ts';
 import { encodeRecord, latestKey, signDecision } from '../../src/core/decisions/record.ts';
 import { DIRECT_PROTOCOL } from '../../src/core/dht/direct.ts';
-import { generateAuthority, issueLicense, writeLicense } from '../../src/core/license/authority.ts';
-import { ADMISSION_PROTOCOL } from '../../src/core/license/admission.ts';
-import { LicenseError } from '../../src/core/license/document.ts';
+import {
+  generateAuthority,
+  issueLicense,
+  writeCertificate,
+  writeLicense,
+  type Authority,
+} from '../../src/core/license/authority.ts';
+import { ADMISSION_PROTOCOL, proofBytes } from '../../src/core/license/admission.ts';
+import { issueCertificate, type NodeCertificate } from '../../src/core/license/certificate.ts';
+import { LicenseError, licenseDigest, type LicenseDocument } from '../../src/core/license/document.ts';
+import { loadOrCreateIdentity } from '../../src/core/p2p/identity.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
-import { readAll } from '../../src/core/p2p/streams.ts';
+import { readAll, requestJson } from '../../src/core/p2p/streams.ts';
 import { encodeEnvelope } from '../../src/core/pubsub/messages.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
@@ -40,33 +51,83 @@ function canListen(port: number): Promise<boolean> {
   });
 }
 
-test('a node without a valid license is refused before it creates anything or opens a socket', async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'chorus-unlicensed-'));
+/** A licensed (non-dev) cluster: an authority, a licensee key, a license to it, and enrolled data dirs. */
+interface Licensed {
+  authority: Authority;
+  licensee: KeyPair;
+  doc: LicenseDocument;
+}
+
+function licensedCluster(over: { notBefore?: Date; expiresAt?: Date } = {}): Licensed {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-licensed-'));
   const authority = generateAuthority(join(dir, 'authority.key'));
-  const expired = issueLicense(authority, {
+  const licensee = generateKeyFile(join(dir, 'licensee.key'));
+  const doc = issueLicense(authority, {
     licensee: 'Acme',
+    licenseeKey: licensee.publicKey,
     clusterId: 'prod',
-    maxNodes: 3,
+    maxNodes: 5,
+    notBefore: over.notBefore,
+    expiresAt: over.expiresAt ?? new Date(Date.now() + 86_400_000),
+  });
+  return { authority, licensee, doc };
+}
+
+/** A data dir enrolled as an operator does it: the node's identity, then its certificate as license.json. */
+async function enrolledDataDir(l: Licensed): Promise<string> {
+  const dataDir = mkdtempSync(join(tmpdir(), 'chorus-enrolled-'));
+  const { peerId } = await loadOrCreateIdentity(dataDir);
+  writeCertificate(join(dataDir, 'license.json'), issueCertificate(l.doc, l.licensee.privateKey, peerId.toString()));
+  return dataDir;
+}
+
+async function startEnrolled(l: Licensed, dataDir: string): Promise<ChorusNode> {
+  const config = validateConfig({
+    dataDir,
+    p2p: { listen: ['/ip4/127.0.0.1/tcp/0'], mdns: false },
+    license: { authority: [l.authority.publicKey] },
+  });
+  const node = await ChorusNode.start({ config, logger: silentLogger, api: false, ops: false });
+  cleanup.push(() => node.stop());
+  return node;
+}
+
+test('a node without a valid license is refused before it creates anything or opens a socket', async () => {
+  const l = licensedCluster({
     notBefore: new Date(Date.now() - 2 * 86_400_000),
     expiresAt: new Date(Date.now() - 86_400_000),
   });
-  const cases = [
+  const expired = l.doc;
+  const valid = licensedCluster();
+  const elsewhere = await enrolledDataDir(valid);
+  const trusting = { authority: [valid.authority.publicKey] };
+  const cases: { name: string; license: object; reason: string; write?: LicenseDocument; copy?: string }[] = [
     { name: 'no license file', license: {}, reason: 'missing' },
-    { name: 'expired license', write: expired, license: { authority: [authority.publicKey] }, reason: 'expired' },
+    { name: 'expired license', write: expired, license: { authority: [l.authority.publicKey] }, reason: 'expired' },
     { name: 'no trusted authority', write: expired, license: {}, reason: 'untrusted_authority' },
+    // a license alone is not a credential: the node needs its certificate (or the licensee key)
+    { name: 'a license but no node certificate', write: valid.doc, license: trusting, reason: 'not_enrolled' },
+    // another node's certificate, copied without that node's key
+    {
+      name: 'a copied node certificate',
+      copy: join(elsewhere, 'license.json'),
+      license: trusting,
+      reason: 'wrong_peer',
+    },
   ];
   for (const c of cases) {
     const port = await freePort();
     const dataDir = mkdtempSync(join(tmpdir(), 'chorus-unlicensed-node-'));
     if (c.write) writeLicense(join(dataDir, 'license.json'), c.write);
+    if (c.copy) copyFileSync(c.copy, join(dataDir, 'license.json'));
     const config = validateConfig({
       dataDir,
       p2p: { listen: [`/ip4/127.0.0.1/tcp/${port}`], mdns: false },
       license: c.license,
     });
     await assert.rejects(ChorusNode.start({ config, logger: silentLogger }), (err: unknown) => {
-      assert.ok(err instanceof LicenseError, c.name);
-      assert.equal(err.reason, c.reason, c.name);
+      assert.ok(err instanceof LicenseError, `${c.name}: ${String(err)}`);
+      assert.equal(err.reason, c.reason, `${c.name}: ${err.message}`);
       return true;
     });
     assert.ok(await canListen(port), `${c.name}: nothing listens on the configured port`);
@@ -92,6 +153,113 @@ test('licensed nodes admit each other and show the license of each peer', async 
   assert.equal(view?.license?.licenseId, b.license.license.id);
   assert.equal(view?.license?.dev, true);
   assert.equal(a.status().license.dev, true);
+});
+
+test('enrolled nodes admit each other; a certificate copied from another node’s data dir starts no node', async () => {
+  const l = licensedCluster();
+  const aDir = await enrolledDataDir(l);
+  const a = await startEnrolled(l, aDir);
+  const b = await startEnrolled(l, await enrolledDataDir(l));
+  // each side challenges the other: wait for both
+  const admitted = Promise.all([
+    nextEvent(a.admission, 'admitted', (p: { peerId: string }) => p.peerId === b.peerId),
+    nextEvent(b.admission, 'admitted', (p: { peerId: string }) => p.peerId === a.peerId),
+  ]);
+  await b.libp2p.dial(a.libp2p.getMultiaddrs()[0]!);
+  await admitted;
+  assert.equal(b.admission.info(a.peerId)?.licenseId, l.doc.license.id);
+  assert.equal(a.admission.info(b.peerId)?.via, 'direct');
+  // A's license.json, copied to a host that has a node key of its own: refused before anything else
+  const thief = mkdtempSync(join(tmpdir(), 'chorus-copied-'));
+  await loadOrCreateIdentity(thief);
+  copyFileSync(join(aDir, 'license.json'), join(thief, 'license.json'));
+  await assert.rejects(startEnrolled(l, thief), (err: unknown) => {
+    assert.ok(err instanceof LicenseError);
+    assert.equal(err.reason, 'wrong_peer');
+    assert.match(err.message, new RegExp(`node certificate for peer ${a.peerId}, not for this node`));
+    return true;
+  });
+  assert.deepEqual(readdirSync(thief).sort(), ['identity.key', 'license.json'], 'no log, no store, no socket');
+});
+
+/** Asks `victim` to prove itself, as any connecting host may: its certificate and a proof for `asker`. */
+async function stealProof(
+  asker: PlainHost,
+  victim: ChorusNode,
+): Promise<{ certificate: NodeCertificate; proof: string }> {
+  const stream = await asker.host.dialProtocol(victim.libp2p.peerId, ADMISSION_PROTOCOL);
+  const challenge = randomBytes(32).toString('base64url');
+  return (await requestJson(stream, { op: 'prove', challenge }, 1 << 16, AbortSignal.timeout(5000))) as {
+    certificate: NodeCertificate;
+    proof: string;
+  };
+}
+
+test('a host holding a license taken from a handshake is refused by every node', async () => {
+  const nodes = [await startNode(), await startNode(), await startNode()];
+  cleanup.push(...nodes.map((n) => () => n.stop()));
+  const [a] = nodes as [ChorusNode, ChorusNode, ChorusNode];
+  const cluster = a.license.clusterId;
+  // the thief connects once and takes what A answers to anyone: A's license, inside A's certificate
+  const taker = await plainHost({ licensed: false });
+  cleanup.push(() => taker.stop());
+  await taker.host.handle(ADMISSION_PROTOCOL, () => new Promise(() => {})); // never answers A's challenge
+  await taker.host.dial(a.libp2p.getMultiaddrs()[0]!);
+  const stolen = await stealProof(taker, a);
+  assert.equal(stolen.certificate.license.license.id, a.license.license.id, 'the license did cross the wire');
+
+  type Answer = (challenge: string, verifier: string, self: PlainHost) => unknown;
+  const reSign = (self: PlainHost, data: Uint8Array) =>
+    Buffer.from(signerFor(self.privateKey).sign(data)).toString('base64url');
+  const issuedToA = new RegExp(`issued to peer ${a.peerId}, not to`);
+  const attacks: [string, Answer, RegExp][] = [
+    // A's certificate as it is, with a proof the thief signs with its own key
+    [
+      'the stolen certificate',
+      (ch, v, self) => ({
+        certificate: stolen.certificate,
+        proof: reSign(self, proofBytes(cluster, ch, v, self.host.peerId.toString())),
+      }),
+      issuedToA,
+    ],
+    // the stolen license, bound to the thief's peer ID by the thief's own key (the old attestation)
+    [
+      'the license re-signed for itself',
+      (ch, v, self) => {
+        const node = {
+          peer: self.host.peerId.toString(),
+          license: licenseDigest(stolen.certificate.license),
+          notBefore: new Date(Date.now() - 60_000).toISOString(),
+          expiresAt: stolen.certificate.license.license.expiresAt,
+        };
+        const signature = reSign(self, signedBytes('chorus-node-cert/1', node));
+        return {
+          certificate: { format: 'chorus-node-cert/1', license: stolen.certificate.license, node, signature },
+          proof: reSign(self, proofBytes(cluster, ch, v, node.peer)),
+        };
+      },
+      /not signed by the licensee key/,
+    ],
+    // the whole transcript A gave the thief, replayed
+    ['the replayed transcript', () => stolen, issuedToA],
+  ];
+  for (const [name, answer, why] of attacks) {
+    const liar = await plainHost({ licensed: false });
+    cleanup.push(() => liar.stop());
+    await liar.host.handle(ADMISSION_PROTOCOL, async (stream, conn) => {
+      const req = JSON.parse((await readAll(stream, 1 << 16)).toString('utf8')) as { challenge: string };
+      stream.send(Buffer.from(JSON.stringify(answer(req.challenge, conn.remotePeer.toString(), liar))));
+      await stream.close().catch(() => {});
+    });
+    const id = liar.host.peerId.toString();
+    for (const node of nodes) {
+      const refused = nextEvent(node.admission, 'refused', (r: { peerId: string; reason: string }) => r.peerId === id);
+      await liar.host.dial(node.libp2p.getMultiaddrs()[0]!).catch(() => {});
+      const { reason } = await refused;
+      assert.ok(!node.admission.isAdmitted(id), `${name}: not admitted`);
+      assert.match(reason, why, `${name}: ${reason}`);
+    }
+  }
 });
 
 test('an unlicensed host is disconnected, denied on redial, and cannot deliver a message', async () => {
@@ -239,7 +407,7 @@ test('fuzz: a node never crashes on random admission requests, and never admits 
   };
   const realRequest = Buffer.from(JSON.stringify({ op: 'prove', challenge: randomBytes(32).toString('base64url') }));
   const realAnswer = Buffer.from(JSON.stringify(await ask(realRequest)));
-  assert.ok('attestation' in JSON.parse(realAnswer.toString()), 'a proper request gets a proof');
+  assert.ok('certificate' in JSON.parse(realAnswer.toString()), 'a proper request gets a proof');
   const requests = fc.sample(
     fc.oneof(
       fc.uint8Array({ maxLength: 300 }),
@@ -250,13 +418,15 @@ test('fuzz: a node never crashes on random admission requests, and never admits 
   );
   for (const payload of requests) {
     const answer = await ask(payload);
-    assert.ok('error' in answer || 'attestation' in answer || 'attestations' in answer);
+    assert.ok('error' in answer || 'certificate' in answer || 'certificates' in answer);
   }
-  // 2. answers: hosts without a license answer the node's challenge with garbage, truncated or
-  // borrowed proofs (the target's own attestation); none is admitted
+  // 2. answers: hosts without a license answer the node's challenge with garbage, truncated,
+  // structurally mutated or borrowed proofs (the target's own certificate and proof); none is admitted
+  const real = JSON.parse(realAnswer.toString()) as Record<string, unknown>;
   const answers = [
     ...fc.sample(fc.uint8Array({ maxLength: 200 }), { numRuns: 4, seed: 7 }),
     ...fc.sample(fc.nat(realAnswer.length - 1), { numRuns: 4, seed: 9 }).map((n) => realAnswer.subarray(0, n)),
+    ...fc.sample(mutation(real), { numRuns: 6, seed: 11 }).map((m) => Buffer.from(JSON.stringify(m))),
     realAnswer,
   ];
   for (const answer of answers) {
@@ -276,13 +446,41 @@ test('fuzz: a node never crashes on random admission requests, and never admits 
   assert.ok(target.status().peerId, 'the node still answers');
 });
 
-test('fuzz: forged attestations are refused by the verifier', async () => {
+/** A JSON value with one leaf replaced (by garbage or a random value) or one key dropped. */
+function mutation(value: Record<string, unknown>): fc.Arbitrary<unknown> {
+  const paths: string[][] = [];
+  const walk = (v: unknown, path: string[]): void => {
+    paths.push(path);
+    if (v && typeof v === 'object') for (const [k, c] of Object.entries(v)) walk(c, [...path, k]);
+  };
+  walk(value, []);
+  return fc
+    .tuple(fc.constantFrom(...paths.filter((p) => p.length > 0)), fc.oneof(fc.jsonValue(), fc.constant(undefined)))
+    .map(([path, replacement]) => {
+      const copy = structuredClone(value);
+      let at = copy as Record<string, unknown>;
+      for (const k of path.slice(0, -1)) at = at[k] as Record<string, unknown>;
+      if (replacement === undefined) delete at[path.at(-1)!];
+      else at[path.at(-1)!] = replacement;
+      return copy;
+    });
+}
+
+test('fuzz: forged and mutated certificates are refused by the verifier', async () => {
   const node = await startNode();
   cleanup.push(() => node.stop());
+  const own = node.license.credentialFor(node.peerId);
   fc.assert(
-    fc.property(fc.anything(), (raw) => {
-      assert.throws(() => node.admission.verifyAttestation(raw), LicenseError);
+    fc.property(fc.oneof(fc.anything(), mutation(own as unknown as Record<string, unknown>)), (raw) => {
+      // a mutation that changed nothing is the node's own certificate; anything else is refused
+      if (JSON.stringify(raw) === JSON.stringify(own)) return;
+      assert.throws(() => node.admission.verifyCredential(raw, node.peerId), LicenseError);
     }),
-    { numRuns: 300 },
+    { numRuns: 400 },
   );
+  // and a valid certificate of this cluster, for another peer, does not pass as this one
+  const other = await plainHost({ licensed: true });
+  cleanup.push(() => other.stop());
+  const foreign = node.license.credentialFor(other.host.peerId.toString());
+  assert.throws(() => node.admission.verifyCredential(foreign, node.peerId), /issued to peer/);
 });

@@ -1,5 +1,6 @@
 // Tests for src/core/crypto: role policy readers, the persisted role keyring (mode, rotation, reopen),
-// age envelopes (each reader decrypts, non-recipients and corruption are told apart) and Shamir custody.
+// age envelopes (each reader decrypts, non-recipients and corruption are told apart, a mismatched key
+// is named), Shamir custody, RFC 8785 canonical JSON, Ed25519 key import and derived dev role keys.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
@@ -12,7 +13,23 @@ import { ChorusError, UsageError } from '../../src/core/errors.ts';
 import { DEFAULT_ROLE_POLICY, canRead, readersOf, validatePolicy } from '../../src/core/crypto/policy.ts';
 import type { RolePolicy } from '../../src/core/crypto/policy.ts';
 import { RoleKeyring } from '../../src/core/crypto/keyring.ts';
-import { NotARecipientError, decryptWithIdentities, encryptForRoles } from '../../src/core/crypto/envelope.ts';
+import {
+  NotARecipientError,
+  decryptAsRole,
+  decryptWithIdentities,
+  encryptForRoles,
+} from '../../src/core/crypto/envelope.ts';
+import { canonicalJson } from '../../src/core/crypto/canonical.ts';
+import { derivedRoleKey } from '../../src/core/crypto/derived-keys.ts';
+import {
+  ed25519PrivateKey,
+  ed25519PublicKey,
+  keyString,
+  parseKeyString,
+  rawPublicKey,
+  rawSeed,
+} from '../../src/core/crypto/ed25519.ts';
+import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { combineShares, parseShare, splitSecret } from '../../src/core/crypto/shamir.ts';
 import { runCli } from '../helpers/run.ts';
 
@@ -441,4 +458,103 @@ test('keys export: writes a 0600 keyring scoped to the given roles; never overwr
   const again = await runCli(['--data-dir', dir, 'keys', 'export', '--role', 'observer', '--out', out]);
   assert.equal(again.code, 2);
   assert.match(again.stderr, /already exists/);
+});
+
+// ---------------------------------------------------------------- a role key that does not match
+
+test('envelope: a role that may read a decision but holds another key is told so; a scoped keyring too', async (t) => {
+  const writer = await fullKeyring(t);
+  const elsewhere = await fullKeyring(t); // the same roles, keys from another cluster
+  const readers = readersOf(['developer']);
+  const ciphertext = await encryptForRoles(enc('x'), writer.recipients(readers));
+  const as = (keyring: RoleKeyring, role: string) =>
+    decryptAsRole(ciphertext, { role, identities: keyring.identitiesFor(role), readers });
+  assert.deepEqual(await as(writer, 'developer'), enc('x'));
+  await assert.rejects(as(elsewhere, 'developer'), (err) => {
+    assert.ok(err instanceof NotARecipientError);
+    assert.equal(err.code, 'NOT_A_RECIPIENT');
+    assert.match(
+      err.message,
+      /^this node's developer key does not match the writer's — keyring from another cluster\?/,
+    );
+    return true;
+  });
+  // observers may not read it: the plain message, whatever keys they hold
+  await assert.rejects(as(elsewhere, 'observer'), /cannot decrypt this decision \(not a recipient\)/);
+  await assert.rejects(
+    decryptAsRole(ciphertext, { role: 'developer', identities: [], readers }),
+    /holds no secret developer key \(only the public one\)/,
+  );
+});
+
+// ---------------------------------------------------------------- canonical JSON (RFC 8785)
+
+test('canonical JSON is RFC 8785: code-unit key order, ECMAScript numbers, no whitespace; refuses what JSON cannot hold', () => {
+  // RFC 8785 §3.2.3 sorts by UTF-16 code units: "\u20ac" (€) before "\ud83d\ude00" (😀), "\r" first
+  assert.equal(
+    canonicalJson({
+      '€': 'Euro Sign',
+      '\r': 'Carriage Return',
+      ﬂ: 'ligature',
+      '😀': 'Smiley',
+      '1': 'One',
+      '\u0080': 'Control',
+    }),
+    '{"\\r":"Carriage Return","1":"One","\u0080":"Control","€":"Euro Sign","😀":"Smiley","ﬂ":"ligature"}',
+  );
+  assert.equal(
+    canonicalJson({ b: [1e30, 4.5e-7, -0, 1.0, 100], a: { d: null, c: true } }),
+    '{"a":{"c":true,"d":null},"b":[1e+30,4.5e-7,0,1,100]}',
+  );
+  assert.throws(() => canonicalJson(undefined), TypeError);
+  assert.throws(() => canonicalJson({ n: Number.NaN }), TypeError);
+  assert.throws(() => canonicalJson({ s: '\ud800' }), TypeError);
+  fc.assert(
+    fc.property(fc.jsonValue(), (v) => {
+      const once = canonicalJson(v);
+      assert.equal(canonicalJson(JSON.parse(once)), once, 'a fixed point');
+    }),
+    { numRuns: 300 },
+  );
+});
+
+// ---------------------------------------------------------------- Ed25519 keys
+
+test('ed25519: keys import through JWK, round-trip as ed25519:<base64url>, and malformed strings are refused', () => {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  const raw = rawPublicKey(publicKey);
+  assert.equal(raw.length, 32);
+  const again = ed25519PrivateKey(rawSeed(privateKey), raw);
+  const sig = sign(null, enc('m'), again);
+  assert.ok(verify(null, enc('m'), ed25519PublicKey(raw), sig));
+  assert.ok(verify(null, enc('m'), parseKeyString(keyString(publicKey))!, sig));
+  assert.equal(keyString(raw), keyString(privateKey));
+  // a seed with the wrong public half is refused by node:crypto itself
+  assert.throws(() => ed25519PrivateKey(rawSeed(privateKey), randomBytes(32)));
+  const text = keyString(raw);
+  for (const bad of ['', 'ed25519:', `x${text}`, text.slice(0, -1), `${text}A`, text.replace('ed25519:', 'ed448:')]) {
+    assert.equal(parseKeyString(bad), undefined, bad);
+  }
+  assert.equal(parseKeyString('ed25519:' + 'A'.repeat(42) + 'B'), undefined, 'non-canonical low bits');
+});
+
+// ---------------------------------------------------------------- derived dev role keys
+
+test('derived role keys: the same secret gives the same keypair on every node; another secret, another one', async (t) => {
+  const secret = randomBytes(32);
+  const a = await derivedRoleKey(secret, 'dev-x', 'developer');
+  const b = await derivedRoleKey(Buffer.from(secret), 'dev-x', 'developer');
+  assert.equal(a.identity, b.identity);
+  assert.match(a.identity, /^AGE-SECRET-KEY-1[0-9A-Z]+$/);
+  assert.notEqual((await derivedRoleKey(secret, 'dev-x', 'observer')).identity, a.identity);
+  assert.notEqual((await derivedRoleKey(randomBytes(32), 'dev-x', 'developer')).identity, a.identity);
+  // they are ordinary age keys: a keyring takes them, and what one node encrypts the other decrypts
+  const one = await RoleKeyring.open(join(await tempDir(t), 'one.json'));
+  const two = await RoleKeyring.open(join(await tempDir(t), 'two.json'));
+  const derive = (role: string) => derivedRoleKey(secret, 'dev-x', role);
+  assert.deepEqual(await one.ensureRoles(ROLES, derive), { generated: [], derived: ROLES });
+  await two.ensureRoles(ROLES, derive);
+  assert.deepEqual(await one.ensureRoles(ROLES, derive), { generated: [], derived: [] }, 'only missing roles');
+  const ct = await encryptForRoles(enc('dev'), one.recipients(['developer']));
+  assert.deepEqual(await decryptWithIdentities(ct, two.identitiesFor('developer')), enc('dev'));
 });

@@ -81,11 +81,17 @@ export function registerUcxlVerbs(program: Command): void {
       await invoke(cmd, (ctx) => split(opts, ctx), { view: renderSplit });
     });
   k.command('combine')
-    .description('recover a key from threshold-many shares (prints the age identity)')
-    .argument('<share...>')
-    .action(async (shares: string[], _o, cmd: Command) => {
+    .description(
+      'recover a key from threshold-many shares read from stdin or --from files, one a line (prints the age identity); never from the command line, where ps and shell history see them',
+    )
+    .option('--from <file>', 'a file holding shares, one a line (repeatable; default: stdin)', collect)
+    .allowExcessArguments()
+    .action(async (opts: { from?: string[] }, cmd: Command) => {
       const { combine } = await keys();
-      await invoke(cmd, () => combine(shares), { view: (r) => r.identity, noConfig: true });
+      await invoke(cmd, (ctx) => combine({ argv: cmd.args, from: opts.from }, ctx), {
+        view: (r) => r.identity,
+        noConfig: true,
+      });
     });
   k.command('rotate')
     .description('issue a new key for a role and re-encrypt the latest version of its decisions (docs/keys.md)')

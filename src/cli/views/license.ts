@@ -1,5 +1,13 @@
 // Text rendering for `chorus license …`.
-import type { KeygenResult, ServeResult, VerifyResult } from '../../commands/license/license.ts';
+import type {
+  EnrollResult,
+  KeygenResult,
+  RequestResult,
+  ServeResult,
+  ShowResult,
+  VerifyResult,
+} from '../../commands/license/license.ts';
+import type { NodeBinding } from '../../core/license/certificate.ts';
 import type { License } from '../../core/license/document.ts';
 import type { LicenseInfo } from '../../core/node/routes.ts';
 import { renderPairs } from '../pairs.ts';
@@ -8,6 +16,7 @@ function licensePairs(l: License): [string, string | number | undefined][] {
   return [
     ['license', l.id],
     ['licensee', l.licensee],
+    ['licensee key', l.licenseeKey],
     ['cluster', l.clusterId],
     ['max nodes', l.maxNodes],
     ['features', l.features.join(', ') || '—'],
@@ -18,7 +27,23 @@ function licensePairs(l: License): [string, string | number | undefined][] {
   ];
 }
 
+function nodePairs(n: NodeBinding | undefined): [string, string | number | undefined][] {
+  if (!n) return [];
+  return [
+    ['node peer', n.peer],
+    ['certified from', n.notBefore],
+    ['certified until', n.expiresAt],
+  ];
+}
+
 export function renderKeygen(r: KeygenResult): string {
+  if (r.kind === 'licensee') {
+    return [
+      `licensee private key: ${r.privateKeyFile} (0600; it enrols nodes: keep it off them)`,
+      `licensee public key:  ${r.publicKey}`,
+      `the authority issues the license to it: chorus license issue … --licensee-key ${r.publicKey}`,
+    ].join('\n');
+  }
   return [
     `authority private key: ${r.privateKeyFile} (0600; keep it offline)`,
     `authority public key:  ${r.publicKey}`,
@@ -30,13 +55,29 @@ export function renderIssued(r: { file: string; license: License }): string {
   return `${renderPairs(licensePairs(r.license))}\nwritten to ${r.file}`;
 }
 
-export function renderShow(r: { file: string; license: License }): string {
-  return renderPairs(licensePairs(r.license));
+export function renderRequest(r: RequestResult): string {
+  return [
+    `peer ID: ${r.peerId}${r.created ? ` (new identity: ${r.identityFile})` : ''}`,
+    `enrol it where the licensee key is: chorus license enroll --license <license> --licensee-key <key> --peer ${r.peerId} --out node.license.json`,
+    `then copy node.license.json to ${r.dataDir}/license.json (or license.file)`,
+  ].join('\n');
+}
+
+export function renderEnrolled(r: EnrollResult): string {
+  return `enrolled peer ${r.peer} under license ${r.license.id} until ${r.node.expiresAt}\nwritten to ${r.file} (0600)`;
+}
+
+export function renderShow(r: ShowResult): string {
+  const kind: [string, string][] = [['kind', r.kind === 'certificate' ? 'node certificate' : 'license']];
+  return renderPairs([...kind, ...licensePairs(r.license), ...nodePairs(r.node)]);
 }
 
 export function renderVerify(r: VerifyResult): string {
-  if (r.valid) return `valid: ${r.license?.id} for cluster ${r.license?.clusterId}, until ${r.license?.expiresAt}`;
-  return `invalid (${r.reason}): ${r.message}`;
+  // an invalid file: the reason goes to stderr, once, with exit 3
+  if (!r.valid) return `invalid: ${r.file}`;
+  const what = r.node ? `node certificate for ${r.node.peer}, license ${r.license?.id}` : r.license?.id;
+  const until = r.node ? r.node.expiresAt : r.license?.expiresAt;
+  return `valid: ${what} for cluster ${r.license?.clusterId}, until ${until}`;
 }
 
 export function renderLicenseStatus(r: LicenseInfo): string {
@@ -69,5 +110,5 @@ export function renderLicenseStatus(r: LicenseInfo): string {
 }
 
 export function renderServe(r: ServeResult): string {
-  return `lease server on ${r.listen} stopped; ${r.leases.length} live lease(s) persisted`;
+  return `lease server on ${r.listen} (key ${r.key}) stopped; ${r.leases.length} live lease(s) persisted`;
 }

@@ -1,6 +1,7 @@
-// `chorus keys split|combine|rotate`: admin-key custody with Shamir shares, and role key rotation.
+// `chorus keys split|combine|rotate|export`: admin-key custody with Shamir shares (combined from stdin or
+// files, never argv), role key rotation, and per-node scoped keyrings.
 import { existsSync } from 'node:fs';
-import { writeFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import { join } from 'node:path';
 import { ApiClient } from '../../core/api/client.ts';
 import { RoleKeyring } from '../../core/crypto/keyring.ts';
@@ -38,8 +39,48 @@ export async function split(
   return { role: opts.role, version: key.version, threshold: opts.threshold, shares };
 }
 
-export async function combine(shares: string[]): Promise<{ identity: string }> {
-  return { identity: new TextDecoder().decode(await combineShares(shares)) };
+/** Shares in text: whitespace-separated, `#` starts a comment line. */
+export function sharesIn(text: string): string[] {
+  return text
+    .split(/\r?\n/)
+    .filter((line) => !line.trimStart().startsWith('#'))
+    .flatMap((line) => line.split(/\s+/))
+    .filter(Boolean);
+}
+
+async function readStdin(): Promise<string> {
+  let text = '';
+  for await (const chunk of process.stdin) text += String(chunk);
+  return text;
+}
+
+/**
+ * Recovers a key from shares read from `from` files or, by default, stdin — never from argv, where
+ * every user of the host sees them (ps) and the shell keeps them (history).
+ */
+export async function combine(
+  opts: { argv: string[]; from?: string[] },
+  ctx: CommandContext,
+): Promise<{ identity: string; shares: number }> {
+  if (opts.argv.length > 0) {
+    throw new UsageError(
+      'shares on the command line show in ps and shell history: pipe them in (chorus keys combine < shares.txt) or pass --from <file>',
+      'SHARES_ON_ARGV',
+    );
+  }
+  let text = '';
+  if (opts.from?.length) {
+    for (const file of opts.from) {
+      text += `${await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
+        throw new UsageError(`--from: cannot read ${file}: ${err.code ?? err.message}`);
+      })}\n`;
+    }
+  } else {
+    if (process.stdin.isTTY) ctx.logger.info('reading shares from stdin, one a line; end with Ctrl-D');
+    text = await readStdin();
+  }
+  const shares = sharesIn(text);
+  return { identity: new TextDecoder().decode(await combineShares(shares)), shares: shares.length };
 }
 
 export function rotate(role: string, ctx: CommandContext): Promise<RotationReport> {

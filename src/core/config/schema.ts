@@ -399,7 +399,7 @@ export const configSchema = z.strictObject({
     .strictObject({
       file: key(z.string().default(''), {
         description:
-          'This node’s license file. Default: <dataDir>/license.json. Without a valid license the node opens no socket.',
+          'This node’s license file: its node certificate (`chorus license enroll`), or the license itself with license.licenseeKey. Default: <dataDir>/license.json. Without a valid license the node opens no socket.',
         env: 'CHORUS_LICENSE_FILE',
       }),
       authority: key(
@@ -421,14 +421,30 @@ export const configSchema = z.strictObject({
       }),
       devAuthority: key(z.string().default(''), {
         description:
-          'The dev authority key file used by --dev. Default: <dataDir>/dev-authority.key; point several local nodes at one file to let them form a dev cluster.',
+          'The dev authority key file used by --dev. Default: <dataDir>/dev-authority.key; point several local nodes at one file to let them form a dev cluster (they also share its role keys, derived from it).',
         env: 'CHORUS_DEV_AUTHORITY',
+      }),
+      licenseeKey: key(z.string().default(''), {
+        description:
+          'The licensee’s private key file: with it the node certifies itself for the license in license.file. Prefer a node certificate (`chorus license enroll`), which keeps this key off the node.',
+        env: 'CHORUS_LICENSEE_KEY',
       }),
       server: key(z.string().default(''), {
         description:
           'URL of the lease server (`chorus license serve`); when set, the node holds a cluster lease while it runs.',
         env: 'CHORUS_LICENSE_SERVER',
       }),
+      serverKey: key(
+        z
+          .string()
+          .regex(/^(ed25519:[A-Za-z0-9_-]{43})?$/, 'a key: ed25519:<base64url>')
+          .default(''),
+        {
+          description:
+            'The lease server’s public key (printed by `chorus license serve`); its answers must be signed by it. Required with license.server.',
+          env: 'CHORUS_LICENSE_SERVER_KEY',
+        },
+      ),
       leaseTtlMs: key(z.number().int().min(1000).default(60_000), {
         description: 'Lifetime of a cluster lease; the node renews it at a third of this.',
         env: 'CHORUS_LEASE_TTL_MS',

@@ -10,8 +10,8 @@ import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 export class NotARecipientError extends ChorusError {
   /** How many recipient stanzas the envelope's header holds. */
   readonly stanzas: number;
-  constructor(stanzas: number) {
-    super('NOT_A_RECIPIENT', "this node's role cannot decrypt this decision (not a recipient)", { kind: 'error' });
+  constructor(stanzas: number, message = "this node's role cannot decrypt this decision (not a recipient)") {
+    super('NOT_A_RECIPIENT', message, { kind: 'error' });
     this.name = 'NotARecipientError';
     this.stanzas = stanzas;
   }
@@ -85,6 +85,35 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
       'CIPHERTEXT_CORRUPT',
       `decision ciphertext is corrupt or truncated: authentication failed (${describeError(err)})`,
       { cause: err },
+    );
+  }
+}
+
+export interface RoleReader {
+  /** This node's role. */
+  role: string;
+  /** Its identities (RoleKeyring.identitiesFor), newest first; empty when the keyring holds only public keys. */
+  identities: string[];
+  /** The roles allowed to read the decision (policy readers of its roles). */
+  readers: string[];
+}
+
+/**
+ * decryptWithIdentities for a node's role, with the cause named when the role may read the decision but
+ * its key does not open it: a keyring from another cluster (or a dev node with keys of its own), or a
+ * scoped keyring without this role's secret key. A role that may not read it gets the plain NOT_A_RECIPIENT.
+ */
+export async function decryptAsRole(ciphertext: Uint8Array, reader: RoleReader): Promise<Uint8Array> {
+  try {
+    return await decryptWithIdentities(ciphertext, reader.identities);
+  } catch (err) {
+    if (!(err instanceof NotARecipientError) || !reader.readers.includes(reader.role)) throw err;
+    const { role } = reader;
+    throw new NotARecipientError(
+      err.stanzas,
+      reader.identities.length === 0
+        ? `this node's keyring holds no secret ${role} key (only the public one), though the ${role} role may read this decision: give it a keyring scoped to ${role} (chorus keys export --role ${role})`
+        : `this node's ${role} key does not match the writer's — keyring from another cluster? (the ${role} role may read this decision; see docs/keys.md)`,
     );
   }
 }

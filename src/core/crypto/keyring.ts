@@ -240,6 +240,29 @@ export class RoleKeyring {
     });
   }
 
+  /**
+   * Gives each of `roles` that has no key yet a version 1: from `derive` when given (a dev cluster's
+   * shared keys), freshly generated otherwise. Says which roles got a key, and how.
+   */
+  async ensureRoles(
+    roles: string[],
+    derive?: (role: string) => Promise<RoleKey>,
+  ): Promise<{ generated: string[]; derived: string[] }> {
+    const generated: string[] = [];
+    const derived: string[] = [];
+    for (const role of roles) {
+      if (this.current(role)) continue;
+      if (derive) {
+        await this.importRole(await derive(role));
+        derived.push(role);
+      } else {
+        await this.ensureRole(role);
+        generated.push(role);
+      }
+    }
+    return { generated, derived };
+  }
+
   /** Generates and stores a new current version of `role`'s key; older versions are kept. */
   async rotate(role: string): Promise<RoleKey> {
     assertRoleName(role);

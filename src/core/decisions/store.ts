@@ -8,7 +8,7 @@ import type { Datastore } from 'interface-datastore';
 import { base32 } from 'multiformats/bases/base32';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
-import { decryptWithIdentities, encryptForRoles } from '../crypto/envelope.ts';
+import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
@@ -564,10 +564,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
     const record = await this.locate(address, this.signal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
-    const content = await decryptWithIdentities(
-      Buffer.from(record.payload, 'base64'),
-      this.opts.keyring.identitiesFor(this.opts.role),
-    );
+    const content = await decryptAsRole(Buffer.from(record.payload, 'base64'), {
+      role: this.opts.role,
+      identities: this.opts.keyring.identitiesFor(this.opts.role),
+      readers: readersOf(record.roles, this.opts.policy),
+    });
     return { meta: meta(record), content };
   }
 

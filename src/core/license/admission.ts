@@ -1,8 +1,11 @@
 // Admission: no unlicensed peer in the mesh. On every new connection each side challenges the other
-// over /chorus/admission/1.0.0; the answer is the peer's attestation (its license, signed by the
-// peer's own key) and a signature over the challenge. Peers that fail are disconnected and denied
-// for a while. Attestations of authors met only through third nodes are looked up from admitted
-// peers, so pubsub messages and DHT records from unlicensed authors are refused wherever they come from.
+// over /chorus/admission/2.0.0; the answer is the peer's node certificate (the licensee's signature
+// binding the peer's ID to the license) and the peer's signature over the challenge, both peer IDs and
+// the cluster. The connection is authenticated as that peer by Noise, so a certificate is worth
+// nothing without its node's secret key, and a transcript is worth nothing on another connection.
+// Peers that fail are disconnected and denied for a while. Certificates of authors met only through
+// third nodes are looked up from admitted peers, so pubsub messages and DHT records from unlicensed
+// authors are refused wherever they come from.
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { randomBytes } from 'node:crypto';
@@ -13,37 +16,17 @@ import type { Logger } from '../log.ts';
 import type { Signer } from '../p2p/signer.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
-import {
-  canonicalJson,
-  LicenseError,
-  parseLicense,
-  verifyLicense,
-  type License,
-  type LicenseDocument,
-} from './document.ts';
+import { signedBytes } from '../crypto/canonical.ts';
+import { toCertificate, verifyCertificate, type NodeCertificate, type VerifiedCertificate } from './certificate.ts';
+import { LicenseError } from './document.ts';
 
-export const ADMISSION_PROTOCOL = '/chorus/admission/1.0.0';
+export const ADMISSION_PROTOCOL = '/chorus/admission/2.0.0';
 const MAX_MESSAGE = 64 * 1024;
 const MAX_LOOKUP = 32;
 const DENY_MS = 60_000;
 /** How long an author nobody could vouch for stays unknown before it is looked up again. */
 const UNKNOWN_MS = 10_000;
-const ATTESTATION_DOMAIN = 'chorus-attestation/1';
-const PROOF_DOMAIN = 'chorus-admission/1';
-
-export interface Attestation {
-  license: LicenseDocument;
-  peer: string;
-  at: string;
-  signature: string;
-}
-
-const attestationSchema = z.strictObject({
-  license: z.unknown(),
-  peer: z.string().min(1).max(128),
-  at: z.string().max(64),
-  signature: z.string().max(128),
-});
+const PROOF_DOMAIN = 'chorus-admission/2';
 
 const requestSchema = z.discriminatedUnion('op', [
   z.strictObject({ op: z.literal('prove'), challenge: z.string().regex(/^[A-Za-z0-9_-]{43}$/) }),
@@ -56,14 +39,15 @@ export interface AdmittedPeer {
   licensee: string;
   dev: boolean;
   expiresAt: number;
-  /** 'direct': proved itself to this node; 'vouched': attestation obtained through an admitted peer. */
+  /** 'direct': proved itself to this node; 'vouched': its certificate came through an admitted peer. */
   via: 'direct' | 'vouched';
 }
 
 export interface AdmissionOptions {
   libp2p: Libp2p;
   signer: Signer;
-  license: LicenseDocument;
+  /** This node's certificate: it must name `signer`'s peer ID. */
+  credential: NodeCertificate;
   authorities: string[];
   clusterId: string;
   handshakeTimeoutMs: number;
@@ -75,15 +59,10 @@ export interface AdmissionOptions {
   enforce?: boolean;
 }
 
-function attestationBytes(a: Omit<Attestation, 'signature'>): Buffer {
-  return Buffer.from(`${ATTESTATION_DOMAIN}\n${canonicalJson({ license: a.license, peer: a.peer, at: a.at })}`);
+/** What a prover signs: the verifier's fresh challenge, both peer IDs and the cluster. */
+export function proofBytes(cluster: string, challenge: string, verifier: string, prover: string): Buffer {
+  return signedBytes(PROOF_DOMAIN, { challenge, cluster, prover, verifier });
 }
-
-function proofBytes(challenge: string, verifier: string, prover: string): Buffer {
-  return Buffer.from(`${PROOF_DOMAIN}\n${challenge}\n${verifier}\n${prover}`);
-}
-
-export class AdmissionRefusedError extends LicenseError {}
 
 export interface AdmissionEvents {
   admitted: [AdmittedPeer];
@@ -92,8 +71,7 @@ export interface AdmissionEvents {
 
 export class Admission extends EventEmitter<AdmissionEvents> {
   private readonly opts: AdmissionOptions;
-  private readonly self: Attestation;
-  private readonly known = new Map<string, AdmittedPeer & { attestation: Attestation }>();
+  private readonly known = new Map<string, AdmittedPeer & { certificate: NodeCertificate }>();
   private readonly pending = new Map<string, Promise<boolean>>();
   private readonly denied = new Map<string, number>();
   private readonly lookups = new Map<string, Promise<boolean>>();
@@ -107,21 +85,13 @@ export class Admission extends EventEmitter<AdmissionEvents> {
   constructor(opts: AdmissionOptions) {
     super();
     this.opts = opts;
-    const unsigned = { license: opts.license, peer: opts.signer.author, at: new Date().toISOString() };
-    this.self = {
-      ...unsigned,
-      signature: Buffer.from(opts.signer.sign(attestationBytes(unsigned))).toString('base64url'),
-    };
-    const lic = opts.license.license;
-    this.known.set(opts.signer.author, {
-      peerId: opts.signer.author,
-      licenseId: lic.id,
-      licensee: lic.licensee,
-      dev: lic.dev,
-      expiresAt: Date.parse(lic.expiresAt),
-      via: 'direct',
-      attestation: this.self,
+    // a node proves only its own certificate, and only a valid one
+    const self = verifyCertificate(opts.credential, {
+      authorities: opts.authorities,
+      clusterId: opts.clusterId,
+      peer: opts.signer.author,
     });
+    this.remember(self, 'direct');
   }
 
   async start(): Promise<void> {
@@ -140,7 +110,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     await this.opts.libp2p.unhandle(ADMISSION_PROTOCOL);
   }
 
-  /** Sync check used by validators: a known, unexpired attestation for this cluster. */
+  /** Sync check used by validators: a known, unexpired certificate for this cluster. */
   isAdmitted(peer: string): boolean {
     const p = this.known.get(peer);
     return p !== undefined && p.expiresAt > Date.now();
@@ -158,8 +128,13 @@ export class Admission extends EventEmitter<AdmissionEvents> {
   info(peer: string): AdmittedPeer | undefined {
     const p = this.known.get(peer);
     if (!p) return undefined;
-    const { attestation: _a, ...view } = p;
+    const { certificate: _c, ...view } = p;
     return view;
+  }
+
+  /** This node as its peers admit it: its license and when its certificate (or license) expires. */
+  self(): AdmittedPeer {
+    return this.info(this.opts.signer.author) as AdmittedPeer;
   }
 
   admitted(): AdmittedPeer[] {
@@ -168,7 +143,7 @@ export class Admission extends EventEmitter<AdmissionEvents> {
 
   /**
    * Resolves once `author` is admitted or known not to be: waits for a handshake in progress, and
-   * otherwise asks admitted connected peers for the author's attestation.
+   * otherwise asks admitted connected peers for the author's certificate.
    */
   async awaitAdmission(author: string, signal?: AbortSignal): Promise<boolean> {
     if (this.isAdmitted(author)) return true;
@@ -194,40 +169,32 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     return running;
   }
 
-  /** Verifies an attestation end to end; returns the license or throws LicenseError. */
-  verifyAttestation(raw: unknown, expectedPeer?: string): License {
-    const parsed = attestationSchema.safeParse(raw);
-    if (!parsed.success) throw new LicenseError('malformed', 'malformed attestation');
-    const a = parsed.data;
-    if (expectedPeer !== undefined && a.peer !== expectedPeer) {
-      throw new LicenseError('malformed', 'attestation names another peer');
-    }
-    const doc = parseLicense(JSON.stringify(a.license));
-    if (
-      !verifyByAuthor(
-        a.peer,
-        attestationBytes({ license: doc, peer: a.peer, at: a.at }),
-        Buffer.from(a.signature, 'base64url'),
-      )
-    ) {
-      throw new LicenseError('bad_signature', 'attestation is not signed by the peer it names');
-    }
-    return verifyLicense(doc, { authorities: this.opts.authorities, clusterId: this.opts.clusterId });
+  /**
+   * Verifies a node certificate end to end (authority, license, licensee signature, validity, cluster)
+   * and, when given, that it names `expectedPeer`; returns the verified chain or throws LicenseError.
+   */
+  verifyCredential(raw: unknown, expectedPeer?: string): VerifiedCertificate {
+    const cert = toCertificate(raw);
+    return verifyCertificate(cert, {
+      authorities: this.opts.authorities,
+      clusterId: this.opts.clusterId,
+      peer: expectedPeer,
+    });
   }
 
-  private remember(raw: Attestation, license: License, via: AdmittedPeer['via']): AdmittedPeer {
+  private remember(verified: VerifiedCertificate, via: AdmittedPeer['via']): AdmittedPeer {
     const entry = {
-      peerId: raw.peer,
-      licenseId: license.id,
-      licensee: license.licensee,
-      dev: license.dev,
-      expiresAt: Date.parse(license.expiresAt),
+      peerId: verified.node.peer,
+      licenseId: verified.license.id,
+      licensee: verified.license.licensee,
+      dev: verified.license.dev,
+      expiresAt: verified.expiresAt,
       via,
-      attestation: raw,
+      certificate: verified.certificate,
     };
-    const prev = this.known.get(raw.peer);
-    if (!prev || prev.via === 'vouched' || via === 'direct') this.known.set(raw.peer, entry);
-    const { attestation: _a, ...view } = entry;
+    const prev = this.known.get(entry.peerId);
+    if (!prev || prev.via === 'vouched' || via === 'direct') this.known.set(entry.peerId, entry);
+    const { certificate: _c, ...view } = entry;
     return view;
   }
 
@@ -251,16 +218,18 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       const signal = AbortSignal.timeout(this.opts.handshakeTimeoutMs);
       const stream = await conn.newStream(ADMISSION_PROTOCOL, { signal });
       const answer = (await requestJson(stream, { op: 'prove', challenge }, MAX_MESSAGE, signal)) as {
-        attestation?: unknown;
+        certificate?: unknown;
         proof?: unknown;
-      };
-      const license = this.verifyAttestation(answer.attestation, peer);
-      const proof = typeof answer.proof === 'string' ? Buffer.from(answer.proof, 'base64url') : Buffer.alloc(0);
-      if (!verifyByAuthor(peer, proofBytes(challenge, this.opts.signer.author, peer), proof)) {
+      } | null;
+      // the remote is `peer` (Noise authenticated it): its certificate must name it …
+      const verified = this.verifyCredential(answer?.certificate, peer);
+      // … and it signs this fresh challenge, for this verifier, in this cluster
+      const proof = typeof answer?.proof === 'string' ? Buffer.from(answer.proof, 'base64url') : Buffer.alloc(0);
+      if (!verifyByAuthor(peer, proofBytes(this.opts.clusterId, challenge, this.opts.signer.author, peer), proof)) {
         throw new LicenseError('bad_signature', 'the challenge was not signed by the peer');
       }
-      const admitted = this.remember(answer.attestation as Attestation, license, 'direct');
-      this.opts.logger.debug('admitted a peer', { peer, license: license.id });
+      const admitted = this.remember(verified, 'direct');
+      this.opts.logger.debug('admitted a peer', { peer, license: verified.license.id });
       this.emit('admitted', admitted);
       return true;
     } catch (err) {
@@ -286,14 +255,16 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       );
       if (req.op === 'prove') {
         const verifier = conn.remotePeer.toString();
-        const proof = this.opts.signer.sign(proofBytes(req.challenge, verifier, this.opts.signer.author));
-        response = { attestation: this.self, proof: Buffer.from(proof).toString('base64url') };
+        const proof = this.opts.signer.sign(
+          proofBytes(this.opts.clusterId, req.challenge, verifier, this.opts.signer.author),
+        );
+        response = { certificate: this.opts.credential, proof: Buffer.from(proof).toString('base64url') };
       } else {
         // only admitted peers may ask who else is admitted
         const asker = conn.remotePeer.toString();
         const ok = this.isAdmitted(asker) || (await this.pending.get(asker));
         response = {
-          attestations: ok ? req.peers.map((p) => this.known.get(p)?.attestation).filter(Boolean) : [],
+          certificates: ok ? req.peers.map((p) => this.known.get(p)?.certificate).filter(Boolean) : [],
         };
       }
     } catch {
@@ -316,12 +287,13 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     const attempts = askers.map(async (peer: PeerId) => {
       const stream = await this.opts.libp2p.dialProtocol(peer, ADMISSION_PROTOCOL, { signal });
       const answer = (await requestJson(stream, { op: 'lookup', peers: [author] }, MAX_MESSAGE, signal)) as {
-        attestations?: unknown[];
-      };
-      const raw = answer.attestations?.[0];
+        certificates?: unknown[];
+      } | null;
+      const raw = Array.isArray(answer?.certificates) ? answer.certificates[0] : undefined;
       if (raw === undefined) throw new Error('unknown to this peer');
-      const license = this.verifyAttestation(raw, author);
-      this.remember(raw as Attestation, license, 'vouched');
+      // a relay cannot vouch for anyone: the certificate itself proves the licensee enrolled the author
+      const verified = this.verifyCredential(raw, author);
+      this.remember(verified, 'vouched');
       return true;
     });
     try {

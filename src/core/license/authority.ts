@@ -1,10 +1,13 @@
-// A license authority: its Ed25519 keypair on disk (private key 0600) and the issuing of licenses.
-import { createPrivateKey, createPublicKey, generateKeyPairSync, randomUUID, sign, type KeyObject } from 'node:crypto';
-import { chmodSync, linkSync, mkdirSync, readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
+// A license authority and a licensee: their Ed25519 keypairs on disk (private key 0600), the issuing
+// of licenses (authority → licensee key) and the writing of license and certificate files.
+import { randomUUID, sign } from 'node:crypto';
+import { mkdirSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname } from 'node:path';
-import { ChorusError, UsageError } from '../errors.ts';
+import { generateKeyFile, loadKeyFile, parseKeyString, type KeyPair } from '../crypto/ed25519.ts';
+import { UsageError } from '../errors.ts';
+import { serializeCertificate, type NodeCertificate } from './certificate.ts';
 import {
-  authorityKeyString,
+  firstIssue,
   LICENSE_FORMAT,
   licenseSchema,
   serializeLicense,
@@ -13,67 +16,22 @@ import {
   type LicenseDocument,
 } from './document.ts';
 
-export interface Authority {
-  privateKey: KeyObject;
-  /** `ed25519:<base64url>`: what nodes configure as `license.authority`. */
-  publicKey: string;
-}
-
-function publicString(privateKey: KeyObject): string {
-  const der = createPublicKey(privateKey).export({ format: 'der', type: 'spki' });
-  return authorityKeyString(der.subarray(der.length - 32));
-}
+export type Authority = KeyPair;
 
 /** Creates an authority keypair: the private key as PKCS#8 PEM (0600), the public key beside it (`.pub`). */
 export function generateAuthority(privateKeyFile: string, opts: { force?: boolean } = {}): Authority {
-  const { privateKey } = generateKeyPairSync('ed25519');
-  mkdirSync(dirname(privateKeyFile), { recursive: true, mode: 0o700 });
-  // written whole to a temporary file, then linked into place: never half a key, never an overwrite
-  const tmp = `${privateKeyFile}.${process.pid}.${randomUUID()}.tmp`;
-  writeFileSync(tmp, privateKey.export({ format: 'pem', type: 'pkcs8' }), { mode: 0o600 });
-  chmodSync(tmp, 0o600);
-  try {
-    if (opts.force) renameSync(tmp, privateKeyFile);
-    else linkSync(tmp, privateKeyFile);
-  } catch (err) {
-    if ((err as { code?: string }).code === 'EEXIST') {
-      throw new ChorusError(
-        'AUTHORITY_EXISTS',
-        `${privateKeyFile} already exists; refusing to overwrite an authority key`,
-        { kind: 'usage' },
-      );
-    }
-    throw err;
-  } finally {
-    rmSync(tmp, { force: true });
-  }
-  const publicKey = publicString(privateKey);
-  writeFileSync(`${privateKeyFile}.pub`, `${publicKey}\n`);
-  return { privateKey, publicKey };
+  return generateKeyFile(privateKeyFile, { ...opts, what: 'authority key' });
 }
 
 export function loadAuthority(privateKeyFile: string): Authority {
-  let pem: string;
-  try {
-    pem = readFileSync(privateKeyFile, 'utf8');
-  } catch (err) {
-    throw new ChorusError('AUTHORITY_KEY', `cannot read authority key ${privateKeyFile}: ${(err as Error).message}`);
-  }
-  let privateKey: KeyObject;
-  try {
-    privateKey = createPrivateKey(pem);
-  } catch {
-    throw new UsageError(`${privateKeyFile} is not a PEM private key`, 'AUTHORITY_KEY');
-  }
-  if (privateKey.asymmetricKeyType !== 'ed25519') {
-    throw new UsageError(`${privateKeyFile} is not an Ed25519 key`, 'AUTHORITY_KEY');
-  }
-  return { privateKey, publicKey: publicString(privateKey) };
+  return loadKeyFile(privateKeyFile, 'authority key');
 }
 
 export interface IssueOptions {
   id?: string;
   licensee: string;
+  /** The licensee's public key (`ed25519:<base64url>`): who may enrol nodes under this license. */
+  licenseeKey: string;
   clusterId: string;
   maxNodes: number;
   features?: string[];
@@ -84,9 +42,13 @@ export interface IssueOptions {
 
 /** Signs a license; input is validated by the same schema every verifier uses. */
 export function issueLicense(authority: Authority, opts: IssueOptions): LicenseDocument {
+  if (!parseKeyString(opts.licenseeKey)) {
+    throw new UsageError(`cannot issue: the licensee key is not ed25519:<base64url>: ${opts.licenseeKey}`);
+  }
   const candidate: License = {
     id: opts.id ?? `lic-${randomUUID()}`,
     licensee: opts.licensee,
+    licenseeKey: opts.licenseeKey,
     clusterId: opts.clusterId,
     maxNodes: opts.maxNodes,
     features: opts.features ?? [],
@@ -96,10 +58,7 @@ export function issueLicense(authority: Authority, opts: IssueOptions): LicenseD
     authority: authority.publicKey,
   };
   const parsed = licenseSchema.safeParse(candidate);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    throw new UsageError(`cannot issue: ${issue?.path.join('.')}: ${issue?.message}`);
-  }
+  if (!parsed.success) throw new UsageError(`cannot issue: ${firstIssue(parsed.error)}`);
   if (Date.parse(parsed.data.expiresAt) <= Date.parse(parsed.data.notBefore)) {
     throw new UsageError('cannot issue: the expiry must be after not-before');
   }
@@ -107,7 +66,22 @@ export function issueLicense(authority: Authority, opts: IssueOptions): LicenseD
   return { format: LICENSE_FORMAT, license: parsed.data, signature };
 }
 
-export function writeLicense(file: string, doc: LicenseDocument): void {
+/** Writes a license or node certificate file whole (0600): a reader never sees half of one. */
+export function writeCredentialFile(file: string, text: string): void {
   mkdirSync(dirname(file), { recursive: true });
-  writeFileSync(file, serializeLicense(doc), { mode: 0o600 });
+  const tmp = `${file}.${process.pid}.${randomUUID()}.tmp`;
+  try {
+    writeFileSync(tmp, text, { mode: 0o600 });
+    renameSync(tmp, file);
+  } finally {
+    rmSync(tmp, { force: true });
+  }
+}
+
+export function writeLicense(file: string, doc: LicenseDocument): void {
+  writeCredentialFile(file, serializeLicense(doc));
+}
+
+export function writeCertificate(file: string, cert: NodeCertificate): void {
+  writeCredentialFile(file, serializeCertificate(cert));
 }

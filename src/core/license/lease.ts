@@ -2,11 +2,15 @@
 // through a grace period while the lease server is unreachable (retrying behind a circuit breaker
 // with backoff), and give up — the node then stops — when the grace period since the last
 // successful renewal ends. The last renewal is persisted so a restart inside the grace period works.
+// Every request is signed by the node and every answer must be signed by the pinned server key
+// (lease-protocol.ts): an answer that is not is no answer at all.
 import { readFileSync } from 'node:fs';
-import { ChorusError, describeError } from '../errors.ts';
+import { ChorusError, describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
-import type { LicenseDocument } from './document.ts';
+import type { Signer } from '../p2p/signer.ts';
+import type { NodeCertificate } from './certificate.ts';
+import { ANSWER_SIGNATURE_HEADER, signRequest, verifyAnswer } from './lease-protocol.ts';
 
 export type LeaseState = 'held' | 'grace' | 'expired' | 'released';
 
@@ -26,8 +30,12 @@ export interface LeaseStatus {
 
 export interface LeaseOptions {
   server: string;
-  license: LicenseDocument;
-  peerId: string;
+  /** The lease server's public key (`ed25519:…`, license.serverKey): every answer must be signed by it. */
+  serverKey: string;
+  /** This node's certificate, shown to the server when acquiring. */
+  credential: NodeCertificate;
+  /** Signs requests as this node (the peer the certificate names). */
+  signer: Signer;
   ttlMs: number;
   gracePeriodMs: number;
   /** Where the last successful renewal is remembered (0600). */
@@ -36,6 +44,14 @@ export interface LeaseOptions {
   /** Called once when the grace period has ended; the node stops. */
   onExpired: (reason: string) => void;
   requestTimeoutMs?: number;
+}
+
+/** An answer not signed by the pinned lease server key: forged, altered or replayed on the way. */
+export class UntrustedAnswerError extends ChorusError {
+  constructor(message: string) {
+    super('LEASE_UNTRUSTED_ANSWER', message);
+    this.name = 'UntrustedAnswerError';
+  }
 }
 
 /** A lease refused for good (cluster full, license refused by the server). */
@@ -76,6 +92,7 @@ export class LeaseKeeper {
    * unreachable server throws too, unless a renewal within the grace period is remembered.
    */
   static async acquire(opts: LeaseOptions): Promise<LeaseKeeper> {
+    if (!opts.serverKey) throw serverKeyMissing();
     const keeper = new LeaseKeeper(opts);
     try {
       await keeper.requestLease();
@@ -84,6 +101,7 @@ export class LeaseKeeper {
       const saved = readSaved(opts.stateFile);
       const age = saved ? Date.now() - saved.lastRenewedAt : Infinity;
       if (!saved || age >= opts.gracePeriodMs) {
+        if (err instanceof UntrustedAnswerError) throw err;
         throw new ChorusError('LEASE_UNREACHABLE', `lease server ${opts.server} unreachable: ${describeError(err)}`);
       }
       keeper.leaseId = saved.leaseId;
@@ -127,7 +145,7 @@ export class LeaseKeeper {
     if (this.state !== 'expired') this.state = 'released'; // an expired lease stays reported as expired
     if (!id) return;
     try {
-      await fetch(`${this.base()}/v1/leases/${id}`, { method: 'DELETE', signal: AbortSignal.timeout(1500) });
+      await this.call('DELETE', `/v1/leases/${id}`, {}, AbortSignal.timeout(1500));
     } catch (err) {
       this.opts.logger.debug('could not release the lease', { error: describeError(err) });
     }
@@ -137,14 +155,26 @@ export class LeaseKeeper {
     return this.opts.server.replace(/\/+$/, '');
   }
 
-  private async call(path: string, body: unknown): Promise<{ status: number; json: Record<string, unknown> }> {
+  /** A signed request; resolves only with an answer signed by the server for this very request. */
+  private async call(
+    method: 'POST' | 'DELETE',
+    path: string,
+    fields: Record<string, unknown>,
+    signal = AbortSignal.timeout(this.opts.requestTimeoutMs ?? 5000),
+  ): Promise<{ status: number; json: Record<string, unknown> }> {
+    const body = signRequest(this.opts.signer, method, path, fields);
     const res = await fetch(`${this.base()}${path}`, {
-      method: 'POST',
+      method,
       headers: { 'content-type': 'application/json' },
       body: JSON.stringify(body),
-      signal: AbortSignal.timeout(this.opts.requestTimeoutMs ?? 5000),
+      signal,
     });
     const text = await res.text();
+    if (!verifyAnswer(this.opts.serverKey, res.status, body.nonce, text, res.headers.get(ANSWER_SIGNATURE_HEADER))) {
+      throw new UntrustedAnswerError(
+        `lease server ${this.opts.server} answered ${res.status}, but not signed by license.serverKey ${this.opts.serverKey} for this request (forged, altered or replayed): refused`,
+      );
+    }
     let json: Record<string, unknown>;
     try {
       json = text ? (JSON.parse(text) as Record<string, unknown>) : {};
@@ -155,11 +185,7 @@ export class LeaseKeeper {
   }
 
   private async requestLease(): Promise<void> {
-    const r = await this.call('/v1/leases', {
-      license: this.opts.license,
-      peerId: this.opts.peerId,
-      ttlMs: this.opts.ttlMs,
-    });
+    const r = await this.call('POST', '/v1/leases', { certificate: this.opts.credential, ttlMs: this.opts.ttlMs });
     if (r.status === 201) return this.granted(r.json);
     const error = r.json.error as { code?: string; message?: string } | undefined;
     if (r.status === 409 || r.status === 403) {
@@ -192,7 +218,7 @@ export class LeaseKeeper {
 
   private async renew(): Promise<void> {
     if (!this.leaseId) return this.requestLease();
-    const r = await this.call(`/v1/leases/${this.leaseId}/renew`, { ttlMs: this.opts.ttlMs });
+    const r = await this.call('POST', `/v1/leases/${this.leaseId}/renew`, { ttlMs: this.opts.ttlMs });
     if (r.status === 200) return this.granted(r.json);
     if (r.status === 404) return this.requestLease(); // expired on the server (e.g. after an outage)
     throw new Error(`lease server answered ${r.status}`);
@@ -245,6 +271,14 @@ export class LeaseKeeper {
     }
     this.schedule();
   }
+}
+
+/** license.server without license.serverKey: no answer could be trusted. */
+export function serverKeyMissing(): UsageError {
+  return new UsageError(
+    'license.server is set but license.serverKey is not: pin the key the lease server prints at start (CHORUS_LICENSE_SERVER_KEY)',
+    'LEASE_SERVER_KEY',
+  );
 }
 
 function readSaved(file: string): Saved | undefined {

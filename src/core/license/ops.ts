@@ -21,6 +21,12 @@ export function licenseCheck(parts: LicensedParts): HealthCheck {
     run: async () => {
       const lic = parts.license.license;
       if (Date.parse(lic.expiresAt) <= Date.now()) throw new Error(`license ${lic.id} expired at ${lic.expiresAt}`);
+      const certified = parts.admission.self().expiresAt;
+      if (certified <= Date.now()) {
+        throw new Error(
+          `this node's certificate for license ${lic.id} expired at ${new Date(certified).toISOString()}`,
+        );
+      }
       const lease = parts.lease?.status();
       if (lease && (lease.state === 'expired' || lease.state === 'released')) {
         throw new Error(`lease ${lease.state} (${lease.lastError ?? lease.server})`);
@@ -66,10 +72,10 @@ export function wireLicenseMetrics(metrics: ChorusMetrics, parts: LicensedParts)
   info.set({ license_id: lic.id, cluster: parts.license.clusterId, dev: String(lic.dev) }, 1);
   const expiry = new Gauge({
     name: 'chorus_license_expiry_timestamp_seconds',
-    help: 'When this node’s license expires (Unix time).',
+    help: 'When this node’s license, or its node certificate if that ends first, expires (Unix time).',
     registers: [metrics.registry],
   });
-  expiry.set(Date.parse(lic.expiresAt) / 1000);
+  expiry.set(parts.admission.self().expiresAt / 1000);
   new Gauge({
     name: 'chorus_admission_refused_peers',
     help: 'Peers refused since start because they proved no license for this cluster.',

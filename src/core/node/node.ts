@@ -190,6 +190,8 @@ export class ChorusNode {
     const identity = await loadOrCreateIdentity(config.dataDir);
     if (identity.created)
       logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
+    // the certificate this node proves: made on the spot (dev, licensee key) or the enrolled one, for this key only
+    const credential = license.credentialFor(identity.peerId.toString());
     const redactor = new Redactor({ rules: config.shhh.rules });
     const eventLog = EventLog.open(join(config.dataDir, EVENT_LOG_FILE), signerFor(identity.privateKey), {
       sync: config.eventLog.sync,
@@ -203,8 +205,9 @@ export class ChorusNode {
       if (config.license.server) {
         lease = await LeaseKeeper.acquire({
           server: config.license.server,
-          license: license.doc,
-          peerId: identity.peerId.toString(),
+          serverKey: config.license.serverKey,
+          credential,
+          signer: signerFor(identity.privateKey),
           ttlMs: config.license.leaseTtlMs,
           gracePeriodMs: config.license.gracePeriodMs,
           stateFile: join(config.dataDir, LEASE_FILE),
@@ -215,13 +218,16 @@ export class ChorusNode {
         started.push({ stop: () => held.release() });
       }
       const keyring = await RoleKeyring.open(config.keys.keyring || join(config.dataDir, KEYRING_FILE));
-      const missing = Object.keys(config.keys.policy).filter((r) => !keyring.current(r));
-      for (const role of missing) await keyring.ensureRole(role);
-      if (missing.length) {
+      // dev nodes of one dev authority share its role keys; other nodes generate what is missing
+      const keys = await keyring.ensureRoles(Object.keys(config.keys.policy), license.devRoleKey);
+      if (keys.generated.length) {
         logger.warn('generated role keys; give each node a keyring scoped to its role (chorus keys export)', {
-          roles: missing,
+          roles: keys.generated,
           file: keyring.file,
         });
+      }
+      if (keys.derived.length) {
+        logger.info('took the dev cluster’s role keys (derived from the dev authority)', { roles: keys.derived });
       }
       if (!keyring.holdsSecret(config.agent.role)) {
         logger.warn('this keyring holds no secret key for this node’s role: it can write decisions but not read them', {
@@ -260,7 +266,7 @@ export class ChorusNode {
       const admission = new Admission({
         libp2p,
         signer: signerFor(identity.privateKey),
-        license: license.doc,
+        credential,
         authorities: license.authorities,
         clusterId: license.clusterId,
         handshakeTimeoutMs: config.license.handshakeTimeoutMs,

@@ -1,6 +1,7 @@
 // One-shot publishing for CI runners without a daemon: an ephemeral node joins the given peers,
 // waits for the mesh, publishes, and waits until enough peers acknowledge delivery.
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import type { PublishRequest } from '../api/protocol.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError, UsageError } from '../errors.ts';
@@ -8,6 +9,7 @@ import type { Logger } from '../log.ts';
 import { Admission } from '../license/admission.ts';
 import { resolveNodeLicense } from '../license/startup.ts';
 import { createHost } from '../p2p/host.ts';
+import { loadOrCreateIdentity } from '../p2p/identity.ts';
 import { signerFor } from '../p2p/signer.ts';
 import { parseBootstrap } from '../p2p/join.ts';
 import { AckService } from '../pubsub/ack.ts';
@@ -40,7 +42,11 @@ export async function publishOnce(opts: OneShotOptions): Promise<OneShotResult> 
   }
   const license = resolveNodeLicense(opts.config); // no license, no socket
   const deadline = AbortSignal.any([opts.signal, AbortSignal.timeout(opts.timeoutMs)]);
-  const privateKey = await generateKeyPair('Ed25519');
+  // a fresh key when this host can certify one (dev, licensee key); else the enrolled node's own key
+  const privateKey = license.selfEnrols
+    ? await generateKeyPair('Ed25519')
+    : (await loadOrCreateIdentity(opts.config.dataDir)).privateKey;
+  const credential = license.credentialFor(peerIdFromPrivateKey(privateKey).toString());
   const gate: { admission?: Admission } = {};
   const libp2p = await createHost({
     privateKey,
@@ -65,7 +71,7 @@ export async function publishOnce(opts: OneShotOptions): Promise<OneShotResult> 
   const admission = new Admission({
     libp2p,
     signer: signerFor(privateKey),
-    license: license.doc,
+    credential,
     authorities: license.authorities,
     clusterId: license.clusterId,
     handshakeTimeoutMs: opts.config.license.handshakeTimeoutMs,

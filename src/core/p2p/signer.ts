@@ -2,11 +2,9 @@
 // verification of signatures by any author named by its peer ID (the public key is inside the ID).
 import type { PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
-import { createPrivateKey, createPublicKey, sign, verify, type KeyObject } from 'node:crypto';
+import { sign, verify, type KeyObject } from 'node:crypto';
+import { ed25519PrivateKey, ed25519PublicKey } from '../crypto/ed25519.ts';
 import { ChorusError } from '../errors.ts';
-
-const PKCS8_ED25519_PREFIX = Buffer.from('302e020100300506032b657004220420', 'hex');
-const SPKI_ED25519_PREFIX = Buffer.from('302a300506032b6570032100', 'hex');
 
 export interface Signer {
   /** The author's peer ID string. */
@@ -15,16 +13,11 @@ export interface Signer {
   verify(data: Uint8Array, signature: Uint8Array): boolean;
 }
 
-function publicKeyObject(raw: Uint8Array): KeyObject {
-  return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
-}
-
 export function signerFor(privateKey: PrivateKey): Signer {
   if (privateKey.type !== 'Ed25519')
     throw new ChorusError('KEY_TYPE', `identity key must be Ed25519, not ${privateKey.type}`);
-  const seed = privateKey.raw.subarray(0, 32);
-  const key = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
-  const pub = publicKeyObject(privateKey.publicKey.raw);
+  const key = ed25519PrivateKey(privateKey.raw.subarray(0, 32), privateKey.publicKey.raw);
+  const pub = ed25519PublicKey(privateKey.publicKey.raw);
   return {
     author: peerIdFromPrivateKey(privateKey).toString(),
     sign: (data) => new Uint8Array(sign(null, data, key)),
@@ -40,7 +33,7 @@ export function verifyByAuthor(author: string, data: Uint8Array, signature: Uint
   if (key === undefined) {
     try {
       const peer = peerIdFromString(author);
-      key = peer.type === 'Ed25519' && peer.publicKey ? publicKeyObject(peer.publicKey.raw) : null;
+      key = peer.type === 'Ed25519' && peer.publicKey ? ed25519PublicKey(peer.publicKey.raw) : null;
     } catch {
       key = null;
     }
