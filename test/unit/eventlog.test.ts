@@ -13,6 +13,9 @@ import { setImmediate } from 'node:timers/promises';
 import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { canonicalJson as rfc8785 } from '../../src/core/crypto/canonical.ts';
+import { tolerantCanonicalJson } from '../../src/core/eventlog/canonical.ts';
 import { EventLog, ZERO_HASH, canonicalJson, entryHash } from '../../src/core/eventlog/eventlog.ts';
 import type { LogEntry, LogSigner } from '../../src/core/eventlog/eventlog.ts';
 import { LOG_TYPES, logTypeForMessage } from '../../src/core/eventlog/types.ts';
@@ -86,6 +89,18 @@ describe('canonicalJson', () => {
     const cyclic: Record<string, unknown> = {};
     cyclic.self = cyclic;
     assert.throws(() => canonicalJson(cyclic), ChorusError);
+  });
+
+  it('is RFC 8785 for every value RFC 8785 encodes (so logs written before verify unchanged); tolerant otherwise', () => {
+    fc.assert(
+      fc.property(fc.jsonValue(), (value) => {
+        assert.equal(tolerantCanonicalJson(value), rfc8785(value));
+        assert.equal(canonicalJson(value), rfc8785(value));
+      }),
+      { numRuns: 2000 },
+    );
+    // what RFC 8785 refuses is still logged: a lone surrogate or a non-finite number in a peer's message
+    assert.equal(canonicalJson({ s: 'lone \ud800', n: Infinity }), '{"n":null,"s":"lone \\ud800"}');
   });
 
   it('entry hashes are sha256 over canonicalJson of the six fields', () => {

@@ -1,14 +1,27 @@
-// canonicalJson: the deterministic JSON the event log hashes and other modules sign (decision records).
-// Left as it is on purpose: switching to RFC 8785 (the `canonicalize` package) changes every entry hash, so
-// it waits for the shared src/core/crypto/canonical.ts (issue #18 item 5) and a format version bump.
+// The event log's canonical JSON: RFC 8785 (src/core/crypto/canonical.ts, the one canonical form chorus signs)
+// for every value RFC 8785 can encode — which is every entry an outside tool can check — and, for the few values
+// it refuses (a lone UTF-16 surrogate or a non-finite number inside a message a peer sent), the same rules made
+// tolerant, so such a message is still logged rather than lost. For RFC 8785-encodable values both give the
+// same bytes (a property test checks it), so logs written before RFC 8785 was adopted verify unchanged.
+import { canonicalJson as rfc8785 } from '../crypto/canonical.ts';
 import { ChorusError } from '../errors.ts';
+
+/** RFC 8785, or its tolerant form for values RFC 8785 refuses (see the header). */
+export function canonicalJson(value: unknown): string {
+  try {
+    return rfc8785(value);
+  } catch (err) {
+    if (!(err instanceof TypeError)) throw err;
+    return tolerantCanonicalJson(value);
+  }
+}
 
 /**
  * Deterministic JSON: exactly what `JSON.stringify` produces (toJSON honoured, undefined/functions dropped from
  * objects and nulled in arrays, non-finite numbers → null), except that object keys are sorted recursively by
  * UTF-16 code unit and there is never any whitespace. Throws on BigInt, cycles, and values with no JSON form.
  */
-export function canonicalJson(value: unknown): string {
+export function tolerantCanonicalJson(value: unknown): string {
   const out = serialize(value, '', new Set());
   if (out === undefined) {
     throw new ChorusError('CANONICAL_JSON', `cannot encode ${typeof value} as JSON`, { kind: 'usage' });
