@@ -1,16 +1,15 @@
 // `chorus log tail` and `chorus log verify`: read the node's event log file directly (read-only),
 // so they work while the daemon runs and after it died.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { CheckFailedError, UsageError } from '../../core/errors.ts';
 import { EventLog } from '../../core/eventlog/eventlog.ts';
 import type { LogEntry, VerifyReport } from '../../core/eventlog/types.ts';
-import { EVENT_LOG_FILE } from '../../core/node/node.ts';
+import { dataFile } from '../../core/datadir.ts';
 import { verifyByAuthor } from '../../core/p2p/signer.ts';
 import type { CommandContext } from '../context.ts';
 
 function logFile(ctx: CommandContext): string {
-  const file = join(ctx.config.dataDir, EVENT_LOG_FILE);
+  const file = dataFile(ctx.config.dataDir, 'eventLog');
   if (!existsSync(file))
     throw new UsageError(`no event log at ${file} (has a node run with this data dir?)`, 'NOT_FOUND');
   return file;
