@@ -5,6 +5,7 @@ import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { close, isLoopbackHost, listen, readBody, readJsonBody, sendJson, type BodyLimits } from '../http.ts';
 import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
@@ -32,10 +33,14 @@ export interface ApiServerOptions {
 }
 
 const MAX_BODY = 4 * 1024 * 1024;
+/** Request bodies: bad input is a usage error (HTTP 400, exit 2 in the client). */
+const BODY: BodyLimits = {
+  limit: MAX_BODY,
+  tooLarge: (limit) => new UsageError(`request body over ${limit} bytes`),
+  notJson: () => new UsageError('request body is not JSON'),
+};
 
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
+export { isLoopbackHost };
 
 /** Reads the API token, creating it (0600) on first use. */
 export async function ensureToken(dataDir: string): Promise<string> {
@@ -48,12 +53,6 @@ export async function ensureToken(dataDir: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   await writePrivateFile(file, `${token}\n`);
   return token;
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 function errorStatus(err: unknown): number {
@@ -98,23 +97,13 @@ export class ApiServer {
       }
       this.token = await ensureToken(this.opts.dataDir);
       const server = createServer((req, res) => void this.dispatch(req, res, true));
-      await listen(server, () => server.listen(tcp.port, tcp.host));
-      const addr = server.address();
-      if (addr && typeof addr === 'object') this.tcpAddress = { host: addr.address, port: addr.port };
+      this.tcpAddress = await listen(server, () => server.listen(tcp.port, tcp.host));
       this.servers.push(server);
     }
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await Promise.all(this.servers.map(close));
     await unlink(socketPath(this.opts.dataDir)).catch(() => {});
   }
 
@@ -159,7 +148,14 @@ export class ApiServer {
     res.on('close', () => clientGone.abort());
     const signal = clientGone.signal;
     try {
-      const result = await route({ url, req, body: () => readBody(req), raw: () => readRaw(req), signal, res });
+      const result = await route({
+        url,
+        req,
+        body: () => readJsonBody(req, BODY),
+        raw: () => readBody(req, BODY),
+        signal,
+        res,
+      });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
     } catch (err) {
       this.opts.logger.debug('api request failed', {
@@ -170,36 +166,4 @@ export class ApiServer {
       else res.end();
     }
   }
-}
-
-async function readRaw(req: IncomingMessage): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new UsageError(`request body over ${MAX_BODY} bytes`);
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const raw = await readRaw(req);
-  if (raw.length === 0) return {};
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new UsageError('request body is not JSON');
-  }
-}
-
-function listen(server: Server, start: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      resolve();
-    });
-    start();
-  });
 }
