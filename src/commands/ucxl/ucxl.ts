@@ -3,7 +3,7 @@ import { readFile, writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
-import type { PutRequest } from '../../core/node/decision-routes.ts';
+import type { PutRequest } from '../../core/decisions/routes.ts';
 import { formatAddress, parseAddress } from '../../core/ucxl/address.ts';
 import type { CommandContext } from '../context.ts';
 

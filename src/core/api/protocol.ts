@@ -1,5 +1,7 @@
-// The control API's shared vocabulary: the socket/token file names, request bodies and error shape.
+// The control API's shared vocabulary: the socket/token paths, request bodies (with the parser of
+// publish requests, shared by the daemon's route and the command) and the error shape.
 import { dataFile } from '../datadir.ts';
+import { UsageError } from '../errors.ts';
 import type { RoutingFields } from '../pubsub/messages.ts';
 
 export const socketPath = (dataDir: string): string => dataFile(dataDir, 'socket');
@@ -16,4 +18,38 @@ export interface PublishRequest extends Omit<RoutingFields, 'hopCount'> {
 
 export interface ApiErrorBody {
   error: { code: string; message: string; kind: 'error' | 'usage' | 'check' };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringList(v: unknown, field: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new UsageError(`${field} must be a list of strings`);
+  return v;
+}
+
+function optionalString(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`${field} must be a string`);
+  return v;
+}
+
+/** Validates a publish request body (it comes from outside the process). */
+export function parsePublishRequest(body: unknown): PublishRequest {
+  if (!isRecord(body)) throw new UsageError('publish body must be a JSON object');
+  return {
+    type: optionalString(body.type, 'type'),
+    topic: optionalString(body.topic, 'topic'),
+    raw: body.raw === true,
+    data: body.data ?? {},
+    fromRole: optionalString(body.fromRole, 'fromRole'),
+    toRoles: stringList(body.toRoles, 'toRoles'),
+    requiredExpertise: stringList(body.requiredExpertise, 'requiredExpertise'),
+    projectId: optionalString(body.projectId, 'projectId'),
+    priority: optionalString(body.priority, 'priority'),
+    threadId: optionalString(body.threadId, 'threadId'),
+  };
 }

@@ -1,18 +1,16 @@
 // The decision store over the Kademlia DHT: versioned, signed, role-encrypted decisions with verified
-// replication (a PUT counts the peers that stored it), fast reads (local copy when it is known to be
-// the newest, otherwise the lookup stops as soon as enough valid answers agree), and re-replication.
-import { setTimeout as delay } from 'node:timers/promises';
+// replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
+// the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
+// (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
 import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { EventEmitter } from 'node:events';
 import type { Datastore } from 'interface-datastore';
 import { base32 } from 'multiformats/bases/base32';
-import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
 import { decryptWithIdentities, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
-import { readLocalRecord, DHT_DATASTORE_PREFIX, type DhtContext } from '../dht/kad.ts';
+import { readLocalRecord, DHT_DATASTORE_PREFIX } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
@@ -26,6 +24,8 @@ import {
   subjectKey,
   type UcxlAddress,
 } from '../ucxl/address.ts';
+import { VersionHints, type VersionHint } from './hints.ts';
+import { subjectCid } from './provider-pacer.ts';
 import {
   compareRecords,
   decodeRecord,
@@ -36,6 +36,7 @@ import {
   signDecision,
   versionKey,
   type DecisionRecord,
+  type ValidationContext,
 } from './record.ts';
 
 export class NotFoundError extends ChorusError {
@@ -83,17 +84,19 @@ export interface DecisionStoreOptions {
   policy: RolePolicy;
   role: string;
   signer: Signer;
-  validation: DhtContext;
+  validation: ValidationContext & { awaitAdmission?: (author: string) => Promise<unknown> };
   replication: number;
   logger: Logger;
-  /** Re-put held records on this schedule (and shortly after peers connect). */
-  republishIntervalMs: number;
   /** Per-operation deadline when the caller gives no signal. */
   timeoutMs?: number;
   /** One-hop replica access through the routing table (falls back to kad-dht queries when absent or short). */
   direct?: DirectReplicas;
-  /** Tells other nodes that a version exists (wired to a pubsub hint by the node). */
-  announce?: (hint: { subject: string; version: number; hash: string }) => void;
+  /** Versions heard of (default: a fresh, bounded, expiring table). */
+  hints?: VersionHints;
+  /** Tells other nodes that a version exists (the service publishes it on the hints topic). */
+  announce?: (hint: VersionHint) => void;
+  /** Queues a provider announcement of a subject written here (paced by the service). */
+  provide?: (subject: string) => void;
 }
 
 export interface PutOptions {
@@ -125,15 +128,6 @@ function meta(d: DecisionRecord): DecisionMeta {
 }
 
 const decoder = new TextDecoder();
-/** Quiet time after the last write before provider records are announced (1-2x, jittered). */
-const PROVIDE_DEBOUNCE_MS = 2000;
-/**
- * Mean time between two provider announcements of one node (0.5-1.5x, jittered). Each is a Kademlia
- * walk plus ADD_PROVIDER to the k closest peers (~40 streams): back to back, 20 nodes in one process
- * announcing 200 writes kept the event loop saturated for 12 s (GET p99 0.7-1.1 s; without
- * announcements 16 ms).
- */
-const PROVIDE_GAP_MS = 5000;
 
 export interface DecisionStoreEvents {
   version: [{ subject: string; version: number }];
@@ -145,48 +139,13 @@ export interface DecisionStoreEvents {
 
 export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
-  /** Newest version heard of per subject (own writes, reads, announcements). */
-  private readonly hints = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private republishing: Promise<void> | undefined;
-  private readonly provideQueue = new Set<string>();
-  private provideTimer: NodeJS.Timeout | undefined;
-  private draining = false;
-  private readonly controller = new AbortController();
-  /** Peers that joined or left since the last targeted re-replication. */
-  private readonly changedPeers = new Set<string>();
-  private readonly onMembership = (evt: CustomEvent<{ toString(): string }>): void => {
-    this.changedPeers.add(evt.detail.toString());
-    clearTimeout(this.connectTimer);
-    this.connectTimer = setTimeout(() => {
-      const peers = new Set(this.changedPeers);
-      this.changedPeers.clear();
-      void this.republish(peers);
-    }, 1000);
-    this.connectTimer.unref();
-  };
+  /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
+  private readonly hints: VersionHints;
 
   constructor(opts: DecisionStoreOptions) {
     super();
     this.opts = opts;
-  }
-
-  start(): void {
-    this.timer = setInterval(() => void this.republish(), this.opts.republishIntervalMs);
-    this.timer.unref();
-    this.opts.libp2p.addEventListener('peer:connect', this.onMembership as EventListener);
-    this.opts.libp2p.addEventListener('peer:disconnect', this.onMembership as EventListener);
-  }
-
-  async stop(): Promise<void> {
-    this.controller.abort();
-    clearInterval(this.timer);
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.provideTimer);
-    this.opts.libp2p.removeEventListener('peer:connect', this.onMembership as EventListener);
-    this.opts.libp2p.removeEventListener('peer:disconnect', this.onMembership as EventListener);
-    await this.republishing?.catch(() => {});
+    this.hints = opts.hints ?? new VersionHints();
   }
 
   /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
@@ -194,11 +153,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return this.opts.direct;
   }
 
-  /** Records that a newer version exists somewhere (from an announcement). */
+  /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
   noteVersion(subject: string, version: number): void {
-    if ((this.hints.get(subject) ?? 0) >= version) return;
-    this.hints.set(subject, version);
-    this.emit('version', { subject, version });
+    if (this.hints.note(subject, version)) this.emit('version', { subject, version });
   }
 
   /** The newest version of a subject this node has heard of. */
@@ -211,7 +168,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * signal: AbortSignal.any keeps every composite alive as long as a long-lived source lives — about
    * 1 KB per operation. On stop, libp2p closes its streams, so operations in flight end anyway.)
    */
-  private signal(signal?: AbortSignal): AbortSignal {
+  operationSignal(signal?: AbortSignal): AbortSignal {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
@@ -260,7 +217,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         `writes always create the next version: use *^ in the address, not ${formatAddress(address)}`,
       );
     }
-    const signal = this.signal(opts.signal);
+    const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
     const previous = await this.fetchLatest(subject, signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
@@ -295,7 +252,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     ]);
     this.noteVersion(subject, record.version);
     this.opts.announce?.({ subject, version: record.version, hash: record.hash });
-    this.scheduleProvide(subject);
+    this.opts.provide?.(subject);
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: this.opts.replication };
     this.emit('replication', { subject, holders: holderPeers.length, want: this.opts.replication });
     if (holderPeers.length < this.opts.replication) {
@@ -312,7 +269,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * first and serves it from there) plus every remote peer that confirmed storing it. Stops once
    * `replication` holders are reached.
    */
-  private async replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
+  async replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
     const self = this.opts.libp2p.peerId.toString();
     const direct = this.opts.direct;
     if (direct) {
@@ -356,49 +313,6 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         this.opts.logger.debug('put interrupted', { error: describeError(err) });
     }
     return [...holders];
-  }
-
-  /**
-   * Provider records are announced in the background, one at a time, once writes pause: a provide is
-   * an iterative DHT walk, and running one per write made every write several times slower.
-   */
-  private scheduleProvide(subject: string): void {
-    this.provideQueue.add(subject);
-    clearTimeout(this.provideTimer);
-    if (this.draining) return; // the running drain takes it
-    // jittered: nodes that wrote together do not all start walking at the same moment
-    this.provideTimer = setTimeout(() => void this.drainProvides(), PROVIDE_DEBOUNCE_MS * (1 + Math.random()));
-    this.provideTimer.unref();
-  }
-
-  /** Announces the queued subjects one at a time, PROVIDE_GAP_MS apart (a subject queued twice goes once). */
-  private async drainProvides(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (const subject of this.provideQueue) {
-        if (this.controller.signal.aborted) return;
-        this.provideQueue.delete(subject);
-        await this.provide(subject);
-        if (this.provideQueue.size > 0) {
-          const gap = PROVIDE_GAP_MS * (0.5 + Math.random());
-          await delay(gap, undefined, { signal: this.controller.signal, ref: false }).catch(() => {});
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private async provide(subject: string): Promise<void> {
-    try {
-      const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(subject)));
-      for await (const _ of this.opts.libp2p.services.dht.provide(cid, { signal: this.signal() })) {
-        // drain
-      }
-    } catch (err) {
-      this.opts.logger.debug('provide failed', { subject, error: describeError(err) });
-    }
   }
 
   private async localLatest(subject: string): Promise<DecisionRecord | undefined> {
@@ -548,7 +462,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return this.timed('resolve', async () => meta(await this.locate(address, this.signal(signal))));
+    return this.timed('resolve', async () => meta(await this.locate(address, this.operationSignal(signal))));
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
@@ -560,7 +474,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     address: UcxlAddress,
     signal?: AbortSignal,
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
-    const record = await this.locate(address, this.signal(signal));
+    const record = await this.locate(address, this.operationSignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
     const content = await decryptWithIdentities(
       Buffer.from(record.payload, 'base64'),
@@ -575,7 +489,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   private async historyNow(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
-    const s = this.signal(signal);
+    const s = this.operationSignal(signal);
     const subject = subjectKey(address);
     const latest = await this.fetchLatest(subject, s);
     const out = [latest];
@@ -627,6 +541,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Changes the role used to author and decrypt, and the operation deadline (SIGHUP). */
+  /** The deadline of an operation the caller gives no signal. */
+  get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 10_000;
+  }
+
   configure(opts: { role?: string; timeoutMs?: number }): void {
     if (opts.role) this.opts.role = opts.role;
     if (opts.timeoutMs) this.opts.timeoutMs = opts.timeoutMs;
@@ -634,13 +553,13 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** Subjects this node holds or has heard announced. */
   async knownSubjects(): Promise<string[]> {
-    const subjects = new Set(this.hints.keys());
+    const subjects = new Set(this.hints.subjects());
     for await (const { record } of this.heldRecords()) subjects.add(record.subject);
     return [...subjects].sort();
   }
 
   /** Every valid decision record in the local datastore, with the DHT key it is stored under. */
-  private async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
+  async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
     const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
     for await (const { key, value } of this.opts.datastore.query({ prefix })) {
       try {
@@ -653,51 +572,45 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     }
   }
 
+  /** Reports a re-replication of a subject's latest record (the republisher calls it). */
+  replicated(subject: string, holders: number, want: number): void {
+    this.emit('replication', { subject, holders, want });
+  }
+
   /**
-   * Re-puts held decision records so that each lives on `replication` current peers. With `changed`
-   * (peers that joined or left), only records whose replica set involves one of them are re-put: a
-   * joining peer receives the records it is now responsible for, and a departed holder is replaced.
+   * A verified version of `subject` newer than `version` held by its replicas, asked directly (one
+   * hop, no iterative lookup): what a validator checks before refusing a record as stale because of a hint.
    */
-  republish(changed?: Set<string>): Promise<void> {
-    this.republishing ??= (async () => {
+  async newerOnReplicas(subject: string, version: number): Promise<number | undefined> {
+    const direct = this.opts.direct;
+    if (!direct) return undefined;
+    const key = latestKey(subject);
+    const self = this.opts.libp2p.peerId.toString();
+    const signal = AbortSignal.timeout(Math.min(this.opts.timeoutMs ?? 10_000, 3000));
+    const peers = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+    const answers = await Promise.all(peers.map((p) => direct.getFrom(p, key, signal)));
+    let newest: number | undefined;
+    for (const answer of answers) {
+      if (!answer?.value) continue;
       try {
-        for await (const { dhtKey, bytes, record } of this.heldRecords()) {
-          if (this.controller.signal.aborted) return;
-          const key = new TextEncoder().encode(dhtKey);
-          const direct = this.opts.direct;
-          if (changed && direct) {
-            const set = direct.replicaSet(key, this.opts.replication + changed.size);
-            if (!set.some((p) => changed.has(p))) continue;
-          }
-          if (dhtKey.startsWith(`/${LATEST_NS}/`)) this.scheduleProvide(record.subject);
-          const holders = await this.replicate(key, bytes, this.signal());
-          if (dhtKey.startsWith(`/${LATEST_NS}/`)) {
-            this.emit('replication', { subject: record.subject, holders: holders.length, want: this.opts.replication });
-          }
-          if (holders.length < this.opts.replication) {
-            this.opts.logger.warn('decision under-replicated', {
-              subject: record.subject,
-              version: record.version,
-              holders: holders.length,
-              want: this.opts.replication,
-            });
-          }
-        }
-      } catch (err) {
-        this.opts.logger.debug('republish stopped', { error: describeError(err) });
-      } finally {
-        this.republishing = undefined;
+        const record = this.decode(answer.value);
+        if (record.subject === subject && record.version > version && record.version > (newest ?? 0))
+          newest = record.version;
+      } catch {
+        // an invalid answer proves nothing
       }
-    })();
-    return this.republishing;
+    }
+    return newest;
   }
 
   /** Peers currently known to provide a subject (provider records). */
   async providers(address: UcxlAddress, signal?: AbortSignal): Promise<string[]> {
-    const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(subjectKey(address))));
+    const cid = await subjectCid(subjectKey(address));
     const found = new Set<string>();
     try {
-      for await (const e of this.opts.libp2p.services.dht.findProviders(cid, { signal: this.signal(signal) })) {
+      for await (const e of this.opts.libp2p.services.dht.findProviders(cid, {
+        signal: this.operationSignal(signal),
+      })) {
         if (e.name === 'PROVIDER') for (const p of e.providers) found.add(p.id.toString());
       }
     } catch {

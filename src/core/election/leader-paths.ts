@@ -19,7 +19,7 @@ import {
   type RecordKind,
   type SignedRecord,
 } from './records.ts';
-import type { ElectionServiceOptions } from './service.ts';
+import type { ElectionServiceOptions } from './options.ts';
 
 export interface ContextEntry {
   key: string;

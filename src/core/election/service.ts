@@ -2,50 +2,22 @@
 // voter set (election.voters, or bootstrap with election.expect as Consul's bootstrap_expect), scores
 // this node, serves `chorus elect` (status, trigger, resign) and hosts the leader-only paths
 // (leader-paths.ts) on the same protocol.
-import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { EventEmitter } from 'node:events';
 import type { RedactionRuleConfig } from '../config/schema.ts';
 import { ChorusError, UsageError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { EventRecorder } from '../node/recorder.ts';
-import type { Signer } from '../p2p/signer.ts';
-import type { Redactor } from '../shhh/redactor.ts';
 import { LeaderPaths, type ContextEntry, type PolicyView, type ProposeResult } from './leader-paths.ts';
 import { Raft, type ElectionRequest, type ElectionResponse, type ElectionRole, type ElectionTiming } from './raft.ts';
 import { NotLeaderError } from './records.ts';
-import { hostResources, scoreOf, type ScoreComponents, type ScoreWeights } from './score.ts';
-import { FileElectionStorage, type ElectionStorage } from './state.ts';
+import { hostResources, scoreOf, type ScoreComponents } from './score.ts';
+import type { ElectionServiceOptions } from './options.ts';
+import { FileElectionStorage } from './state.ts';
 import { Libp2pElectionTransport } from './transport.ts';
 
 export type { ContextEntry, PolicyView, ProposeResult } from './leader-paths.ts';
 export { parsePolicy } from './leader-paths.ts';
 
-export interface ElectionConfig {
-  voters: string[];
-  expect: number;
-  heartbeatMs: number;
-  electionTimeoutMinMs: number;
-  electionTimeoutMaxMs: number;
-  stabilityWindowMs: number;
-  handoverMargin: number;
-  preVote: boolean;
-  weights: ScoreWeights;
-}
-
-export interface ElectionServiceOptions {
-  libp2p: Libp2p;
-  config: ElectionConfig;
-  dataDir: string;
-  logger: Logger;
-  signer: Signer;
-  recorder?: EventRecorder;
-  redactor?: Redactor;
-  capabilities?: () => number;
-  storage?: ElectionStorage;
-  /** Whether a peer may take part (the license admission): others are neither asked nor answered. */
-  admit?: (peer: string) => Promise<boolean>;
-}
+export type { ElectionConfig, ElectionServiceOptions } from './options.ts';
 
 export interface VoterStatus {
   peerId: string;
