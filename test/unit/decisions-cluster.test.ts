@@ -14,6 +14,7 @@ import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { connectAll, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -35,14 +36,6 @@ function heard(node: ChorusNode, subject: string, version: number): Promise<void
     node.decisions.on('version', check);
     check();
   });
-}
-
-async function pollUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('decisions on a 5-node cluster', () => {
@@ -81,7 +74,9 @@ describe('decisions on a 5-node cluster', () => {
       }
     }
     // the writer announces itself as a provider of the decision (in the background, once writes pause)
-    await pollUntil(async () => (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId));
+    await until('the writer as a provider', async () =>
+      (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId),
+    );
   });
 
   test('temporal navigation across 6 versions written by different nodes', async () => {
@@ -215,7 +210,7 @@ describe('holders lost and regained', () => {
       const back = await Promise.all(stopped.map((n) => startWithConfig(n.config)));
       nodes = nodes.map((n) => back.find((b) => b.peerId === n.peerId) ?? n);
       await connectAll(nodes);
-      await pollUntil(async () => (await holdersOf(nodes, key)).length >= 3);
+      await until('3 holders again', async () => (await holdersOf(nodes, key)).length >= 3);
 
       // every node restarts: decisions persist in each data dir
       const configs = nodes.map((n) => n.config);

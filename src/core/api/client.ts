@@ -1,6 +1,7 @@
-// The client side of the control API, used by the client verbs (publish, subscribe, peers, status):
-// requests over the data dir's Unix socket, or over TCP with the bearer token.
-import { request, type IncomingMessage } from 'node:http';
+// The client side of the control API, used by the client verbs (publish, subscribe, peers, status),
+// benchmarks and (next) agents: requests over the data dir's Unix socket, or over TCP with the bearer
+// token; optionally over kept-alive connections for callers that send many requests.
+import { Agent, request, type IncomingMessage } from 'node:http';
 import { ChorusError, type ErrorKind } from '../errors.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
 
@@ -16,13 +17,22 @@ export interface ApiClientOptions {
   /** Use TCP instead of the socket. */
   tcp?: { host: string; port: number; token: string };
   timeoutMs?: number;
+  /** Keep connections open between requests (at most `maxSockets` at once); close() ends them. */
+  keepAlive?: { maxSockets: number };
 }
 
 export class ApiClient {
   private readonly opts: ApiClientOptions;
+  private readonly agent: Agent | undefined;
 
   constructor(opts: ApiClientOptions) {
     this.opts = opts;
+    this.agent = opts.keepAlive ? new Agent({ keepAlive: true, maxSockets: opts.keepAlive.maxSockets }) : undefined;
+  }
+
+  /** Ends kept-alive connections (a no-op without keepAlive). */
+  close(): void {
+    this.agent?.destroy();
   }
 
   private where(): string {
@@ -43,6 +53,7 @@ export class ApiClient {
             ...(tcp ? { authorization: `Bearer ${tcp.token}` } : {}),
           },
           signal,
+          ...(this.agent ? { agent: this.agent } : {}),
         },
         resolve,
       );

@@ -1,4 +1,4 @@
-// Provider announcements of decisions, paced: a provide is an iterative DHT walk plus ADD_PROVIDER to
+// Provider records of decisions: announcements paced, and the lookup of a subject's providers. Paced: a provide is an iterative DHT walk plus ADD_PROVIDER to
 // the k closest peers (~40 streams), so they run in the background, one at a time, once writes pause.
 import { setTimeout as delay } from 'node:timers/promises';
 import { CID } from 'multiformats/cid';
@@ -86,4 +86,22 @@ export class ProvidePacer {
       this.opts.logger.debug('provide failed', { subject, error: describeError(err) });
     }
   }
+}
+
+/** Peers currently known to provide a subject (a deadline ends the search with what was found). */
+export async function findProviders(
+  dht: { findProviders(cid: CID, options: { signal: AbortSignal }): AsyncIterable<unknown> },
+  subject: string,
+  signal: AbortSignal,
+): Promise<string[]> {
+  const found = new Set<string>();
+  try {
+    for await (const e of dht.findProviders(await subjectCid(subject), { signal })) {
+      const event = e as { name?: string; providers?: { id: { toString(): string } }[] };
+      if (event.name === 'PROVIDER') for (const p of event.providers ?? []) found.add(p.id.toString());
+    }
+  } catch {
+    // a timeout ends the search with what was found
+  }
+  return [...found];
 }

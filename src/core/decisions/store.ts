@@ -2,16 +2,16 @@
 // replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
 // the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
 // (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
-import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { EventEmitter } from 'node:events';
 import type { Datastore } from 'interface-datastore';
-import { base32 } from 'multiformats/bases/base32';
 import { decryptWithIdentities, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
-import { readLocalRecord, DHT_DATASTORE_PREFIX } from '../dht/kad.ts';
+import { heldRecordKeys, heldRecords, readLocalRecord } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { meta, NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+import { decodeLoose } from './namespace.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
@@ -25,7 +25,8 @@ import {
   type UcxlAddress,
 } from '../ucxl/address.ts';
 import { VersionHints, type VersionHint } from './hints.ts';
-import { subjectCid } from './provider-pacer.ts';
+import { findProviders } from './provider-pacer.ts';
+import { replicate } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
@@ -39,43 +40,7 @@ import {
   type ValidationContext,
 } from './record.ts';
 
-export class NotFoundError extends ChorusError {
-  constructor(what: string) {
-    super('UCXL-404-NOT_FOUND', `UCXL-404-NOT_FOUND: ${what} not found`);
-    this.name = 'NotFound';
-  }
-}
-
-export class ReplicationError extends ChorusError {
-  readonly holders: number;
-  constructor(message: string, holders: number) {
-    super('REPLICATION_FAILED', message);
-    this.name = 'ReplicationFailed';
-    this.holders = holders;
-  }
-}
-
-export interface DecisionMeta {
-  address: string;
-  subject: string;
-  version: number;
-  author: string;
-  authorRole: string;
-  timestamp: string;
-  contentType: string;
-  prevHash: string;
-  hash: string;
-  roles: string[];
-  size: number;
-  deleted: boolean;
-}
-
-export interface PutReceipt extends DecisionMeta {
-  /** Peers holding the latest record: this node plus the remote peers that confirmed storing it. */
-  holders: number;
-  holderPeers: string[];
-  replication: number;
-}
+export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
@@ -105,29 +70,6 @@ export interface PutOptions {
   deleted?: boolean;
   signal?: AbortSignal;
 }
-
-function meta(d: DecisionRecord): DecisionMeta {
-  const [who, rest] = d.subject.split('@') as [string, string];
-  const slash = rest.indexOf('/');
-  const [where, path] = slash < 0 ? [rest, ''] : [rest.slice(0, slash), rest.slice(slash + 1)];
-  const address = `ucxl://${who}@${where}/*~${d.version}${path ? `/${path}` : ''}`;
-  return {
-    address,
-    subject: d.subject,
-    version: d.version,
-    author: d.author,
-    authorRole: d.authorRole,
-    timestamp: d.timestamp,
-    contentType: d.contentType,
-    prevHash: d.prevHash,
-    hash: d.hash,
-    roles: d.roles,
-    size: d.size,
-    deleted: d.deleted ?? false,
-  };
-}
-
-const decoder = new TextDecoder();
 
 export interface DecisionStoreEvents {
   version: [{ subject: string; version: number }];
@@ -182,9 +124,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     try {
       return this.decode(bytes);
     } catch (err) {
-      const author = looseAuthor(bytes);
+      const author: unknown = decodeLoose(bytes)?.author;
       const { awaitAdmission, isAdmitted } = this.opts.validation;
-      if (!awaitAdmission || author === undefined || isAdmitted(author)) throw err;
+      if (!awaitAdmission || typeof author !== 'string' || isAdmitted(author)) throw err;
       await awaitAdmission(author);
       return this.decode(bytes);
     }
@@ -264,55 +206,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return receipt;
   }
 
-  /**
-   * PUTs a record into the DHT and returns its holders: this node (kad-dht stores the record locally
-   * first and serves it from there) plus every remote peer that confirmed storing it. Stops once
-   * `replication` holders are reached.
-   */
-  async replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
-    const self = this.opts.libp2p.peerId.toString();
-    const direct = this.opts.direct;
-    if (direct) {
-      await direct.store(key, value);
-      const holders = new Set<string>([self]);
-      const want = this.opts.replication;
-      const tried = new Set<string>([self]);
-      // the replica set first, then the next-closest peers, until enough confirmed
-      for (const width of [want, want + 3]) {
-        const batch = direct.replicaSet(key, width).filter((p) => !tried.has(p));
-        batch.forEach((p) => tried.add(p));
-        const ok = await Promise.all(batch.map((p) => direct.putTo(p, key, value, signal)));
-        batch.forEach((p, i) => ok[i] && holders.add(p));
-        if (holders.size >= want) return [...holders];
-      }
-      for (const p of await this.replicateKad(key, value, signal)) holders.add(p);
-      return [...holders];
-    }
-    return this.replicateKad(key, value, signal);
-  }
-
-  /** The iterative kad-dht PUT (lookup of the closest peers, then PUT_VALUE to them). */
-  private async replicateKad(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
-    const stop = new AbortController();
-    const holders = new Set<string>([this.opts.libp2p.peerId.toString()]);
-    try {
-      for await (const event of this.opts.libp2p.services.dht.put(key, value, {
-        signal: AbortSignal.any([signal, stop.signal]),
-      })) {
-        if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE' && event.record) {
-          holders.add(event.from.toString());
-          if (holders.size >= this.opts.replication) {
-            stop.abort();
-            break;
-          }
-        }
-      }
-    } catch (err) {
-      if (!stop.signal.aborted && !signal.aborted) throw err;
-      if (signal.aborted && holders.size < this.opts.replication)
-        this.opts.logger.debug('put interrupted', { error: describeError(err) });
-    }
-    return [...holders];
+  /** PUTs a record to `replication` holders (see replicate.ts); resolves with the holders. */
+  replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
+    return replicate(this.opts, key, value, signal);
   }
 
   private async localLatest(subject: string): Promise<DecisionRecord | undefined> {
@@ -525,15 +421,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** How many decision records the local store holds: latest pointers and immutable versions. */
   async heldRecordCount(): Promise<{ latest: number; versions: number }> {
-    const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
     const count = { latest: 0, versions: 0 };
-    for await (const key of this.opts.datastore.queryKeys({ prefix })) {
-      let dhtKey: string;
-      try {
-        dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(prefix.length)));
-      } catch {
-        continue;
-      }
+    for await (const dhtKey of heldRecordKeys(this.opts.datastore)) {
       if (dhtKey.startsWith(`/${LATEST_NS}/`)) count.latest++;
       else if (dhtKey.startsWith(`/${VERSION_NS}/`)) count.versions++;
     }
@@ -560,14 +449,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** Every valid decision record in the local datastore, with the DHT key it is stored under. */
   async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
-    const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
-    for await (const { key, value } of this.opts.datastore.query({ prefix })) {
+    for await (const { dhtKey, value } of heldRecords(this.opts.datastore)) {
       try {
-        const dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(prefix.length)));
-        const bytes = DhtRecord.deserialize(value).value;
-        yield { dhtKey, bytes, record: this.decode(bytes) };
+        yield { dhtKey, bytes: value, record: this.decode(value) };
       } catch {
-        // not a decision record (or damaged): skipped
+        // not a decision record: skipped
       }
     }
   }
@@ -604,27 +490,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Peers currently known to provide a subject (provider records). */
-  async providers(address: UcxlAddress, signal?: AbortSignal): Promise<string[]> {
-    const cid = await subjectCid(subjectKey(address));
-    const found = new Set<string>();
-    try {
-      for await (const e of this.opts.libp2p.services.dht.findProviders(cid, {
-        signal: this.operationSignal(signal),
-      })) {
-        if (e.name === 'PROVIDER') for (const p of e.providers) found.add(p.id.toString());
-      }
-    } catch {
-      // a timeout ends the search with what was found
-    }
-    return [...found];
-  }
-}
-
-function looseAuthor(bytes: Uint8Array): string | undefined {
-  try {
-    const author = (JSON.parse(new TextDecoder().decode(bytes)) as { author?: unknown }).author;
-    return typeof author === 'string' ? author : undefined;
-  } catch {
-    return undefined;
+  providers(address: UcxlAddress, signal?: AbortSignal): Promise<string[]> {
+    return findProviders(this.opts.libp2p.services.dht, subjectKey(address), this.operationSignal(signal));
   }
 }

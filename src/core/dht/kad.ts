@@ -25,6 +25,32 @@ export async function readLocalRecord(datastore: Datastore, key: Uint8Array): Pr
   }
 }
 
+const RECORD_PREFIX = `${DHT_DATASTORE_PREFIX}/record/`;
+const decoder = new TextDecoder();
+
+/** The DHT keys of every record held in the datastore (undecodable keys skipped). */
+export async function* heldRecordKeys(datastore: Datastore): AsyncGenerator<string> {
+  for await (const key of datastore.queryKeys({ prefix: RECORD_PREFIX })) {
+    try {
+      yield decoder.decode(base32.baseDecode(key.toString().slice(RECORD_PREFIX.length)));
+    } catch {
+      // not a record key
+    }
+  }
+}
+
+/** Every record held in the datastore with its DHT key (damaged entries skipped). */
+export async function* heldRecords(datastore: Datastore): AsyncGenerator<{ dhtKey: string; value: Uint8Array }> {
+  for await (const { key, value } of datastore.query({ prefix: RECORD_PREFIX })) {
+    try {
+      const dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(RECORD_PREFIX.length)));
+      yield { dhtKey, value: DhtRecord.deserialize(value).value };
+    } catch {
+      // damaged: skipped
+    }
+  }
+}
+
 /** The DHT service of a chorus host; its validators and selectors follow `namespaces`. */
 export function chorusDht(namespaces: RecordNamespaces, opts: { clientMode: boolean }): ReturnType<typeof kadDHT> {
   const factory = kadDHT({

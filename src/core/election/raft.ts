@@ -4,6 +4,7 @@
 // has at most one leader. Pre-vote and leader leases keep a returning node from disrupting a healthy
 // leader; a leader that cannot reach a majority within an election timeout steps down (quorum loss);
 // TimeoutNow hands leadership over gracefully. Scores only shorten timeouts and pick hand-over targets.
+// Size: one pure state machine whose transitions read best together (its tests drive it as a unit).
 import { EventEmitter } from 'node:events';
 import type { SignedRecord } from './records.ts';
 import type { ScoreComponents } from './score.ts';

@@ -1,6 +1,7 @@
 // The event log: an append-only, sha256 hash-chained, signed log in one SQLite file (node:sqlite, WAL,
 // synchronous per EventLogOptions). Owns the file format, appends, reads, cross-process follow, and chain verification;
 // also owns `canonicalJson`, the deterministic JSON other modules sign.
+// Size: over 500 lines until its split into format / verify / follow (issue #18, the robustness strand).
 
 import { createHash } from 'node:crypto';
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
