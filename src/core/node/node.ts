@@ -92,12 +92,6 @@ export class ChorusNode {
       logger.error('stopping: no valid lease', { reason });
       return node.stop();
     });
-    node.c.recorder.record('node_started', {
-      peer_id: node.peerId,
-      addresses: node.addresses(),
-      version: buildInfo().version,
-      role: config.agent.role,
-    });
     return node;
   }
 
@@ -215,9 +209,12 @@ async function assemble(
   const redactor = new Redactor({ rules: config.shhh.rules });
   const eventLog = EventLog.open(dataFile(config.dataDir, 'eventLog'), signer, { sync: config.eventLog.sync });
   const recorder = new EventRecorder(eventLog, redactor, logger.child('eventlog'));
+  let running = false; // a node that never finished starting logs no node_stopped
   life.adopt('event log', () => {
-    recorder.record('node_stopped', { peer_id: signer.author, uptime_ms: Date.now() - startedAt.getTime() });
-    recorder.flush();
+    if (running) {
+      recorder.record('node_stopped', { peer_id: signer.author, uptime_ms: Date.now() - startedAt.getTime() });
+      recorder.flush();
+    }
     eventLog.close();
   });
   let lease: LeaseKeeper | undefined;
@@ -392,6 +389,13 @@ async function assemble(
   }
   // started last, so stopped first: a leader hands over while everything else still runs
   await life.start('election', election);
+  recorder.record('node_started', {
+    peer_id: signer.author,
+    addresses: libp2p.getMultiaddrs().map(String),
+    version: buildInfo().version,
+    role: config.agent.role,
+  });
+  running = true;
   return c;
 }
 

@@ -145,51 +145,49 @@ export async function startHost(node: ChorusLibp2p): Promise<void> {
 }
 
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
-  // the gater may run before createLibp2p returns (inbound dials once listening), hence the holder
-  const holder: { node?: ChorusLibp2p } = {};
   const live = { maxPeersPerIp: opts.maxPeersPerIp };
+  // built unstarted: the gater (which counts the node's connections) is only asked once it listens
   const connectionsFrom = (ip: string): number =>
-    holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
+    node.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length;
 
   const lan = new EventTarget();
-  holder.node = await listenOrExplain(
-    createLibp2p({
-      privateKey: opts.privateKey,
-      start: opts.start ?? true,
-      ...(opts.datastore ? { datastore: opts.datastore } : {}),
-      addresses: { listen: opts.listen },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      peerDiscovery: opts.mdns ? [relayMdns(lan)] : [],
-      connectionManager: {
-        maxConnections: opts.maxConnections,
-        inboundConnectionThreshold: opts.inboundPerSecond,
-        maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
+  const node: ChorusLibp2p = await createLibp2p({
+    privateKey: opts.privateKey,
+    start: false,
+    ...(opts.datastore ? { datastore: opts.datastore } : {}),
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: opts.mdns ? [relayMdns(lan)] : [],
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      inboundConnectionThreshold: opts.inboundPerSecond,
+      maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
+    },
+    // under heavy load a ping can take seconds; dropping the connection then only makes it worse
+    // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
+    connectionMonitor: { abortConnectionOnPingFailure: false },
+    connectionGater: {
+      denyInboundConnection: (maConn: MultiaddrConnection) => {
+        const ip = remoteIp(maConn.remoteAddr.toString());
+        return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
       },
-      // under heavy load a ping can take seconds; dropping the connection then only makes it worse
-      // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
-      connectionMonitor: { abortConnectionOnPingFailure: false },
-      connectionGater: {
-        denyInboundConnection: (maConn: MultiaddrConnection) => {
-          const ip = remoteIp(maConn.remoteAddr.toString());
-          return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
-        },
-        // loopback and private addresses are the point on a LAN; never filter them out
-        denyDialMultiaddr: () => false,
-        denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-        denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-        denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-      },
-      services: {
-        identify: identify(),
-        ping: ping(),
-        pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
-        dht: opts.dht,
-      },
-    }),
-  );
-  liveLimits.set(holder.node, live);
-  if (opts.mdns) lanPeers.set(holder.node, lan);
-  return holder.node;
+      // loopback and private addresses are the point on a LAN; never filter them out
+      denyDialMultiaddr: () => false,
+      denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
+      dht: opts.dht,
+    },
+  });
+  liveLimits.set(node, live);
+  if (opts.mdns) lanPeers.set(node, lan);
+  if (opts.start ?? true) await startHost(node);
+  return node;
 }
