@@ -40,8 +40,6 @@ const BODY: BodyLimits = {
   notJson: () => new UsageError('request body is not JSON'),
 };
 
-export { isLoopbackHost };
-
 /** Reads the API token, creating it (0600) on first use. */
 export async function ensureToken(dataDir: string): Promise<string> {
   const file = tokenPath(dataDir);
