@@ -1,6 +1,9 @@
-// Lint rules for chorus. The layering rule keeps the library (src/core) free of the CLI.
+// Lint rules for chorus. The layering rules keep the library (src/core) free of the CLI, the commands
+// and the benchmarks, keep its layers pointing down (chorus/layers) and the import graph acyclic
+// (chorus/no-cycle); see eslint-rules/boundaries.js and docs/architecture.md.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
+import chorus from './eslint-rules/boundaries.js';
 
 export default tseslint.config(
   { ignores: ['dist/', 'node_modules/', '.cache/', 'coverage/'] },
@@ -14,6 +17,14 @@ export default tseslint.config(
     },
   },
   {
+    files: ['src/**/*.ts'],
+    plugins: { chorus },
+    rules: {
+      'chorus/no-cycle': 'error',
+      'chorus/layers': 'error',
+    },
+  },
+  {
     files: ['src/core/**/*.ts'],
     rules: {
       'no-restricted-imports': [
@@ -21,8 +32,8 @@ export default tseslint.config(
         {
           patterns: [
             {
-              group: ['**/cli/**', '**/cli', '**/commands/**', '**/commands'],
-              message: 'src/core must not import src/cli or src/commands.',
+              group: ['**/cli/**', '**/cli', '**/commands/**', '**/commands', '**/bench/**', '**/bench'],
+              message: 'src/core must not import src/cli, src/commands or src/bench.',
             },
             {
               group: ['ora', 'cli-table3', 'commander'],

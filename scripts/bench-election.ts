@@ -20,8 +20,8 @@ import {
   spawnChild,
   stopChildren,
   type Child,
-} from '../src/core/bench/children.ts';
-import { summarize } from '../src/core/bench/stats.ts';
+} from '../src/bench/children.ts';
+import { summarize } from '../src/bench/stats.ts';
 import type { ElectionStatus } from '../src/core/election/service.ts';
 
 const USAGE = `usage: node scripts/bench-election.ts [--kills 20] [--nodes 5] [--source] [--json]`;

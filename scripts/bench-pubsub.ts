@@ -10,7 +10,7 @@ import {
   runPubSubBench,
   type PhaseReport,
   type PubSubBenchReport,
-} from '../src/core/bench/pubsub.ts';
+} from '../src/bench/pubsub/run.ts';
 import { createLogger } from '../src/core/log.ts';
 
 const USAGE = `usage: node scripts/bench-pubsub.ts [options]

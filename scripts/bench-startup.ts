@@ -1,5 +1,5 @@
-// Start-up benchmark of the built binary (npm run bench:startup): median wall time of `--version`
-// and `--help` over N runs, peak RSS, and the binary's size and gzip size. Prints figures; asserts nothing.
+// Start-up benchmark of the built binary (npm run bench:startup): median wall time of `--version`,
+// `--help` and two offline verbs' help (`keys combine`, `log verify`: no network stack) over N runs, peak RSS, and the binary's size and gzip size. Prints figures; asserts nothing.
 import { spawnSync } from 'node:child_process';
 import { existsSync, readFileSync, statSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
@@ -42,13 +42,22 @@ function measure(args: string[]): { medianMs: number; minMs: number; peakRssMb?:
 
 const size = statSync(binary).size;
 const gz = gzipSync(readFileSync(binary), { level: 9 }).length;
-const results = { version: measure(['--version']), help: measure(['--help']) };
+const results = {
+  version: measure(['--version']),
+  help: measure(['--help']),
+  keys: measure(['keys', 'combine', '--help']),
+  log: measure(['log', 'verify', '--help']),
+};
+const vsVersion = (ms: number) =>
+  `${(((ms - results.version.medianMs) / results.version.medianMs) * 100).toFixed(1)} % vs --version`;
 const fmt = (n: number | undefined, unit: string) => (n === undefined ? 'n/a' : `${n.toFixed(1)} ${unit}`);
 process.stdout.write(
   [
     `chorus start-up benchmark: ${runs} runs each, ${binary}`,
     `  --version  median ${fmt(results.version.medianMs, 'ms')}  min ${fmt(results.version.minMs, 'ms')}  peak RSS ${fmt(results.version.peakRssMb, 'MB')}  (target ≤ 60 ms, ≤ 70 MB)`,
     `  --help     median ${fmt(results.help.medianMs, 'ms')}  min ${fmt(results.help.minMs, 'ms')}  peak RSS ${fmt(results.help.peakRssMb, 'MB')}  (target ≤ 90 ms)`,
+    `  keys combine --help  median ${fmt(results.keys.medianMs, 'ms')}  (${vsVersion(results.keys.medianMs)}; target within 10 %)`,
+    `  log verify --help    median ${fmt(results.log.medianMs, 'ms')}  (${vsVersion(results.log.medianMs)}; target within 10 %)`,
     `  binary     ${(size / 1e6).toFixed(1)} MB, gzip -9 ${(gz / 1e6).toFixed(1)} MB`,
     '',
   ].join('\n'),

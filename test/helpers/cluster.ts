@@ -11,6 +11,8 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PrivateKey } from '@libp2p/interface';
 import { Admission } from '../../src/core/license/admission.ts';
 import { resolveNodeLicense } from '../../src/core/license/startup.ts';
+import { chorusDht } from '../../src/core/dht/kad.ts';
+import { RecordNamespaces } from '../../src/core/dht/namespaces.ts';
 import { createHost, type ChorusLibp2p } from '../../src/core/p2p/host.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
@@ -212,6 +214,7 @@ export async function plainHost(opts: {
 }): Promise<PlainHost> {
   const privateKey = await generateKeyPair('Ed25519');
   const host = await createHost({
+    dht: chorusDht(new RecordNamespaces(), { clientMode: false }),
     privateKey,
     listen: ['/ip4/127.0.0.1/tcp/0'],
     mdns: false,

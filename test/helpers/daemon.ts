@@ -8,7 +8,6 @@ import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import type { NodeStatus } from '../../src/core/node/node.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { BINARY, runProcess, type RunResult } from './run.ts';
@@ -99,31 +98,7 @@ export function lines(text: string): string[] {
   return text.split('\n').filter((l) => l.trim() !== '');
 }
 
-/**
- * Polls `probe` every `intervalMs` until it returns a value other than undefined/false; throws after
- * `timeoutMs` (the deadline is what bounds the wait, not the interval).
- */
-export async function until<T>(
-  what: string,
-  probe: () => Promise<T | undefined | false> | T | undefined | false,
-  { timeoutMs = 15_000, intervalMs = 100 } = {},
-): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  let lastError: unknown;
-  for (;;) {
-    try {
-      const value = await probe();
-      if (value !== undefined && value !== false) return value;
-    } catch (err) {
-      lastError = err;
-    }
-    if (Date.now() >= deadline) {
-      const why = lastError instanceof Error ? ` (last error: ${lastError.message})` : '';
-      throw new Error(`timed out after ${timeoutMs} ms waiting for ${what}${why}`);
-    }
-    await delay(intervalMs);
-  }
-}
+export { until } from './poll.ts';
 
 /** A loopback TCP port that was free a moment ago (nothing listens on it when this resolves). */
 export function freePort(): Promise<number> {

@@ -12,7 +12,7 @@ import { after, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import fc from 'fast-check';
 import { validateConfig } from '../../src/core/config/load.ts';
-import { signedBytes } from '../../src/core/crypto/canonical.ts';
+import { signedBytes } from '../../src/core/canonical.ts';
 import { generateKeyFile, type KeyPair } from '../../src/core/crypto/ed25519.ts';
 import { encodeRecord, latestKey, signDecision } from '../../src/core/decisions/record.ts';
 import { DIRECT_PROTOCOL } from '../../src/core/dht/direct.ts';

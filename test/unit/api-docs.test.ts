@@ -7,7 +7,7 @@ import { request } from 'node:http';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { ChorusNode } from '../../src/core/node/node.ts';
-import { controlRoutes } from '../../src/core/node/routes.ts';
+import { controlRoutes, type NodeQueries, type RouteComponents } from '../../src/core/node/routes.ts';
 import { MAX_DECISION_BYTES, MAX_MESSAGE_BYTES, MAX_REQUEST_BYTES } from '../../src/core/limits.ts';
 import { startWithConfig, stopAll, testConfig } from '../helpers/cluster.ts';
 import { ROOT } from '../helpers/run.ts';
@@ -15,7 +15,7 @@ import { ROOT } from '../helpers/run.ts';
 const doc = readFileSync(join(ROOT, 'docs/api.md'), 'utf8');
 const documented = [...doc.matchAll(/^### (GET|POST|PUT|DELETE|PATCH) (\/\S+)$/gm)].map((m) => `${m[1]} ${m[2]}`);
 /** The route table, built without a node (routes only touch the node when they are called). */
-const served = Object.keys(controlRoutes({} as ChorusNode));
+const served = Object.keys(controlRoutes({} as NodeQueries, {} as RouteComponents));
 
 test('every route of the route table has a section in docs/api.md', () => {
   assert.ok(served.length > 20, `the route table has ${served.length} routes`);

@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { checkSlo, histogram, runDhtBenchLive, type DhtBenchReport } from '../../src/core/bench/dht.ts';
+import { checkSlo, histogram, runDhtBenchLive, type DhtBenchReport } from '../../src/bench/dht/in-process.ts';
 import { validateConfig } from '../../src/core/config/load.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';

@@ -2,7 +2,7 @@
 // a clear message when the mesh stops forming.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
-import { connectPairs, topicPeers, waitForTopicMesh } from '../../src/core/bench/mesh.ts';
+import { connectPairs, topicPeers, waitForTopicMesh } from '../../src/bench/mesh.ts';
 import { TimeoutError } from '../../src/core/errors.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { startNode, stopAll } from '../helpers/cluster.ts';

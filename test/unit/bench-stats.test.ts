@@ -1,4 +1,4 @@
-// Percentile and summary math of the benchmark statistics (src/core/bench/stats.ts) on known samples.
+// Percentile and summary math of the benchmark statistics (src/bench/stats.ts) on known samples.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import {
@@ -9,7 +9,7 @@ import {
   ratio,
   sortedSamples,
   summarize,
-} from '../../src/core/bench/stats.ts';
+} from '../../src/bench/stats.ts';
 
 const oneToHundred = Array.from({ length: 100 }, (_, i) => i + 1);
 

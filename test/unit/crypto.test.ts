@@ -19,7 +19,7 @@ import {
   decryptWithIdentities,
   encryptForRoles,
 } from '../../src/core/crypto/envelope.ts';
-import { canonicalJson } from '../../src/core/crypto/canonical.ts';
+import { canonicalJson } from '../../src/core/canonical.ts';
 import { derivedRoleKey } from '../../src/core/crypto/derived-keys.ts';
 import {
   ed25519PrivateKey,

@@ -9,10 +9,12 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { NotARecipientError } from '../../src/core/crypto/envelope.ts';
 import { encodeRecord, latestKey, signDecision, type DecisionRecord } from '../../src/core/decisions/record.ts';
 import { NotFoundError } from '../../src/core/decisions/store.ts';
+import { DECISION_HINTS_TOPIC } from '../../src/core/decisions/service.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { connectAll, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
@@ -34,14 +36,6 @@ function heard(node: ChorusNode, subject: string, version: number): Promise<void
     node.decisions.on('version', check);
     check();
   });
-}
-
-async function pollUntil(check: () => Promise<boolean>, timeoutMs = 15_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error('condition not met in time');
-    await new Promise((r) => setTimeout(r, 100));
-  }
 }
 
 describe('decisions on a 5-node cluster', () => {
@@ -80,7 +74,9 @@ describe('decisions on a 5-node cluster', () => {
       }
     }
     // the writer announces itself as a provider of the decision (in the background, once writes pause)
-    await pollUntil(async () => (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId));
+    await until('the writer as a provider', async () =>
+      (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId),
+    );
   });
 
   test('temporal navigation across 6 versions written by different nodes', async () => {
@@ -107,6 +103,23 @@ describe('decisions on a 5-node cluster', () => {
       [6, 5, 4, 3, 2, 1],
     );
     for (let i = 0; i < history.length - 1; i++) assert.equal(history[i]!.prevHash, history[i + 1]!.hash);
+  });
+
+  test('a forged version hint changes nothing: a write after it succeeds and every reader gets it', async () => {
+    const subject = 'eve:developer@chorus:hints/target';
+    const a = addr('ucxl://eve:developer@chorus:hints/*^/target');
+    assert.equal((await nodes[1]!.decisions.put(a, text('v1'))).version, 1);
+    // an admitted node (the observer) announces a version nobody wrote
+    const forger = nodes[2]!;
+    const others = nodes.filter((n) => n !== forger);
+    await forger.pubsub.publishRaw(DECISION_HINTS_TOPIC, { subject, version: 1e9, hash: 'f'.repeat(64) });
+    await Promise.all(others.map((n) => heard(n, subject, 1e9)));
+    const receipt = await nodes[3]!.decisions.put(a, text('after the forged hint'));
+    assert.equal(receipt.version, 2);
+    assert.ok(receipt.holders >= 3, `holders: ${receipt.holders}`);
+    for (const n of others) {
+      assert.equal(str((await n.decisions.get(a)).content), 'after the forged hint', `${n.config.agent.role} reads v2`);
+    }
   });
 
   test('forged, unadmitted and stale records are refused by every node', async () => {
@@ -197,7 +210,7 @@ describe('holders lost and regained', () => {
       const back = await Promise.all(stopped.map((n) => startWithConfig(n.config)));
       nodes = nodes.map((n) => back.find((b) => b.peerId === n.peerId) ?? n);
       await connectAll(nodes);
-      await pollUntil(async () => (await holdersOf(nodes, key)).length >= 3);
+      await until('3 holders again', async () => (await holdersOf(nodes, key)).length >= 3);
 
       // every node restarts: decisions persist in each data dir
       const configs = nodes.map((n) => n.config);

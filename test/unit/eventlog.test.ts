@@ -14,7 +14,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { after, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { canonicalJson as rfc8785 } from '../../src/core/crypto/canonical.ts';
+import { canonicalJson as rfc8785 } from '../../src/core/canonical.ts';
 import { tolerantCanonicalJson } from '../../src/core/eventlog/canonical.ts';
 import { EventLog, ZERO_HASH, canonicalJson, entryHash } from '../../src/core/eventlog/eventlog.ts';
 import type { LogEntry, LogSigner } from '../../src/core/eventlog/eventlog.ts';

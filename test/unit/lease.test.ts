@@ -20,6 +20,7 @@ import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor, type Signer } from '../../src/core/p2p/signer.ts';
 import { startNode } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 const dir = mkdtempSync(join(tmpdir(), 'chorus-lease-'));
 const authority = generateAuthority(join(dir, 'authority.key'));
@@ -76,15 +77,6 @@ function licensed(url: string, timers: { leaseTtlMs?: number; gracePeriodMs?: nu
   };
 }
 
-/** Polls a condition on a short interval with a deadline (lease state changes have no event). */
-async function eventually(check: () => boolean, what: string, timeoutMs = 10_000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
-
 test('max_nodes = 3 admits three nodes and refuses the fourth with a clear error', async () => {
   const { server: s, url } = await server();
   for (let i = 0; i < 3; i++) nodes.push(await startNode(licensed(url)));
@@ -115,7 +107,10 @@ test('server gone: the node runs through the grace period, then stops; a returni
   await first.server.stop();
   servers.splice(servers.indexOf(first.server), 1);
 
-  await eventually(() => doomed.status().license.lease?.state === 'grace', 'the grace state');
+  await until('the grace state', () => doomed.status().license.lease?.state === 'grace', {
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
   const grace = doomed.status().license.lease!;
   assert.ok(grace.graceRemainingMs! > 0 && grace.graceRemainingMs! <= 2500);
   assert.ok(grace.consecutiveFailures >= 1);
@@ -124,9 +119,15 @@ test('server gone: the node runs through the grace period, then stops; a returni
   await doomed.stop(); // idempotent: already stopping
   assert.equal(doomed.lease?.status().state, 'expired');
 
-  await eventually(() => survivor.status().license.lease?.state === 'grace', 'the survivor in grace');
+  await until('the survivor in grace', () => survivor.status().license.lease?.state === 'grace', {
+    timeoutMs: 10_000,
+    intervalMs: 25,
+  });
   const back = await server(port);
-  await eventually(() => survivor.status().license.lease?.state === 'held', 'renewals resuming', 15_000);
+  await until('renewals resuming', () => survivor.status().license.lease?.state === 'held', {
+    timeoutMs: 15_000,
+    intervalMs: 25,
+  });
   assert.equal(survivor.status().license.lease?.consecutiveFailures, 0);
   assert.equal(back.server.leases().filter((l) => l.peerId === survivor.peerId).length, 1);
 });

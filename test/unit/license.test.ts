@@ -9,7 +9,7 @@ import fc from 'fast-check';
 import { sign } from 'node:crypto';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { signedBytes } from '../../src/core/crypto/canonical.ts';
+import { signedBytes } from '../../src/core/canonical.ts';
 import { generateKeyFile } from '../../src/core/crypto/ed25519.ts';
 import { generateAuthority, issueLicense, loadAuthority, writeLicense } from '../../src/core/license/authority.ts';
 import {

@@ -15,7 +15,7 @@ import { ASSIGNMENT_FILE, AssignmentError, parseAssignment } from '../../src/cor
 import { ConfigReloader, withAssignment } from '../../src/core/ops/reloader.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import { startCluster, startWithConfig, stopAll, testConfig, waitForMesh } from '../helpers/cluster.ts';
-import { until } from '../helpers/daemon.ts';
+import { until } from '../helpers/poll.ts';
 
 function capture() {
   const lines: string[] = [];

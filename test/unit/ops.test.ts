@@ -10,7 +10,7 @@ import { parseAddress } from '../../src/core/ucxl/address.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { wireLicenseMetricSources } from '../../src/core/license/ops.ts';
 import { startCluster, startNode, stopAll } from '../helpers/cluster.ts';
-import { until } from '../helpers/daemon.ts';
+import { until } from '../helpers/poll.ts';
 
 const OPS = { ops: { checkIntervalMs: 200, checkTimeoutMs: 3000 } };
 

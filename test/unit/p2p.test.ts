@@ -9,6 +9,7 @@ import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import { startNode, stopAll, testConfig, waitForMesh } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 test('the identity is created once (0600), reused, and a damaged file is refused, not replaced', async () => {
   const { dataDir } = testConfig();
@@ -90,12 +91,16 @@ test('nodes that joined through one seed find each other through the DHT (no sta
   const others: ChorusNode[] = [];
   try {
     for (let i = 0; i < 4; i++) others.push(await startNode({ p2p: { bootstrap } }));
-    const deadline = Date.now() + 20_000;
     // the DHT's self-lookups dial the closest peers; poll the connection count with a deadline
-    while (others.some((n) => n.libp2p.getPeers().length < 4)) {
-      if (Date.now() > deadline) assert.fail(`peers per node: ${others.map((n) => n.libp2p.getPeers().length)}`);
-      await new Promise((r) => setTimeout(r, 100));
-    }
+    await until(
+      '4 peers per node',
+      () => {
+        const peers = others.map((n) => n.libp2p.getPeers().length);
+        if (peers.every((p) => p >= 4)) return true;
+        throw new Error(`peers per node: ${peers}`);
+      },
+      { timeoutMs: 20_000 },
+    );
     await seed.stop();
     // without the seed the others still form one mesh and deliver to each other
     await waitForMesh(others, TOPICS.coordination, 3);

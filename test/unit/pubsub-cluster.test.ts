@@ -1,10 +1,13 @@
 // Multi-node pubsub behaviour on real libp2p nodes over loopback TCP, in one process.
 import assert from 'node:assert/strict';
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { publishOnce } from '../../src/core/node/oneshot.ts';
-import { NoSubscribersError } from '../../src/core/pubsub/errors.ts';
+import { NoSubscribersError, NotConfirmedError } from '../../src/core/pubsub/errors.ts';
 import { defaultTopicFor, encodeEnvelope, MESSAGE_TYPES } from '../../src/core/pubsub/messages.ts';
 import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
@@ -223,6 +226,29 @@ describe('a 5-node cluster', () => {
     });
     assert.ok(result.confirmedBy.length >= 2);
     for (const peer of result.confirmedBy) assert.ok(nodes.some((n) => n.peerId === peer));
+  });
+
+  test('one-shot publish --join to a cluster of another authority says it failed admission, and why', async () => {
+    const otherAuthority = join(mkdtempSync(join(tmpdir(), 'chorus-other-authority-')), 'dev-authority.key');
+    const started = performance.now();
+    await assert.rejects(
+      publishOnce({
+        config: testConfig({ license: { dev: true, devAuthority: otherAuthority } }),
+        logger: silentLogger,
+        join: [(nodes[0] as ChorusNode).addresses()[0]!],
+        request: { type: 'TaskAnnouncement', data: { oneshot: true } },
+        confirm: 1,
+        timeoutMs: 5000,
+        signal: new AbortController().signal,
+      }),
+      (err: unknown) => {
+        assert.ok(err instanceof NotConfirmedError);
+        assert.match(err.message, /--join peer \S+ failed admission \(.+\)/);
+        assert.doesNotMatch(err.message, /aborted due to timeout/);
+        return true;
+      },
+    );
+    assert.ok(performance.now() - started < 5000, 'it ends when admission fails, not at the deadline');
   });
 
   test('capability broadcasts fill the peer directory', async () => {

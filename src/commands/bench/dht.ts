@@ -6,7 +6,7 @@ import {
   type DhtBenchOptions,
   type DhtBenchReport,
   type SloVerdict,
-} from '../../core/bench/dht.ts';
+} from '../../bench/dht/in-process.ts';
 import { UsageError } from '../../core/errors.ts';
 import { parseBootstrap } from '../../core/p2p/join.ts';
 import type { CommandContext } from '../context.ts';
@@ -44,7 +44,7 @@ export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<B
   };
   const report = opts.join?.length
     ? await (
-        await import('../../core/bench/dht.ts')
+        await import('../../bench/dht/in-process.ts')
       ).runDhtBenchLive({
         ...common,
         join: parseBootstrap(opts.join).map(String), // validated here: a bad address is exit 2 before any node starts
@@ -52,7 +52,7 @@ export async function run(opts: BenchDhtOptions, ctx: CommandContext): Promise<B
         listen: opts.listen ?? '/ip4/0.0.0.0/tcp/0',
       })
     : opts.procs > 0
-      ? await (await import('../../core/bench/dht-procs.ts')).runDhtBenchProcs({ ...common, ...selfCommand() })
+      ? await (await import('../../bench/dht/processes.ts')).runDhtBenchProcs({ ...common, ...selfCommand() })
       : await runDhtBench(common);
   const slo = checkSlo(report, opts.sloP95, opts.sloSuccess);
   if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);

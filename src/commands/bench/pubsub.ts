@@ -1,7 +1,7 @@
 // `chorus bench pubsub`: delivery latency, ratio and throughput of signed envelopes, in this process
 // and/or across processes of this same executable, with SLO gates.
 import { writeFile } from 'node:fs/promises';
-import { runPubSubBench, type PubSubBenchReport } from '../../core/bench/pubsub.ts';
+import { runPubSubBench, type PubSubBenchReport } from '../../bench/pubsub/run.ts';
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 import { selfCommand } from './self.ts';

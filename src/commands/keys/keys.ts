@@ -2,17 +2,16 @@
 // files, never argv), role key rotation, and per-node scoped keyrings.
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
-import { join } from 'node:path';
 import { ApiClient } from '../../core/api/client.ts';
 import { RoleKeyring } from '../../core/crypto/keyring.ts';
 import { combineShares, splitSecret } from '../../core/crypto/shamir.ts';
 import type { RotationReport } from '../../core/decisions/rotate.ts';
 import { UsageError } from '../../core/errors.ts';
-import { KEYRING_FILE } from '../../core/node/node.ts';
+import { keyringPath } from '../../core/datadir.ts';
 import type { CommandContext } from '../context.ts';
 
 function keyringFile(ctx: CommandContext): string {
-  return ctx.config.keys.keyring || join(ctx.config.dataDir, KEYRING_FILE);
+  return keyringPath(ctx.config);
 }
 
 export interface SplitResult {

@@ -2,17 +2,16 @@
 // so they work while the daemon runs and after it died. `chorus log compact` applies retention now:
 // through the running node when one answers, else on the file with the node's key.
 import { existsSync } from 'node:fs';
-import { join } from 'node:path';
 import { ApiClient, DaemonUnreachableError } from '../../core/api/client.ts';
 import { CheckFailedError, UsageError } from '../../core/errors.ts';
 import { EventLog, compactLog, retentionPolicy, type CompactResult } from '../../core/eventlog/eventlog.ts';
 import type { LogEntry, VerifyReport } from '../../core/eventlog/types.ts';
-import { EVENT_LOG_FILE } from '../../core/node/node.ts';
+import { DATA_FILES, dataFile } from '../../core/datadir.ts';
 import { verifyByAuthor } from '../../core/p2p/signer.ts';
 import type { CommandContext } from '../context.ts';
 
 function logFile(ctx: CommandContext): string {
-  const file = join(ctx.config.dataDir, EVENT_LOG_FILE);
+  const file = dataFile(ctx.config.dataDir, 'eventLog');
   if (!existsSync(file))
     throw new UsageError(`no event log at ${file} (has a node run with this data dir?)`, 'NOT_FOUND');
   return file;
@@ -68,13 +67,13 @@ export async function compact(_opts: object, ctx: CommandContext): Promise<Compa
     if (!(err instanceof DaemonUnreachableError)) throw err;
   }
   // No node runs: sign the checkpoint with the node's own key, never a new one.
-  const [{ IDENTITY_FILE, loadOrCreateIdentity }, { signerFor }] = await Promise.all([
+  const [{ loadOrCreateIdentity }, { signerFor }] = await Promise.all([
     import('../../core/p2p/identity.ts'),
     import('../../core/p2p/signer.ts'),
   ]);
-  if (!existsSync(join(ctx.config.dataDir, IDENTITY_FILE))) {
+  if (!existsSync(dataFile(ctx.config.dataDir, 'identity'))) {
     throw new UsageError(
-      `no node identity in ${ctx.config.dataDir} to sign the checkpoint with (${IDENTITY_FILE}); compact with the data dir of the node that wrote the log`,
+      `no node identity in ${ctx.config.dataDir} to sign the checkpoint with (${DATA_FILES.identity}); compact with the data dir of the node that wrote the log`,
     );
   }
   const identity = await loadOrCreateIdentity(ctx.config.dataDir);

@@ -1,8 +1,7 @@
 // `chorus publish`: through the local daemon's API, or with --join as a one-shot node.
 import { ApiClient } from '../../core/api/client.ts';
-import type { PublishRequest } from '../../core/api/protocol.ts';
+import { parsePublishRequest, type PublishRequest } from '../../core/api/protocol.ts';
 import { UsageError } from '../../core/errors.ts';
-import { parsePublishRequest } from '../../core/node/routes.ts';
 import { isMessageType } from '../../core/pubsub/messages.ts';
 import type { PublishReceipt } from '../../core/pubsub/pubsub.ts';
 import type { CommandContext } from '../context.ts';

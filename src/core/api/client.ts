@@ -1,7 +1,8 @@
-// The client side of the control API, used by the client verbs (publish, subscribe, peers, status):
-// requests over the data dir's Unix socket, or over TCP with the bearer token. A node that is not running
+// The client side of the control API, used by the client verbs (publish, subscribe, peers, status),
+// benchmarks and agents: requests over the data dir's Unix socket, or over TCP with the bearer token;
+// optionally over kept-alive connections for callers that send many requests. A node that is not running
 // and a socket this user may not open are told apart, and the latter names the socket's owner.
-import { request, type IncomingMessage } from 'node:http';
+import { Agent, request, type IncomingMessage } from 'node:http';
 import { ChorusError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
@@ -43,13 +44,22 @@ export interface ApiClientOptions {
   /** Use TCP instead of the socket. */
   tcp?: { host: string; port: number; token: string };
   timeoutMs?: number;
+  /** Keep connections open between requests (at most `maxSockets` at once); close() ends them. */
+  keepAlive?: { maxSockets: number };
 }
 
 export class ApiClient {
   private readonly opts: ApiClientOptions;
+  private readonly agent: Agent | undefined;
 
   constructor(opts: ApiClientOptions) {
     this.opts = opts;
+    this.agent = opts.keepAlive ? new Agent({ keepAlive: true, maxSockets: opts.keepAlive.maxSockets }) : undefined;
+  }
+
+  /** Ends kept-alive connections (a no-op without keepAlive). */
+  close(): void {
+    this.agent?.destroy();
   }
 
   private where(): string {
@@ -70,6 +80,7 @@ export class ApiClient {
             ...(tcp ? { authorization: `Bearer ${tcp.token}` } : {}),
           },
           signal,
+          ...(this.agent ? { agent: this.agent } : {}),
         },
         resolve,
       );

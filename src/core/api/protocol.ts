@@ -1,13 +1,12 @@
-// The control API's shared vocabulary: the socket/token file names, request bodies and error shape.
-import { join } from 'node:path';
-import type { ErrorKind } from '../errors.ts';
+// The control API's shared vocabulary: the socket/token paths, request bodies (with the parser of
+// publish requests, shared by the daemon's route and the command) and the error shape.
+import { dataFile } from '../datadir.ts';
+import { UsageError, type ErrorKind } from '../errors.ts';
+import { checkMessageSize } from '../limits.ts';
 import type { RoutingFields } from '../pubsub/messages.ts';
 
-export const SOCKET_FILE = 'chorus.sock';
-export const TOKEN_FILE = 'api.token';
-
-export const socketPath = (dataDir: string): string => join(dataDir, SOCKET_FILE);
-export const tokenPath = (dataDir: string): string => join(dataDir, TOKEN_FILE);
+export const socketPath = (dataDir: string): string => dataFile(dataDir, 'socket');
+export const tokenPath = (dataDir: string): string => dataFile(dataDir, 'apiToken');
 
 /** A publish through the API: the routing fields of the envelope (hop count excepted) plus what to send. */
 export interface PublishRequest extends Omit<RoutingFields, 'hopCount'> {
@@ -20,4 +19,39 @@ export interface PublishRequest extends Omit<RoutingFields, 'hopCount'> {
 
 export interface ApiErrorBody {
   error: { code: string; message: string; kind: ErrorKind };
+}
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+function stringList(v: unknown, field: string): string[] | undefined {
+  if (v === undefined) return undefined;
+  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
+    throw new UsageError(`${field} must be a list of strings`);
+  return v;
+}
+
+function optionalString(v: unknown, field: string): string | undefined {
+  if (v === undefined) return undefined;
+  if (typeof v !== 'string') throw new UsageError(`${field} must be a string`);
+  return v;
+}
+
+/** Validates a publish request body (it comes from outside the process). */
+export function parsePublishRequest(body: unknown): PublishRequest {
+  if (!isRecord(body)) throw new UsageError('publish body must be a JSON object');
+  checkMessageSize(body.data ?? {}); // the client checks before sending, the daemon again
+  return {
+    type: optionalString(body.type, 'type'),
+    topic: optionalString(body.topic, 'topic'),
+    raw: body.raw === true,
+    data: body.data ?? {},
+    fromRole: optionalString(body.fromRole, 'fromRole'),
+    toRoles: stringList(body.toRoles, 'toRoles'),
+    requiredExpertise: stringList(body.requiredExpertise, 'requiredExpertise'),
+    projectId: optionalString(body.projectId, 'projectId'),
+    priority: optionalString(body.priority, 'priority'),
+    threadId: optionalString(body.threadId, 'threadId'),
+  };
 }

@@ -5,6 +5,7 @@ import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import { connect } from 'node:net';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { close, isLoopbackHost, listen, readBody, readJsonBody, sendJson, type BodyLimits } from '../http.ts';
 import { MAX_REQUEST_BYTES, requestTooLarge } from '../limits.ts';
 import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
@@ -33,10 +34,12 @@ export interface ApiServerOptions {
 }
 
 const MAX_BODY = MAX_REQUEST_BYTES;
-
-export function isLoopbackHost(host: string): boolean {
-  return host === 'localhost' || host === '::1' || /^127\./.test(host);
-}
+/** Request bodies: bad input is a usage error (HTTP 400, exit 2 in the client) naming both limits. */
+const BODY: BodyLimits = {
+  limit: MAX_BODY,
+  tooLarge: (_limit, size) => requestTooLarge(size),
+  notJson: () => new UsageError('request body is not JSON'),
+};
 
 /** Reads the API token, creating it (0600) on first use. */
 export async function ensureToken(dataDir: string): Promise<string> {
@@ -49,12 +52,6 @@ export async function ensureToken(dataDir: string): Promise<string> {
   const token = randomBytes(32).toString('base64url');
   await writePrivateFile(file, `${token}\n`);
   return token;
-}
-
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
-  const body = JSON.stringify(value);
-  res.writeHead(status, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) });
-  res.end(body);
 }
 
 function errorStatus(err: unknown): number {
@@ -99,23 +96,13 @@ export class ApiServer {
       }
       this.token = await ensureToken(this.opts.dataDir);
       const server = createServer((req, res) => void this.dispatch(req, res, true));
-      await listen(server, () => server.listen(tcp.port, tcp.host));
-      const addr = server.address();
-      if (addr && typeof addr === 'object') this.tcpAddress = { host: addr.address, port: addr.port };
+      this.tcpAddress = await listen(server, () => server.listen(tcp.port, tcp.host));
       this.servers.push(server);
     }
   }
 
   async stop(): Promise<void> {
-    await Promise.all(
-      this.servers.map(
-        (s) =>
-          new Promise<void>((resolve) => {
-            s.close(() => resolve());
-            s.closeAllConnections();
-          }),
-      ),
-    );
+    await Promise.all(this.servers.map(close));
     await unlink(socketPath(this.opts.dataDir)).catch(() => {});
   }
 
@@ -161,7 +148,14 @@ export class ApiServer {
     res.on('close', () => clientGone.abort());
     const signal = clientGone.signal;
     try {
-      const result = await route({ url, req, body: () => readBody(req), raw: () => readRaw(req), signal, res });
+      const result = await route({
+        url,
+        req,
+        body: () => readJsonBody(req, BODY),
+        raw: () => readBody(req, BODY),
+        signal,
+        res,
+      });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);
     } catch (err) {
       this.opts.logger.debug('api request failed', {
@@ -172,38 +166,4 @@ export class ApiServer {
       else res.end();
     }
   }
-}
-
-async function readRaw(req: IncomingMessage): Promise<Buffer> {
-  const declared = Number(req.headers['content-length'] ?? 0);
-  if (declared > MAX_BODY) throw requestTooLarge(declared);
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw requestTooLarge();
-    chunks.push(chunk as Buffer);
-  }
-  return Buffer.concat(chunks);
-}
-
-async function readBody(req: IncomingMessage): Promise<unknown> {
-  const raw = await readRaw(req);
-  if (raw.length === 0) return {};
-  try {
-    return JSON.parse(raw.toString('utf8'));
-  } catch {
-    throw new UsageError('request body is not JSON');
-  }
-}
-
-function listen(server: Server, start: () => void): Promise<void> {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.once('listening', () => {
-      server.off('error', reject);
-      resolve();
-    });
-    start();
-  });
 }

@@ -4,7 +4,7 @@
 import { createHash } from 'node:crypto';
 import { z } from 'zod';
 import { ChorusError } from '../errors.ts';
-import { canonicalJson } from '../crypto/canonical.ts';
+import { canonicalJson } from '../canonical.ts';
 import { MAX_VERSION } from '../ucxl/address.ts';
 
 export const RECORD_FORMAT = 1;

@@ -1,20 +1,18 @@
 // The decision store over the Kademlia DHT: versioned, signed, role-encrypted decisions with verified
-// replication (a PUT counts the peers that stored it), fast reads (local copy when it is known to be
-// the newest, otherwise the lookup stops as soon as enough valid answers agree), and re-replication.
-import { setTimeout as delay } from 'node:timers/promises';
-import { Record as DhtRecord } from '@libp2p/kad-dht';
+// replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
+// the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
+// (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
 import { EventEmitter } from 'node:events';
 import type { Datastore } from 'interface-datastore';
-import { base32 } from 'multiformats/bases/base32';
-import { CID } from 'multiformats/cid';
-import { sha256 } from 'multiformats/hashes/sha2';
 import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
-import { readLocalRecord, DHT_DATASTORE_PREFIX, type DhtContext } from '../dht/kad.ts';
+import { heldRecordKeys, heldRecords, readLocalRecord } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { checkDecisionSize } from '../limits.ts';
+import { meta, NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+import { decodeLoose } from './namespace.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
@@ -27,6 +25,9 @@ import {
   subjectKey,
   type UcxlAddress,
 } from '../ucxl/address.ts';
+import { VersionHints, type VersionHint } from './hints.ts';
+import { findProviders } from './provider-pacer.ts';
+import { replicate } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
@@ -37,45 +38,10 @@ import {
   signDecision,
   versionKey,
   type DecisionRecord,
+  type ValidationContext,
 } from './record.ts';
 
-export class NotFoundError extends ChorusError {
-  constructor(what: string) {
-    super('UCXL-404-NOT_FOUND', `UCXL-404-NOT_FOUND: ${what} not found`);
-    this.name = 'NotFound';
-  }
-}
-
-export class ReplicationError extends ChorusError {
-  readonly holders: number;
-  constructor(message: string, holders: number) {
-    super('REPLICATION_FAILED', message);
-    this.name = 'ReplicationFailed';
-    this.holders = holders;
-  }
-}
-
-export interface DecisionMeta {
-  address: string;
-  subject: string;
-  version: number;
-  author: string;
-  authorRole: string;
-  timestamp: string;
-  contentType: string;
-  prevHash: string;
-  hash: string;
-  roles: string[];
-  size: number;
-  deleted: boolean;
-}
-
-export interface PutReceipt extends DecisionMeta {
-  /** Peers holding the latest record: this node plus the remote peers that confirmed storing it. */
-  holders: number;
-  holderPeers: string[];
-  replication: number;
-}
+export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
@@ -84,17 +50,19 @@ export interface DecisionStoreOptions {
   policy: RolePolicy;
   role: string;
   signer: Signer;
-  validation: DhtContext;
+  validation: ValidationContext & { awaitAdmission?: (author: string) => Promise<unknown> };
   replication: number;
   logger: Logger;
-  /** Re-put held records on this schedule (and shortly after peers connect). */
-  republishIntervalMs: number;
   /** Per-operation deadline when the caller gives no signal. */
   timeoutMs?: number;
   /** One-hop replica access through the routing table (falls back to kad-dht queries when absent or short). */
   direct?: DirectReplicas;
-  /** Tells other nodes that a version exists (wired to a pubsub hint by the node). */
-  announce?: (hint: { subject: string; version: number; hash: string }) => void;
+  /** Versions heard of (default: a fresh, bounded, expiring table). */
+  hints?: VersionHints;
+  /** Tells other nodes that a version exists (the service publishes it on the hints topic). */
+  announce?: (hint: VersionHint) => void;
+  /** Queues a provider announcement of a subject written here (paced by the service). */
+  provide?: (subject: string) => void;
 }
 
 export interface PutOptions {
@@ -103,38 +71,6 @@ export interface PutOptions {
   deleted?: boolean;
   signal?: AbortSignal;
 }
-
-function meta(d: DecisionRecord): DecisionMeta {
-  const [who, rest] = d.subject.split('@') as [string, string];
-  const slash = rest.indexOf('/');
-  const [where, path] = slash < 0 ? [rest, ''] : [rest.slice(0, slash), rest.slice(slash + 1)];
-  const address = `ucxl://${who}@${where}/*~${d.version}${path ? `/${path}` : ''}`;
-  return {
-    address,
-    subject: d.subject,
-    version: d.version,
-    author: d.author,
-    authorRole: d.authorRole,
-    timestamp: d.timestamp,
-    contentType: d.contentType,
-    prevHash: d.prevHash,
-    hash: d.hash,
-    roles: d.roles,
-    size: d.size,
-    deleted: d.deleted ?? false,
-  };
-}
-
-const decoder = new TextDecoder();
-/** Quiet time after the last write before provider records are announced (1-2x, jittered). */
-const PROVIDE_DEBOUNCE_MS = 2000;
-/**
- * Mean time between two provider announcements of one node (0.5-1.5x, jittered). Each is a Kademlia
- * walk plus ADD_PROVIDER to the k closest peers (~40 streams): back to back, 20 nodes in one process
- * announcing 200 writes kept the event loop saturated for 12 s (GET p99 0.7-1.1 s; without
- * announcements 16 ms).
- */
-const PROVIDE_GAP_MS = 5000;
 
 export interface DecisionStoreEvents {
   version: [{ subject: string; version: number }];
@@ -146,48 +82,13 @@ export interface DecisionStoreEvents {
 
 export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
-  /** Newest version heard of per subject (own writes, reads, announcements). */
-  private readonly hints = new Map<string, number>();
-  private timer: NodeJS.Timeout | undefined;
-  private connectTimer: NodeJS.Timeout | undefined;
-  private republishing: Promise<void> | undefined;
-  private readonly provideQueue = new Set<string>();
-  private provideTimer: NodeJS.Timeout | undefined;
-  private draining = false;
-  private readonly controller = new AbortController();
-  /** Peers that joined or left since the last targeted re-replication. */
-  private readonly changedPeers = new Set<string>();
-  private readonly onMembership = (evt: CustomEvent<{ toString(): string }>): void => {
-    this.changedPeers.add(evt.detail.toString());
-    clearTimeout(this.connectTimer);
-    this.connectTimer = setTimeout(() => {
-      const peers = new Set(this.changedPeers);
-      this.changedPeers.clear();
-      void this.republish(peers);
-    }, 1000);
-    this.connectTimer.unref();
-  };
+  /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
+  private readonly hints: VersionHints;
 
   constructor(opts: DecisionStoreOptions) {
     super();
     this.opts = opts;
-  }
-
-  start(): void {
-    this.timer = setInterval(() => void this.republish(), this.opts.republishIntervalMs);
-    this.timer.unref();
-    this.opts.libp2p.addEventListener('peer:connect', this.onMembership as EventListener);
-    this.opts.libp2p.addEventListener('peer:disconnect', this.onMembership as EventListener);
-  }
-
-  async stop(): Promise<void> {
-    this.controller.abort();
-    clearInterval(this.timer);
-    clearTimeout(this.connectTimer);
-    clearTimeout(this.provideTimer);
-    this.opts.libp2p.removeEventListener('peer:connect', this.onMembership as EventListener);
-    this.opts.libp2p.removeEventListener('peer:disconnect', this.onMembership as EventListener);
-    await this.republishing?.catch(() => {});
+    this.hints = opts.hints ?? new VersionHints();
   }
 
   /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
@@ -195,11 +96,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return this.opts.direct;
   }
 
-  /** Records that a newer version exists somewhere (from an announcement). */
+  /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
   noteVersion(subject: string, version: number): void {
-    if ((this.hints.get(subject) ?? 0) >= version) return;
-    this.hints.set(subject, version);
-    this.emit('version', { subject, version });
+    if (this.hints.note(subject, version)) this.emit('version', { subject, version });
   }
 
   /** The newest version of a subject this node has heard of. */
@@ -212,7 +111,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * signal: AbortSignal.any keeps every composite alive as long as a long-lived source lives — about
    * 1 KB per operation. On stop, libp2p closes its streams, so operations in flight end anyway.)
    */
-  private signal(signal?: AbortSignal): AbortSignal {
+  operationSignal(signal?: AbortSignal): AbortSignal {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
@@ -226,9 +125,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     try {
       return this.decode(bytes);
     } catch (err) {
-      const author = looseAuthor(bytes);
+      const author: unknown = decodeLoose(bytes)?.author;
       const { awaitAdmission, isAdmitted } = this.opts.validation;
-      if (!awaitAdmission || author === undefined || isAdmitted(author)) throw err;
+      if (!awaitAdmission || typeof author !== 'string' || isAdmitted(author)) throw err;
       await awaitAdmission(author);
       return this.decode(bytes);
     }
@@ -262,7 +161,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       );
     }
     checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
-    const signal = this.signal(opts.signal);
+    const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
     const previous = await this.fetchLatest(subject, signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
@@ -297,7 +196,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     ]);
     this.noteVersion(subject, record.version);
     this.opts.announce?.({ subject, version: record.version, hash: record.hash });
-    this.scheduleProvide(subject);
+    this.opts.provide?.(subject);
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: this.opts.replication };
     this.emit('replication', { subject, holders: holderPeers.length, want: this.opts.replication });
     if (holderPeers.length < this.opts.replication) {
@@ -309,98 +208,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return receipt;
   }
 
-  /**
-   * PUTs a record into the DHT and returns its holders: this node (kad-dht stores the record locally
-   * first and serves it from there) plus every remote peer that confirmed storing it. Stops once
-   * `replication` holders are reached.
-   */
-  private async replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
-    const self = this.opts.libp2p.peerId.toString();
-    const direct = this.opts.direct;
-    if (direct) {
-      await direct.store(key, value);
-      const holders = new Set<string>([self]);
-      const want = this.opts.replication;
-      const tried = new Set<string>([self]);
-      // the replica set first, then the next-closest peers, until enough confirmed
-      for (const width of [want, want + 3]) {
-        const batch = direct.replicaSet(key, width).filter((p) => !tried.has(p));
-        batch.forEach((p) => tried.add(p));
-        const ok = await Promise.all(batch.map((p) => direct.putTo(p, key, value, signal)));
-        batch.forEach((p, i) => ok[i] && holders.add(p));
-        if (holders.size >= want) return [...holders];
-      }
-      for (const p of await this.replicateKad(key, value, signal)) holders.add(p);
-      return [...holders];
-    }
-    return this.replicateKad(key, value, signal);
-  }
-
-  /** The iterative kad-dht PUT (lookup of the closest peers, then PUT_VALUE to them). */
-  private async replicateKad(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
-    const stop = new AbortController();
-    const holders = new Set<string>([this.opts.libp2p.peerId.toString()]);
-    try {
-      for await (const event of this.opts.libp2p.services.dht.put(key, value, {
-        signal: AbortSignal.any([signal, stop.signal]),
-      })) {
-        if (event.name === 'PEER_RESPONSE' && event.messageName === 'PUT_VALUE' && event.record) {
-          holders.add(event.from.toString());
-          if (holders.size >= this.opts.replication) {
-            stop.abort();
-            break;
-          }
-        }
-      }
-    } catch (err) {
-      if (!stop.signal.aborted && !signal.aborted) throw err;
-      if (signal.aborted && holders.size < this.opts.replication)
-        this.opts.logger.debug('put interrupted', { error: describeError(err) });
-    }
-    return [...holders];
-  }
-
-  /**
-   * Provider records are announced in the background, one at a time, once writes pause: a provide is
-   * an iterative DHT walk, and running one per write made every write several times slower.
-   */
-  private scheduleProvide(subject: string): void {
-    this.provideQueue.add(subject);
-    clearTimeout(this.provideTimer);
-    if (this.draining) return; // the running drain takes it
-    // jittered: nodes that wrote together do not all start walking at the same moment
-    this.provideTimer = setTimeout(() => void this.drainProvides(), PROVIDE_DEBOUNCE_MS * (1 + Math.random()));
-    this.provideTimer.unref();
-  }
-
-  /** Announces the queued subjects one at a time, PROVIDE_GAP_MS apart (a subject queued twice goes once). */
-  private async drainProvides(): Promise<void> {
-    if (this.draining) return;
-    this.draining = true;
-    try {
-      for (const subject of this.provideQueue) {
-        if (this.controller.signal.aborted) return;
-        this.provideQueue.delete(subject);
-        await this.provide(subject);
-        if (this.provideQueue.size > 0) {
-          const gap = PROVIDE_GAP_MS * (0.5 + Math.random());
-          await delay(gap, undefined, { signal: this.controller.signal, ref: false }).catch(() => {});
-        }
-      }
-    } finally {
-      this.draining = false;
-    }
-  }
-
-  private async provide(subject: string): Promise<void> {
-    try {
-      const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(subject)));
-      for await (const _ of this.opts.libp2p.services.dht.provide(cid, { signal: this.signal() })) {
-        // drain
-      }
-    } catch (err) {
-      this.opts.logger.debug('provide failed', { subject, error: describeError(err) });
-    }
+  /** PUTs a record to `replication` holders (see replicate.ts); resolves with the holders. */
+  replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]> {
+    return replicate(this.opts, key, value, signal);
   }
 
   private async localLatest(subject: string): Promise<DecisionRecord | undefined> {
@@ -550,7 +360,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return this.timed('resolve', async () => meta(await this.locate(address, this.signal(signal))));
+    return this.timed('resolve', async () => meta(await this.locate(address, this.operationSignal(signal))));
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
@@ -562,7 +372,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     address: UcxlAddress,
     signal?: AbortSignal,
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
-    const record = await this.locate(address, this.signal(signal));
+    const record = await this.locate(address, this.operationSignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
     const content = await decryptAsRole(Buffer.from(record.payload, 'base64'), {
       role: this.opts.role,
@@ -578,7 +388,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   private async historyNow(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
-    const s = this.signal(signal);
+    const s = this.operationSignal(signal);
     const subject = subjectKey(address);
     const latest = await this.fetchLatest(subject, s);
     const out = [latest];
@@ -614,15 +424,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** How many decision records the local store holds: latest pointers and immutable versions. */
   async heldRecordCount(): Promise<{ latest: number; versions: number }> {
-    const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
     const count = { latest: 0, versions: 0 };
-    for await (const key of this.opts.datastore.queryKeys({ prefix })) {
-      let dhtKey: string;
-      try {
-        dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(prefix.length)));
-      } catch {
-        continue;
-      }
+    for await (const dhtKey of heldRecordKeys(this.opts.datastore)) {
       if (dhtKey.startsWith(`/${LATEST_NS}/`)) count.latest++;
       else if (dhtKey.startsWith(`/${VERSION_NS}/`)) count.versions++;
     }
@@ -630,6 +433,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Changes the role used to author and decrypt, and the operation deadline (SIGHUP). */
+  /** The deadline of an operation the caller gives no signal. */
+  get timeoutMs(): number {
+    return this.opts.timeoutMs ?? 10_000;
+  }
+
   configure(opts: { role?: string; timeoutMs?: number }): void {
     if (opts.role) this.opts.role = opts.role;
     if (opts.timeoutMs) this.opts.timeoutMs = opts.timeoutMs;
@@ -637,84 +445,55 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** Subjects this node holds or has heard announced. */
   async knownSubjects(): Promise<string[]> {
-    const subjects = new Set(this.hints.keys());
+    const subjects = new Set(this.hints.subjects());
     for await (const { record } of this.heldRecords()) subjects.add(record.subject);
     return [...subjects].sort();
   }
 
   /** Every valid decision record in the local datastore, with the DHT key it is stored under. */
-  private async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
-    const prefix = `${DHT_DATASTORE_PREFIX}/record/`;
-    for await (const { key, value } of this.opts.datastore.query({ prefix })) {
+  async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
+    for await (const { dhtKey, value } of heldRecords(this.opts.datastore)) {
       try {
-        const dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(prefix.length)));
-        const bytes = DhtRecord.deserialize(value).value;
-        yield { dhtKey, bytes, record: this.decode(bytes) };
+        yield { dhtKey, bytes: value, record: this.decode(value) };
       } catch {
-        // not a decision record (or damaged): skipped
+        // not a decision record: skipped
       }
     }
+  }
+
+  /** Reports a re-replication of a subject's latest record (the republisher calls it). */
+  replicated(subject: string, holders: number, want: number): void {
+    this.emit('replication', { subject, holders, want });
   }
 
   /**
-   * Re-puts held decision records so that each lives on `replication` current peers. With `changed`
-   * (peers that joined or left), only records whose replica set involves one of them are re-put: a
-   * joining peer receives the records it is now responsible for, and a departed holder is replaced.
+   * A verified version of `subject` newer than `version` held by its replicas, asked directly (one
+   * hop, no iterative lookup): what a validator checks before refusing a record as stale because of a hint.
    */
-  republish(changed?: Set<string>): Promise<void> {
-    this.republishing ??= (async () => {
+  async newerOnReplicas(subject: string, version: number): Promise<number | undefined> {
+    const direct = this.opts.direct;
+    if (!direct) return undefined;
+    const key = latestKey(subject);
+    const self = this.opts.libp2p.peerId.toString();
+    const signal = AbortSignal.timeout(Math.min(this.opts.timeoutMs ?? 10_000, 3000));
+    const peers = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+    const answers = await Promise.all(peers.map((p) => direct.getFrom(p, key, signal)));
+    let newest: number | undefined;
+    for (const answer of answers) {
+      if (!answer?.value) continue;
       try {
-        for await (const { dhtKey, bytes, record } of this.heldRecords()) {
-          if (this.controller.signal.aborted) return;
-          const key = new TextEncoder().encode(dhtKey);
-          const direct = this.opts.direct;
-          if (changed && direct) {
-            const set = direct.replicaSet(key, this.opts.replication + changed.size);
-            if (!set.some((p) => changed.has(p))) continue;
-          }
-          if (dhtKey.startsWith(`/${LATEST_NS}/`)) this.scheduleProvide(record.subject);
-          const holders = await this.replicate(key, bytes, this.signal());
-          if (dhtKey.startsWith(`/${LATEST_NS}/`)) {
-            this.emit('replication', { subject: record.subject, holders: holders.length, want: this.opts.replication });
-          }
-          if (holders.length < this.opts.replication) {
-            this.opts.logger.warn('decision under-replicated', {
-              subject: record.subject,
-              version: record.version,
-              holders: holders.length,
-              want: this.opts.replication,
-            });
-          }
-        }
-      } catch (err) {
-        this.opts.logger.debug('republish stopped', { error: describeError(err) });
-      } finally {
-        this.republishing = undefined;
+        const record = this.decode(answer.value);
+        if (record.subject === subject && record.version > version && record.version > (newest ?? 0))
+          newest = record.version;
+      } catch {
+        // an invalid answer proves nothing
       }
-    })();
-    return this.republishing;
+    }
+    return newest;
   }
 
   /** Peers currently known to provide a subject (provider records). */
-  async providers(address: UcxlAddress, signal?: AbortSignal): Promise<string[]> {
-    const cid = CID.createV1(0x55, await sha256.digest(new TextEncoder().encode(subjectKey(address))));
-    const found = new Set<string>();
-    try {
-      for await (const e of this.opts.libp2p.services.dht.findProviders(cid, { signal: this.signal(signal) })) {
-        if (e.name === 'PROVIDER') for (const p of e.providers) found.add(p.id.toString());
-      }
-    } catch {
-      // a timeout ends the search with what was found
-    }
-    return [...found];
-  }
-}
-
-function looseAuthor(bytes: Uint8Array): string | undefined {
-  try {
-    const author = (JSON.parse(new TextDecoder().decode(bytes)) as { author?: unknown }).author;
-    return typeof author === 'string' ? author : undefined;
-  } catch {
-    return undefined;
+  providers(address: UcxlAddress, signal?: AbortSignal): Promise<string[]> {
+    return findProviders(this.opts.libp2p.services.dht, subjectKey(address), this.operationSignal(signal));
   }
 }

@@ -12,11 +12,10 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
+import type { RecordNamespaces } from './namespaces.ts';
 
 export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.0.0';
 const MAX_MESSAGE = 2 * 1024 * 1024;
-
-type Validate = (key: Uint8Array, value: Uint8Array) => Promise<void>;
 
 interface Request {
   op: 'get' | 'put';
@@ -45,7 +44,8 @@ function closer(target: Buffer, a: Buffer, b: Buffer): number {
 export interface DirectOptions {
   libp2p: Libp2p & { services: { dht: unknown } };
   datastore: Datastore;
-  validate: (namespace: string) => Validate | undefined;
+  /** The registered record namespaces: a record is stored only when its namespace validates it. */
+  namespaces: Pick<RecordNamespaces, 'validate'>;
   logger: Logger;
   timeoutMs?: number;
 }
@@ -92,10 +92,7 @@ export class DirectReplicas {
 
   /** Validates and stores a record locally in kad-dht's own format. */
   async store(key: Uint8Array, value: Uint8Array): Promise<void> {
-    const ns = new TextDecoder().decode(key).split('/')[1] ?? '';
-    const validate = this.opts.validate(ns);
-    if (!validate) throw new Error(`no validator for /${ns}/`);
-    await validate(key, value);
+    await this.opts.namespaces.validate(key, value);
     await this.opts.datastore.put(recordDatastoreKey(key), new DhtRecord(key, value, new Date()).serialize());
   }
 

@@ -7,17 +7,18 @@ import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
 import { z } from 'zod';
 import { redactionRuleSchema, type RedactionRuleConfig } from '../config/schema.ts';
+import { DATA_FILES } from '../datadir.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { compileRules } from '../shhh/configured.ts';
 import type { ConsensusLog, LogEntry, StateMachine } from './consensus-log.ts';
 import type { Raft } from './raft.ts';
 import { NotLeaderError } from './errors.ts';
-import type { ElectionServiceOptions } from './service.ts';
+import type { ElectionServiceOptions } from './options.ts';
 
 export const RECORD_KINDS = ['slurp-context', 'shhh-policy'] as const;
 export type RecordKind = (typeof RECORD_KINDS)[number];
 /** The file an earlier version kept leader-only records in (imported once, then renamed). */
-export const LEGACY_LEDGER_FILE = 'leader-records.json';
+export const LEGACY_LEDGER_FILE = DATA_FILES.legacyLeaderRecords;
 /** Most SLURP context records kept (the oldest go first). */
 const MAX_CONTEXTS = 10_000;
 

@@ -4,9 +4,10 @@
 // entries to the leader only after that. Memory storage is for the simulated-cluster tests.
 import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { DATA_FILES } from '../datadir.ts';
 
 /** The consensus log's file in the data dir. */
-export const CONSENSUS_LOG_FILE = 'consensus.db';
+export const CONSENSUS_LOG_FILE = DATA_FILES.consensusLog;
 
 export interface LogEntry {
   index: number;

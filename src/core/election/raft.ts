@@ -6,6 +6,8 @@
 // from disrupting a healthy leader; a leader that cannot reach a majority within an election timeout
 // steps down (quorum loss); TimeoutNow hands leadership over gracefully. Scores only shorten timeouts
 // and pick hand-over targets.
+// Size: one state machine whose transitions read best together (its tests drive it as a unit); the log it
+// ships lives in consensus-log.ts.
 import { EventEmitter } from 'node:events';
 import type { AppendRequest, AppendResult, ConsensusLog, SnapshotChunk } from './consensus-log.ts';
 import type { ScoreComponents } from './score.ts';

@@ -3,22 +3,18 @@
 // serves `chorus elect` (status, trigger, resign), owns the consensus log (consensus.db) with its state
 // machines — the leader-only paths (leader-paths.ts) and whatever a feature registers (tasks) — and
 // forwards a feature's proposals from any node to the leader, so callers never need to know who leads.
-import type { Libp2p } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { PeerAddressBook } from '../p2p/peer-addresses.ts';
 import { EventEmitter } from 'node:events';
 import type { RedactionRuleConfig } from '../config/schema.ts';
 import { join } from 'node:path';
 import { ChorusError, UsageError } from '../errors.ts';
-import type { Logger } from '../log.ts';
-import type { EventRecorder } from '../node/recorder.ts';
-import type { Signer } from '../p2p/signer.ts';
-import type { Redactor } from '../shhh/redactor.ts';
 import { ConsensusLog, type StateMachine } from './consensus-log.ts';
 import { NotLeaderError } from './errors.ts';
-import { LeaderPaths, type ContextEntry, type PolicyView, type ProposeResult } from './leader-paths.ts';
-import { CONSENSUS_LOG_FILE, SqliteLogStorage, type LogStorage } from './log-store.ts';
 import { Forwarder, type Vet } from './forward.ts';
+import { LeaderPaths, type ContextEntry, type PolicyView, type ProposeResult } from './leader-paths.ts';
+import { CONSENSUS_LOG_FILE, SqliteLogStorage } from './log-store.ts';
+import type { ElectionServiceOptions } from './options.ts';
 import {
   Raft,
   systemClock,
@@ -27,40 +23,14 @@ import {
   type ElectionRole,
   type ElectionTiming,
 } from './raft.ts';
-import { hostResources, scoreOf, type ScoreComponents, type ScoreWeights } from './score.ts';
-import { FileElectionStorage, type ElectionStorage } from './state.ts';
+import { hostResources, scoreOf, type ScoreComponents } from './score.ts';
+import { FileElectionStorage } from './state.ts';
 import { Libp2pElectionTransport } from './transport.ts';
 
 export type { ContextEntry, PolicyView, ProposeResult } from './leader-paths.ts';
 export { parsePolicy } from './leader-paths.ts';
 
-export interface ElectionConfig {
-  voters: string[];
-  expect: number;
-  heartbeatMs: number;
-  electionTimeoutMinMs: number;
-  electionTimeoutMaxMs: number;
-  stabilityWindowMs: number;
-  handoverMargin: number;
-  preVote: boolean;
-  weights: ScoreWeights;
-}
-
-export interface ElectionServiceOptions {
-  libp2p: Libp2p;
-  config: ElectionConfig;
-  dataDir: string;
-  logger: Logger;
-  signer: Signer;
-  recorder?: EventRecorder;
-  redactor?: Redactor;
-  capabilities?: () => number;
-  storage?: ElectionStorage;
-  /** The consensus log's storage (default: consensus.db in the data dir). */
-  logStorage?: LogStorage;
-  /** Whether a peer may take part (the license admission): others are neither asked nor answered. */
-  admit?: (peer: string) => Promise<boolean>;
-}
+export type { ElectionConfig, ElectionServiceOptions } from './options.ts';
 
 export interface VoterStatus {
   peerId: string;

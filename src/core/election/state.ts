@@ -3,9 +3,10 @@
 // crashes and restarts never votes twice in one term. Memory storage is for the state-machine tests.
 import { closeSync, fsyncSync, mkdirSync, openSync, readFileSync, renameSync, writeSync } from 'node:fs';
 import { dirname, join } from 'node:path';
+import { DATA_FILES } from '../datadir.ts';
 import { ChorusError } from '../errors.ts';
 
-export const ELECTION_STATE_FILE = 'election.json';
+export const ELECTION_STATE_FILE = DATA_FILES.election;
 
 export interface PersistedVoters {
   /** Sorted peer IDs. */

@@ -1,9 +1,9 @@
-// The event log's canonical JSON: RFC 8785 (src/core/crypto/canonical.ts, the one canonical form chorus signs)
+// The event log's canonical JSON: RFC 8785 (src/core/canonical.ts, the one canonical form chorus signs)
 // for every value RFC 8785 can encode — which is every entry an outside tool can check — and, for the few values
 // it refuses (a lone UTF-16 surrogate or a non-finite number inside a message a peer sent), the same rules made
 // tolerant, so such a message is still logged rather than lost. For RFC 8785-encodable values both give the
 // same bytes (a property test checks it), so logs written before RFC 8785 was adopted verify unchanged.
-import { canonicalJson as rfc8785 } from '../crypto/canonical.ts';
+import { canonicalJson as rfc8785 } from '../canonical.ts';
 import { ChorusError } from '../errors.ts';
 
 /** RFC 8785, or its tolerant form for values RFC 8785 refuses (see the header). */

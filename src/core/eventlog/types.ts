@@ -1,5 +1,7 @@
 // Event-log vocabulary: the log types (the predecessor's "hypercore" mapping), the pubsub message → log type
-// mapping, and the entry, signer and verification-report shapes shared by the log and its readers.
+// mapping (over the one message catalogue, ../message-types.ts), and the entry, signer and
+// verification-report shapes shared by the log and its readers.
+import { MESSAGE_FAMILIES, type MessageFamily, type MessageType } from '../message-types.ts';
 
 /** Every type an entry may carry. Order is stable; new types are appended. */
 export const LOG_TYPES = [
@@ -38,45 +40,36 @@ export function isLogType(value: unknown): value is LogType {
   return typeof value === 'string' && LOG_TYPE_SET.has(value);
 }
 
-const COLLABORATION_MESSAGES = [
-  // HMMM / meta-discussion
-  'MetaDiscussion',
-  'TaskHelpRequest',
-  'TaskHelpResponse',
-  'CoordinationRequest',
-  'CoordinationComplete',
-  'DependencyAlert',
-  // role-based collaboration
-  'RoleAnnouncement',
-  'ExpertiseRequest',
-  'ExpertiseResponse',
-  'StatusUpdate',
-  'WorkAllocation',
-  'RoleCollaboration',
-  'MentorshipRequest',
-  'MentorshipResponse',
-  'ProjectUpdate',
-  'DeliverableReady',
-] as const;
+/** Message types logged under a type of their own; the others take their family's (below). */
+const OWN_LOG_TYPE: Partial<Record<MessageType, LogType>> = {
+  TaskAnnouncement: 'task_announced',
+  TaskClaim: 'task_claimed',
+  TaskProgress: 'task_progress',
+  TaskComplete: 'task_completed',
+  CapabilityBcast: 'capability_broadcast',
+  AvailabilityBcast: 'network_event',
+  EscalationTrigger: 'escalation',
+  FeedbackEvent: 'context_feedback',
+  ContextUsage: 'context_feedback',
+  ContextRelevance: 'context_feedback',
+  ContextRequest: 'context_request',
+  ContextResponse: 'context_response',
+};
 
-const MESSAGE_LOG_TYPES: ReadonlyMap<string, LogType> = new Map<string, LogType>([
-  ['TaskAnnouncement', 'task_announced'],
-  ['TaskClaim', 'task_claimed'],
-  ['TaskProgress', 'task_progress'],
-  ['TaskComplete', 'task_completed'],
-  ['CapabilityBcast', 'capability_broadcast'],
-  ['AvailabilityBcast', 'network_event'],
-  ['EscalationTrigger', 'escalation'],
-  ['FeedbackEvent', 'context_feedback'],
-  ['ContextUsage', 'context_feedback'],
-  ['ContextRelevance', 'context_feedback'],
-  ['ContextRequest', 'context_request'],
-  ['ContextResponse', 'context_response'],
-  ['SlurpEventGenerated', 'slurp_event'],
-  ['SlurpEventAck', 'slurp_event'],
-  ['SlurpContextUpdate', 'slurp_event'],
-  ...COLLABORATION_MESSAGES.map((m): [string, LogType] => [m, 'collaboration']),
-]);
+/** The log type of each family's other messages (HMMM and role collaboration are "collaboration"). */
+const FAMILY_LOG_TYPE: Record<MessageFamily, LogType> = {
+  coordination: 'message_in',
+  metaDiscussion: 'collaboration',
+  roleCollaboration: 'collaboration',
+  contextFeedback: 'context_feedback',
+  slurp: 'slurp_event',
+};
+
+const MESSAGE_LOG_TYPES: ReadonlyMap<string, LogType> = new Map(
+  (Object.entries(MESSAGE_FAMILIES) as [MessageFamily, readonly MessageType[]][]).flatMap(([family, types]) =>
+    types.map((t): [string, LogType] => [t, OWN_LOG_TYPE[t] ?? FAMILY_LOG_TYPE[family]]),
+  ),
+);
 
 /** The log type a received CHORUS pubsub message is recorded under; unknown message types → `message_in`. */
 export function logTypeForMessage(messageType: string): LogType {

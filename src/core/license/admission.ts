@@ -16,7 +16,7 @@ import type { Logger } from '../log.ts';
 import type { Signer } from '../p2p/signer.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
-import { signedBytes } from '../crypto/canonical.ts';
+import { signedBytes } from '../canonical.ts';
 import { toCertificate, verifyCertificate, type NodeCertificate, type VerifiedCertificate } from './certificate.ts';
 import { LicenseError } from './document.ts';
 

@@ -5,7 +5,7 @@
 import { peerIdFromString } from '@libp2p/peer-id';
 import { sign, type KeyObject } from 'node:crypto';
 import { z } from 'zod';
-import { signedBytes } from '../crypto/canonical.ts';
+import { signedBytes } from '../canonical.ts';
 import { keyString } from '../crypto/ed25519.ts';
 import { UsageError } from '../errors.ts';
 import {

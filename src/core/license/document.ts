@@ -4,7 +4,7 @@
 // certificate signed by that licensee key (certificate.ts).
 import { createHash, verify } from 'node:crypto';
 import { z } from 'zod';
-import { signedBytes } from '../crypto/canonical.ts';
+import { signedBytes } from '../canonical.ts';
 import { parseKeyString } from '../crypto/ed25519.ts';
 import { ChorusError } from '../errors.ts';
 

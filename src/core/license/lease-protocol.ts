@@ -4,7 +4,7 @@
 // is signed by the lease server's own key over the status, the request's nonce and the body (a node
 // pins that key in license.serverKey, so nobody in between can forge or replay a lease).
 import { randomBytes, sign, type KeyObject } from 'node:crypto';
-import { signedBytes } from '../crypto/canonical.ts';
+import { signedBytes } from '../canonical.ts';
 import { parseKeyString } from '../crypto/ed25519.ts';
 import { verifyByAuthor, type Signer } from '../p2p/signer.ts';
 import { verifySignature } from './document.ts';

@@ -9,12 +9,12 @@
 //   GET    /healthz                                             → 200 {ok:true}
 import { randomBytes, type KeyObject } from 'node:crypto';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import { z } from 'zod';
 import { describeError, UsageError } from '../errors.ts';
+import { close, HttpError, listen, readJsonBody } from '../http.ts';
 import type { Logger } from '../log.ts';
 import { toCertificate, verifyCertificate } from './certificate.ts';
 import { LicenseError } from './document.ts';
@@ -56,16 +56,6 @@ const acquireSchema = z.strictObject({
   ttlMs: z.number().int().min(MIN_TTL_MS).max(MAX_TTL_MS).optional(),
 });
 
-class HttpError extends Error {
-  readonly status: number;
-  readonly code: string;
-  constructor(status: number, code: string, message: string) {
-    super(message);
-    this.status = status;
-    this.code = code;
-  }
-}
-
 export class LeaseServer {
   private readonly opts: LeaseServerOptions;
   private readonly db: DatabaseSync;
@@ -95,17 +85,12 @@ export class LeaseServer {
   }
 
   async start(): Promise<{ host: string; port: number }> {
-    await new Promise<void>((resolve, reject) => {
-      this.server.once('error', reject);
-      this.server.listen(this.opts.port, this.opts.host, () => resolve());
-    });
-    const a = this.server.address() as AddressInfo;
-    return { host: a.address, port: a.port };
+    const a = await listen(this.server, () => this.server.listen(this.opts.port, this.opts.host));
+    return a ?? { host: this.opts.host, port: this.opts.port };
   }
 
   async stop(): Promise<void> {
-    this.server.closeAllConnections();
-    await new Promise<void>((resolve) => this.server.close(() => resolve()));
+    await close(this.server);
     this.db.close();
   }
 
@@ -258,20 +243,12 @@ export class LeaseServer {
   }
 }
 
-async function readJson(req: IncomingMessage): Promise<unknown> {
-  const chunks: Buffer[] = [];
-  let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new HttpError(413, 'TOO_LARGE', 'request body too large');
-    chunks.push(chunk as Buffer);
-  }
-  if (size === 0) return {};
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'));
-  } catch {
-    throw new HttpError(400, 'BAD_REQUEST', 'the body is not JSON');
-  }
+function readJson(req: IncomingMessage): Promise<unknown> {
+  return readJsonBody(req, {
+    limit: MAX_BODY,
+    tooLarge: () => new HttpError(413, 'TOO_LARGE', 'request body too large'),
+    notJson: () => new HttpError(400, 'BAD_REQUEST', 'the body is not JSON'),
+  });
 }
 
 /** Checks the listen address of `chorus license serve` (host:port). */

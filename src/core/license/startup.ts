@@ -12,7 +12,7 @@ import type { ChorusConfig } from '../config/schema.ts';
 import { derivedRoleKey } from '../crypto/derived-keys.ts';
 import { loadKeyFile, rawSeed, type KeyPair } from '../crypto/ed25519.ts';
 import type { RoleKey } from '../crypto/keyring.ts';
-import { IDENTITY_FILE } from '../p2p/identity.ts';
+import { DATA_FILES, dataFile } from '../datadir.ts';
 import { generateAuthority, issueLicense, loadAuthority, writeLicense } from './authority.ts';
 import {
   issueCertificate,
@@ -172,10 +172,10 @@ export function resolveNodeLicense(config: ChorusConfig, now = new Date()): Node
     const { cert } = credential;
     const { license } = verifyCertificate(cert, verify);
     // checked before the node creates an identity: a new key could never match the certificate
-    if (!existsSync(join(config.dataDir, IDENTITY_FILE))) {
+    if (!existsSync(dataFile(config.dataDir, 'identity'))) {
       throw new LicenseError(
         'wrong_peer',
-        `${file} is a node certificate for peer ${cert.node.peer}, but ${config.dataDir} holds no node key (${IDENTITY_FILE}): a certificate is useless without the key of the node it names; enrol this node (chorus license request)`,
+        `${file} is a node certificate for peer ${cert.node.peer}, but ${config.dataDir} holds no node key (${DATA_FILES.identity}): a certificate is useless without the key of the node it names; enrol this node (chorus license request)`,
       );
     }
     return {

@@ -3,54 +3,45 @@
 // damaged store stops the start with one line naming the file and what to do (exit 4: no restart can fix it);
 // `chorus node --repair` moves aside the ones that can safely start fresh and says so. The identity key and the
 // license are never touched here: their loaders name their own damage, and nothing may replace them silently.
-import { join } from 'node:path';
 import type { ChorusConfig } from '../config/schema.ts';
-import { LEGACY_LEDGER_FILE } from '../election/leader-paths.ts';
-import { CONSENSUS_LOG_FILE } from '../election/log-store.ts';
-import { ELECTION_STATE_FILE } from '../election/state.ts';
+import { dataFile, keyringPath } from '../datadir.ts';
 import type { Logger } from '../log.ts';
 import { checkStores, type StoreRepair, type StoreSpec } from '../store-check.ts';
-
-/** The names node.ts gives these files (EVENT_LOG_FILE, DHT_FILE, LEASE_FILE, KEYRING_FILE). */
-const EVENTS = 'events.db';
-const DHT = 'dht.db';
-const LEASE = 'lease.json';
-const KEYRING = 'keyring.json';
 
 /** Every store of a node, with what happens if it starts fresh, or what the operator must do instead. */
 export function nodeStores(config: ChorusConfig): StoreSpec[] {
   const dir = config.dataDir;
   return [
-    { file: join(dir, DHT), format: 'sqlite', repair: { fresh: 'the DHT refills from replicas' } },
+    { file: dataFile(dir, 'dht'), format: 'sqlite', repair: { fresh: 'the DHT refills from replicas' } },
     {
-      file: join(dir, EVENTS),
+      file: dataFile(dir, 'eventLog'),
       format: 'sqlite',
       repair: { fresh: 'a new event log starts; the damaged one is kept beside it' },
     },
-    { file: join(dir, LEASE), format: 'json', repair: { fresh: 'the node asks the lease server for a new lease' } },
+    { file: dataFile(dir, 'lease'), format: 'json', repair: { fresh: 'the node asks the lease server for a new lease' } },
     {
-      file: join(dir, CONSENSUS_LOG_FILE),
+      file: dataFile(dir, 'consensusLog'),
       format: 'sqlite',
       repair: {
         fix: "it holds this voter's copy of the consensus log (tasks, leader-only records); a voter that forgets entries it acknowledged can let a committed change be lost: restore it from a backup, or — only while every other voter is up and a leader is elected — move it aside by hand so the leader sends the log again; --repair will not",
       },
     },
     {
-      file: join(dir, LEGACY_LEDGER_FILE),
+      file: dataFile(dir, 'legacyLeaderRecords'),
       format: 'json',
       repair: {
         fresh: 'an earlier version’s leader-only records are not imported (the consensus log holds the current ones)',
       },
     },
     {
-      file: join(dir, ELECTION_STATE_FILE),
+      file: dataFile(dir, 'election'),
       format: 'json',
       repair: {
         fix: "it holds this node's term, vote and voter set: restore it from a backup, or move it aside by hand while the cluster has a leader (the node then forgets whom it voted for this term); --repair will not",
       },
     },
     {
-      file: config.keys.keyring || join(dir, KEYRING),
+      file: keyringPath(config),
       format: 'json',
       repair: {
         fix: 'it holds the role secret keys, which no peer can give back: restore it from a backup, or copy in a keyring exported by a node that holds them (`chorus keys export`); --repair will not',

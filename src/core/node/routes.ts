@@ -1,71 +1,20 @@
-// The control API routes a node serves to its client verbs: status, peers, publish, subscribe (and
-// the decision and ops routes of their own modules).
-import type { PublishRequest } from '../api/protocol.ts';
-import { openStream } from '../api/stream.ts';
+// The control API's routes, composed in one place: the node's own group (status, peers, license) and
+// the group each feature folder contributes (pubsub, decisions, election, tasks, event log, ops). A new
+// feature adds its group here, from its own folder's routes.ts.
 import type { Route } from '../api/server.ts';
-import { UsageError } from '../errors.ts';
-import { checkMessageSize } from '../limits.ts';
-import type { ReceivedMessage } from '../pubsub/pubsub.ts';
-import { STATIC_TOPICS } from '../pubsub/topics.ts';
+import { decisionRoutes, type DecisionRouteComponents } from '../decisions/routes.ts';
+import { electionRoutes } from '../election/routes.ts';
+import type { ElectionService } from '../election/service.ts';
+import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import { opsRoutes } from '../ops/routes.ts';
-import { decisionRoutes } from './decision-routes.ts';
-import { electionRoutes } from './election-routes.ts';
+import type { OpsService } from '../ops/service.ts';
+import { pubsubRoutes } from '../pubsub/routes.ts';
+import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { taskRoutes } from '../tasks/routes.ts';
+import type { TaskService } from '../tasks/service.ts';
 import { parseAddress } from '../ucxl/address.ts';
-import { logRoutes } from './log-routes.ts';
-import type { ChorusNode, NodeStatus } from './node.ts';
-import type { AdmittedPeer } from '../license/admission.ts';
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-function stringList(v: unknown, field: string): string[] | undefined {
-  if (v === undefined) return undefined;
-  if (!Array.isArray(v) || !v.every((x) => typeof x === 'string'))
-    throw new UsageError(`${field} must be a list of strings`);
-  return v;
-}
-
-function optionalString(v: unknown, field: string): string | undefined {
-  if (v === undefined) return undefined;
-  if (typeof v !== 'string') throw new UsageError(`${field} must be a string`);
-  return v;
-}
-
-/** Validates a publish request body (it comes from outside the process). */
-export function parsePublishRequest(body: unknown): PublishRequest {
-  if (!isRecord(body)) throw new UsageError('publish body must be a JSON object');
-  checkMessageSize(body.data ?? {}); // the client checks before sending, the daemon again
-  return {
-    type: optionalString(body.type, 'type'),
-    topic: optionalString(body.topic, 'topic'),
-    raw: body.raw === true,
-    data: body.data ?? {},
-    fromRole: optionalString(body.fromRole, 'fromRole'),
-    toRoles: stringList(body.toRoles, 'toRoles'),
-    requiredExpertise: stringList(body.requiredExpertise, 'requiredExpertise'),
-    projectId: optionalString(body.projectId, 'projectId'),
-    priority: optionalString(body.priority, 'priority'),
-    threadId: optionalString(body.threadId, 'threadId'),
-  };
-}
-
-/** Publishes a validated request through a node's pubsub (shared by the API and one-shot --join mode). */
-export async function publishRequest(
-  node: Pick<ChorusNode, 'pubsub'>,
-  req: PublishRequest,
-  opts: { ack?: boolean; signal?: AbortSignal } = {},
-) {
-  if (req.raw) {
-    if (!req.topic) throw new UsageError('a raw publish needs a topic');
-    node.pubsub.join(req.topic, { raw: true });
-    return node.pubsub.publishRaw(req.topic, req.data, { signal: opts.signal });
-  }
-  if (!req.type) throw new UsageError('publish needs a message type (or --raw with a topic)');
-  if (!isRecord(req.data)) throw new UsageError('message data must be a JSON object');
-  return node.pubsub.publish(req.type, req.data, { ...req, ack: opts.ack, signal: opts.signal });
-}
+import { logRoutes, type LogRouteComponents } from './log-routes.ts';
+import type { NodeStatus, PeerView } from './status.ts';
 
 /** What `GET /v1/license` answers: this node's license and lease, and the peers that proved theirs. */
 export interface LicenseInfo {
@@ -74,60 +23,52 @@ export interface LicenseInfo {
   refused: number;
 }
 
-export function controlRoutes(node: ChorusNode): Record<string, Route> {
-  /** Topics joined on behalf of subscribe clients, with how many clients still want each. */
-  const clientTopics = new Map<string, number>();
+/** The node facade's own queries. */
+export interface NodeQueries {
+  status(): NodeStatus;
+  peers(signal?: AbortSignal): Promise<PeerView[]>;
+}
+
+/** The node's own group: status, peers and the license view. */
+export function nodeRoutes(node: NodeQueries, c: { admission: Admission }): Record<string, Route> {
   return {
-    ...decisionRoutes(node),
-    ...electionRoutes(node),
-    ...logRoutes(node),
-    ...opsRoutes(node),
-    ...taskRoutes({
-      tasks: node.tasks,
-      role: () => node.config.agent.role,
-      writeResult: async (address, content, roles, signal) =>
-        node.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
-    }),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
-    'GET /v1/license': async (): Promise<LicenseInfo> => ({
-      license: node.status().license,
-      admitted: node.admission.admitted().filter((p) => p.peerId !== node.peerId),
-      refused: node.admission.refusedCount,
-    }),
-    'POST /v1/publish': async ({ body, signal }) => publishRequest(node, parsePublishRequest(await body()), { signal }),
-    'GET /v1/subscribe': async ({ url, res, signal }) => {
-      const topics = url.searchParams.getAll('topic');
-      const raw = url.searchParams.get('raw') === 'true';
-      if (topics.length === 0) throw new UsageError('subscribe needs at least one topic');
-      const joinedHere: string[] = [];
-      const before = new Set(node.pubsub.topics().map((t) => t.topic));
-      for (const t of new Set(topics)) {
-        node.pubsub.join(t, raw ? { raw: true } : {});
-        if (!before.has(t) || clientTopics.has(t)) {
-          joinedHere.push(t);
-          clientTopics.set(t, (clientTopics.get(t) ?? 0) + 1);
-        }
-      }
-      const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
-      stream.send({ subscribed: topics });
-      const wanted = new Set(topics);
-      const onMessage = (m: ReceivedMessage): void => {
-        if (wanted.has(m.topic)) stream.send(m);
+    'GET /v1/license': async (): Promise<LicenseInfo> => {
+      const status = node.status();
+      return {
+        license: status.license,
+        admitted: c.admission.admitted().filter((p) => p.peerId !== status.peerId),
+        refused: c.admission.refusedCount,
       };
-      node.pubsub.on('message', onMessage);
-      await stream.done;
-      node.pubsub.off('message', onMessage);
-      for (const t of joinedHere) {
-        const left = (clientTopics.get(t) ?? 1) - 1;
-        if (left > 0) clientTopics.set(t, left);
-        else {
-          clientTopics.delete(t);
-          if (!STATIC_TOPICS.includes(t)) node.pubsub.leave(t);
-        }
-      }
-      stream.close();
-      return undefined;
     },
+  };
+}
+
+/** The parts of a node the route groups use (the components bag satisfies it). */
+export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents {
+  admission: Admission;
+  pubsub: ChorusPubSub;
+  election: ElectionService;
+  tasks: TaskService;
+  ops: OpsService | undefined;
+  config: DecisionRouteComponents['config'] & LogRouteComponents['config'] & { agent: { role: string } };
+}
+
+/** Every route the control API serves. */
+export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<string, Route> {
+  return {
+    ...decisionRoutes(c),
+    ...electionRoutes(c),
+    ...opsRoutes(c),
+    ...pubsubRoutes(c),
+    ...logRoutes(c),
+    ...taskRoutes({
+      tasks: c.tasks,
+      role: () => c.config.agent.role,
+      writeResult: (address, content, roles, signal) =>
+        c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
+    }),
+    ...nodeRoutes(node, c),
   };
 }

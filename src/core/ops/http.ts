@@ -3,7 +3,7 @@
 // (Prometheus text). Read-only and unauthenticated, hence loopback unless ops.allowRemote.
 import { createServer, type Server, type ServerResponse } from 'node:http';
 import { UsageError } from '../errors.ts';
-import { isLoopbackHost } from '../api/server.ts';
+import { close, isLoopbackHost, listen, send as sendBody } from '../http.ts';
 import type { HealthReport } from './checks.ts';
 
 export interface OpsHandlers {
@@ -13,14 +13,8 @@ export interface OpsHandlers {
   about(): Record<string, unknown>;
 }
 
-function send(res: ServerResponse, status: number, type: string, body: string): void {
-  res.writeHead(status, {
-    'content-type': type,
-    'content-length': Buffer.byteLength(body),
-    'cache-control': 'no-store',
-  });
-  res.end(body);
-}
+const send = (res: ServerResponse, status: number, type: string, body: string): void =>
+  sendBody(res, status, type, body, { 'cache-control': 'no-store' });
 
 const json = (res: ServerResponse, status: number, value: unknown): void =>
   send(res, status, 'application/json', `${JSON.stringify(value)}\n`);
@@ -44,21 +38,15 @@ export class OpsHttpServer {
         else res.end();
       });
     });
-    await new Promise<void>((resolve, reject) => {
-      server.once('error', (err: NodeJS.ErrnoException) =>
-        reject(
-          err.code === 'EADDRINUSE'
-            ? new UsageError(
-                `ops port ${host}:${port} is already in use: set ops.port (0 picks a free port) or ops.enabled=false`,
-                'OPS_PORT_IN_USE',
-              )
-            : err,
+    this.address = await listen(
+      server,
+      () => server.listen(port, host),
+      () =>
+        new UsageError(
+          `ops port ${host}:${port} is already in use: set ops.port (0 picks a free port) or ops.enabled=false`,
+          'OPS_PORT_IN_USE',
         ),
-      );
-      server.listen(port, host, () => resolve());
-    });
-    const addr = server.address();
-    if (addr && typeof addr === 'object') this.address = { host: addr.address, port: addr.port };
+    );
     this.server = server;
   }
 
@@ -66,11 +54,7 @@ export class OpsHttpServer {
     const server = this.server;
     this.server = undefined;
     this.address = undefined;
-    if (!server) return;
-    await new Promise<void>((resolve) => {
-      server.close(() => resolve());
-      server.closeAllConnections();
-    });
+    if (server) await close(server);
   }
 
   private async dispatch(method: string, path: string, res: ServerResponse): Promise<void> {

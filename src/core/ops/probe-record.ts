@@ -1,6 +1,7 @@
 // The DHT probe record: `/chorusprobe/<peer-id>` → {peer, nonce, at, sig}, signed by that peer. One
-// per node, overwritten by each probe (never accumulates); its validator and selector plug into kad-dht
-// next to the decision namespaces, so the DHT health check exercises the real Kademlia put/get path.
+// per node, overwritten by each probe (never accumulates); its namespace is registered with the DHT by
+// every node (probeNamespace), so the DHT health check exercises the real Kademlia put/get path.
+import type { RecordNamespace } from '../dht/namespaces.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
 
 export const PROBE_NS = 'chorusprobe';
@@ -68,3 +69,6 @@ export function selectProbe(_key: Uint8Array, records: Uint8Array[]): number {
   });
   return best;
 }
+
+/** The /chorusprobe/ record namespace (every node stores other nodes' probes, with or without ops). */
+export const probeNamespace: RecordNamespace = { name: PROBE_NS, validate: validateProbe, select: selectProbe };

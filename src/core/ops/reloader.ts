@@ -5,7 +5,6 @@
 import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { ChorusNode } from '../node/node.ts';
 import type { ReloadResult } from './reload.ts';
 import { assignmentLayer, resolveAssignment } from './assign.ts';
 
@@ -40,14 +39,20 @@ export async function withAssignment(
   return { config: await load(assignment), assignment };
 }
 
+/** What the reloader needs of a running node. */
+export interface Reloadable {
+  reload(next: ChorusConfig): Promise<ReloadResult>;
+  reloadRejected(): void;
+}
+
 export class ConfigReloader {
-  private readonly node: ChorusNode;
+  private readonly node: Reloadable;
   private readonly load: ConfigLoader;
   private readonly logger: Logger;
   private assignment: Record<string, unknown> | undefined;
   private chain: Promise<unknown> = Promise.resolve();
 
-  constructor(opts: { node: ChorusNode; load: ConfigLoader; logger: Logger; assignment?: Record<string, unknown> }) {
+  constructor(opts: { node: Reloadable; load: ConfigLoader; logger: Logger; assignment?: Record<string, unknown> }) {
     this.node = opts.node;
     this.load = opts.load;
     this.logger = opts.logger;

@@ -1,20 +1,37 @@
 // The ops service of a node: its metrics (fed by the services' events), the health monitor with the
 // built-in checks, the probe echo responder and the ops HTTP listener. Composed by the node assembly;
-// reconfigured on SIGHUP. Other subsystems add checks (`health.register`) and metric sources.
+// reconfigured on SIGHUP. Other features add their checks (`addCheck`) and metric sources.
 import { statSync } from 'node:fs';
 import type { ChorusConfig } from '../config/schema.ts';
+import type { DirectReplicas } from '../dht/direct.ts';
+import type { DecisionStore } from '../decisions/store.ts';
+import type { EventLog } from '../eventlog/eventlog.ts';
 import type { Logger } from '../log.ts';
-import type { ChorusNode } from '../node/node.ts';
+import type { ChorusLibp2p } from '../p2p/host.ts';
+import type { Signer } from '../p2p/signer.ts';
+import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { topicFamily } from '../pubsub/topics.ts';
 import { buildInfo } from '../version.ts';
-import { HealthMonitor, type CheckResult, type HealthReport } from './checks.ts';
+import { HealthMonitor, type CheckResult, type HealthCheck, type HealthReport } from './checks.ts';
 import { OpsHttpServer } from './http.ts';
 import { ChorusMetrics } from './metrics.ts';
 import { dhtCheck, peersCheck, pubsubCheck, startEchoResponder } from './probes.ts';
-import { signerFor } from '../p2p/signer.ts';
-import { licenseCheck, wireLicenseMetrics } from '../license/ops.ts';
 
 export type OpsConfig = ChorusConfig['ops'];
+
+/** The parts of a node the ops service observes (the node's components bag satisfies it). */
+export interface OpsComponents {
+  /** The running configuration (read live: SIGHUP may replace it). */
+  config: Pick<ChorusConfig, 'p2p'>;
+  libp2p: ChorusLibp2p;
+  pubsub: ChorusPubSub;
+  signer: Signer;
+  replicas: DirectReplicas | undefined;
+  decisions: Pick<DecisionStore, 'heldRecordCount' | 'on' | 'off'>;
+  eventLog: Pick<EventLog, 'head' | 'file'>;
+  recorder: { observe(fn: (kind: string, data: unknown) => void): () => void };
+  startedAt: Date;
+}
 
 /** Everything `chorus status --watch` shows beyond the node status. */
 export interface OpsSummary {
@@ -36,7 +53,7 @@ function fileSize(path: string): number {
 export class OpsService {
   readonly metrics: ChorusMetrics;
   readonly health: HealthMonitor;
-  private readonly node: ChorusNode;
+  private readonly node: OpsComponents;
   private readonly logger: Logger;
   private config: OpsConfig;
   private readonly http: OpsHttpServer;
@@ -44,26 +61,28 @@ export class OpsService {
   private readonly unwireAlways: (() => void)[] = [];
   private running = false;
 
-  constructor(node: ChorusNode, config: OpsConfig, logger: Logger) {
+  constructor(node: OpsComponents, config: OpsConfig, logger: Logger) {
     this.node = node;
     this.config = config;
     this.logger = logger;
-    this.metrics = new ChorusMetrics({ version: buildInfo().version, peerId: node.peerId });
+    const peerId = node.libp2p.peerId.toString();
+    this.metrics = new ChorusMetrics({ version: buildInfo().version, peerId });
     this.health = new HealthMonitor({ intervalMs: config.checkIntervalMs, timeoutMs: config.checkTimeoutMs });
     this.http = new OpsHttpServer({
       health: () => this.health.report(),
       metrics: async () => ({ contentType: this.metrics.contentType(), text: await this.metrics.text() }),
-      about: () => ({ peerId: node.peerId, version: buildInfo().version, uptimeMs: node.status().uptimeMs }),
+      about: () => ({ peerId, version: buildInfo().version, uptimeMs: Date.now() - node.startedAt.getTime() }),
     });
     const { libp2p, pubsub } = node;
-    this.health.register(peersCheck(libp2p, () => node.config.p2p.bootstrap));
-    this.health.register(pubsubCheck(pubsub, libp2p));
-    this.health.register(dhtCheck(libp2p, signerFor(node.identity.privateKey), node.decisions.replicas));
-    this.health.register(licenseCheck(node));
-    wireLicenseMetrics(this.metrics, node);
-    for (const c of this.health.report().checks) {
-      this.metrics.checkStatus.set({ check: c.name, critical: String(c.critical) }, -1);
-    }
+    this.addCheck(peersCheck(libp2p, () => node.config.p2p.bootstrap));
+    this.addCheck(pubsubCheck(pubsub, libp2p));
+    this.addCheck(dhtCheck(libp2p, node.signer, node.replicas));
+  }
+
+  /** Adds a health check (a feature's own: the license, later tasks); it reports -1 until it first runs. */
+  addCheck(check: HealthCheck): void {
+    this.health.register(check);
+    this.metrics.checkStatus.set({ check: check.name, critical: String(check.critical) }, -1);
   }
 
   /** Starts the HTTP listener, the echo responder and the checks, when ops.enabled (else nothing runs). */

@@ -1,21 +1,19 @@
 // Builds the libp2p host: TCP + Noise + Yamux, identify, ping, GossipSub (signed, strictly verified),
-// the Kademlia DHT and optional mDNS, with connection limits that are enforced (total, per remote IP, inbound rate).
+// the Kademlia DHT (its service given by the caller: the dht layer builds it) and optional mDNS, with connection limits that are enforced (total, per remote IP, inbound rate).
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import { gossipsub, type GossipSub, type GossipsubOpts } from '@libp2p/gossipsub';
 import { identify } from '@libp2p/identify';
 import type { Identify } from '@libp2p/identify';
 import type { Libp2p, MultiaddrConnection, PeerDiscovery, PrivateKey } from '@libp2p/interface';
-import type { KadDHT } from '@libp2p/kad-dht';
+import type { KadDHT, kadDHT } from '@libp2p/kad-dht';
 import type { Datastore } from 'interface-datastore';
 import { mdns } from '@libp2p/mdns';
 import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
-import { chorusDht, type DhtContext } from '../dht/kad.ts';
 import { UsageError } from '../errors.ts';
-import { verifyByAuthor } from './signer.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
 export type ChorusLibp2p = Libp2p<ChorusServices>;
@@ -33,9 +31,10 @@ export interface HostOptions {
   gossip?: Partial<GossipsubOpts>;
   /** Persistent store for DHT records and provider records (in memory when absent). */
   datastore?: Datastore;
-  /** Validation context for DHT records; `dhtClient` makes a short-lived node a DHT client only. */
-  dht?: DhtContext;
-  dhtClient?: boolean;
+  /** The DHT service (chorusDht from the dht layer: protocol, record namespaces, client or server mode). */
+  dht: ReturnType<typeof kadDHT>;
+  /** Build the host without starting it (the node's lifecycle starts it); default: started. */
+  start?: boolean;
   /** Peers refused at the gate (admission failed recently). */
   denyPeer?: (peerId: string) => boolean;
 }
@@ -140,53 +139,55 @@ async function listenOrExplain<T>(starting: Promise<T>): Promise<T> {
   }
 }
 
+/** Starts a host built with `start: false`; a listen address that cannot be bound is one clear UsageError. */
+export async function startHost(node: ChorusLibp2p): Promise<void> {
+  await listenOrExplain(Promise.resolve(node.start()));
+}
+
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
-  // the gater may run before createLibp2p returns (inbound dials once listening), hence the holder
-  const holder: { node?: ChorusLibp2p } = {};
   const live = { maxPeersPerIp: opts.maxPeersPerIp };
+  // built unstarted: the gater (which counts the node's connections) is only asked once it listens
   const connectionsFrom = (ip: string): number =>
-    holder.node?.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length ?? 0;
+    node.getConnections().filter((c) => remoteIp(c.remoteAddr.toString()) === ip).length;
 
   const lan = new EventTarget();
-  holder.node = await listenOrExplain(
-    createLibp2p({
-      privateKey: opts.privateKey,
-      ...(opts.datastore ? { datastore: opts.datastore } : {}),
-      addresses: { listen: opts.listen },
-      transports: [tcp()],
-      connectionEncrypters: [noise()],
-      streamMuxers: [yamux()],
-      peerDiscovery: opts.mdns ? [relayMdns(lan)] : [],
-      connectionManager: {
-        maxConnections: opts.maxConnections,
-        inboundConnectionThreshold: opts.inboundPerSecond,
-        maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
+  const node: ChorusLibp2p = await createLibp2p({
+    privateKey: opts.privateKey,
+    start: false,
+    ...(opts.datastore ? { datastore: opts.datastore } : {}),
+    addresses: { listen: opts.listen },
+    transports: [tcp()],
+    connectionEncrypters: [noise()],
+    streamMuxers: [yamux()],
+    peerDiscovery: opts.mdns ? [relayMdns(lan)] : [],
+    connectionManager: {
+      maxConnections: opts.maxConnections,
+      inboundConnectionThreshold: opts.inboundPerSecond,
+      maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
+    },
+    // under heavy load a ping can take seconds; dropping the connection then only makes it worse
+    // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
+    connectionMonitor: { abortConnectionOnPingFailure: false },
+    connectionGater: {
+      denyInboundConnection: (maConn: MultiaddrConnection) => {
+        const ip = remoteIp(maConn.remoteAddr.toString());
+        return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
       },
-      // under heavy load a ping can take seconds; dropping the connection then only makes it worse
-      // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
-      connectionMonitor: { abortConnectionOnPingFailure: false },
-      connectionGater: {
-        denyInboundConnection: (maConn: MultiaddrConnection) => {
-          const ip = remoteIp(maConn.remoteAddr.toString());
-          return ip !== undefined && connectionsFrom(ip) >= live.maxPeersPerIp;
-        },
-        // loopback and private addresses are the point on a LAN; never filter them out
-        denyDialMultiaddr: () => false,
-        denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-        denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-        denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
-      },
-      services: {
-        identify: identify(),
-        ping: ping(),
-        pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
-        dht: chorusDht(opts.dht ?? { verify: verifyByAuthor, isAdmitted: () => true }, {
-          clientMode: opts.dhtClient ?? false,
-        }),
-      },
-    }),
-  );
-  liveLimits.set(holder.node, live);
-  if (opts.mdns) lanPeers.set(holder.node, lan);
-  return holder.node;
+      // loopback and private addresses are the point on a LAN; never filter them out
+      denyDialMultiaddr: () => false,
+      denyDialPeer: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyInboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+      denyOutboundEncryptedConnection: (peer) => opts.denyPeer?.(peer.toString()) ?? false,
+    },
+    services: {
+      identify: identify(),
+      ping: ping(),
+      pubsub: gossipsub(gossipOptions({ ...meshOptions(opts.meshDegree ?? 4), ...opts.gossip })),
+      dht: opts.dht,
+    },
+  });
+  liveLimits.set(node, live);
+  if (opts.mdns) lanPeers.set(node, lan);
+  if (opts.start ?? true) await startHost(node);
+  return node;
 }

@@ -4,10 +4,8 @@ import { generateKeyPair, privateKeyFromProtobuf, privateKeyToProtobuf } from '@
 import type { PeerId, PrivateKey } from '@libp2p/interface';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { chmod, mkdir, open, readFile, rename, stat } from 'node:fs/promises';
-import { join } from 'node:path';
+import { dataFile } from '../datadir.ts';
 import { ChorusError, describeError } from '../errors.ts';
-
-export const IDENTITY_FILE = 'identity.key';
 
 export interface Identity {
   privateKey: PrivateKey;
@@ -40,7 +38,7 @@ export async function writePrivateFile(file: string, bytes: Uint8Array | string)
 
 export async function loadOrCreateIdentity(dataDir: string): Promise<Identity> {
   await ensureDataDir(dataDir);
-  const file = join(dataDir, IDENTITY_FILE);
+  const file = dataFile(dataDir, 'identity');
   let bytes: Uint8Array | undefined;
   try {
     bytes = await readFile(file);

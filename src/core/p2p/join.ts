@@ -31,7 +31,8 @@ export function parseBootstrap(addrs: string[]): Multiaddr[] {
   });
 }
 
-function peerOf(ma: Multiaddr): string {
+/** The peer a multiaddr names (its /p2p/ component; '' when none). */
+export function peerOf(ma: Multiaddr): string {
   return ma.getComponents().find((c) => c.name === 'p2p')?.value ?? '';
 }
 

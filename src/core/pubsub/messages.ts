@@ -1,46 +1,11 @@
-// The CHORUS message catalogue (31 types in 5 families) and the envelope: its shape, validation,
-// and encoding. Validation is pure; anything received from the network passes through parseEnvelope.
+// The CHORUS message catalogue (31 types in 5 families, listed once in ../message-types.ts) and the
+// envelope: its shape, validation, and encoding. Validation is pure; anything received from the network passes through parseEnvelope.
 import { z } from 'zod';
 import { UsageError } from '../errors.ts';
+import { MESSAGE_FAMILIES, MESSAGE_TYPES, type MessageFamily, type MessageType } from '../message-types.ts';
 import { TOPICS } from './topics.ts';
 
-export const MESSAGE_FAMILIES = {
-  coordination: [
-    'TaskAnnouncement',
-    'TaskClaim',
-    'TaskProgress',
-    'TaskComplete',
-    'CapabilityBcast',
-    'AvailabilityBcast',
-  ],
-  metaDiscussion: [
-    'MetaDiscussion',
-    'TaskHelpRequest',
-    'TaskHelpResponse',
-    'CoordinationRequest',
-    'CoordinationComplete',
-    'DependencyAlert',
-    'EscalationTrigger',
-  ],
-  roleCollaboration: [
-    'RoleAnnouncement',
-    'ExpertiseRequest',
-    'ExpertiseResponse',
-    'StatusUpdate',
-    'WorkAllocation',
-    'RoleCollaboration',
-    'MentorshipRequest',
-    'MentorshipResponse',
-    'ProjectUpdate',
-    'DeliverableReady',
-  ],
-  contextFeedback: ['FeedbackEvent', 'ContextRequest', 'ContextResponse', 'ContextUsage', 'ContextRelevance'],
-  slurp: ['SlurpEventGenerated', 'SlurpEventAck', 'SlurpContextUpdate'],
-} as const;
-
-export type MessageFamily = keyof typeof MESSAGE_FAMILIES;
-export type MessageType = (typeof MESSAGE_FAMILIES)[MessageFamily][number];
-export const MESSAGE_TYPES: readonly MessageType[] = Object.values(MESSAGE_FAMILIES).flat();
+export { MESSAGE_FAMILIES, MESSAGE_TYPES, type MessageFamily, type MessageType };
 
 export const PRIORITIES = ['low', 'medium', 'high', 'urgent'] as const;
 export type Priority = (typeof PRIORITIES)[number];

@@ -2,8 +2,8 @@
 // every other on a topic. On a loaded machine libp2p can drop a connection while 50 nodes connect
 // (a ping that timed out), so the wait re-dials lost pairs and gives up only when nothing moves.
 import { setTimeout as delay } from 'node:timers/promises';
-import { TimeoutError } from '../errors.ts';
-import type { ChorusNode } from '../node/node.ts';
+import { TimeoutError } from '../core/errors.ts';
+import type { ChorusNode } from '../core/node/node.ts';
 
 /** Dials every pair that has no connection (each node dials every earlier one); returns the dials made. */
 export async function connectPairs(

@@ -1,12 +1,12 @@
-// Control-API routes of the election and the leader-only paths: /v1/election/{status,watch,trigger,resign},
+// The election route group of the control API and the leader-only paths: /v1/election/{status,watch,trigger,resign},
 // /v1/slurp/context (POST leader only, GET any node) and /v1/shhh/policy (POST leader only, GET any node).
 import type { Route } from '../api/server.ts';
 import { openStream } from '../api/stream.ts';
 import { UsageError } from '../errors.ts';
-import type { ChorusNode } from './node.ts';
+import type { ElectionService } from './service.ts';
 
-export function electionRoutes(node: ChorusNode): Record<string, Route> {
-  const election = () => node.election;
+export function electionRoutes(c: { election: ElectionService }): Record<string, Route> {
+  const election = () => c.election;
   return {
     'GET /v1/election/status': async () => election().status(),
     'GET /v1/election/watch': async ({ res, signal }) => {

@@ -1,14 +1,25 @@
-// Control-API routes for decisions (/v1/ucxl/*, /v1/keys/rotate) and the UCXI HTTP API (/ucxi/v1/*)
+// The decisions route group of the control API (/v1/ucxl/*, /v1/keys/rotate) and the UCXI HTTP API (/ucxi/v1/*)
 // with its success/error envelopes and request ids.
 import { randomUUID } from 'node:crypto';
 import type { Route, RouteContext } from '../api/server.ts';
 import { readersOf } from '../crypto/policy.ts';
-import { rotateRoleKey } from '../decisions/rotate.ts';
-import type { DecisionMeta, PutReceipt } from '../decisions/store.ts';
+import type { RoleKeyring } from '../crypto/keyring.ts';
+import type { RolePolicy } from '../crypto/policy.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
 import { formatAddress, parseAddress, UcxlError, type UcxlAddress } from '../ucxl/address.ts';
-import type { ChorusNode } from './node.ts';
+import { rotateRoleKey } from './rotate.ts';
+import type { DecisionMeta, DecisionStore, PutReceipt } from './store.ts';
+
+/** The parts of a node the decision routes use. */
+export interface DecisionRouteComponents {
+  decisions: DecisionStore;
+  pubsub: Pick<ChorusPubSub, 'publish'>;
+  keyring: RoleKeyring;
+  /** The running configuration (read per request: SIGHUP may replace it). */
+  config: { keys: { policy: RolePolicy } };
+}
 
 export interface PutRequest {
   address: string;
@@ -47,7 +58,11 @@ export function parsePutRequest(body: unknown): PutRequest {
 }
 
 /** Writes a decision; with `announce`, also tells the coordination topic (chorus publish decision). */
-export async function putDecision(node: ChorusNode, req: PutRequest, signal?: AbortSignal): Promise<PutReceipt> {
+export async function putDecision(
+  node: Pick<DecisionRouteComponents, 'decisions' | 'pubsub'>,
+  req: PutRequest,
+  signal?: AbortSignal,
+): Promise<PutReceipt> {
   const receipt = await node.decisions.put(parseAddress(req.address), Buffer.from(req.content, 'base64'), {
     contentType: req.contentType,
     roles: req.roles,
@@ -71,7 +86,7 @@ export async function putDecision(node: ChorusNode, req: PutRequest, signal?: Ab
   return receipt;
 }
 
-export function decisionRoutes(node: ChorusNode): Record<string, Route> {
+export function decisionRoutes(node: DecisionRouteComponents): Record<string, Route> {
   return {
     'POST /v1/ucxl/put': async ({ body, signal }) => putDecision(node, parsePutRequest(await body()), signal),
     'GET /v1/ucxl/get': async (ctx) => {
@@ -160,7 +175,7 @@ function ucxi(
   };
 }
 
-function ucxiRoutes(node: ChorusNode): Record<string, Route> {
+function ucxiRoutes(node: DecisionRouteComponents): Record<string, Route> {
   const put = ucxi(async (ctx) => {
     const address = addressParam(ctx);
     const content = await ctx.raw();

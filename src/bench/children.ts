@@ -4,7 +4,7 @@ import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
-import { describeError } from '../errors.ts';
+import { describeError } from '../core/errors.ts';
 
 export async function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   const timer = delay(ms, undefined, { ref: false }).then(() => undefined);

@@ -1,6 +1,6 @@
-// Canonical JSON: the one byte form chorus signs. RFC 8785 (JSON Canonicalization Scheme) through the
-// `canonicalize` package — keys sorted by UTF-16 code units, ECMAScript number form, no whitespace — so
-// a signature can be checked by any JCS implementation outside chorus.
+// Canonical JSON, the one byte form chorus signs and hashes (a foundation module: every layer uses it):
+// RFC 8785 (JSON Canonicalization Scheme) through the `canonicalize` package — keys sorted by UTF-16 code
+// units, ECMAScript number form, no whitespace — so a signature can be checked by any JCS implementation.
 import canonicalize from 'canonicalize';
 
 /** The RFC 8785 form of a JSON value; throws a TypeError for what JSON cannot carry (undefined, NaN, cycles). */

@@ -1,0 +1,101 @@
+// The one measuring loop of the DHT benchmark, over an operations interface (nodes in this process,
+// node processes through their control APIs, or two nodes joined to a live cluster): keys written
+// round-robin by the nodes (or by one fixed writer), then random keys read by random nodes other than
+// their writer, with warm-up GETs before measuring.
+import { errorKind, mapLimit, type DhtBenchOptions, type DhtMeasurements } from './report.ts';
+
+/** What the loop drives: PUT and GET of key i on node n. */
+export interface DhtOperations {
+  /** Nodes the operations run on. */
+  nodes: number;
+  /** Writes key `key` from node `writer`; resolves with how many peers hold it. */
+  put(writer: number, key: number): Promise<number>;
+  /** Reads key `key` on node `reader`; throws when it fails or the content is not what was written. */
+  get(reader: number, key: number): Promise<void>;
+}
+
+/** The bytes every benchmark decision carries. */
+export function benchValue(size: number): Uint8Array {
+  return new Uint8Array(size).map((_, i) => (i * 31) % 251);
+}
+
+/** The address of benchmark key i under a project. */
+export const benchAddress = (project: string, i: number): string => `ucxl://bench:developer@${project}:run/*^/key-${i}`;
+
+export async function measure(
+  ops: DhtOperations,
+  opts: DhtBenchOptions,
+  fixedWriter?: number,
+): Promise<{ measurements: Omit<DhtMeasurements, 'startupMs' | 'rssPerNodeMb'>; written: number[] }> {
+  const errors: Record<string, number> = {};
+  const fail = (err: unknown): void => {
+    const k = errorKind(err);
+    errors[k] = (errors[k] ?? 0) + 1;
+  };
+
+  // PUT phase
+  const keys = Array.from({ length: opts.keys }, (_, i) => ({ key: i, writer: fixedWriter ?? i % ops.nodes }));
+  const putTimes: number[] = [];
+  const holders: number[] = [];
+  const written = new Set<number>();
+  const putStart = performance.now();
+  let putsDone = 0;
+  await mapLimit(
+    keys,
+    opts.concurrency,
+    async (k) => {
+      const t = performance.now();
+      try {
+        const held = await ops.put(k.writer, k.key);
+        putTimes.push(performance.now() - t);
+        holders.push(held);
+        written.add(k.key);
+      } catch (err) {
+        fail(err);
+      }
+      opts.progress?.('put', ++putsDone, keys.length);
+    },
+    opts.signal,
+  );
+  const putElapsed = performance.now() - putStart;
+
+  // GET phase: random keys from random readers that did not write them
+  const picks = Array.from({ length: opts.warmup + opts.ops }, () => {
+    const i = [...written][Math.floor(Math.random() * written.size)] ?? 0;
+    let reader = Math.floor(Math.random() * ops.nodes);
+    if (reader === keys[i]!.writer) reader = (reader + 1) % ops.nodes;
+    return { key: i, reader };
+  });
+  const getTimes: number[] = [];
+  let getOk = 0;
+  let getFailed = 0;
+  let getsDone = 0;
+  const getStart = { t: 0 };
+  await mapLimit(
+    picks,
+    opts.concurrency,
+    async (p, i) => {
+      if (i === opts.warmup) getStart.t = performance.now();
+      const t = performance.now();
+      try {
+        await ops.get(p.reader, p.key);
+        if (i >= opts.warmup) {
+          getTimes.push(performance.now() - t);
+          getOk++;
+        }
+      } catch (err) {
+        if (i >= opts.warmup) {
+          getFailed++;
+          fail(err);
+        }
+      }
+      opts.progress?.('get', ++getsDone, picks.length);
+    },
+    opts.signal,
+  );
+  const getElapsed = performance.now() - (getStart.t || performance.now());
+  return {
+    measurements: { putTimes, putElapsed, getTimes, getOk, getFailed, getElapsed, holders, errors },
+    written: [...written],
+  };
+}

@@ -1,0 +1,70 @@
+// Version hints: the newest version of each subject this node has heard of (its own writes and reads,
+// and announcements by other nodes on the hints topic). A hint is hearsay: it only ever makes a node
+// ask the network (a read that skips its local copy, a validator that checks the replicas before
+// refusing an older record), never refuse on its own. Bounded in number (least recently heard go
+// first) and expiring, so a flood of forged hints costs nothing lasting.
+export interface VersionHintsOptions {
+  /** Subjects remembered at most (default 10,000). */
+  max?: number;
+  /** A hint is forgotten this long after it was last raised (default 10 minutes). */
+  ttlMs?: number;
+  now?: () => number;
+}
+
+/** What announcements on the hints topic carry. */
+export interface VersionHint {
+  subject: string;
+  version: number;
+  hash: string;
+}
+
+/** A hint as it arrives from the network: anything that is not a sane {subject, version} is dropped. */
+export function parseHint(payload: unknown): { subject: string; version: number } | undefined {
+  const h = payload as { subject?: unknown; version?: unknown } | null | undefined;
+  if (typeof h?.subject !== 'string' || h.subject.length === 0 || h.subject.length > 1024) return undefined;
+  if (typeof h.version !== 'number' || !Number.isSafeInteger(h.version) || h.version < 1) return undefined;
+  return { subject: h.subject, version: h.version };
+}
+
+export class VersionHints {
+  private readonly map = new Map<string, { version: number; at: number }>();
+  private readonly max: number;
+  private readonly ttlMs: number;
+  private readonly now: () => number;
+
+  constructor(opts: VersionHintsOptions = {}) {
+    this.max = opts.max ?? 10_000;
+    this.ttlMs = opts.ttlMs ?? 600_000;
+    this.now = opts.now ?? Date.now;
+  }
+
+  /** Records that `version` of a subject exists; true when that is news (a higher version). */
+  note(subject: string, version: number): boolean {
+    const current = this.get(subject);
+    if (current !== undefined && current >= version) return false;
+    this.map.delete(subject); // re-inserted last: the map's order is the eviction order
+    this.map.set(subject, { version, at: this.now() });
+    while (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);
+    return true;
+  }
+
+  /** The newest version heard of, unless that hint expired. */
+  get(subject: string): number | undefined {
+    const h = this.map.get(subject);
+    if (!h) return undefined;
+    if (this.now() - h.at > this.ttlMs) {
+      this.map.delete(subject);
+      return undefined;
+    }
+    return h.version;
+  }
+
+  /** Subjects with a live hint. */
+  subjects(): string[] {
+    return [...this.map.keys()].filter((s) => this.get(s) !== undefined);
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+}

@@ -1,0 +1,64 @@
+// What callers see of a decision: its metadata (with the address of its version), a write's receipt,
+// and the store's typed errors.
+import { ChorusError } from '../errors.ts';
+import type { DecisionRecord } from './record.ts';
+
+export class NotFoundError extends ChorusError {
+  constructor(what: string) {
+    super('UCXL-404-NOT_FOUND', `UCXL-404-NOT_FOUND: ${what} not found`);
+    this.name = 'NotFound';
+  }
+}
+
+export class ReplicationError extends ChorusError {
+  readonly holders: number;
+  constructor(message: string, holders: number) {
+    super('REPLICATION_FAILED', message);
+    this.name = 'ReplicationFailed';
+    this.holders = holders;
+  }
+}
+
+export interface DecisionMeta {
+  address: string;
+  subject: string;
+  version: number;
+  author: string;
+  authorRole: string;
+  timestamp: string;
+  contentType: string;
+  prevHash: string;
+  hash: string;
+  roles: string[];
+  size: number;
+  deleted: boolean;
+}
+
+export interface PutReceipt extends DecisionMeta {
+  /** Peers holding the latest record: this node plus the remote peers that confirmed storing it. */
+  holders: number;
+  holderPeers: string[];
+  replication: number;
+}
+
+/** The metadata of a record, addressed at its version (`…/*~N/path`). */
+export function meta(d: DecisionRecord): DecisionMeta {
+  const [who, rest] = d.subject.split('@') as [string, string];
+  const slash = rest.indexOf('/');
+  const [where, path] = slash < 0 ? [rest, ''] : [rest.slice(0, slash), rest.slice(slash + 1)];
+  const address = `ucxl://${who}@${where}/*~${d.version}${path ? `/${path}` : ''}`;
+  return {
+    address,
+    subject: d.subject,
+    version: d.version,
+    author: d.author,
+    authorRole: d.authorRole,
+    timestamp: d.timestamp,
+    contentType: d.contentType,
+    prevHash: d.prevHash,
+    hash: d.hash,
+    roles: d.roles,
+    size: d.size,
+    deleted: d.deleted ?? false,
+  };
+}

@@ -1,0 +1,124 @@
+// The decisions service, as the node assembly starts it: the store, its record namespaces (registered
+// with the DHT on start), version hints on the raw topic CHORUS/decisions/v1 (announced after each
+// write, heard from others), re-replication and paced provider announcements.
+import type { RoleKeyring } from '../crypto/keyring.ts';
+import type { RolePolicy } from '../crypto/policy.ts';
+import type { DirectReplicas } from '../dht/direct.ts';
+import type { RecordNamespaces } from '../dht/namespaces.ts';
+import type { Logger } from '../log.ts';
+import type { ChorusLibp2p } from '../p2p/host.ts';
+import type { Signer } from '../p2p/signer.ts';
+import type { ChorusPubSub, ReceivedMessage } from '../pubsub/pubsub.ts';
+import type { Datastore } from 'interface-datastore';
+import { parseHint, VersionHints } from './hints.ts';
+import { decisionNamespaces } from './namespace.ts';
+import { ProvidePacer } from './provider-pacer.ts';
+import { Republisher } from './republisher.ts';
+import { DecisionStore } from './store.ts';
+
+/** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
+export const DECISION_HINTS_TOPIC = 'CHORUS/decisions/v1';
+
+/** The parts of a node the decisions service uses. */
+export interface DecisionComponents {
+  libp2p: ChorusLibp2p;
+  datastore: Datastore;
+  namespaces: RecordNamespaces;
+  replicas: DirectReplicas;
+  pubsub: Pick<ChorusPubSub, 'join' | 'leave' | 'publishRaw' | 'on' | 'off'>;
+  keyring: RoleKeyring;
+  signer: Signer;
+  logger: Logger;
+  /** Record authors: signature check, admission (sync) and admission lookup of an author met through others. */
+  authors: {
+    verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
+    isAdmitted: (author: string) => boolean;
+    awaitAdmission: (author: string) => Promise<unknown>;
+  };
+  settings: {
+    policy: RolePolicy;
+    role: string;
+    replication: number;
+    republishIntervalMs: number;
+    timeoutMs: number;
+  };
+}
+
+export class DecisionService {
+  readonly store: DecisionStore;
+  private readonly c: DecisionComponents;
+  private readonly hints = new VersionHints();
+  private readonly republisher: Republisher;
+  private readonly pacer: ProvidePacer;
+  private readonly namespaces;
+  private readonly onHint = (m: ReceivedMessage): void => {
+    if (m.topic !== DECISION_HINTS_TOPIC) return;
+    const hint = parseHint(m.payload);
+    if (hint) this.store.noteVersion(hint.subject, hint.version);
+  };
+
+  constructor(c: DecisionComponents) {
+    this.c = c;
+    const s = c.settings;
+    this.pacer = new ProvidePacer({
+      provide: (cid, options) => c.libp2p.services.dht.provide(cid, options),
+      timeoutMs: () => this.store.timeoutMs,
+      logger: c.logger,
+    });
+    this.store = new DecisionStore({
+      direct: c.replicas,
+      libp2p: c.libp2p,
+      datastore: c.datastore,
+      keyring: c.keyring,
+      policy: s.policy,
+      role: s.role,
+      signer: c.signer,
+      validation: c.authors,
+      replication: s.replication,
+      logger: c.logger,
+      timeoutMs: s.timeoutMs,
+      hints: this.hints,
+      announce: (hint) => {
+        void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+      },
+      provide: (subject) => this.pacer.schedule(subject),
+    });
+    this.republisher = new Republisher({
+      store: this.store,
+      membership: c.libp2p,
+      direct: c.replicas,
+      replication: s.replication,
+      intervalMs: s.republishIntervalMs,
+      provide: (subject) => this.pacer.schedule(subject),
+      logger: c.logger,
+    });
+    this.namespaces = c.namespaces.service(
+      ...decisionNamespaces({
+        ...c.authors,
+        datastore: c.datastore,
+        hintedVersion: (subject) => this.hints.get(subject),
+        newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),
+      }),
+    );
+  }
+
+  start(): void {
+    this.namespaces.start();
+    this.c.pubsub.join(DECISION_HINTS_TOPIC, { raw: true });
+    this.c.pubsub.on('message', this.onHint);
+    this.pacer.start();
+    this.republisher.start();
+  }
+
+  async stop(): Promise<void> {
+    await this.republisher.stop();
+    this.pacer.stop();
+    this.c.pubsub.off('message', this.onHint);
+    this.namespaces.stop();
+  }
+
+  /** Re-puts held records now (all of them, or those whose replica set involves `changed` peers). */
+  republish(changed?: Set<string>): Promise<void> {
+    return this.republisher.republish(changed);
+  }
+}

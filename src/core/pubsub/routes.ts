@@ -1,0 +1,71 @@
+// The pubsub route group of the control API: POST /v1/publish and GET /v1/subscribe (NDJSON stream),
+// and publishRequest, the one code path of a publish (the API and one-shot --join mode).
+import { parsePublishRequest, type PublishRequest } from '../api/protocol.ts';
+import type { Route } from '../api/server.ts';
+import { openStream } from '../api/stream.ts';
+import { UsageError } from '../errors.ts';
+import type { ChorusPubSub, ReceivedMessage } from './pubsub.ts';
+import { STATIC_TOPICS } from './topics.ts';
+
+function isRecord(v: unknown): v is Record<string, unknown> {
+  return typeof v === 'object' && v !== null && !Array.isArray(v);
+}
+
+/** Publishes a validated request through a node's pubsub (shared by the API and one-shot --join mode). */
+export async function publishRequest(
+  pubsub: Pick<ChorusPubSub, 'join' | 'publish' | 'publishRaw'>,
+  req: PublishRequest,
+  opts: { ack?: boolean; signal?: AbortSignal } = {},
+) {
+  if (req.raw) {
+    if (!req.topic) throw new UsageError('a raw publish needs a topic');
+    pubsub.join(req.topic, { raw: true });
+    return pubsub.publishRaw(req.topic, req.data, { signal: opts.signal });
+  }
+  if (!req.type) throw new UsageError('publish needs a message type (or --raw with a topic)');
+  if (!isRecord(req.data)) throw new UsageError('message data must be a JSON object');
+  return pubsub.publish(req.type, req.data, { ...req, ack: opts.ack, signal: opts.signal });
+}
+
+export function pubsubRoutes(c: { pubsub: ChorusPubSub }): Record<string, Route> {
+  const { pubsub } = c;
+  /** Topics joined on behalf of subscribe clients, with how many clients still want each. */
+  const clientTopics = new Map<string, number>();
+  return {
+    'POST /v1/publish': async ({ body, signal }) =>
+      publishRequest(pubsub, parsePublishRequest(await body()), { signal }),
+    'GET /v1/subscribe': async ({ url, res, signal }) => {
+      const topics = url.searchParams.getAll('topic');
+      const raw = url.searchParams.get('raw') === 'true';
+      if (topics.length === 0) throw new UsageError('subscribe needs at least one topic');
+      const joinedHere: string[] = [];
+      const before = new Set(pubsub.topics().map((t) => t.topic));
+      for (const t of new Set(topics)) {
+        pubsub.join(t, raw ? { raw: true } : {});
+        if (!before.has(t) || clientTopics.has(t)) {
+          joinedHere.push(t);
+          clientTopics.set(t, (clientTopics.get(t) ?? 0) + 1);
+        }
+      }
+      const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
+      stream.send({ subscribed: topics });
+      const wanted = new Set(topics);
+      const onMessage = (m: ReceivedMessage): void => {
+        if (wanted.has(m.topic)) stream.send(m);
+      };
+      pubsub.on('message', onMessage);
+      await stream.done;
+      pubsub.off('message', onMessage);
+      for (const t of joinedHere) {
+        const left = (clientTopics.get(t) ?? 1) - 1;
+        if (left > 0) clientTopics.set(t, left);
+        else {
+          clientTopics.delete(t);
+          if (!STATIC_TOPICS.includes(t)) pubsub.leave(t);
+        }
+      }
+      stream.close();
+      return undefined;
+    },
+  };
+}
