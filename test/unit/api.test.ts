@@ -43,7 +43,10 @@ test('keepAlive bounds the connections of many concurrent requests and reuses th
 test('a body over the limit is a usage error with one clear line; an unknown route is refused by name', async () => {
   const client = new ApiClient({ dataDir });
   await assert.rejects(client.call('POST', '/v1/echo', 'x'.repeat(5 * 1024 * 1024)), (err: unknown) => {
-    assert.match(String((err as Error).message), /^request body over 4194304 bytes$/);
+    assert.match(
+      String((err as Error).message),
+      /^the request body is 5242882 bytes \(5\.0 MiB\); the limit is 4194304 bytes \(4 MiB\) per request/,
+    );
     assert.equal((err as { kind?: string }).kind, 'usage');
     return true;
   });
