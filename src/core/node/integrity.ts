@@ -18,7 +18,11 @@ export function nodeStores(config: ChorusConfig): StoreSpec[] {
       format: 'sqlite',
       repair: { fresh: 'a new event log starts; the damaged one is kept beside it' },
     },
-    { file: dataFile(dir, 'lease'), format: 'json', repair: { fresh: 'the node asks the lease server for a new lease' } },
+    {
+      file: dataFile(dir, 'lease'),
+      format: 'json',
+      repair: { fresh: 'the node asks the lease server for a new lease' },
+    },
     {
       file: dataFile(dir, 'consensusLog'),
       format: 'sqlite',
