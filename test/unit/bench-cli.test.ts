@@ -71,8 +71,11 @@ const tinyPubSub = [
   '1s',
 ];
 
+/** A latency SLO no machine misses, so the report's shape is tested, not this machine's speed. */
+const LENIENT_P99 = ['--slo-p99', '60s'];
+
 test('bench pubsub --json reports every phase with delivery and latency; a breached SLO exits 3', async () => {
-  const r = await runCli([...tinyPubSub, '--json'], { timeoutMs: 120_000 });
+  const r = await runCli([...tinyPubSub, ...LENIENT_P99, '--json'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   const { report, slo } = JSON.parse(r.stdout) as {
     report: {
@@ -107,7 +110,7 @@ test('bench pubsub --json reports every phase with delivery and latency; a breac
 });
 
 test('bench pubsub --publishers chooses how many nodes publish round-robin, within --nodes', async () => {
-  const r = await runCli([...tinyPubSub, '--publishers', '2', '--json'], { timeoutMs: 120_000 });
+  const r = await runCli([...tinyPubSub, ...LENIENT_P99, '--publishers', '2', '--json'], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   const { report } = JSON.parse(r.stdout) as {
     report: { scenarios: { phases: { publishers: number; publisher: string; deliveryRatio: number }[] }[] };
