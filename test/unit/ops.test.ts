@@ -261,9 +261,10 @@ describe('replication deficits', () => {
       /stored on 2 of 3/,
     );
     const t = (await get(x, '/metrics')).text;
-    assert.equal(sample(t, 'chorus_dht_replication_deficit'), 1);
-    assert.equal(sample(t, 'chorus_dht_replication_missing_holders'), 1);
-    assert.equal(sample(t, 'chorus_dht_under_replicated_total'), 1);
+    // at least this write; the ops probe's own records (2 nodes < 3) and a re-replication on connect may add to them
+    assert.ok((sample(t, 'chorus_dht_replication_deficit') ?? 0) >= 1, 'deficit gauge');
+    assert.ok((sample(t, 'chorus_dht_replication_missing_holders') ?? 0) >= 1, 'missing holders gauge');
+    assert.ok((sample(t, 'chorus_dht_under_replicated_total') ?? 0) >= 1, 'under-replicated counter');
     assert.equal(sample(t, 'chorus_dht_op_errors_total', { op: 'put', code: 'REPLICATION_FAILED' }), 1);
   });
 });

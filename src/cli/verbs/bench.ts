@@ -113,4 +113,38 @@ export function registerBenchVerbs(program: Command): void {
         { view: renderBenchPubSub },
       );
     });
+
+  bench
+    .command('tasks')
+    .description('claim latency and committed task transitions per second across node processes of this executable')
+    .option('--procs <n>', 'node processes (one voter set)', integer(1), 5)
+    .option('--claims <n>', 'claims measured one at a time', integer(1), 300)
+    .option('--concurrency <n>', 'workers of the throughput phase', integer(1), 16)
+    .option('--duration <duration>', 'length of the throughput phase', duration, 10_000)
+    .option('--slo-claim-p95 <duration>', 'claim latency p95 SLO', duration, 50)
+    .option('--slo-rate <transitions/s>', 'committed transitions per second SLO', parseFloat, 200)
+    .option('--out <file>', 'also write the report as JSON to a file')
+    .action(async (opts: Record<string, unknown>, cmd: Command) => {
+      const [{ run }, { renderBenchTasks }] = await Promise.all([
+        import('../../commands/bench/tasks.ts'),
+        import('../views/bench.ts'),
+      ]);
+      await invoke(
+        cmd,
+        (ctx) =>
+          run(
+            {
+              procs: opts.procs as number,
+              claims: opts.claims as number,
+              concurrency: opts.concurrency as number,
+              durationMs: opts.duration as number,
+              sloClaimP95: opts.sloClaimP95 as number,
+              sloRate: opts.sloRate as number,
+              out: opts.out as string | undefined,
+            },
+            ctx,
+          ),
+        { view: renderBenchTasks },
+      );
+    });
 }

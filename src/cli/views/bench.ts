@@ -1,5 +1,6 @@
 // Text rendering of `chorus bench dht|pubsub`: parameters, latency tables (a GET histogram) and the SLO verdict.
 import type { BenchDhtResult } from '../../commands/bench/dht.ts';
+import type { BenchTasksResult } from '../../commands/bench/tasks.ts';
 import type { BenchPubSubResult } from '../../commands/bench/pubsub.ts';
 import { renderTable } from '../table.ts';
 import type { TerminalFacts } from '../terminal.ts';
@@ -85,4 +86,47 @@ export function renderBenchPubSub({ report: r, slo }: BenchPubSubResult, term: T
     ...errors,
     `SLO: latency p99 ≤ ${slo.p99Ms} ms, delivery ≥ ${slo.deliveryPercent} % — ${slo.breached.length ? 'BREACHED' : 'met'}`,
   ].join('\n');
+}
+
+export function renderBenchTasks({ report: r, slo }: BenchTasksResult, term: TerminalFacts): string {
+  const ms = (x: number | null): string => (x === null ? '—' : `${x.toFixed(1)} ms`);
+  const s = r.setup;
+  const head = `tasks: ${s.procs} node processes (one voter set), ready in ${(s.startupMs / 1000).toFixed(1)} s`;
+  const table = renderTable(
+    ['phase', 'ops', 'p50', 'p95', 'p99', 'rate', 'failures'],
+    [
+      [
+        'create, one at a time',
+        r.createLatencyMs.count,
+        ms(r.createLatencyMs.p50),
+        ms(r.createLatencyMs.p95),
+        ms(r.createLatencyMs.p99),
+        '—',
+        0,
+      ],
+      [
+        'claim, one at a time',
+        r.claimLatencyMs.count,
+        ms(r.claimLatencyMs.p50),
+        ms(r.claimLatencyMs.p95),
+        ms(r.claimLatencyMs.p99),
+        '—',
+        r.claimFailures,
+      ],
+      [
+        `transitions, ${s.concurrency} workers`,
+        r.throughput.transitions,
+        ms(r.throughput.transitionLatencyMs.p50),
+        ms(r.throughput.transitionLatencyMs.p95),
+        ms(r.throughput.transitionLatencyMs.p99),
+        `${r.throughput.perSecond.toFixed(0)}/s`,
+        r.throughput.failures,
+      ],
+    ],
+    term.color,
+  );
+  const verdict = slo.breached.length
+    ? `SLO breached: ${slo.breached.join('; ')}`
+    : `SLO met: claim p95 ≤ ${slo.claimP95Ms} ms, ≥ ${slo.transitionsPerSecond} transitions/s`;
+  return `${head}\n${table}\n${verdict}`;
 }

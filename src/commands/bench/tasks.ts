@@ -1,0 +1,40 @@
+// `chorus bench tasks`: N node processes of this executable forming one voter set; claim latency one at a
+// time and committed task transitions per second under concurrency, with SLO gates.
+import { writeFile } from 'node:fs/promises';
+import { runTaskBench, type TaskBenchOptions, type TaskBenchReport } from '../../bench/tasks/processes.ts';
+import { UsageError } from '../../core/errors.ts';
+import type { CommandContext } from '../context.ts';
+import { selfCommand } from './self.ts';
+
+export interface BenchTasksOptions extends Omit<TaskBenchOptions, 'signal' | 'progress'> {
+  sloClaimP95: number;
+  sloRate: number;
+  out?: string;
+}
+
+export interface BenchTasksResult {
+  report: TaskBenchReport;
+  slo: { claimP95Ms: number; transitionsPerSecond: number; breached: string[] };
+  /** Set when an SLO is breached: the CLI prints the report, then this line, and exits 3. */
+  failedCheck?: string;
+}
+
+export async function run(opts: BenchTasksOptions, ctx: CommandContext): Promise<BenchTasksResult> {
+  if (opts.procs < 1) throw new UsageError('--procs must be at least 1');
+  if (opts.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
+  const report = await runTaskBench({
+    ...opts,
+    ...selfCommand(),
+    signal: ctx.signal,
+    progress: (phase, done, total) => ctx.progress({ phase, done, total }),
+  });
+  const breached: string[] = [];
+  const p95 = report.claimLatencyMs.p95;
+  if (p95 === null || p95 > opts.sloClaimP95) breached.push(`claim p95 ${p95?.toFixed(1)} ms > ${opts.sloClaimP95} ms`);
+  if (report.throughput.perSecond < opts.sloRate)
+    breached.push(`${report.throughput.perSecond.toFixed(0)} transitions/s < ${opts.sloRate}`);
+  if (report.claimFailures) breached.push(`${report.claimFailures} claims failed`);
+  const slo = { claimP95Ms: opts.sloClaimP95, transitionsPerSecond: opts.sloRate, breached };
+  if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);
+  return { report, slo, failedCheck: breached.length ? `SLO breached: ${breached.join('; ')}` : undefined };
+}
