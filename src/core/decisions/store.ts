@@ -11,7 +11,14 @@ import type { DirectReplicas } from '../dht/direct.ts';
 import { heldRecordKeys, heldRecords, readLocalRecord } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { checkDecisionSize } from '../limits.ts';
-import { meta, NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+import {
+  meta,
+  NotFoundError,
+  ReplicationError,
+  type DecisionMeta,
+  type PutReceipt,
+  type VersionVotes,
+} from './meta.ts';
 import { decodeLoose } from './namespace.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
@@ -41,7 +48,7 @@ import {
   type ValidationContext,
 } from './record.ts';
 
-export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt, type VersionVotes } from './meta.ts';
 
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
@@ -84,6 +91,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
   /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
   private readonly hints: VersionHints;
+  /** Decision voting (absent: every version is current when it is the newest). */
+  private votes: VersionVotes | undefined;
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -94,6 +103,40 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
   get replicas(): DirectReplicas | undefined {
     return this.opts.direct;
+  }
+
+  /**
+   * Plugs decision voting in (undefined unplugs it): `*^` then steps back over versions whose proposal is
+   * open or rejected, reads carry each version's proposal, and no version is written over an open one.
+   */
+  useVotes(votes: VersionVotes | undefined): void {
+    this.votes = votes;
+  }
+
+  /** A record's metadata, with its proposal when voting knows one. */
+  private describe(record: DecisionRecord): DecisionMeta {
+    const m = meta(record);
+    const vote = this.votes?.of(record);
+    return vote ? { ...m, proposalState: vote.state, ...(vote.proposal ? { proposal: vote.proposal } : {}) } : m;
+  }
+
+  /** Whether `*^` passes over a record: its proposal is open or was rejected. */
+  private notCurrent(record: DecisionRecord): 'open' | 'rejected' | undefined {
+    const state = this.votes?.of(record)?.state;
+    return state === 'open' || state === 'rejected' ? state : undefined;
+  }
+
+  /** The newest version that is current: not waiting for votes, not rejected (versions are immutable). */
+  private async currentVersion(subject: string, signal: AbortSignal): Promise<DecisionRecord> {
+    let record = await this.fetchLatest(subject, signal);
+    for (let state = this.notCurrent(record); state; state = this.notCurrent(record)) {
+      if (record.version === 1)
+        throw new NotFoundError(
+          `ucxl://${subject} (no current version: version 1 is ${state === 'open' ? 'proposed' : state})`,
+        );
+      record = await this.fetchVersion(subject, record.version - 1, signal);
+    }
+    return record;
   }
 
   /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
@@ -167,6 +210,14 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
+    const pending = previous ? this.votes?.of(previous) : undefined;
+    if (previous && pending?.state === 'open') {
+      throw new ChorusError(
+        'PROPOSAL_OPEN',
+        `version ${previous.version} of ucxl://${subject} is proposed${pending.proposal ? ` (${pending.proposal.id})` : ''} and waiting for votes: decide it before writing another version`,
+        { status: 409 },
+      );
+    }
     const roles = opts.roles?.length ? opts.roles : [this.opts.role];
     const readers = readersOf(roles, this.opts.policy);
     const payload = opts.deleted
@@ -203,6 +254,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
         holderPeers.length,
+        receipt,
       );
     }
     return receipt;
@@ -344,7 +396,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (isPattern(address)) throw new UsageError('an address with "any" names many decisions: use `ucxl ls`');
     const subject = subjectKey(address);
     const t = address.temporal;
-    if (t.kind === 'latest') return this.fetchLatest(subject, signal);
+    if (t.kind === 'latest') return this.currentVersion(subject, signal);
     if (t.kind === 'version') return this.fetchVersion(subject, t.version, signal);
     if (t.kind === 'first') return this.fetchVersion(subject, 1, signal);
     const latest = await this.fetchLatest(subject, signal);
@@ -360,7 +412,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return this.timed('resolve', async () => meta(await this.locate(address, this.operationSignal(signal))));
+    return this.timed('resolve', async () => this.describe(await this.locate(address, this.operationSignal(signal))));
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
@@ -379,7 +431,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       identities: this.opts.keyring.identitiesFor(this.opts.role),
       readers: readersOf(record.roles, this.opts.policy),
     });
-    return { meta: meta(record), content };
+    return { meta: this.describe(record), content };
   }
 
   /** Every version, newest first, with the hash chain checked link by link. */
@@ -400,7 +452,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       }
       out.push(record);
     }
-    return out.map(meta);
+    return out.map((r) => this.describe(r));
   }
 
   /** Latest records this node holds that match a pattern (an address with "any" parts). */
@@ -409,7 +461,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     for await (const { dhtKey, record } of this.heldRecords()) {
       if (!dhtKey.startsWith(`/${LATEST_NS}/`)) continue;
       try {
-        if (matches(pattern, parseAddress(meta(record).address))) out.push(meta(record));
+        if (matches(pattern, parseAddress(meta(record).address))) out.push(this.describe(record));
       } catch {
         // a subject that no longer parses is skipped
       }

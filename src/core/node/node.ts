@@ -32,6 +32,7 @@ import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import type { AckService } from '../pubsub/ack.ts';
 import { PresenceHello } from '../pubsub/hello.ts';
+import { ProposalService } from '../proposals/service.ts';
 import { Presence } from '../pubsub/presence.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
@@ -152,6 +153,10 @@ export class ChorusNode {
   /** Tasks: committed on the consensus log, changed through the leader from any node. */
   get tasks(): TaskService {
     return this.c.tasks;
+  }
+  /** Decision voting: proposals and votes signed by their node, committed on the consensus log. */
+  get proposals(): ProposalService {
+    return this.c.proposals;
   }
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
   get ops(): OpsService | undefined {
@@ -370,6 +375,16 @@ async function assemble(
     record: (kind, data) => recorder.record(kind, data),
     logger: logger.child('tasks'),
   });
+  const proposals = new ProposalService({
+    election,
+    self: identity.peerId.toString(),
+    signer,
+    decisions: decisions.store,
+    config: () => c.config.votes,
+    agent: () => ({ name: c.config.agent.name, role: c.config.agent.role }),
+    record: (kind, data) => recorder.record(kind, data),
+    logger: logger.child('votes'),
+  });
   const c: NodeComponents = {
     config,
     logger,
@@ -395,6 +410,7 @@ async function assemble(
     joiner,
     election,
     tasks,
+    proposals,
     api: undefined,
     ops: undefined,
   };
@@ -425,6 +441,7 @@ async function assemble(
   // started last, so stopped first: a leader hands over while everything else still runs
   await life.start('election', election);
   await life.start('tasks', tasks); // after the election (its state machine is restored there); stopped first
+  await life.start('proposals', proposals); // likewise
   recorder.record('node_started', {
     peer_id: signer.author,
     addresses: libp2p.getMultiaddrs().map(String),
