@@ -94,8 +94,11 @@ describe('decision voting on a 3-voter cluster of real nodes', () => {
         [admin.peerId, 'admin', 'approve', 'agreed', true],
       ],
     );
+    const answered = performance.now();
     await Promise.all(nodes.map((n) => reaches(n, proposal.id, 'accepted')));
+    const everywhere = performance.now() - answered;
     for (const n of nodes) assert.equal(await latest(n, a), 'v2: gRPC', `${n.config.agent.role}: *^ is version 2`);
+    console.log(`the deciding vote answered → accepted on every node: ${everywhere.toFixed(1)} ms`);
 
     const history = await arch.decisions.history(parseAddress(a));
     assert.deepEqual(
