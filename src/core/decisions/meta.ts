@@ -42,14 +42,6 @@ export interface DecisionMeta {
   proposal?: Proposal;
 }
 
-/** Decision voting's view of decision records; plugged into the store by the proposals service. */
-export interface VersionVotes {
-  /** The proposal state of one record (undefined: the version was not proposed). */
-  of(
-    record: Pick<DecisionRecord, 'subject' | 'version' | 'hash' | 'author'>,
-  ): { state: ProposalState; proposal?: Proposal } | undefined;
-}
-
 export interface PutReceipt extends DecisionMeta {
   /** Peers holding the latest record: this node plus the remote peers that confirmed storing it. */
   holders: number;

@@ -11,14 +11,7 @@ import type { DirectReplicas } from '../dht/direct.ts';
 import { heldRecordKeys, heldRecords, readLocalRecord } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { checkDecisionSize } from '../limits.ts';
-import {
-  meta,
-  NotFoundError,
-  ReplicationError,
-  type DecisionMeta,
-  type PutReceipt,
-  type VersionVotes,
-} from './meta.ts';
+import { meta, NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 import { decodeLoose } from './namespace.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
@@ -33,6 +26,7 @@ import {
   type UcxlAddress,
 } from '../ucxl/address.ts';
 import { VersionHints, type VersionHint } from './hints.ts';
+import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
 import { replicate } from './replicate.ts';
 import {
@@ -48,7 +42,8 @@ import {
   type ValidationContext,
 } from './record.ts';
 
-export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt, type VersionVotes } from './meta.ts';
+export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+export type { VersionVotes } from './votes.ts';
 
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
@@ -111,32 +106,6 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    */
   useVotes(votes: VersionVotes | undefined): void {
     this.votes = votes;
-  }
-
-  /** A record's metadata, with its proposal when voting knows one. */
-  private describe(record: DecisionRecord): DecisionMeta {
-    const m = meta(record);
-    const vote = this.votes?.of(record);
-    return vote ? { ...m, proposalState: vote.state, ...(vote.proposal ? { proposal: vote.proposal } : {}) } : m;
-  }
-
-  /** Whether `*^` passes over a record: its proposal is open or was rejected. */
-  private notCurrent(record: DecisionRecord): 'open' | 'rejected' | undefined {
-    const state = this.votes?.of(record)?.state;
-    return state === 'open' || state === 'rejected' ? state : undefined;
-  }
-
-  /** The newest version that is current: not waiting for votes, not rejected (versions are immutable). */
-  private async currentVersion(subject: string, signal: AbortSignal): Promise<DecisionRecord> {
-    let record = await this.fetchLatest(subject, signal);
-    for (let state = this.notCurrent(record); state; state = this.notCurrent(record)) {
-      if (record.version === 1)
-        throw new NotFoundError(
-          `ucxl://${subject} (no current version: version 1 is ${state === 'open' ? 'proposed' : state})`,
-        );
-      record = await this.fetchVersion(subject, record.version - 1, signal);
-    }
-    return record;
   }
 
   /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
@@ -210,14 +179,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
-    const pending = previous ? this.votes?.of(previous) : undefined;
-    if (previous && pending?.state === 'open') {
-      throw new ChorusError(
-        'PROPOSAL_OPEN',
-        `version ${previous.version} of ucxl://${subject} is proposed${pending.proposal ? ` (${pending.proposal.id})` : ''} and waiting for votes: decide it before writing another version`,
-        { status: 409 },
-      );
-    }
+    checkWritable(previous, this.votes);
     const roles = opts.roles?.length ? opts.roles : [this.opts.role];
     const readers = readersOf(roles, this.opts.policy);
     const payload = opts.deleted
@@ -396,7 +358,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (isPattern(address)) throw new UsageError('an address with "any" names many decisions: use `ucxl ls`');
     const subject = subjectKey(address);
     const t = address.temporal;
-    if (t.kind === 'latest') return this.currentVersion(subject, signal);
+    if (t.kind === 'latest')
+      return currentOf(await this.fetchLatest(subject, signal), this.votes, (v) =>
+        this.fetchVersion(subject, v, signal),
+      );
     if (t.kind === 'version') return this.fetchVersion(subject, t.version, signal);
     if (t.kind === 'first') return this.fetchVersion(subject, 1, signal);
     const latest = await this.fetchLatest(subject, signal);
@@ -412,7 +377,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return this.timed('resolve', async () => this.describe(await this.locate(address, this.operationSignal(signal))));
+    return this.timed('resolve', async () =>
+      describeVersion(await this.locate(address, this.operationSignal(signal)), this.votes),
+    );
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
@@ -431,7 +398,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       identities: this.opts.keyring.identitiesFor(this.opts.role),
       readers: readersOf(record.roles, this.opts.policy),
     });
-    return { meta: this.describe(record), content };
+    return { meta: describeVersion(record, this.votes), content };
   }
 
   /** Every version, newest first, with the hash chain checked link by link. */
@@ -452,7 +419,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       }
       out.push(record);
     }
-    return out.map((r) => this.describe(r));
+    return out.map((r) => describeVersion(r, this.votes));
   }
 
   /** Latest records this node holds that match a pattern (an address with "any" parts). */
@@ -461,7 +428,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     for await (const { dhtKey, record } of this.heldRecords()) {
       if (!dhtKey.startsWith(`/${LATEST_NS}/`)) continue;
       try {
-        if (matches(pattern, parseAddress(meta(record).address))) out.push(this.describe(record));
+        if (matches(pattern, parseAddress(meta(record).address))) out.push(describeVersion(record, this.votes));
       } catch {
         // a subject that no longer parses is skipped
       }

@@ -3,6 +3,8 @@
 // network core (assembly.ts: host, admission, pubsub, receipts) → presence → replicas → decisions →
 // probe records → bootstrap join and mDNS dialling → control API → ops → election. Each service takes
 // the narrow part of the components bag it uses; ChorusNode is the facade callers and tests hold.
+// Size: the one place every service is composed and started in order — it grows by a few lines with each
+// feature, and splitting it would scatter the start order that the lifecycle depends on.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { ApiServer } from '../api/server.ts';
 import type { ChorusConfig } from '../config/schema.ts';
@@ -375,16 +377,8 @@ async function assemble(
     record: (kind, data) => recorder.record(kind, data),
     logger: logger.child('tasks'),
   });
-  const proposals = new ProposalService({
-    election,
-    self: identity.peerId.toString(),
-    signer,
-    decisions: decisions.store,
-    config: () => c.config.votes,
-    agent: () => ({ name: c.config.agent.name, role: c.config.agent.role }),
-    record: (kind, data) => recorder.record(kind, data),
-    logger: logger.child('votes'),
-  });
+  const votes = { election, signer, decisions: decisions.store, recorder, logger: logger.child('votes') };
+  const proposals = new ProposalService({ ...votes, config: () => c.config });
   const c: NodeComponents = {
     config,
     logger,

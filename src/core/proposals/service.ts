@@ -57,14 +57,12 @@ const STATUS: Record<string, number> = {
 
 export interface ProposalServiceOptions {
   election: Pick<ElectionService, 'register' | 'submit' | 'raft' | 'log'>;
-  self: string;
-  /** This node's key: it signs the votes this node casts. */
-  signer: Pick<Signer, 'sign'>;
+  /** This node's key (its author is this node's peer ID): it signs the votes this node casts. */
+  signer: Pick<Signer, 'author' | 'sign'>;
   decisions: Pick<DecisionStore, 'put' | 'useVotes'>;
-  config: () => VotesConfig;
-  /** The agent name and role this node acts under. */
-  agent: () => { name: string; role: string };
-  record?: (kind: string, data: unknown) => void;
+  /** The running configuration: the votes settings, and the agent name and role this node acts under. */
+  config: () => { votes: VotesConfig; agent: { name: string; role: string } };
+  recorder?: { record(kind: string, data: unknown): void };
   logger: Logger;
   clock?: Clock;
 }
@@ -103,6 +101,8 @@ export interface ProposalServiceEvents {
 export class ProposalService extends EventEmitter<ProposalServiceEvents> {
   readonly machine = new ProposalMachine();
   private readonly opts: ProposalServiceOptions;
+  /** This node's peer ID. */
+  private readonly self: string;
   private readonly clock: Clock;
   private readonly stopping = new AbortController();
   private timer: unknown;
@@ -115,12 +115,13 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
     super();
     this.setMaxListeners(0);
     this.opts = opts;
+    this.self = opts.signer.author;
     this.clock = opts.clock ?? systemClock;
     this.machine.onEvent((e) => this.onEvent(e));
     opts.election.register('proposals', this.machine, {
       forward: true,
       // the leader's clock stamps every command: all nodes apply it at the same time
-      vet: (data, from) => ({ ...vetCommand(data, from, opts.self), at: Math.round(this.clock.now()) }),
+      vet: (data, from) => ({ ...vetCommand(data, from, this.self), at: Math.round(this.clock.now()) }),
     });
   }
 
@@ -181,15 +182,15 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
   // ---- writes (through the leader) ------------------------------------------------------------------
 
   private participant(agent?: string): Participant {
-    const a = this.opts.agent();
+    const a = this.opts.config().agent;
     if (agent !== undefined && !/^[a-zA-Z0-9_.@-]{1,64}$/.test(agent))
       throw new UsageError(`not an agent name: ${agent}`);
-    return { agent: agent ?? a.name, node: this.opts.self, role: a.role };
+    return { agent: agent ?? a.name, node: this.self, role: a.role };
   }
 
   /** The signal of one change: its deadline, the service's stop and the caller's signal. */
   private deadline(signal?: AbortSignal): AbortSignal {
-    const timeout = clockTimeout(this.clock, this.opts.config().requestTimeoutMs);
+    const timeout = clockTimeout(this.clock, this.opts.config().votes.requestTimeoutMs);
     return AbortSignal.any([timeout, this.stopping.signal, ...(signal ? [signal] : [])]);
   }
 
@@ -215,8 +216,8 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
 
   /**
    * Writes the next version of a decision and opens its proposal: until the quorum approves it, `*^`
-   * keeps returning the version before it. Refused before anything is written when a proposal is open
-   * on the subject (this node's view) or the input is bad.
+   * keeps returning the version before it. Refused before anything is written when the input is bad or
+   * the newest version is still open (the store's check, PROPOSAL_OPEN).
    */
   async propose(input: ProposeInput, signal?: AbortSignal): Promise<{ proposal: Proposal; receipt: PutReceipt }> {
     const address = requireDecisionPath(parseAddress(input.address), input.address);
@@ -229,13 +230,6 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
       throw new UsageError(`reason: at most ${PROPOSAL_LIMITS.reasonChars} characters`);
     checkDecisionSize(input.content.byteLength);
     const proposer = this.participant(input.agent);
-    const subject = subjectKey(address);
-    const open = this.machine.all().find((p) => p.subject === subject && p.state === 'open');
-    if (open)
-      throw refusal(
-        'PROPOSAL_OPEN',
-        `${open.id} (version ${open.version}) is open on ucxl://${subject}: decide it before proposing another version`,
-      );
     const all = this.deadline(signal);
     let receipt: PutReceipt;
     let unreplicated: ReplicationError | undefined;
@@ -305,7 +299,7 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
     const { raft, log } = this.opts.election;
     if (raft.state !== 'leader' || !log.leading || this.pruning) return;
     const now = this.clock.now();
-    const retainMs = this.opts.config().retainMs;
+    const retainMs = this.opts.config().votes.retainMs;
     if (now - this.lastPrune < Math.min(PRUNE_EVERY_MS, retainMs)) return;
     this.lastPrune = now;
     const before = Math.round(now - retainMs);
@@ -320,7 +314,7 @@ export class ProposalService extends EventEmitter<ProposalServiceEvents> {
 
   private onEvent(e: ProposalEvent): void {
     const p = e.proposal;
-    this.opts.record?.('decision', {
+    this.opts.recorder?.record('decision', {
       event: e.kind === 'voted' ? 'vote' : `proposal_${e.kind}`,
       proposal: p.id,
       subject: p.subject,
