@@ -179,6 +179,28 @@ export const configSchema = z.strictObject({
       ),
     })
     .prefault({}),
+  votes: z
+    .strictObject({
+      requestTimeoutMs: key(z.number().int().min(100).default(10_000), {
+        description: 'Deadline of one proposal or vote (through the leader, across a leader change).',
+        env: 'CHORUS_VOTE_REQUEST_TIMEOUT_MS',
+        reload: true,
+      }),
+      retainMs: key(
+        z
+          .number()
+          .int()
+          .min(60_000)
+          .default(90 * 24 * 3600_000),
+        {
+          description:
+            'How long decided proposals (accepted, rejected) keep their votes; then they are forgotten. The decision keeps its versions, and a rejected version stays out of `*^` (docs/decisions.md).',
+          env: 'CHORUS_VOTE_RETAIN_MS',
+          reload: true,
+        },
+      ),
+    })
+    .prefault({}),
   pubsub: z
     .strictObject({
       hopLimit: key(z.number().int().min(0).max(64).default(3), {

@@ -8,6 +8,7 @@ import type { ElectionService } from '../election/service.ts';
 import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import type { OpsService } from '../ops/service.ts';
+import { proposalRoutes, type ProposalRouteComponents } from '../proposals/routes.ts';
 import { pubsubRoutes } from '../pubsub/routes.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { taskRoutes } from '../tasks/routes.ts';
@@ -46,7 +47,7 @@ export function nodeRoutes(node: NodeQueries, c: { admission: Admission }): Reco
 }
 
 /** The parts of a node the route groups use (the components bag satisfies it). */
-export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents {
+export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents, ProposalRouteComponents {
   admission: Admission;
   pubsub: ChorusPubSub;
   election: ElectionService;
@@ -59,6 +60,7 @@ export interface RouteComponents extends DecisionRouteComponents, LogRouteCompon
 export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<string, Route> {
   return {
     ...decisionRoutes(c),
+    ...proposalRoutes(c),
     ...electionRoutes(c),
     ...opsRoutes(c),
     ...pubsubRoutes(c),
