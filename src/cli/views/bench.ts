@@ -128,8 +128,9 @@ export function renderBenchTasks({ report: r, slo }: BenchTasksResult, term: Ter
     ],
     term.color,
   );
+  const cpu = `CPU of all node processes: ${r.cpuMsPerClaim.toFixed(1)} ms per create + claim, ${r.throughput.cpuMsPerTransition.toFixed(1)} ms per transition`;
   const verdict = slo.breached.length
     ? `SLO breached: ${slo.breached.join('; ')}`
     : `SLO met: claim p95 ≤ ${slo.claimP95Ms} ms, ≥ ${slo.transitionsPerSecond} transitions/s`;
-  return `${head}\n${table}\n${verdict}`;
+  return `${head}\n${table}\n${cpu}\n${verdict}`;
 }
