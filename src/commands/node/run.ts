@@ -1,6 +1,10 @@
 // `chorus node`: start the daemon (with its runtime assignment when assign.url is set) and run until
-// SIGINT/SIGTERM, then stop gracefully (≤ 5 s). SIGHUP reloads the configuration (file, env, assignment).
-import { ChorusError } from '../../core/errors.ts';
+// SIGINT/SIGTERM, then stop gracefully (≤ 5 s, after agent.gracePeriodMs when agent.enabled runs the agent in
+// the daemon). SIGHUP reloads the configuration (file, env, assignment).
+import { ApiClient } from '../../core/api/client.ts';
+import { NodeAgentApi } from '../../core/agent/api.ts';
+import { prepareAgent } from '../../core/agent/start.ts';
+import { ChorusError, describeError } from '../../core/errors.ts';
 import { resolveNodeLicense } from '../../core/license/startup.ts';
 import { announceLicense, ChorusNode } from '../../core/node/node.ts';
 import { ConfigReloader, withAssignment } from '../../core/ops/reloader.ts';
@@ -19,7 +23,20 @@ export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunRe
   // fail-closed: not even the assignment server is asked anything without a license
   const license = announceLicense(resolveNodeLicense(ctx.config), logger);
   const { config, assignment } = await withAssignment(ctx.config, ctx.reloadConfig, logger, ctx.signal);
+  // agent.enabled: the agent runs in the daemon as a client of its own socket; its checks come first (exit 2)
+  const agent = config.agent.enabled
+    ? await prepareAgent({
+        config,
+        logger: ctx.logger.child('agent'),
+        signal: ctx.signal,
+        api: new NodeAgentApi(new ApiClient({ dataDir: config.dataDir })),
+      })
+    : undefined;
   const node = await ChorusNode.start({ config, logger, license });
+  const agentStop = new AbortController();
+  const agentRun = agent
+    ?.run(agentStop.signal)
+    .catch((err: unknown) => ctx.logger.error('the agent stopped', { error: describeError(err) }));
   const reloader = new ConfigReloader({ node, load: ctx.reloadConfig, logger, assignment });
   const onHup = (): void => void reloader.reload();
   process.on('SIGHUP', onHup);
@@ -42,6 +59,8 @@ export async function run(_opts: object, ctx: CommandContext): Promise<NodeRunRe
     process.off('SIGHUP', onHup);
   }
   ctx.logger.info('shutting down');
+  agentStop.abort(); // no more claims; running tasks get agent.gracePeriodMs, then are given back
+  await agentRun;
   const stopped = await Promise.race([
     node.stop().then(() => true),
     new Promise<boolean>((resolve) => setTimeout(() => resolve(false), STOP_BUDGET_MS).unref()),

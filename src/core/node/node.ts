@@ -124,7 +124,7 @@ export class ChorusNode {
   tasks!: TaskService;
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
   ops: OpsService | undefined;
-  private readonly redactor: Redactor;
+  readonly redactor: Redactor;
   private readonly logger: Logger;
   private readonly startedAt = new Date();
   private stopping: Promise<void> | undefined;
@@ -387,7 +387,7 @@ export class ChorusNode {
           signer: signerFor(identity.privateKey),
           recorder,
           redactor,
-          capabilities: () => config.agent.capabilities.length,
+          capabilities: () => presence.announcement().capabilities.length,
           admit: (peer) => admission.awaitAdmission(peer),
         },
         config.shhh.rules,

@@ -9,6 +9,7 @@ import { opsRoutes } from '../ops/routes.ts';
 import { decisionRoutes } from './decision-routes.ts';
 import { electionRoutes } from './election-routes.ts';
 import { taskRoutes } from '../tasks/routes.ts';
+import { agentRoutes } from '../agent/routes.ts';
 import { parseAddress } from '../ucxl/address.ts';
 import type { ChorusNode, NodeStatus } from './node.ts';
 import type { AdmittedPeer } from '../license/admission.ts';
@@ -83,6 +84,7 @@ export function controlRoutes(node: ChorusNode): Record<string, Route> {
       writeResult: async (address, content, roles, signal) =>
         node.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
     }),
+    ...agentRoutes({ presence: node.presence, redactor: node.redactor, record: (k, d) => node.recorder.record(k, d) }),
     'GET /v1/status': async () => node.status(),
     'GET /v1/peers': async ({ signal }) => node.peers(signal),
     'GET /v1/license': async (): Promise<LicenseInfo> => ({
