@@ -371,7 +371,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       }
       const f = failure as { kind: FailureKind; reason: string };
       const requeue = f.kind === 'unreachable' || f.kind === 'cancelled';
-      const reason = f.kind === 'cancelled' ? AGENT_STOPPED : await this.clean(f.reason, task.id, signal);
+      const reason = f.kind === 'cancelled' ? AGENT_STOPPED : await this.clean(f.reason, 'failure', task.id, signal);
       await this.retrying('fail the task', task.id, () =>
         this.opts.api.fail(task.id, token, agent, reason.slice(0, 2000), requeue, signal),
       );
@@ -403,12 +403,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   /** A failure reason through SHHH (it may quote the provider's output). */
-  private async clean(text: string, task: string, signal: AbortSignal): Promise<string> {
-    const r = await this.opts.api.redact(
-      text,
-      { location: 'failure', agent: this.opts.profile.name, task, log: true },
-      signal,
-    );
+  private async clean(text: string, location: string, task: string, signal: AbortSignal): Promise<string> {
+    const r = await this.opts.api.redact(text, { location, agent: this.opts.profile.name, task, log: true }, signal);
     return r.text;
   }
 
@@ -433,7 +429,7 @@ export class Agent extends EventEmitter<AgentEvents> {
         job.dirty = false;
         const r = job.report;
         const note = `${r.bytes} bytes${r.tokens ? `, ${r.tokens} tokens` : ''}${r.lastLine ? `; last: ${r.lastLine}` : ''}`;
-        const clean = await this.clean(note, task.id, signal);
+        const clean = await this.clean(note, 'progress', task.id, signal);
         await this.opts.api.progress(
           task.id,
           token,

@@ -179,7 +179,7 @@ export class Presence {
           capabilities: a.capabilities,
           expertise: a.expertise,
           max_tasks: a.max_tasks,
-          ...(a.agents.length ? { agents: a.agents } : {}),
+          agents: a.agents,
         },
         { topic: TOPICS.coordination },
       ),
