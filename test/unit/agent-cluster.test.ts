@@ -52,7 +52,7 @@ function reaches(node: ChorusNode, id: string, state: Task['state'], timeoutMs =
 }
 
 describe('an agent on a 3-node cluster', () => {
-  let nodes: ChorusNode[] = [];
+  const nodes: ChorusNode[] = [];
   let agent: Agent;
   let running: Promise<unknown>;
   const stop = new AbortController();
