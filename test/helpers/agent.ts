@@ -4,7 +4,7 @@ import { chmodSync, mkdtempSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { AgentOptions } from '../../src/core/agent/agent.ts';
-import type { AgentApi, ClaimGrant } from '../../src/core/agent/api.ts';
+import type { AgentApi, Change, ClaimGrant } from '../../src/core/agent/api.ts';
 import type { Provider } from '../../src/core/agent/provider.ts';
 import type { RedactAnswer } from '../../src/core/agent/routes.ts';
 import { createLogger, type Logger } from '../../src/core/log.ts';
@@ -80,30 +80,25 @@ export class FakeApi implements AgentApi {
     this.tasks = tasks;
   }
 
+  /** Like a node that has not applied the agent's own changes yet: claimed tasks still look open. */
+  stale = false;
+  private readonly epochs = new Map<string, number>();
+  private readonly done = new Set<string>();
+
   async next(): Promise<Task[]> {
-    return this.tasks.filter((t) => !this.claimed.has(t.id));
+    return this.tasks.filter((t) => !this.done.has(t.id) && (this.stale || !this.claimed.has(t.id)));
   }
 
+  /** A claim: a new epoch; a claim of a task this agent holds answers with the same token (as the machine does). */
   async claim(id: string): Promise<ClaimGrant> {
     const task = this.tasks.find((t) => t.id === id) as Task;
-    this.claimed.add(id);
     this.calls.push({ op: 'claim', id });
-    return {
-      task: {
-        ...task,
-        claim: {
-          owner: { agent: 'a', node: 'n' },
-          token: '1.1',
-          term: 1,
-          epoch: 1,
-          expiresAt: 0,
-          ttlMs: 3000,
-          hold: 'client',
-        },
-      },
-      token: '1.1',
-      index: 1,
-    };
+    if (!this.claimed.has(id)) this.epochs.set(id, (this.epochs.get(id) ?? 0) + 1);
+    this.claimed.add(id);
+    const epoch = this.epochs.get(id) as number;
+    const token = `1.${epoch}`;
+    const claim = { owner: { agent: 'a', node: 'n' }, token, term: 1, epoch, expiresAt: 0, ttlMs: 3000 };
+    return { task: { ...task, attempt: epoch, claim: { ...claim, hold: 'client' } }, token, index: 1 };
   }
 
   /** Set to make renewals and progress reports fail (e.g. a CLAIM_EXPIRED ChorusError). */
@@ -121,19 +116,17 @@ export class FakeApi implements AgentApi {
     return {};
   }
 
-  async complete(id: string, _t: string, _a: string, content: string): Promise<Task> {
+  async complete(id: string, _t: string, _a: string, content: string): Promise<Change> {
     this.calls.push({ op: 'complete', id, body: { content } });
-    return {
-      ...(this.tasks.find((t) => t.id === id) as Task),
-      state: 'completed',
-      result: `ucxl://a:r@p:${id}/*~1/result.md`,
-    };
+    this.done.add(id);
+    const task = this.tasks.find((t) => t.id === id) as Task;
+    return { task: { ...task, state: 'completed', result: `ucxl://a:r@p:${id}/*~1/result.md` }, index: 2 };
   }
 
-  async fail(id: string, _t: string, _a: string, reason: string, requeue: boolean): Promise<Task> {
+  async fail(id: string, _t: string, _a: string, reason: string, requeue: boolean): Promise<Change> {
     this.calls.push({ op: 'fail', id, body: { reason, requeue } });
-    if (requeue) this.claimed.delete(id);
-    return { ...(this.tasks.find((t) => t.id === id) as Task), state: 'open' };
+    this.claimed.delete(id);
+    return { task: { ...(this.tasks.find((t) => t.id === id) as Task), state: 'open' }, index: 2 };
   }
 
   async *watch(signal: AbortSignal): AsyncIterable<{ watching: string }> {

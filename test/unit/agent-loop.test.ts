@@ -45,6 +45,20 @@ describe('agent loop', () => {
     for (const c of completes) assert.equal(c.body?.content, `did ${c.id}\n`);
   });
 
+  test('a node that lags behind: a claim it answers again with the same token is not run twice', async () => {
+    const api = new FakeApi(open(1));
+    api.stale = true; // the task keeps looking open; claiming it again returns the held claim
+    const { logger } = keptLogger();
+    const agent = new Agent(agentOptions(api, exec('echo once'), logger, { pollMs: 50 }));
+    let starts = 0;
+    agent.on('started', () => starts++);
+    const run = start(agent);
+    await api.called('complete', 't-1');
+    await run.stop();
+    assert.equal(starts, 1);
+    assert.equal(api.calls.filter((c) => c.op === 'complete').length, 1);
+  });
+
   test('progress reports: bytes, the last line and a percent; they renew the claim', async () => {
     const api = new FakeApi(open(1));
     const { logger } = keptLogger();

@@ -99,6 +99,10 @@ export class Agent extends EventEmitter<AgentEvents> {
   private readonly settling = new Set<Promise<void>>();
   /** Tasks this profile may not claim (NOT_ELIGIBLE), until when. */
   private readonly skip = new Map<string, number>();
+  /** Claims this agent ran (task:token): a retried claim of a held task answers with the same token. */
+  private readonly ran = new Set<string>();
+  /** The highest log index of this agent's own changes: the node answers `next` only once it applied it. */
+  private seen = 0;
   private readonly halt = new AbortController();
   private stopping = false;
   private filling = false;
@@ -196,7 +200,7 @@ export class Agent extends EventEmitter<AgentEvents> {
             break;
           }
           const now = Date.now();
-          const list = (await this.opts.api.next(this.opts.profile, this.halt.signal)).filter(
+          const list = (await this.opts.api.next(this.opts.profile, this.seen, this.halt.signal)).filter(
             (t) => !this.running.has(t.id) && (this.skip.get(t.id) ?? 0) < now,
           );
           if (!list.length) break;
@@ -207,6 +211,10 @@ export class Agent extends EventEmitter<AgentEvents> {
             const grant = await this.claim(t);
             if (grant === 'raced') raced = true;
             else if (grant) {
+              this.note(grant.index);
+              const key = `${grant.task.id}:${grant.token}`;
+              if (this.ran.has(key)) continue; // this claim was run already (and is being settled)
+              this.remember(key);
               claimed = true;
               this.start(grant);
             }
@@ -222,6 +230,15 @@ export class Agent extends EventEmitter<AgentEvents> {
     } finally {
       this.filling = false;
     }
+  }
+
+  private note(index: number): void {
+    if (index > this.seen) this.seen = index;
+  }
+
+  private remember(key: string): void {
+    this.ran.add(key);
+    if (this.ran.size > 10_000) this.ran.delete(this.ran.values().next().value as string);
   }
 
   private async claim(t: Task): Promise<ClaimGrant | 'raced' | undefined> {
@@ -360,9 +377,10 @@ export class Agent extends EventEmitter<AgentEvents> {
             const completed = await this.retrying('complete the task', task.id, () =>
               this.opts.api.complete(task.id, token, agent, clean, signal),
             );
+            this.note(completed.index);
             this.backoff = 0;
-            this.log.info('completed', { task: task.id, result: completed.result, bytes: result.bytes });
-            return done('completed', { result: completed.result });
+            this.log.info('completed', { task: task.id, result: completed.task.result, bytes: result.bytes });
+            return done('completed', { result: completed.task.result });
           } catch (err) {
             if (LOST_CODES.has(codeOf(err))) throw err;
             failure = { kind: 'failed', reason: `the result could not be written: ${describeError(err)}` };
@@ -372,9 +390,10 @@ export class Agent extends EventEmitter<AgentEvents> {
       const f = failure as { kind: FailureKind; reason: string };
       const requeue = f.kind === 'unreachable' || f.kind === 'cancelled';
       const reason = f.kind === 'cancelled' ? AGENT_STOPPED : await this.clean(f.reason, 'failure', task.id, signal);
-      await this.retrying('fail the task', task.id, () =>
+      const failed = await this.retrying('fail the task', task.id, () =>
         this.opts.api.fail(task.id, token, agent, reason.slice(0, 2000), requeue, signal),
       );
+      this.note(failed.index);
       if (f.kind === 'unreachable') this.pause(reason);
       this.log.warn(requeue ? 'gave the task back' : 'failed', { task: task.id, reason });
       return done(requeue ? 'given_back' : 'failed', { reason });

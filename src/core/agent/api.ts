@@ -14,6 +14,12 @@ export interface AgentProfile {
   capabilities: string[];
 }
 
+/** A committed change: the task as it is now and the log index it was committed at. */
+export interface Change {
+  task: Task;
+  index: number;
+}
+
 export interface ClaimGrant {
   task: Task;
   token: string;
@@ -36,7 +42,8 @@ export interface Announcement {
 }
 
 export interface AgentApi extends ContextReader {
-  next(profile: AgentProfile, signal: AbortSignal): Promise<Task[]>;
+  /** Claimable tasks, answered once the node applied the log up to `after` (the agent's last change). */
+  next(profile: AgentProfile, after: number, signal: AbortSignal): Promise<Task[]>;
   claim(id: string, profile: AgentProfile, signal: AbortSignal): Promise<ClaimGrant>;
   renew(id: string, token: string, agent: string, signal: AbortSignal): Promise<unknown>;
   progress(
@@ -47,8 +54,15 @@ export interface AgentApi extends ContextReader {
     signal: AbortSignal,
   ): Promise<unknown>;
   /** Writes the result decision (through the node) and completes the task with its address. */
-  complete(id: string, token: string, agent: string, content: string, signal: AbortSignal): Promise<Task>;
-  fail(id: string, token: string, agent: string, reason: string, requeue: boolean, signal: AbortSignal): Promise<Task>;
+  complete(id: string, token: string, agent: string, content: string, signal: AbortSignal): Promise<Change>;
+  fail(
+    id: string,
+    token: string,
+    agent: string,
+    reason: string,
+    requeue: boolean,
+    signal: AbortSignal,
+  ): Promise<Change>;
   watch(signal: AbortSignal): AsyncIterable<WatchEvent | { watching: string }>;
   redact(
     text: string,
@@ -68,8 +82,8 @@ export class NodeAgentApi implements AgentApi {
     this.client = client;
   }
 
-  next(p: AgentProfile, signal: AbortSignal): Promise<Task[]> {
-    const q = new URLSearchParams({ as: p.name, role: p.role });
+  next(p: AgentProfile, after: number, signal: AbortSignal): Promise<Task[]> {
+    const q = new URLSearchParams({ as: p.name, role: p.role, after: String(after) });
     if (p.expertise.length) q.set('expertise', p.expertise.join(','));
     if (p.capabilities.length) q.set('capability', p.capabilities.join(','));
     return this.client.call<Task[]>('GET', `/v1/tasks/next?${q}`, undefined, signal);
@@ -98,21 +112,21 @@ export class NodeAgentApi implements AgentApi {
     return this.client.call('POST', '/v1/tasks/progress', { id, token, as: agent, ...report }, signal);
   }
 
-  async complete(id: string, token: string, agent: string, content: string, signal: AbortSignal): Promise<Task> {
+  complete(id: string, token: string, agent: string, content: string, signal: AbortSignal): Promise<Change> {
     const body = { id, token, as: agent, content: Buffer.from(content, 'utf8').toString('base64') };
-    return (await this.client.call<{ task: Task }>('POST', '/v1/tasks/complete', body, signal)).task;
+    return this.client.call<Change>('POST', '/v1/tasks/complete', body, signal);
   }
 
-  async fail(
+  fail(
     id: string,
     token: string,
     agent: string,
     reason: string,
     requeue: boolean,
     signal: AbortSignal,
-  ): Promise<Task> {
+  ): Promise<Change> {
     const body = { id, token, as: agent, reason, requeue };
-    return (await this.client.call<{ task: Task }>('POST', '/v1/tasks/fail', body, signal)).task;
+    return this.client.call<Change>('POST', '/v1/tasks/fail', body, signal);
   }
 
   watch(signal: AbortSignal): AsyncIterable<WatchEvent | { watching: string }> {
