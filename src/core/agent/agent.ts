@@ -54,6 +54,8 @@ export interface AgentSummary {
 }
 
 export interface AgentEvents {
+  /** A claim attempt ended (ms: its round trip through the node and the leader). */
+  claim: [{ id: string; ms: number; outcome: 'won' | 'raced' | 'refused' }];
   claimed: [{ task: Task; at: number }];
   /** The provider started: claim-to-start is `at - claimedAt`. */
   started: [{ task: Task; claimedAt: number; at: number }];
@@ -81,11 +83,29 @@ const RACE_CODES = new Set(['ALREADY_CLAIMED', 'INVALID_STATE', 'BLOCKED', 'CLAI
 const LOST_CODES = new Set(['CLAIM_EXPIRED', 'NOT_OWNER', 'INVALID_STATE', 'NO_TASK']);
 const MAX_BACKOFF_MS = 60_000;
 const LOG_FLUSH_MS = 250;
+const LOAD_REPORT_MS = 1000;
 /** Tries to complete or fail a task through the node, 1 s and 2 s apart. */
 const SETTLE_ATTEMPTS = 3;
 const SETTLE_RETRY_MS = 1000;
 
 const codeOf = (err: unknown): string => (err instanceof ChorusError ? err.code : '');
+
+/** Candidates taken from the head of the list in a random order (same priority only). */
+const SPREAD = 8;
+
+/**
+ * The claimable tasks in the order to try them: best first (priority, then age), except that the first
+ * few of the best priority are tried in a random order — agents that look for work at the same moment
+ * then mostly claim different tasks instead of racing for the oldest one (a lost race costs a commit).
+ */
+export function spread(list: Task[], random: () => number = Math.random): Task[] {
+  const head = list.slice(0, SPREAD).filter((t) => t.priority === list[0]?.priority);
+  for (let i = head.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [head[i], head[j]] = [head[j] as Task, head[i] as Task];
+  }
+  return [...head, ...list.slice(head.length)];
+}
 
 /** The reason the agent gives back a task it stops working on. */
 export const AGENT_STOPPED = 'agent stopped';
@@ -141,6 +161,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     clearInterval(poll);
     await this.stop();
     this.halt.abort();
+    clearTimeout(this.loadTimer);
     await Promise.allSettled(background);
     return { ...this.summary };
   }
@@ -206,11 +227,13 @@ export class Agent extends EventEmitter<AgentEvents> {
           if (!list.length) break;
           let claimed = false;
           let raced = false;
-          for (const t of list) {
+          for (const t of spread(list)) {
             if (this.free() <= 0 || this.stopping) break;
             const grant = await this.claim(t);
-            if (grant === 'raced') raced = true;
-            else if (grant) {
+            if (grant === 'raced') {
+              raced = true; // the list is stale: ask again rather than race for the next one
+              break;
+            } else if (grant) {
               this.note(grant.index);
               const key = `${grant.task.id}:${grant.token}`;
               if (this.ran.has(key)) continue; // this claim was run already (and is being settled)
@@ -242,11 +265,21 @@ export class Agent extends EventEmitter<AgentEvents> {
   }
 
   private async claim(t: Task): Promise<ClaimGrant | 'raced' | undefined> {
+    const t0 = performance.now();
+    const report = (outcome: 'won' | 'raced' | 'refused'): void => {
+      this.emit('claim', { id: t.id, ms: performance.now() - t0, outcome });
+    };
     try {
-      return await this.opts.api.claim(t.id, this.opts.profile, this.halt.signal);
+      const grant = await this.opts.api.claim(t.id, this.opts.profile, this.halt.signal);
+      report('won');
+      return grant;
     } catch (err) {
       const code = codeOf(err);
-      if (RACE_CODES.has(code)) return 'raced'; // another agent was first: normal
+      if (RACE_CODES.has(code)) {
+        report('raced'); // another agent was first: normal
+        return 'raced';
+      }
+      report('refused');
       if (code === 'NOT_ELIGIBLE') {
         this.skip.set(t.id, Date.now() + 30_000);
         return undefined;
@@ -503,23 +536,17 @@ export class Agent extends EventEmitter<AgentEvents> {
 
   // ---- what the node tells about this agent ---------------------------------------------------------
 
-  private loadSending = false;
-  private loadAgain = false;
+  private loadTimer: NodeJS.Timeout | undefined;
 
-  /** Tells the node how many tasks run (its availability broadcast); coalesced. */
+  /** Tells the node how many tasks run (its availability broadcast), at most once a second. */
   private reportLoad(): void {
-    if (this.loadSending) {
-      this.loadAgain = true;
-      return;
-    }
-    this.loadSending = true;
-    void (async () => {
-      do {
-        this.loadAgain = false;
-        await this.opts.api.load(this.opts.profile.name, this.running.size, AbortSignal.timeout(5000)).catch(() => {}); // not announced (yet): the announcement carries no load
-      } while (this.loadAgain);
-      this.loadSending = false;
-    })();
+    if (this.loadTimer || this.halt.signal.aborted) return;
+    this.loadTimer = setTimeout(() => {
+      this.loadTimer = undefined;
+      if (this.halt.signal.aborted) return;
+      // not announced (yet): the announcement itself carries no load
+      void this.opts.api.load(this.opts.profile.name, this.running.size, AbortSignal.timeout(5000)).catch(() => {});
+    }, LOAD_REPORT_MS);
   }
 
   /** Holds the COOEE announcement open (re-opened when the node restarts) until the agent stops. */
