@@ -11,7 +11,8 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { PeerView } from '../../src/core/node/node.ts';
 import type { Task } from '../../src/core/tasks/model.ts';
-import { ChorusProcess, cleanup, Daemon, freePort, tempDir, until } from '../helpers/daemon.ts';
+import type { BenchAgentsResult } from '../../src/commands/bench/agents.ts';
+import { chorus, ChorusProcess, cleanup, Daemon, freePort, tempDir, until } from '../helpers/daemon.ts';
 import { script } from '../helpers/agent.ts';
 
 const idOf = (d: Daemon): string => /peerId=(\S+)/.exec(d.stderr)?.[1] ?? '';
@@ -239,5 +240,34 @@ describe('agents on 3 processes of the binary', () => {
     const t = await show(c, interrupted.id);
     assert.equal(t.state, 'open');
     assert.equal(t.lastFailure, 'agent stopped');
+  });
+});
+
+describe('chorus bench agents on the binary', () => {
+  after(cleanup);
+
+  test('a small run: every task done exactly once, figures reported; a breached gate exits 3', async () => {
+    const r = await chorus(
+      [
+        'bench',
+        'agents',
+        ...['--tasks', '12', '--agents', '3', '--min-ms', '20', '--max-ms', '60'],
+        ...['--slo-claim-start', '60s', '--slo-idle', '60s', '--slo-ratio', '1.0001', '--json'],
+      ],
+      120_000,
+    );
+    assert.equal(r.code, 3, r.stderr);
+    assert.match(r.stderr, /SLO breached: total .* the ideal \(> 1\.0001×\)/);
+    // the report, then (exit 3 with --json) the error object on its own line
+    const report = JSON.parse(r.stdout.slice(0, r.stdout.lastIndexOf('\n{"error"'))) as BenchAgentsResult;
+    assert.equal(report.figures.completedOnce, 12);
+    assert.deepEqual([report.figures.ranTwice, report.figures.notCompleted], [[], []]);
+    assert.equal(report.figures.claims.won, 12);
+    assert.ok(report.figures.ratio > 1);
+    assert.equal(
+      report.figures.perAgent.reduce((n, a) => n + a.tasks, 0),
+      12,
+    );
+    assert.deepEqual(report.slo.breached.length, 1);
   });
 });
