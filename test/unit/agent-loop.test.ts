@@ -106,6 +106,29 @@ describe('agent loop', () => {
     assert.ok(lines.some((l) => /giving a task back task=t-2/.test(l)));
   });
 
+  test('stopping: a provider that ends badly meanwhile (signalled with the agent) gives the task back', async () => {
+    const killed = Promise.withResolvers<never>();
+    const running = Promise.withResolvers<void>();
+    const provider: Provider = {
+      name: 'stub',
+      check: async () => {},
+      run: () => {
+        running.resolve();
+        return killed.promise;
+      },
+    };
+    const api = new FakeApi(open(1));
+    const { logger } = keptLogger();
+    const agent = new Agent(agentOptions(api, provider, logger, { gracePeriodMs: 5000 }));
+    const run = start(agent);
+    await running.promise;
+    const stopping = run.stop();
+    // a service manager signalled the provider's process too: it exits on its own, within the grace
+    killed.reject(new ProviderError('failed', 'exec claude was killed by SIGTERM'));
+    assert.deepEqual(await stopping, { completed: 0, failed: 0, givenBack: 1, lost: 0 });
+    assert.deepEqual(api.calls.find((c) => c.op === 'fail')?.body, { reason: AGENT_STOPPED, requeue: true });
+  });
+
   test('the per-task timeout fails the task (counted), and the next one is taken', async () => {
     const api = new FakeApi(open(2));
     const { logger } = keptLogger();

@@ -357,6 +357,9 @@ export class Agent extends EventEmitter<AgentEvents> {
           : job.ctl.signal.aborted
             ? { kind: 'cancelled', reason: AGENT_STOPPED }
             : { kind: 'unreachable', reason: `the agent could not run the task: ${describeError(err)}` };
+      // while stopping, a provider that ended badly may have been stopped with us (a service manager
+      // signals the whole group): the task is given back, not counted against it
+      if (this.stopping && failure.kind === 'failed') failure = { kind: 'cancelled', reason: AGENT_STOPPED };
     } finally {
       clearTimeout(timer);
       this.running.delete(task.id);

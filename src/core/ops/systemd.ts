@@ -58,6 +58,7 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
 TimeoutStopSec=15s
+KillMode=mixed
 Environment=NO_COLOR=1
 LimitNOFILE=65536
 ${stateDir ? `StateDirectory=${stateDir}\nStateDirectoryMode=0700\n` : ''}UMask=0077
