@@ -21,7 +21,7 @@ export function renderBenchAgents(r: BenchAgentsResult, term: TerminalFacts): st
       term.color,
     ),
     `total ${(f.durationMs / 1000).toFixed(2)} s for ${(f.idealMs / 1000).toFixed(2)} s ideal (sum of work / agents): ${f.ratio.toFixed(3)}×`,
-    `claims: ${f.claims.won} won, ${f.claims.raced} lost to another agent`,
+    `claims: ${f.claims.won} won, ${f.claims.raced} lost to another agent; the ${p.tasks} tasks were created in ${(r.createdMs / 1000).toFixed(2)} s (8 at a time)`,
     `idle while work waited: ${ms(f.idle.totalMs)} ms in ${f.idle.gaps} gap(s), longest ${ms(f.idle.maxGapMs)} ms`,
     `done exactly once: ${f.completedOnce} of ${f.tasks}${f.ranTwice.length ? `; ran twice: ${f.ranTwice.join(', ')}` : ''}${f.notCompleted.length ? `; not completed: ${f.notCompleted.join(', ')}` : ''}`,
     ...per,
