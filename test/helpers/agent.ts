@@ -7,6 +7,7 @@ import type { AgentOptions } from '../../src/core/agent/agent.ts';
 import type { AgentApi, Change, ClaimGrant } from '../../src/core/agent/api.ts';
 import type { Provider } from '../../src/core/agent/provider.ts';
 import type { RedactAnswer } from '../../src/core/agent/routes.ts';
+import { ChorusError } from '../../src/core/errors.ts';
 import { createLogger, type Logger } from '../../src/core/log.ts';
 import type { Task } from '../../src/core/tasks/model.ts';
 
@@ -85,7 +86,12 @@ export class FakeApi implements AgentApi {
   private readonly epochs = new Map<string, number>();
   private readonly done = new Set<string>();
 
-  async next(): Promise<Task[]> {
+  /** The log index this node applied (undefined: any); asking for a later one times out, like a node whose log was reset. */
+  applied: number | undefined;
+
+  async next(_p?: unknown, after = 0): Promise<Task[]> {
+    if (this.applied !== undefined && after > this.applied)
+      throw new ChorusError('TIMEOUT', `log index ${after} not applied here`);
     return this.tasks.filter((t) => !this.done.has(t.id) && (this.stale || !this.claimed.has(t.id)));
   }
 

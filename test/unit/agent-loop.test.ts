@@ -59,6 +59,18 @@ describe('agent loop', () => {
     assert.equal(api.calls.filter((c) => c.op === 'complete').length, 1);
   });
 
+  test('a node that restarted with another log: the agent stops asking for its old index and goes on', async () => {
+    const api = new FakeApi(open(1));
+    const { logger } = keptLogger();
+    const agent = new Agent(agentOptions(api, exec('echo ok'), logger, { pollMs: 50 }));
+    const run = start(agent);
+    await api.called('complete', 't-1'); // the agent has seen index 2
+    api.applied = 0;
+    api.tasks.push(fixtureTask({ id: 't-2', state: 'open' }));
+    await api.called('complete', 't-2');
+    await run.stop();
+  });
+
   test('progress reports: bytes, the last line and a percent; they renew the claim', async () => {
     const api = new FakeApi(open(1));
     const { logger } = keptLogger();

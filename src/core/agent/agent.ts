@@ -246,6 +246,8 @@ export class Agent extends EventEmitter<AgentEvents> {
         }
       } while (this.again && !this.stopping);
     } catch (err) {
+      // the node may have restarted with another log: stop asking it for an index it may never reach
+      this.seen = 0;
       if (!this.stopping) {
         this.log.warn('could not look for work; retrying', { error: describeError(err) });
         this.retryIn(1000);
