@@ -129,8 +129,12 @@ export class FakeApi implements AgentApi {
     return { task: { ...task, state: 'completed', result: `ucxl://a:r@p:${id}/*~1/result.md` }, index: 2 };
   }
 
+  /** A node that takes failures but never answers them. */
+  failHangs = false;
+
   async fail(id: string, _t: string, _a: string, reason: string, requeue: boolean): Promise<Change> {
     this.calls.push({ op: 'fail', id, body: { reason, requeue } });
+    if (this.failHangs) await new Promise(() => {});
     this.claimed.delete(id);
     return { task: { ...(this.tasks.find((t) => t.id === id) as Task), state: 'open' }, index: 2 };
   }

@@ -6,7 +6,7 @@
 import assert from 'node:assert/strict';
 import { existsSync, readdirSync } from 'node:fs';
 import { describe, test } from 'node:test';
-import { Agent, AGENT_STOPPED } from '../../src/core/agent/agent.ts';
+import { Agent, AGENT_STOPPED, SETTLE_ON_STOP_MS } from '../../src/core/agent/agent.ts';
 import { ExecProvider } from '../../src/core/agent/exec.ts';
 import { ProviderError, type Provider } from '../../src/core/agent/provider.ts';
 import { ChorusError } from '../../src/core/errors.ts';
@@ -139,6 +139,23 @@ describe('agent loop', () => {
     killed.reject(new ProviderError('failed', 'exec claude was killed by SIGTERM'));
     assert.deepEqual(await stopping, { completed: 0, failed: 0, givenBack: 1, lost: 0 });
     assert.deepEqual(api.calls.find((c) => c.op === 'fail')?.body, { reason: AGENT_STOPPED, requeue: true });
+  });
+
+  test('stopping: a node that never answers cannot hold the stop past the grace period and the settle limit', async () => {
+    const api = new FakeApi(open(1));
+    api.failHangs = true;
+    const { logger, lines } = keptLogger();
+    const agent = new Agent(agentOptions(api, exec('sleep 30'), logger, { gracePeriodMs: 200 }));
+    const started = nextEvent(agent, 'started');
+    const run = start(agent);
+    await started;
+    const t0 = performance.now();
+    await run.stop();
+    const took = performance.now() - t0;
+    assert.ok(took < 200 + SETTLE_ON_STOP_MS + 2000, `stopped after ${Math.round(took)} ms`);
+    assert.ok(took >= SETTLE_ON_STOP_MS, 'it did wait for the node');
+    await api.called('fail', 't-1');
+    assert.ok(lines.some((l) => /stopped before every task was settled/.test(l)));
   });
 
   test('the per-task timeout fails the task (counted), and the next one is taken', async () => {

@@ -87,6 +87,8 @@ const LOAD_REPORT_MS = 1000;
 /** Tries to complete or fail a task through the node, 1 s and 2 s apart. */
 const SETTLE_ATTEMPTS = 3;
 const SETTLE_RETRY_MS = 1000;
+/** After the grace period, how long a stop waits for tasks to be completed or given back through the node. */
+export const SETTLE_ON_STOP_MS = 5000;
 
 const codeOf = (err: unknown): string => (err instanceof ChorusError ? err.code : '');
 
@@ -124,6 +126,8 @@ export class Agent extends EventEmitter<AgentEvents> {
   /** The highest log index of this agent's own changes: the node answers `next` only once it applied it. */
   private seen = 0;
   private readonly halt = new AbortController();
+  /** The claim renewals of tasks not settled yet. */
+  private readonly renewers = new Set<NodeJS.Timeout>();
   private stopping = false;
   private filling = false;
   private again = false;
@@ -185,7 +189,16 @@ export class Agent extends EventEmitter<AgentEvents> {
         job.ctl.abort(new ChorusError('AGENT_STOPPED', AGENT_STOPPED));
       }
     }
-    while (this.settling.size) await Promise.allSettled([...this.settling]);
+    // completing or giving back what ran goes through the node; a node that does not answer cannot hold the
+    // stop for long: those tasks reopen when their claims lapse
+    const limit = delay(SETTLE_ON_STOP_MS, undefined, { ref: false }).then(() => 'late' as const);
+    while (this.settling.size) {
+      if ((await Promise.race([Promise.allSettled([...this.settling]), limit])) === 'late') {
+        this.log.warn('stopped before every task was settled; their claims lapse', { tasks: this.settling.size });
+        for (const r of this.renewers) clearInterval(r);
+        break;
+      }
+    }
   }
 
   // ---- finding work ---------------------------------------------------------------------------------
@@ -324,6 +337,7 @@ export class Agent extends EventEmitter<AgentEvents> {
     const ttl = job.grant.task.claim?.ttlMs ?? 30_000;
     const tick = Math.max(100, Math.min(this.opts.progressIntervalMs, Math.floor(ttl / 3)));
     const renewer = setInterval(() => void this.keepAlive(job), tick);
+    this.renewers.add(renewer);
     const logs = this.logSink(task.id);
     let dir: string | undefined;
     let result: ProviderResult | undefined;
@@ -375,6 +389,7 @@ export class Agent extends EventEmitter<AgentEvents> {
       await this.settle(job, result, failure);
     } finally {
       clearInterval(renewer);
+      this.renewers.delete(renewer);
       if (dir && !this.opts.keep) await rm(dir, { recursive: true, force: true }).catch(() => {});
     }
   }

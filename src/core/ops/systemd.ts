@@ -57,7 +57,7 @@ ExecStart=${args.map(quote).join(' ')}
 ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
-TimeoutStopSec=15s
+TimeoutStopSec=20s
 KillMode=mixed
 Environment=NO_COLOR=1
 LimitNOFILE=65536
