@@ -179,11 +179,12 @@ export class Agent extends EventEmitter<AgentEvents> {
         tasks: [...this.running.keys()],
         graceMs: this.opts.gracePeriodMs,
       });
-      const grace = AbortSignal.timeout(this.opts.gracePeriodMs);
+      const grace = new AbortController();
       await Promise.race([
         Promise.all([...this.running.values()].map((j) => j.ended)),
-        delay(this.opts.gracePeriodMs, undefined, { signal: grace }).catch(() => {}),
+        delay(this.opts.gracePeriodMs, undefined, { signal: grace.signal }).catch(() => {}),
       ]);
+      grace.abort();
       for (const [id, job] of this.running) {
         this.log.warn('giving a task back', { task: id, reason: AGENT_STOPPED });
         job.ctl.abort(new ChorusError('AGENT_STOPPED', AGENT_STOPPED));
@@ -316,6 +317,8 @@ export class Agent extends EventEmitter<AgentEvents> {
       sending: false,
     };
     this.running.set(grant.task.id, job);
+    // a claim that was answered after the stop began: given back at once
+    if (this.stopping) job.ctl.abort(new ChorusError('AGENT_STOPPED', AGENT_STOPPED));
     this.emit('claimed', { task: grant.task, at: Date.now() });
     this.log.info('claimed', { task: grant.task.id, title: grant.task.title, attempt: grant.task.attempt });
     this.reportLoad();
