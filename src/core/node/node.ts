@@ -355,7 +355,7 @@ async function assemble(
       signer,
       recorder,
       redactor,
-      capabilities: () => config.agent.capabilities.length,
+      capabilities: () => presence.announcement().capabilities.length,
       admit: (peer) => admission.awaitAdmission(peer),
     },
     config.shhh.rules,

@@ -11,6 +11,7 @@ import type { OpsService } from '../ops/service.ts';
 import { proposalRoutes, type ProposalRouteComponents } from '../proposals/routes.ts';
 import { pubsubRoutes } from '../pubsub/routes.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
+import { agentRoutes, type AgentRouteDeps } from '../agent/routes.ts';
 import { taskRoutes } from '../tasks/routes.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { parseAddress } from '../ucxl/address.ts';
@@ -52,6 +53,9 @@ export interface RouteComponents extends DecisionRouteComponents, LogRouteCompon
   pubsub: ChorusPubSub;
   election: ElectionService;
   tasks: TaskService;
+  presence: AgentRouteDeps['presence'];
+  redactor: AgentRouteDeps['redactor'];
+  recorder: { record(kind: string, data: unknown): void };
   ops: OpsService | undefined;
   config: DecisionRouteComponents['config'] & LogRouteComponents['config'] & { agent: { role: string } };
 }
@@ -71,6 +75,7 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
       writeResult: (address, content, roles, signal) =>
         c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
     }),
+    ...agentRoutes({ presence: c.presence, redactor: c.redactor, record: (k, d) => c.recorder.record(k, d) }),
     ...nodeRoutes(node, c),
   };
 }
