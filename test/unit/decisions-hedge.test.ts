@@ -7,13 +7,13 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { MemoryDatastore } from 'datastore-core';
 import type { RoleKeyring } from '../../src/core/crypto/keyring.ts';
 import type { RolePolicy } from '../../src/core/crypto/policy.ts';
-import { encodeRecord, signDecision } from '../../src/core/decisions/record.ts';
 import { DecisionStore } from '../../src/core/decisions/store.ts';
 import type { DirectReplicas } from '../../src/core/dht/direct.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusLibp2p } from '../../src/core/p2p/host.ts';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
 import { parseAddress, subjectKey } from '../../src/core/ucxl/address.ts';
+import { signedRecordBytes } from '../helpers/records.ts';
 
 const address = parseAddress('ucxl://alice:architect@proj:task/*^/adr/1.md');
 const subject = subjectKey(address);
@@ -23,26 +23,7 @@ type Answer = { value?: Uint8Array } | undefined;
 /** A store whose three remote replicas answer through `answer` (peer → its answer, or a promise of one). */
 async function storeWith(answer: (peer: string, signal: AbortSignal) => Promise<Answer>, heard = true) {
   const signer = signerFor(await generateKeyPair('Ed25519'));
-  const versions = new Map<number, Uint8Array>();
-  for (const version of [1, 2]) {
-    const record = signDecision(
-      {
-        v: 1,
-        subject,
-        version,
-        author: signer.author,
-        authorRole: 'architect',
-        timestamp: new Date().toISOString(),
-        contentType: 'text/plain',
-        prevHash: version === 1 ? '' : 'a'.repeat(64),
-        roles: ['developer'],
-        payload: Buffer.from('ciphertext').toString('base64'),
-        size: 10,
-      },
-      signer.sign,
-    );
-    versions.set(version, encodeRecord(record));
-  }
+  const versions = new Map([1, 2].map((v) => [v, signedRecordBytes(signer, subject, v)]));
   const asked: string[] = [];
   const direct = {
     replicaSet: () => ['A', 'B', 'C'],

@@ -4,34 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import {
-  decodeRecord,
-  encodeRecord,
-  signDecision,
-  VerifiedRecords,
-  type ValidationContext,
-} from '../../src/core/decisions/record.ts';
+import { decodeRecord, VerifiedRecords, type ValidationContext } from '../../src/core/decisions/record.ts';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
+import { signedRecordBytes } from '../helpers/records.ts';
 
 async function sampleRecord(version = 1): Promise<{ bytes: Uint8Array; author: string }> {
   const signer = signerFor(await generateKeyPair('Ed25519'));
-  const record = signDecision(
-    {
-      v: 1,
-      subject: 'alice:architect@proj:task/adr/1.md',
-      version,
-      author: signer.author,
-      authorRole: 'architect',
-      timestamp: new Date().toISOString(),
-      contentType: 'text/plain',
-      prevHash: version === 1 ? '' : 'a'.repeat(64),
-      roles: ['developer'],
-      payload: Buffer.from('ciphertext').toString('base64'),
-      size: 10,
-    },
-    signer.sign,
-  );
-  return { bytes: encodeRecord(record), author: signer.author };
+  return { bytes: signedRecordBytes(signer, 'alice:architect@proj:task/adr/1.md', version), author: signer.author };
 }
 
 function context(admitted: Set<string>): ValidationContext & { verifications: number } {
