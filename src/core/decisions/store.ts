@@ -28,6 +28,7 @@ import {
 import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
+import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate } from './replicate.ts';
 import {
   compareRecords,
@@ -80,27 +81,6 @@ export interface DecisionStoreEvents {
   op: [{ op: 'put' | 'get' | 'resolve' | 'history'; ms: number; ok: boolean; code?: string }];
   /** A write or re-replication of a subject reached `holders` of the `want` required. */
   replication: [{ subject: string; holders: number; want: number }];
-}
-
-/**
- * Recent answer times of replicas: a read that needs one answer asks a second replica only after the
- * first took longer than most answers do (twice the recent p90, at least 2 ms, at most 50 ms).
- */
-class AnswerTimes {
-  private readonly recent: number[] = [];
-  private at = 0;
-
-  note(ms: number): void {
-    if (this.recent.length < 64) this.recent.push(ms);
-    else this.recent[this.at++ % 64] = ms;
-  }
-
-  hedgeAfterMs(): number {
-    if (this.recent.length < 8) return 10;
-    const sorted = [...this.recent].sort((a, b) => a - b);
-    const p90 = sorted[Math.floor(sorted.length * 0.9)] as number;
-    return Math.min(50, Math.max(2, 2 * p90));
-  }
 }
 
 export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
@@ -301,53 +281,23 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (direct) {
       const self = this.opts.libp2p.peerId.toString();
       const replicas = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
-      let failures = 0;
-      const done = await new Promise<boolean>((resolve) => {
-        let next = 0;
-        let pending = 0;
-        let settled = false;
-        let hedge: NodeJS.Timeout | undefined;
-        const finish = (enoughNow: boolean): void => {
-          if (settled) return;
-          settled = true;
-          clearTimeout(hedge);
-          resolve(enoughNow);
-        };
-        const ask = (peer: string): void => {
-          pending++;
-          const started = performance.now();
-          void direct.getFrom(peer, key, AbortSignal.any([signal, stop.signal])).then(async (answer) => {
-            if (!answer) failures++;
-            else {
-              this.replicaRtt.note(performance.now() - started);
-              if (answer.value) {
-                try {
-                  const record = await this.decodeRemote(answer.value);
-                  answered.add(peer);
-                  if (!best || compareRecords(record, best) < 0) best = record;
-                } catch {
-                  // invalid answers never count
-                }
-              }
-            }
-            pending--;
-            if (enough()) finish(true);
-            else if (next < replicas.length)
-              askRest(); // this answer was not enough: ask the others now
-            else if (pending === 0) finish(false);
-          });
-        };
-        const askRest = (): void => {
-          clearTimeout(hedge);
-          if (settled) return;
-          while (next < replicas.length) ask(replicas[next++] as string);
-        };
-        if (replicas.length === 0) return finish(false);
-        if (known === undefined) return askRest(); // several answers needed: ask every replica at once
-        // one answer at the version heard of is enough: ask the closest replica, and the others only when
-        // it falls short or is slower than usual (a hedged request)
-        ask(replicas[next++] as string);
-        if (next < replicas.length) hedge = setTimeout(askRest, this.replicaRtt.hedgeAfterMs());
+      const { done, failures } = await readReplicas({
+        direct,
+        replicas,
+        key,
+        signal: AbortSignal.any([signal, stop.signal]),
+        hedged: known !== undefined,
+        times: this.replicaRtt,
+        enough,
+        onRecord: async (peer, value) => {
+          try {
+            const record = await this.decodeRemote(value);
+            answered.add(peer);
+            if (!best || compareRecords(record, best) < 0) best = record;
+          } catch {
+            // invalid answers never count
+          }
+        },
       });
       if (done) {
         stop.abort();
