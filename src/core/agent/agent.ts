@@ -5,6 +5,8 @@
 // claimable work waits. Everything the provider produced passes the node's SHHH before it is written or
 // logged. An unreachable provider gives the task back and pauses the agent (backoff), never ends it.
 // Stopping: no more claims; running tasks get the grace period, then are given back ("agent stopped").
+// Size: one loop whose look-claim-work-settle-stop paths share the slots, the stop state and the backoff;
+// the providers, prompts, persona and node API are their own modules.
 import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';

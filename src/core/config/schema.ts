@@ -1,5 +1,6 @@
 // The configuration schema: every key chorus understands, its type, default, environment variable,
 // whether SIGHUP reloads it, and its documentation. docs/config.md is generated from this file.
+// Size: a flat table of keys, one entry each (it grows by one entry per key).
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
