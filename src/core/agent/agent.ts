@@ -67,6 +67,8 @@ export interface AgentEvents {
   settled: [{ id: string; outcome: Outcome; at: number; reason?: string; result?: string }];
   /** No more work is taken for a while: the provider could not be reached. */
   backoff: [{ ms: number; reason: string }];
+  /** The node's task stream is followed (again): a task that opens from now on wakes the agent at once. */
+  watching: [];
 }
 
 interface Job {
@@ -597,9 +599,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     while (!this.halt.signal.aborted) {
       try {
         for await (const e of this.opts.api.watch(this.halt.signal)) {
-          if ('watching' in e)
+          if ('watching' in e) {
             this.poke(); // (re)connected: whatever opened meanwhile
-          else if (e.kind === 'transition' && e.to === 'open') this.poke();
+            this.emit('watching');
+          } else if (e.kind === 'transition' && e.to === 'open') this.poke();
         }
       } catch (err) {
         this.log.debug('watch interrupted', { error: describeError(err) });
