@@ -2,6 +2,8 @@
 // replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
 // the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
 // (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
+// Size: the read and the write paths share the version rules, the local copy and the hints, and read best
+// together; what could stand apart (re-replication, pacing, replication writes, records) already does.
 import { EventEmitter } from 'node:events';
 import type { Datastore } from 'interface-datastore';
 import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
