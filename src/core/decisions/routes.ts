@@ -68,11 +68,15 @@ export async function putDecision(
   req: PutRequest,
   signal?: AbortSignal,
 ): Promise<PutReceipt> {
-  const receipt = await node.decisions.put(requireDecisionPath(parseAddress(req.address), req.address), Buffer.from(req.content, 'base64'), {
-    contentType: req.contentType,
-    roles: req.roles,
-    signal,
-  });
+  const receipt = await node.decisions.put(
+    requireDecisionPath(parseAddress(req.address), req.address),
+    Buffer.from(req.content, 'base64'),
+    {
+      contentType: req.contentType,
+      roles: req.roles,
+      signal,
+    },
+  );
   if (req.announce) {
     await node.pubsub.publish(
       'DeliverableReady',
