@@ -374,7 +374,8 @@ export const configSchema = z.strictObject({
   dht: z
     .strictObject({
       replication: key(z.number().int().min(3).max(5).default(3), {
-        description: 'Peers that must confirm storing each decision record (3–5); a PUT with fewer fails (a lone node — the only voter of its cluster, connected to nobody — keeps its decisions on itself).',
+        description:
+          'Peers that must confirm storing each decision record (3–5); a PUT with fewer fails (a lone node — the only voter of its cluster, connected to nobody — keeps its decisions on itself).',
         env: 'CHORUS_REPLICATION',
       }),
       republishIntervalMs: key(z.number().int().min(1000).default(3_600_000), {
