@@ -1,12 +1,10 @@
 // Persistent request/response channels (src/core/p2p/rpc.ts) between real libp2p hosts: many requests
 // on one stream answered out of order, remote errors, deadlines, a bounded number in flight, a broken
-// channel reopened by the next request, the fallback for peers without the channel protocol — and
-// yamux's receive-window updates only after half the window (src/core/p2p/yamux-window.ts).
+// channel reopened by the next request, and the fallback for peers without the channel protocol.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import type { Stream } from '@libp2p/interface';
 import { RemoteError, RpcClient, serveChannel, type RpcHandler } from '../../src/core/p2p/rpc.ts';
-import { readAll } from '../../src/core/p2p/streams.ts';
 import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
 
 const PROTOCOL = '/chorus/test/rpc/1.0.0';
@@ -144,40 +142,5 @@ describe('rpc channels', () => {
     await assert.rejects(c.request(to(), { big: 'x'.repeat(100 * 1024) }, AbortSignal.timeout(5000)));
     assert.equal(served[0]?.status, 'aborted');
     c.stop();
-  });
-});
-
-describe('yamux receive windows', () => {
-  let a: PlainHost;
-  let b: PlainHost;
-  const PROTO = '/chorus/test/window/1.0.0';
-  let received: Promise<Buffer> = Promise.resolve(Buffer.alloc(0));
-
-  before(async () => {
-    [a, b] = (await plainHosts(2)) as [PlainHost, PlainHost];
-    await b.host.handle(PROTO, (stream) => {
-      received = readAll(stream, 8 << 20, AbortSignal.timeout(10_000));
-    });
-    await a.host.dial(b.host.getMultiaddrs()[0]!);
-  });
-  after(() => Promise.all([a.stop(), b.stop()]));
-
-  test('small messages get no window update each; a transfer of many windows still completes', async () => {
-    const stream = await a.host.dialProtocol(b.host.peerId, PROTO);
-    const window = (stream as unknown as { sendWindowCapacity: number }).sendWindowCapacity;
-    for (let i = 0; i < 10; i++) stream.send(Buffer.alloc(1000, i));
-    // the receiver has the 10 KB once it answers a ping on the same connection (frames arrive in order)
-    await a.host.services.ping.ping(b.host.peerId);
-    await new Promise((r) => setTimeout(r, 20));
-    assert.equal(
-      (stream as unknown as { sendWindowCapacity: number }).sendWindowCapacity,
-      window - 10_000,
-      'no window update came back for 10 KB of a 256 KiB window',
-    );
-    const big = Buffer.alloc(3 << 20, 7); // 12 windows: flow control must keep granting credit
-    stream.send(big);
-    await stream.close();
-    const got = await received;
-    assert.equal(got.length, 10_000 + big.length);
   });
 });

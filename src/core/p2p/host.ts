@@ -14,9 +14,6 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
 import { UsageError } from '../errors.ts';
-import { installHalfWindowUpdates } from './yamux-window.ts';
-
-installHalfWindowUpdates();
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
 export type ChorusLibp2p = Libp2p<ChorusServices>;
