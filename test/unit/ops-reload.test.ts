@@ -67,6 +67,20 @@ describe('node.reload', () => {
     assert.equal(receipt.redactions, 1);
   });
 
+  test('event-log retention and the per-peer limit apply on reload (SIGHUP), without a restart', async () => {
+    const [a] = nodes as [ChorusNode];
+    assert.equal(a.eventLog.checkpoint(), undefined, 'nothing was cut yet');
+    const next = structuredClone(a.config);
+    next.eventLog.maxSizeMb = 0.001; // ~1 KiB: the log of a running node is larger
+    next.eventLog.peerRateLimit = 5;
+    const r = await a.reload(next);
+    assert.deepEqual([...r.applied].sort(), ['eventLog.maxSizeMb', 'eventLog.peerRateLimit']);
+    assert.deepEqual(r.restartRequired, []);
+    const cut = await until('retention to cut the log under the new size', () => a.eventLog.checkpoint());
+    assert.ok(cut.seq > 0);
+    assert.equal(a.config.eventLog.maxSizeMb, 0.001);
+  });
+
   test('a config that cannot work is refused whole and changes nothing', async () => {
     const [a] = nodes as [ChorusNode];
     const before = structuredClone(a.config);
