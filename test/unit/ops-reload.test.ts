@@ -34,6 +34,8 @@ describe('node.reload', () => {
 
   test('reloadable keys apply now, restart-only keys are reported and keep their value', async () => {
     const [a, b] = nodes as [ChorusNode, ChorusNode];
+    // the re-announcement is one broadcast: B must be in A's mesh for it (a busy machine forms it late)
+    await waitForMesh(nodes, TOPICS.coordination, 1);
     const next = structuredClone(a.config);
     next.agent.role = 'architect';
     next.agent.expertise = ['rust'];
@@ -62,7 +64,6 @@ describe('node.reload', () => {
       return p?.role === 'architect' && p.capabilities.includes('review');
     });
     // the new SHHH rule applies to what A publishes
-    await waitForMesh(nodes, TOPICS.coordination, 1);
     const receipt = await a.pubsub.publish('TaskAnnouncement', { task_id: 't', note: 'BLUEBIRD-7 ships' });
     assert.equal(receipt.redactions, 1);
   });
