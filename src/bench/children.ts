@@ -2,6 +2,7 @@
 // stop gracefully (SIGTERM, then SIGKILL), and a last-resort kill of everything still running.
 import type { ChildProcess } from 'node:child_process';
 import { spawn } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { describeError } from '../core/errors.ts';
@@ -123,6 +124,21 @@ export function spawnChild(
     },
   };
 }
+
+/** CPU time (user + system, ms) a process used so far, from /proc; 0 when it cannot be read. */
+export function processCpuMs(pid: number | undefined): number {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // fields after the command name (which may contain spaces): state is field 3, utime 14, stime 15
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return ((Number(fields[11]) + Number(fields[12])) * 1000) / CLOCK_TICKS;
+  } catch {
+    return 0;
+  }
+}
+
+/** Linux's USER_HZ: /proc reports CPU time in these ticks. */
+const CLOCK_TICKS = 100;
 
 /** SIGTERM, then SIGKILL after `graceMs`. */
 export async function stopChildren(children: Child[], graceMs: number): Promise<void> {

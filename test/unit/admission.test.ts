@@ -15,7 +15,7 @@ import { validateConfig } from '../../src/core/config/load.ts';
 import { signedBytes } from '../../src/core/canonical.ts';
 import { generateKeyFile, type KeyPair } from '../../src/core/crypto/ed25519.ts';
 import { encodeRecord, latestKey, signDecision } from '../../src/core/decisions/record.ts';
-import { DIRECT_PROTOCOL } from '../../src/core/dht/direct.ts';
+import { DIRECT_PROTOCOL_V1 } from '../../src/core/dht/direct.ts';
 import {
   generateAuthority,
   issueLicense,
@@ -342,7 +342,7 @@ test('a message by an unlicensed author relayed by a licensed peer is rejected',
 });
 
 async function putDirect(via: PlainHost, target: ChorusNode, key: Uint8Array, value: Uint8Array) {
-  const stream = await via.host.dialProtocol(target.libp2p.peerId, DIRECT_PROTOCOL);
+  const stream = await via.host.dialProtocol(target.libp2p.peerId, DIRECT_PROTOCOL_V1);
   stream.send(
     Buffer.from(
       JSON.stringify({

@@ -415,6 +415,37 @@ test('native X25519 stanzas interoperate with age-encryption’s own in both dir
   await assert.rejects(other.decrypt(await byNative.encrypt(message)));
 });
 
+test('native X25519 identity: the stanza it opened last is tried first, and any other place still opens', async () => {
+  const { Encrypter, generateIdentity, identityToRecipient } = await import('age-encryption');
+  const { NativeX25519Identity, NativeX25519Recipient } = await import('../../src/core/crypto/x25519.ts');
+  const mine = await generateIdentity();
+  const others = await Promise.all([generateIdentity(), generateIdentity()]);
+  const recipients = await Promise.all([...others, mine].map((i) => identityToRecipient(i)));
+  const fileFor = async (order: string[]) => {
+    const e = new Encrypter();
+    for (const r of order) e.addRecipient(new NativeX25519Recipient(r));
+    return e.encrypt(new TextEncoder().encode(order.join()));
+  };
+  const { Decrypter } = await import('age-encryption');
+  const identity = new NativeX25519Identity(mine);
+  const open = async (file: Uint8Array) => {
+    const d = new Decrypter();
+    d.addIdentity(identity);
+    return new TextDecoder().decode(await d.decrypt(file));
+  };
+  const last = [recipients[0]!, recipients[1]!, recipients[2]!];
+  const first = [recipients[2]!, recipients[0]!, recipients[1]!];
+  assert.equal(await open(await fileFor(last)), last.join()); // ours at index 2: remembered
+  assert.equal(await open(await fileFor(first)), first.join()); // now at index 0: found anyway
+  assert.equal(await open(await fileFor(last)), last.join());
+  const stranger = new Encrypter();
+  stranger.addRecipient(new NativeX25519Recipient(recipients[0]!));
+  stranger.addRecipient(new NativeX25519Recipient(recipients[1]!));
+  const d = new Decrypter();
+  d.addIdentity(identity);
+  await assert.rejects(d.decrypt(await stranger.encrypt(new Uint8Array(4))));
+});
+
 test('keyring: a scoped keyring writes to every role but reads only its own', async (t) => {
   const dir = await mkdtemp(join(tmpdir(), 'chorus-scoped-'));
   t.after(() => rm(dir, { recursive: true, force: true }));

@@ -13,6 +13,7 @@ import type { ProposalChange } from '../../src/core/proposals/service.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { electionAgreed, FAST_ELECTION, startCluster, stopAll } from '../helpers/cluster.ts';
 import { nextEvent } from '../helpers/events.ts';
+import { until } from '../helpers/poll.ts';
 
 const ROLES = ['architect', 'admin', 'developer'];
 const QUORUM = { count: 2, roles: ['architect', 'admin'] };
@@ -178,6 +179,10 @@ describe('decision voting on a 3-voter cluster of real nodes', () => {
     });
     const voted = await arch.proposals.vote(proposal.id, { vote: 'approve', reason: 'ok' });
     const genuine = voted.votes[0]!;
+    // the vote is committed; the other nodes apply it when the leader's next message carries the commit
+    await until('every node holds the genuine vote', () =>
+      nodes.every((n) => n.proposals.get(proposal.id).votes.length === 1),
+    );
     const ballot: Ballot = {
       proposal: proposal.id,
       vote: 'approve',

@@ -29,6 +29,10 @@ function storeOperations(nodes: ChorusNode[], opts: DhtBenchOptions, project: st
       const got = await nodes[reader]!.decisions.get(addresses[key]!);
       if (got.content.byteLength !== value.byteLength) throw new Error('content mismatch');
     },
+    cpuMs: () => {
+      const u = process.cpuUsage();
+      return (u.user + u.system) / 1000;
+    },
   };
 }
 

@@ -12,6 +12,9 @@ export interface DhtOperations {
   put(writer: number, key: number): Promise<number>;
   /** Reads key `key` on node `reader`; throws when it fails or the content is not what was written. */
   get(reader: number, key: number): Promise<void>;
+  /** CPU time the nodes used so far, in ms (user + system), when it can be read: CPU per operation is less
+   * sensitive to a loaded machine than wall-clock latency. */
+  cpuMs?(): number;
 }
 
 /** The bytes every benchmark decision carries. */
@@ -39,6 +42,7 @@ export async function measure(
   const holders: number[] = [];
   const written = new Set<number>();
   const putStart = performance.now();
+  const putCpu = ops.cpuMs?.();
   let putsDone = 0;
   await mapLimit(
     keys,
@@ -58,6 +62,7 @@ export async function measure(
     opts.signal,
   );
   const putElapsed = performance.now() - putStart;
+  const putCpuMs = putCpu === undefined ? undefined : (ops.cpuMs?.() ?? putCpu) - putCpu;
 
   // GET phase: random keys from random readers that did not write them
   const picks = Array.from({ length: opts.warmup + opts.ops }, () => {
@@ -70,12 +75,15 @@ export async function measure(
   let getOk = 0;
   let getFailed = 0;
   let getsDone = 0;
-  const getStart = { t: 0 };
+  const getStart = { t: 0, cpu: undefined as number | undefined };
   await mapLimit(
     picks,
     opts.concurrency,
     async (p, i) => {
-      if (i === opts.warmup) getStart.t = performance.now();
+      if (i === opts.warmup) {
+        getStart.t = performance.now();
+        getStart.cpu = ops.cpuMs?.();
+      }
       const t = performance.now();
       try {
         await ops.get(p.reader, p.key);
@@ -94,8 +102,20 @@ export async function measure(
     opts.signal,
   );
   const getElapsed = performance.now() - (getStart.t || performance.now());
+  const getCpuMs = getStart.cpu === undefined ? undefined : (ops.cpuMs?.() ?? getStart.cpu) - getStart.cpu;
   return {
-    measurements: { putTimes, putElapsed, getTimes, getOk, getFailed, getElapsed, holders, errors },
+    measurements: {
+      putTimes,
+      putElapsed,
+      putCpuMs,
+      getTimes,
+      getOk,
+      getFailed,
+      getElapsed,
+      getCpuMs,
+      holders,
+      errors,
+    },
     written: [...written],
   };
 }

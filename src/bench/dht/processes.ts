@@ -10,7 +10,7 @@ import { DEFAULT_ROLE_POLICY } from '../../core/crypto/policy.ts';
 import type { PutReceipt } from '../../core/decisions/store.ts';
 import { ChorusError } from '../../core/errors.ts';
 import type { NodeStatus } from '../../core/node/node.ts';
-import { childEnv, devClusterEnv, spawnChild, stopChildren, type Child } from '../children.ts';
+import { childEnv, devClusterEnv, processCpuMs, spawnChild, stopChildren, type Child } from '../children.ts';
 import { benchAddress, benchValue, measure, type DhtOperations } from './measure.ts';
 import { buildReport, type DhtBenchOptions, type DhtBenchReport } from './report.ts';
 
@@ -48,7 +48,7 @@ async function until(
  * AbortSignal.any over a long-lived signal retains every composite and slows each new one; the loop
  * stops taking work once it aborts.)
  */
-function apiOperations(clients: ApiClient[], opts: DhtBenchOptions): DhtOperations {
+function apiOperations(clients: ApiClient[], opts: DhtBenchOptions, children: Child[]): DhtOperations {
   const value = Buffer.from(benchValue(opts.valueSize)).toString('base64');
   const address = (i: number): string => benchAddress('bench', i);
   return {
@@ -68,6 +68,7 @@ function apiOperations(clients: ApiClient[], opts: DhtBenchOptions): DhtOperatio
       );
       if (got.content !== value) throw new Error('content mismatch');
     },
+    cpuMs: () => children.reduce((sum, c) => sum + processCpuMs(c.proc.pid), 0),
   };
 }
 
@@ -122,7 +123,7 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
     );
     const startupMs = performance.now() - t0;
 
-    const { measurements } = await measure(apiOperations(clients, opts), opts);
+    const { measurements } = await measure(apiOperations(clients, opts, children), opts);
     const rss = children.map((c) => rssMb(c.proc.pid));
     return buildReport('processes', opts, {
       ...measurements,

@@ -19,8 +19,9 @@ export interface DhtBenchReport {
   /** Nodes in this process, separate node processes driven through their APIs, or a live cluster. */
   mode: 'in-process' | 'processes' | 'live';
   params: Omit<DhtBenchOptions, 'signal' | 'progress'>;
-  put: Summary & { ok: number; failed: number; throughputPerSec: number };
-  get: Summary & { ok: number; failed: number; successRate: number; throughputPerSec: number };
+  /** cpuMsPerOp: CPU time of the nodes per operation (all nodes together, background work included). */
+  put: Summary & { ok: number; failed: number; throughputPerSec: number; cpuMsPerOp?: number };
+  get: Summary & { ok: number; failed: number; successRate: number; throughputPerSec: number; cpuMsPerOp?: number };
   /** GET latency histogram: upper bound (ms) → count, log-spaced buckets. */
   getHistogram: { leMs: number; count: number }[];
   replication: { min: number; median: number; max: number };
@@ -93,14 +94,20 @@ export function checkSlo(report: DhtBenchReport, p95Ms: number, successPercent: 
 export interface DhtMeasurements {
   putTimes: number[];
   putElapsed: number;
+  putCpuMs?: number;
   getTimes: number[];
   getOk: number;
   getFailed: number;
   getElapsed: number;
+  getCpuMs?: number;
   holders: number[];
   errors: Record<string, number>;
   startupMs: number;
   rssPerNodeMb: number;
+}
+
+function perOp(cpuMs: number | undefined, ops: number): { cpuMsPerOp?: number } {
+  return cpuMs === undefined || ops === 0 ? {} : { cpuMsPerOp: cpuMs / ops };
 }
 
 /** Turns measurements into the report both runners (in-process and --procs) return. */
@@ -122,6 +129,7 @@ export function buildReport(mode: DhtBenchReport['mode'], opts: DhtBenchOptions,
       ok: m.putTimes.length,
       failed: opts.keys - m.putTimes.length,
       throughputPerSec: ratePerSecond(m.putTimes.length, m.putElapsed),
+      ...perOp(m.putCpuMs, opts.keys),
     },
     get: {
       ...summarize(m.getTimes),
@@ -129,6 +137,7 @@ export function buildReport(mode: DhtBenchReport['mode'], opts: DhtBenchOptions,
       failed: m.getFailed,
       successRate: opts.ops ? m.getOk / opts.ops : 0,
       throughputPerSec: ratePerSecond(m.getOk, m.getElapsed),
+      ...perOp(m.getCpuMs, opts.ops),
     },
     getHistogram: histogram(m.getTimes),
     replication: {

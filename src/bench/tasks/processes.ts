@@ -11,7 +11,7 @@ import { ApiClient } from '../../core/api/client.ts';
 import { ChorusError } from '../../core/errors.ts';
 import type { ElectionStatus } from '../../core/election/service.ts';
 import type { Task } from '../../core/tasks/model.ts';
-import { childEnv, devClusterEnv, spawnChild, stopChildren, type Child } from '../children.ts';
+import { childEnv, devClusterEnv, processCpuMs, spawnChild, stopChildren, type Child } from '../children.ts';
 import { ratePerSecond, summarize, type Summary } from '../stats.ts';
 
 export interface TaskBenchOptions {
@@ -32,6 +32,11 @@ export interface TaskBenchReport {
   claimLatencyMs: Summary;
   createLatencyMs: Summary;
   claimFailures: number;
+  /**
+   * CPU time (ms) all node processes used per create + claim pair of phase 1: independent of how busy the
+   * machine is with other work, unlike the latencies.
+   */
+  cpuMsPerClaim: number;
   /** Phase 2: create → claim → progress → complete cycles from `concurrency` workers. */
   throughput: {
     transitions: number;
@@ -39,6 +44,8 @@ export interface TaskBenchReport {
     cycles: number;
     failures: number;
     transitionLatencyMs: Summary;
+    /** CPU time (ms) all node processes used per committed transition. */
+    cpuMsPerTransition: number;
   };
 }
 
@@ -101,7 +108,9 @@ export async function runTaskBench(opts: TaskBenchOptions & TaskBenchCommand): P
       return r;
     };
 
+    const cpuMs = (): number => children.reduce((sum, c) => sum + processCpuMs(c.proc.pid), 0);
     // phase 1: one claim at a time, from a random node
+    const claimCpu0 = cpuMs();
     const createMs: number[] = [];
     const claimMs: number[] = [];
     let claimFailures = 0;
@@ -119,6 +128,8 @@ export async function runTaskBench(opts: TaskBenchOptions & TaskBenchCommand): P
       }
       if (i % 20 === 0) opts.progress?.('claim latency', i, opts.claims);
     }
+
+    const cpuMsPerClaim = (cpuMs() - claimCpu0) / Math.max(1, opts.claims);
 
     // phase 2: concurrent create → claim → progress → complete cycles
     const transitionMs: number[] = [];
@@ -154,8 +165,10 @@ export async function runTaskBench(opts: TaskBenchOptions & TaskBenchCommand): P
       }
     };
     opts.progress?.('throughput', 0, 1);
+    const cpu0 = cpuMs();
     await Promise.all(Array.from({ length: opts.concurrency }, (_, w) => worker(w)));
     const elapsed = performance.now() - start;
+    const cpuMsPerTransition = (cpuMs() - cpu0) / Math.max(1, transitions);
     return {
       setup: {
         procs: opts.procs,
@@ -167,12 +180,14 @@ export async function runTaskBench(opts: TaskBenchOptions & TaskBenchCommand): P
       claimLatencyMs: summarize(claimMs),
       createLatencyMs: summarize(createMs),
       claimFailures,
+      cpuMsPerClaim,
       throughput: {
         transitions,
         perSecond: ratePerSecond(transitions, elapsed),
         cycles,
         failures,
         transitionLatencyMs: summarize(transitionMs),
+        cpuMsPerTransition,
       },
     };
   } finally {

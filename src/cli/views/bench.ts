@@ -6,11 +6,12 @@ import { renderTable } from '../table.ts';
 import type { TerminalFacts } from '../terminal.ts';
 
 const ms = (x: number | null) => (x === null ? '—' : x.toFixed(1));
+const cpu = (x: number | undefined) => (x === undefined ? '—' : x.toFixed(2));
 
 export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: TerminalFacts): string {
   const p = r.params;
   const table = renderTable(
-    ['op', 'samples', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'ops/s'],
+    ['op', 'samples', 'ok', 'failed', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms', 'ops/s', 'CPU ms/op'],
     [
       [
         'PUT',
@@ -23,6 +24,7 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
         ms(r.put.p99),
         ms(r.put.max),
         r.put.throughputPerSec.toFixed(0),
+        cpu(r.put.cpuMsPerOp),
       ],
       [
         'GET',
@@ -35,6 +37,7 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
         ms(r.get.p99),
         ms(r.get.max),
         r.get.throughputPerSec.toFixed(0),
+        cpu(r.get.cpuMsPerOp),
       ],
     ],
     term.color,
@@ -50,7 +53,7 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
     'GET latency:',
     ...histogram,
     `GET success ${(r.get.successRate * 100).toFixed(2)} %   holders per key min ${r.replication.min} / median ${r.replication.median}   errors ${Object.keys(r.errors).length ? JSON.stringify(r.errors) : 'none'}`,
-    `start-up ${(r.startupMs / 1000).toFixed(1)} s, RSS ≈ ${r.rssPerNodeMb.toFixed(1)} MB per node`,
+    `start-up ${(r.startupMs / 1000).toFixed(1)} s, RSS ≈ ${r.rssPerNodeMb.toFixed(1)} MB per node   (CPU ms/op: all nodes' CPU time over the phase, background work included)`,
     ...(r.live
       ? [
           `cleanup: ${r.live.cleanup.tombstoned} key(s) tombstoned${r.live.cleanup.failed ? `, ${r.live.cleanup.failed} FAILED` : ''}`,
@@ -125,8 +128,9 @@ export function renderBenchTasks({ report: r, slo }: BenchTasksResult, term: Ter
     ],
     term.color,
   );
+  const cpu = `CPU of all node processes: ${r.cpuMsPerClaim.toFixed(1)} ms per create + claim, ${r.throughput.cpuMsPerTransition.toFixed(1)} ms per transition`;
   const verdict = slo.breached.length
     ? `SLO breached: ${slo.breached.join('; ')}`
     : `SLO met: claim p95 ≤ ${slo.claimP95Ms} ms, ≥ ${slo.transitionsPerSecond} transitions/s`;
-  return `${head}\n${table}\n${verdict}`;
+  return `${head}\n${table}\n${cpu}\n${verdict}`;
 }

@@ -17,6 +17,19 @@ export class NotARecipientError extends ChorusError {
   }
 }
 
+/** Recipients (public keys) imported once each. */
+const recipientCache = new Map<string, NativeX25519Recipient>();
+
+function nativeRecipient(recipient: string): NativeX25519Recipient {
+  let r = recipientCache.get(recipient);
+  if (!r) {
+    r = new NativeX25519Recipient(recipient);
+    if (recipientCache.size >= 64) recipientCache.delete(recipientCache.keys().next().value as string);
+    recipientCache.set(recipient, r);
+  }
+  return r;
+}
+
 /** Encrypts `plaintext` to every recipient (`age1…`); any one of their identities can decrypt it. */
 export async function encryptForRoles(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
   const unique = [...new Set(recipients)];
@@ -26,7 +39,7 @@ export async function encryptForRoles(plaintext: Uint8Array, recipients: string[
   const encrypter = new Encrypter();
   for (const recipient of unique) {
     try {
-      encrypter.addRecipient(recipient.startsWith('age1') ? new NativeX25519Recipient(recipient) : recipient);
+      encrypter.addRecipient(recipient.startsWith('age1') ? nativeRecipient(recipient) : recipient);
     } catch (err) {
       throw new UsageError(`invalid age recipient "${recipient}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
     }
@@ -49,6 +62,20 @@ class Probe implements Identity {
   }
 }
 
+/** Identities built once per secret key (building one imports the key: ~40 µs per read otherwise). */
+const identityCache = new Map<string, NativeX25519Identity>();
+const MAX_CACHED_IDENTITIES = 32;
+
+function nativeIdentity(secret: string): NativeX25519Identity {
+  let id = identityCache.get(secret);
+  if (!id) {
+    id = new NativeX25519Identity(secret);
+    if (identityCache.size >= MAX_CACHED_IDENTITIES) identityCache.delete(identityCache.keys().next().value as string);
+    identityCache.set(secret, id);
+  }
+  return id;
+}
+
 /**
  * Decrypts an envelope with any of `identities` (`AGE-SECRET-KEY-1…`, e.g. from
  * `RoleKeyring.identitiesFor`). Throws NotARecipientError when none matches, ChorusError
@@ -61,7 +88,7 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   decrypter.addIdentity(head);
   for (const identity of identities) {
     try {
-      decrypter.addIdentity(identity.startsWith('AGE-SECRET-KEY-1') ? new NativeX25519Identity(identity) : identity);
+      decrypter.addIdentity(identity.startsWith('AGE-SECRET-KEY-1') ? nativeIdentity(identity) : identity);
     } catch (err) {
       // never echo the identity: it is a secret key
       throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);

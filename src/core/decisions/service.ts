@@ -14,6 +14,7 @@ import { parseHint, VersionHints } from './hints.ts';
 import { decisionNamespaces } from './namespace.ts';
 import { ProvidePacer } from './provider-pacer.ts';
 import { Republisher } from './republisher.ts';
+import { VerifiedRecords } from './record.ts';
 import { DecisionStore } from './store.ts';
 
 /** Raw topic carrying version hints of decisions ({subject, version, hash}) so reads know what is newest. */
@@ -65,6 +66,8 @@ export class DecisionService {
   constructor(c: DecisionComponents) {
     this.c = c;
     const s = c.settings;
+    // one per node: the store's reads and the DHT validators of this node share what it verified
+    const validation = { ...c.authors, verified: new VerifiedRecords() };
     this.pacer = new ProvidePacer({
       provide: (cid, options) => c.libp2p.services.dht.provide(cid, options),
       timeoutMs: () => this.store.timeoutMs,
@@ -78,7 +81,7 @@ export class DecisionService {
       policy: s.policy,
       role: s.role,
       signer: c.signer,
-      validation: c.authors,
+      validation,
       replication: s.replication,
       logger: c.logger,
       timeoutMs: s.timeoutMs,
@@ -100,7 +103,7 @@ export class DecisionService {
     });
     this.namespaces = c.namespaces.service(
       ...decisionNamespaces({
-        ...c.authors,
+        ...validation,
         datastore: c.datastore,
         hintedVersion: (subject) => this.hints.get(subject),
         newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),

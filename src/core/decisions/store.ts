@@ -30,6 +30,7 @@ import {
 import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
+import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate } from './replicate.ts';
 import {
   compareRecords,
@@ -92,6 +93,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly hints: VersionHints;
   /** Decision voting (absent: every version is current when it is the newest). */
   private votes: VersionVotes | undefined;
+  /** How long replicas take to answer, for hedged reads. */
+  private readonly replicaRtt = new AnswerTimes();
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -292,26 +295,23 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       // not connected to anyone: there is nobody to ask, and a kad-dht walk would only wait out the
       // deadline (a lone node, like the README's first `chorus node --dev`, answers from itself)
       if (replicas.length === 0 && this.opts.libp2p.getPeers().length === 0) return best;
-      let failures = 0;
-      const done = await new Promise<boolean>((resolve) => {
-        let pending = replicas.length;
-        if (pending === 0) resolve(false);
-        for (const peer of replicas) {
-          void direct.getFrom(peer, key, AbortSignal.any([signal, stop.signal])).then(async (answer) => {
-            if (!answer) failures++;
-            else if (answer.value) {
-              try {
-                const record = await this.decodeRemote(answer.value);
-                answered.add(peer);
-                if (!best || compareRecords(record, best) < 0) best = record;
-              } catch {
-                // invalid answers never count
-              }
-            }
-            if (enough()) resolve(true);
-            else if (--pending === 0) resolve(false);
-          });
-        }
+      const { done, failures } = await readReplicas({
+        direct,
+        replicas,
+        key,
+        signal: AbortSignal.any([signal, stop.signal]),
+        hedged: known !== undefined,
+        times: this.replicaRtt,
+        enough,
+        onRecord: async (peer, value) => {
+          try {
+            const record = await this.decodeRemote(value);
+            answered.add(peer);
+            if (!best || compareRecords(record, best) < 0) best = record;
+          } catch {
+            // invalid answers never count
+          }
+        },
       });
       if (done) {
         stop.abort();

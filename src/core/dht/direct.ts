@@ -3,6 +3,8 @@
 // instead of an iterative lookup that walks the network first. Records are stored exactly as kad-dht
 // stores them (same datastore key, record format and validators), so kad-dht GET_VALUE queries find
 // them too; callers fall back to the iterative kad-dht query when the direct path is not enough.
+// Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts); the
+// one-stream-per-request /chorus/kad-direct/1.0.0 is still answered, and used towards peers without 1.1.0.
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -10,11 +12,14 @@ import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
 import type { RecordNamespaces } from './namespaces.ts';
 
-export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.0.0';
+export const DIRECT_PROTOCOL = '/chorus/kad-direct/1.1.0';
+/** The one-stream-per-request protocol of earlier releases, still answered. */
+export const DIRECT_PROTOCOL_V1 = '/chorus/kad-direct/1.0.0';
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface Request {
@@ -53,19 +58,38 @@ export interface DirectOptions {
 export class DirectReplicas {
   private readonly opts: DirectOptions;
   private readonly ids = new Map<string, Buffer>();
+  private readonly rpc: RpcClient;
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
+    this.rpc = new RpcClient({
+      libp2p: opts.libp2p,
+      protocol: DIRECT_PROTOCOL,
+      maxMessage: MAX_MESSAGE,
+      legacy: (peer, req, signal) => this.callV1(peer, req as Request, signal),
+    });
   }
 
   async start(): Promise<void> {
-    await this.opts.libp2p.handle(DIRECT_PROTOCOL, (stream, conn) => this.serve(stream, conn), {
+    this.rpc.start();
+    await this.opts.libp2p.handle(
+      DIRECT_PROTOCOL,
+      (stream, conn) =>
+        serveChannel(stream, conn, (_from, req) => this.answer(req as Request), {
+          maxMessage: MAX_MESSAGE,
+          logger: this.opts.logger,
+        }),
+      { maxInboundStreams: 32 },
+    );
+    await this.opts.libp2p.handle(DIRECT_PROTOCOL_V1, (stream, conn) => this.serveV1(stream, conn), {
       maxInboundStreams: 512,
     });
   }
 
   async stop(): Promise<void> {
+    this.rpc.stop();
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
+    await this.opts.libp2p.unhandle(DIRECT_PROTOCOL_V1);
   }
 
   private kadId(peer: string): Buffer {
@@ -96,21 +120,30 @@ export class DirectReplicas {
     await this.opts.datastore.put(recordDatastoreKey(key), new DhtRecord(key, value, new Date()).serialize());
   }
 
-  private async serve(stream: Stream, _conn: Connection): Promise<void> {
-    let response: Response;
+  /** One request, on either protocol. */
+  private async answer(req: Request): Promise<Response> {
     try {
-      const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 3000);
-      const req = (await readJson(stream, MAX_MESSAGE, deadline)) as Request;
+      if (typeof req?.key !== 'string') return { ok: false, error: 'bad request' };
       const key = Buffer.from(req.key, 'base64');
       if (req.op === 'get') {
         const value = await readLocalRecord(this.opts.datastore, key);
-        response = { ok: true, value: value ? Buffer.from(value).toString('base64') : undefined };
-      } else if (req.op === 'put' && typeof req.value === 'string') {
-        await this.store(key, Buffer.from(req.value, 'base64'));
-        response = { ok: true };
-      } else {
-        response = { ok: false, error: 'bad request' };
+        return { ok: true, value: value ? Buffer.from(value).toString('base64') : undefined };
       }
+      if (req.op === 'put' && typeof req.value === 'string') {
+        await this.store(key, Buffer.from(req.value, 'base64'));
+        return { ok: true };
+      }
+      return { ok: false, error: 'bad request' };
+    } catch (err) {
+      return { ok: false, error: describeError(err) };
+    }
+  }
+
+  private async serveV1(stream: Stream, _conn: Connection): Promise<void> {
+    let response: Response;
+    try {
+      const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 3000);
+      response = await this.answer((await readJson(stream, MAX_MESSAGE, deadline)) as Request);
     } catch (err) {
       response = { ok: false, error: describeError(err) };
     }
@@ -124,8 +157,13 @@ export class DirectReplicas {
 
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
     const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]);
-    const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL, { signal: deadline });
-    return (await requestJson(stream, req, MAX_MESSAGE, deadline)) as Response;
+    return (await this.rpc.request(peer, req, deadline)) as Response;
+  }
+
+  /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */
+  private async callV1(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
+    const stream = await this.opts.libp2p.dialProtocol(peerIdFromString(peer), DIRECT_PROTOCOL_V1, { signal });
+    return (await requestJson(stream, req, MAX_MESSAGE, signal)) as Response;
   }
 
   /** Stores a record on a peer; resolves true when the peer validated and stored it. */
