@@ -1,7 +1,7 @@
 // The node assembly: the one place where a daemon's services are composed, started in order through
 // one lifecycle and stopped in reverse — stores (identity, event log, lease, keyring, DHT datastore) →
 // network core (assembly.ts: host, admission, pubsub, receipts) → presence → replicas → decisions →
-// probe records → bootstrap join and mDNS dialling → control API → ops → election. Each service takes
+// probe records → bootstrap join and mDNS dialling → control API (with the portal's gate) → ops → election. Each service takes
 // the narrow part of the components bag it uses; ChorusNode is the facade callers and tests hold.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { ApiServer } from '../api/server.ts';
@@ -15,6 +15,7 @@ import { DirectReplicas } from '../dht/direct.ts';
 import { RecordNamespaces } from '../dht/namespaces.ts';
 import { ElectionService } from '../election/service.ts';
 import { EventLog, retentionPolicy } from '../eventlog/eventlog.ts';
+import { HapPortal } from '../hap/portal.ts';
 import { peerRateLimit } from '../eventlog/ratelimit.ts';
 import type { Admission } from '../license/admission.ts';
 import { LeaseKeeper } from '../license/lease.ts';
@@ -395,6 +396,7 @@ async function assemble(
     joiner,
     election,
     tasks,
+    hap: new HapPortal({ tcp: () => c.api?.tcpAddress }),
     api: undefined,
     ops: undefined,
   };
@@ -411,6 +413,7 @@ async function assemble(
         routes: controlRoutes(queries, c),
         logger: logger.child('api'),
         tcp: { host: config.api.tcpHost, port: config.api.tcpPort, allowRemote: config.api.allowRemote },
+        gate: c.hap.gate,
       }),
     );
   }

@@ -1,13 +1,15 @@
 // The control API's routes, composed in one place: the node's own group (status, peers, license) and
-// the group each feature folder contributes (pubsub, decisions, election, tasks, event log, ops). A new
-// feature adds its group here, from its own folder's routes.ts.
+// the group each feature folder contributes (pubsub, decisions, election, tasks, event log, ops, the
+// portal). A new feature adds its group here, from its own folder's routes.ts.
 import type { Route } from '../api/server.ts';
 import { decisionRoutes, type DecisionRouteComponents } from '../decisions/routes.ts';
 import { electionRoutes } from '../election/routes.ts';
 import type { ElectionService } from '../election/service.ts';
+import { hapRoutes, type HapRouteComponents } from '../hap/routes.ts';
 import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import type { OpsService } from '../ops/service.ts';
+import { ClientTopics } from '../pubsub/client-topics.ts';
 import { pubsubRoutes } from '../pubsub/routes.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { taskRoutes } from '../tasks/routes.ts';
@@ -46,7 +48,7 @@ export function nodeRoutes(node: NodeQueries, c: { admission: Admission }): Reco
 }
 
 /** The parts of a node the route groups use (the components bag satisfies it). */
-export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents {
+export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents, HapRouteComponents {
   admission: Admission;
   pubsub: ChorusPubSub;
   election: ElectionService;
@@ -57,11 +59,12 @@ export interface RouteComponents extends DecisionRouteComponents, LogRouteCompon
 
 /** Every route the control API serves. */
 export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<string, Route> {
+  const clientTopics = new ClientTopics(c.pubsub); // topics joined for subscribe clients and portal rooms
   return {
     ...decisionRoutes(c),
     ...electionRoutes(c),
     ...opsRoutes(c),
-    ...pubsubRoutes(c),
+    ...pubsubRoutes(c, clientTopics),
     ...logRoutes(c),
     ...taskRoutes({
       tasks: c.tasks,
@@ -69,6 +72,7 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
       writeResult: (address, content, roles, signal) =>
         c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
     }),
+    ...hapRoutes(c, { topics: clientTopics, peers: (signal) => node.peers(signal) }),
     ...nodeRoutes(node, c),
   };
 }
