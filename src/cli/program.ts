@@ -12,6 +12,7 @@ import { registerLicenseVerbs } from './verbs/license.ts';
 import { registerElectVerbs } from './verbs/elect.ts';
 import { registerTaskVerbs } from './verbs/task.ts';
 import { registerHapVerbs } from './verbs/hap.ts';
+import { registerAgentVerbs } from './verbs/agent.ts';
 
 export function buildProgram(): Command {
   const program = new Command('chorus')
@@ -53,6 +54,7 @@ export function buildProgram(): Command {
   registerElectVerbs(program);
   registerTaskVerbs(program);
   registerHapVerbs(program);
+  registerAgentVerbs(program);
 
   program
     .command('config')

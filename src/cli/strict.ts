@@ -108,7 +108,12 @@ export function guardCommandTree(program: Command): void {
 export function commanderUsage(err: CommanderError): UsageError {
   // "option '--api-port <port>' argument '70000' is invalid. expected …" → "--api-port: expected …, got "70000""
   const invalid = /^error: option '(-\S+)[^']*' argument '(.*)' is invalid\. (.*)$/s.exec(err.message);
-  if (invalid) return new UsageError(`${invalid[1]}: ${invalid[3]}, got "${invalid[2]}"`, err.code);
+  if (invalid) {
+    const [, flag, value, why = ''] = invalid;
+    const choices = /^Allowed choices are (.*?)\.?$/.exec(why)?.[1];
+    if (choices) return new UsageError(`${flag}: "${value}" is not one of ${choices}`, err.code);
+    return new UsageError(`${flag}: ${why.replace(/\.$/, '')}, got "${value}"`, err.code);
+  }
   const [first = '', ...rest] = err.message.replace(/^error: /, '').split('\n');
   const suggestion = /^\(Did you mean (.+)\?\)$/.exec(rest.join(' ').trim())?.[1];
   const line = first.replace(/'([^']*)'/g, '"$1"');

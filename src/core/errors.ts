@@ -11,12 +11,15 @@ export type ErrorKind = 'error' | 'usage' | 'check' | 'fatal';
 export class ChorusError extends Error {
   readonly code: string;
   readonly kind: ErrorKind;
+  /** The HTTP status the control API answers with, when the code's default (api/server.ts) does not fit. */
+  readonly status: number | undefined;
 
-  constructor(code: string, message: string, options: { kind?: ErrorKind; cause?: unknown } = {}) {
+  constructor(code: string, message: string, options: { kind?: ErrorKind; cause?: unknown; status?: number } = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
     this.name = 'ChorusError';
     this.code = code;
     this.kind = options.kind ?? 'error';
+    this.status = options.status;
   }
 }
 

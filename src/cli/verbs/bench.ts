@@ -2,6 +2,7 @@
 import type { Command } from 'commander';
 import { invoke } from '../invoke.ts';
 import { collect, duration, integer } from '../options.ts';
+import { registerBenchAgents } from './bench-agents.ts';
 
 export function registerBenchVerbs(program: Command): void {
   const bench = program.command('bench').description('benchmarks with SLO gates (exit 3 when breached)');
@@ -66,6 +67,8 @@ export function registerBenchVerbs(program: Command): void {
         },
       );
     });
+
+  registerBenchAgents(bench);
 
   bench
     .command('pubsub')

@@ -5,6 +5,8 @@ import { collect, integer } from '../options.ts';
 
 const views = () => import('../views/ucxl.ts');
 const ucxl = () => import('../../commands/ucxl/ucxl.ts');
+const voting = () => import('../../commands/ucxl/vote.ts');
+const votingViews = () => import('../views/proposals.ts');
 const keys = () => import('../../commands/keys/keys.ts');
 
 export function registerUcxlVerbs(program: Command): void {
@@ -41,11 +43,11 @@ export function registerUcxlVerbs(program: Command): void {
       await invoke(cmd, (ctx) => resolve(address, ctx), { view: renderMeta });
     });
   u.command('history')
-    .description('every version of a decision, newest first, with the hash chain checked')
+    .description('every version of a decision, newest first, with the hash chain checked and each proposal’s votes')
     .argument('<address>')
     .action(async (address: string, _o, cmd: Command) => {
-      const [{ history }, { renderList }] = await Promise.all([ucxl(), views()]);
-      await invoke(cmd, (ctx) => history(address, ctx), { view: renderList });
+      const [{ history }, { renderHistory }] = await Promise.all([ucxl(), votingViews()]);
+      await invoke(cmd, (ctx) => history(address, ctx), { view: renderHistory });
     });
   u.command('ls')
     .description('decisions held by the local node that match a pattern (use "any" for wildcards)')
@@ -54,6 +56,7 @@ export function registerUcxlVerbs(program: Command): void {
       const [{ ls }, { renderList }] = await Promise.all([ucxl(), views()]);
       await invoke(cmd, (ctx) => ls(pattern, ctx), { view: renderList });
     });
+  registerVotingVerbs(u);
 
   const k = program
     .command('keys')
@@ -99,5 +102,50 @@ export function registerUcxlVerbs(program: Command): void {
     .action(async (role: string, _o, cmd: Command) => {
       const [{ rotate }, { renderRotation }] = await Promise.all([keys(), views()]);
       await invoke(cmd, (ctx) => rotate(role, ctx), { view: renderRotation });
+    });
+}
+
+/** Decision voting (docs/decisions.md): propose a version with a quorum, vote, list and show proposals. */
+function registerVotingVerbs(u: Command): void {
+  u.command('propose')
+    .description(
+      'write the next version of a decision as a proposal: *^ keeps the current version until the quorum approves',
+    )
+    .argument('<address>', 'address ending in *^ (the next version)')
+    .argument('<file>', 'content file, or - for stdin')
+    .option('--quorum <n>', 'approvals needed to accept (as many rejections reject it)', integer(1))
+    .option('--voters <roles>', 'roles whose votes count (comma-separated, repeatable)', collect)
+    .option('--roles <roles>', 'roles the version is for (comma-separated; default: this node’s role)', collect)
+    .option('--reason <text>', 'why this version')
+    .option('--type <content-type>', 'content type', 'application/octet-stream')
+    .option('--as <agent>', 'propose as this agent name (default: agent.name)')
+    .action(async (address: string, file: string, opts: Record<string, never>, cmd: Command) => {
+      const [{ propose }, { renderProposed }] = await Promise.all([voting(), votingViews()]);
+      await invoke(cmd, (ctx) => propose(address, file, opts, ctx), { view: renderProposed });
+    });
+  u.command('vote')
+    .description('approve or reject a proposal, signed by this node (a later vote from this node replaces it)')
+    .argument('<proposal-id>', 'e.g. p-3')
+    .argument('<vote>', 'approve or reject')
+    .option('--reason <text>', 'why (required)')
+    .option('--as <agent>', 'vote as this agent name (default: agent.name)')
+    .action(async (id: string, choice: string, opts: { reason?: string; as?: string }, cmd: Command) => {
+      const [{ vote }, { renderVoted }] = await Promise.all([voting(), votingViews()]);
+      await invoke(cmd, (ctx) => vote(id, choice, opts, ctx), { view: renderVoted });
+    });
+  u.command('proposals')
+    .description('proposals this node holds: id, state, version, votes, quorum')
+    .option('--state <states>', 'only open, accepted or rejected (comma-separated, repeatable)', collect)
+    .option('--subject <address>', 'only proposals of this decision')
+    .action(async (opts: { state?: string[]; subject?: string }, cmd: Command) => {
+      const [{ proposals }, { renderProposals }] = await Promise.all([voting(), votingViews()]);
+      await invoke(cmd, (ctx) => proposals(opts, ctx), { view: renderProposals });
+    });
+  u.command('proposal')
+    .description('one proposal: its version, quorum, state and every vote (signatures checked by this node)')
+    .argument('<proposal-id>', 'e.g. p-3')
+    .action(async (id: string, _o, cmd: Command) => {
+      const [{ proposal }, { renderProposal }] = await Promise.all([voting(), votingViews()]);
+      await invoke(cmd, (ctx) => proposal(id, ctx), { view: renderProposal });
     });
 }

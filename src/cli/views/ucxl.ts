@@ -30,24 +30,21 @@ export function renderMeta(m: DecisionMeta & { readers?: string[]; providers?: s
     ['hash', m.hash],
     ['previous', m.prevHash || '—'],
     ['deleted', m.deleted ? 'yes' : undefined],
+    ['proposal', m.proposal ? `${m.proposal.id} ${m.proposal.state}` : m.proposalState],
     ['providers', m.providers ? String(m.providers.length) : undefined],
   ]);
 }
 
+/** The columns of a list of decision versions (`ls`, and `history` with one more). */
+export const DECISION_COLUMNS = ['address', 'version', 'author', 'role', 'written', 'size'];
+
+export function decisionRow(m: DecisionMeta): (string | number)[] {
+  return [m.address, m.version, short(m.author), m.authorRole, m.timestamp, m.deleted ? 'deleted' : m.size];
+}
+
 export function renderList(items: DecisionMeta[], term: TerminalFacts): string {
   if (items.length === 0) return 'no decisions';
-  return renderTable(
-    ['address', 'version', 'author', 'role', 'written', 'size'],
-    items.map((m) => [
-      m.address,
-      m.version,
-      short(m.author),
-      m.authorRole,
-      m.timestamp,
-      m.deleted ? 'deleted' : m.size,
-    ]),
-    term.color,
-  );
+  return renderTable(DECISION_COLUMNS, items.map(decisionRow), term.color);
 }
 
 export function renderSplit(r: SplitResult): string {

@@ -15,7 +15,8 @@ const client = (ctx: CommandContext) =>
 const decision = (address: string): UcxlAddress => requireDecisionPath(parseAddress(address), address);
 const q = (a: UcxlAddress) => `address=${encodeURIComponent(formatAddress(a))}`;
 
-async function readContent(source: string | undefined): Promise<Buffer> {
+/** The content of a file, or of stdin for `-` (or no file). */
+export async function readContent(source: string | undefined): Promise<Buffer> {
   if (source === undefined || source === '-') {
     const chunks: Buffer[] = [];
     for await (const c of process.stdin) chunks.push(c as Buffer);

@@ -82,6 +82,7 @@ export async function ensureToken(dataDir: string): Promise<string> {
 
 function errorStatus(err: unknown): number {
   if (err instanceof ChorusError) {
+    if (err.status) return err.status;
     if (err.kind === 'usage') return 400;
     if (err.code === 'NOT_FOUND' || err.code.startsWith('UCXL-404')) return 404;
     if (err.code === 'NOT_A_RECIPIENT' || err.code === 'SOCKET_ONLY') return 403;

@@ -3,6 +3,7 @@
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
+import { AGENT_PROVIDERS } from './providers.ts';
 
 export interface KeyMeta {
   description: string;
@@ -138,6 +139,84 @@ export const configSchema = z.strictObject({
           reload: true,
         },
       ),
+      // ---- the agent that does claimed work (chorus agent; in the daemon with agent.enabled) ----
+      enabled: key(z.boolean().default(false), {
+        description:
+          'Run the agent inside `chorus node`: it claims matching tasks and does them with agent.provider (docs/agents.md). `chorus agent` runs the same agent next to a node.',
+        env: 'CHORUS_AGENT_ENABLED',
+      }),
+      provider: key(z.enum(AGENT_PROVIDERS).default('exec'), {
+        description:
+          'What does the work: exec (a command line: the prompt on stdin, the result on stdout), ollama (the Ollama chat API) or openai (any OpenAI-compatible /v1/chat/completions server).',
+        env: 'CHORUS_AGENT_PROVIDER',
+      }),
+      command: key(z.array(z.string().min(1)).default([]), {
+        description:
+          'exec: the program and its arguments, e.g. ["claude", "-p", "--output-format", "text"] (`chorus agent -- claude -p …`).',
+        env: 'CHORUS_AGENT_COMMAND',
+      }),
+      model: key(z.string().default(''), {
+        description: 'ollama/openai: the model to ask (required for them); exec: only announced.',
+        env: 'CHORUS_AGENT_MODEL',
+      }),
+      baseUrl: key(z.string().default(''), {
+        description:
+          'ollama/openai: the server. Default: http://127.0.0.1:11434 (ollama), http://127.0.0.1:8080/v1 (openai; /chat/completions is appended).',
+        env: 'CHORUS_AGENT_BASE_URL',
+      }),
+      apiKeyEnv: key(z.string().default('OPENAI_API_KEY'), {
+        description:
+          'openai: the environment variable holding the API key (sent as a bearer token, never logged). Empty value or unset: no key.',
+        env: 'CHORUS_AGENT_API_KEY_ENV',
+      }),
+      apiKeyFile: key(z.string().default(''), {
+        description:
+          'openai: a file holding the API key instead (must be mode 0600 or stricter); takes precedence over agent.apiKeyEnv.',
+        env: 'CHORUS_AGENT_API_KEY_FILE',
+      }),
+      maxConcurrent: key(z.number().int().min(1).max(64).default(1), {
+        description: 'Tasks the agent works on at once (announced to peers).',
+        env: 'CHORUS_AGENT_MAX_CONCURRENT',
+      }),
+      taskTimeoutMs: key(z.number().int().min(100).default(1_800_000), {
+        description:
+          'Longest one task may run; then the provider is stopped (exec: its whole process group is killed) and the task fails.',
+        env: 'CHORUS_AGENT_TASK_TIMEOUT_MS',
+      }),
+      outputCapBytes: key(z.number().int().min(1024).max(716_800).default(524_288), {
+        description:
+          'Most bytes of provider output kept as a task’s result (and of exec stderr logged); the rest is dropped and the result says so. At most 700 KiB: a result is a decision, whose encrypted record holds at most 1 MiB.',
+        env: 'CHORUS_AGENT_OUTPUT_CAP_BYTES',
+      }),
+      workDir: key(z.string().default(''), {
+        description:
+          'Where each task gets a fresh working directory (removed afterwards unless agent.keep). Default: <dataDir>/agent-work.',
+        env: 'CHORUS_AGENT_WORK_DIR',
+      }),
+      keep: key(z.boolean().default(false), {
+        description: 'Keep each task’s working directory after the task ends (`--keep`).',
+        env: 'CHORUS_AGENT_KEEP',
+      }),
+      gracePeriodMs: key(z.number().int().min(0).default(10_000), {
+        description:
+          'On Ctrl-C / SIGTERM the agent takes no more work and lets running tasks finish for this long, then gives them back (failed with requeue, reason "agent stopped") so they reopen at once.',
+        env: 'CHORUS_AGENT_GRACE_PERIOD_MS',
+      }),
+      progressIntervalMs: key(z.number().int().min(100).default(5_000), {
+        description:
+          'How often a running task reports progress (bytes or tokens produced, the last line); each report also renews the claim.',
+        env: 'CHORUS_AGENT_PROGRESS_INTERVAL_MS',
+      }),
+      backoffMs: key(z.number().int().min(10).default(2_000), {
+        description:
+          'Pause before taking more work after the provider could not be reached (the task is given back); doubles on each failure in a row, up to 60 s.',
+        env: 'CHORUS_AGENT_BACKOFF_MS',
+      }),
+      personas: key(z.record(z.string().regex(/^[a-zA-Z0-9_-]+$/), z.string().min(1)).default({}), {
+        description:
+          'Persona file (YAML: `system`, optional `name`, `temperature`) per role, as a JSON object {role: file}. Roles without one use the built-in persona of admin, architect, developer or observer.',
+        env: 'CHORUS_AGENT_PERSONAS',
+      }),
     })
     .prefault({}),
   tasks: z
@@ -174,6 +253,28 @@ export const configSchema = z.strictObject({
           description:
             'How long completed and cancelled tasks stay on the board; then they are forgotten (unless an unfinished task depends on them). Their result decisions stay.',
           env: 'CHORUS_TASK_RETAIN_MS',
+          reload: true,
+        },
+      ),
+    })
+    .prefault({}),
+  votes: z
+    .strictObject({
+      requestTimeoutMs: key(z.number().int().min(100).default(10_000), {
+        description: 'Deadline of one proposal or vote (through the leader, across a leader change).',
+        env: 'CHORUS_VOTE_REQUEST_TIMEOUT_MS',
+        reload: true,
+      }),
+      retainMs: key(
+        z
+          .number()
+          .int()
+          .min(60_000)
+          .default(90 * 24 * 3600_000),
+        {
+          description:
+            'How long decided proposals (accepted, rejected) keep their votes; then they are forgotten. The decision keeps its versions, and a rejected version stays out of `*^` (docs/decisions.md).',
+          env: 'CHORUS_VOTE_RETAIN_MS',
           reload: true,
         },
       ),

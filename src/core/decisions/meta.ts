@@ -1,6 +1,7 @@
 // What callers see of a decision: its metadata (with the address of its version), a write's receipt,
 // and the store's typed errors.
 import { ChorusError } from '../errors.ts';
+import type { Proposal, ProposalState } from '../proposals/model.ts';
 import type { DecisionRecord } from './record.ts';
 
 export class NotFoundError extends ChorusError {
@@ -12,10 +13,13 @@ export class NotFoundError extends ChorusError {
 
 export class ReplicationError extends ChorusError {
   readonly holders: number;
-  constructor(message: string, holders: number) {
+  /** What was written (kept locally and re-replicated later). */
+  readonly receipt: PutReceipt | undefined;
+  constructor(message: string, holders: number, receipt?: PutReceipt) {
     super('REPLICATION_FAILED', message);
     this.name = 'ReplicationFailed';
     this.holders = holders;
+    this.receipt = receipt;
   }
 }
 
@@ -32,6 +36,10 @@ export interface DecisionMeta {
   roles: string[];
   size: number;
   deleted: boolean;
+  /** Decision voting: the state of this version's proposal, when it was proposed. */
+  proposalState?: ProposalState;
+  /** …and the proposal with its votes, while this node holds it (closed ones are forgotten after a while). */
+  proposal?: Proposal;
 }
 
 export interface PutReceipt extends DecisionMeta {

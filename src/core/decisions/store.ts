@@ -26,6 +26,7 @@ import {
   type UcxlAddress,
 } from '../ucxl/address.ts';
 import { VersionHints, type VersionHint } from './hints.ts';
+import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
 import { replicate } from './replicate.ts';
 import {
@@ -42,6 +43,7 @@ import {
 } from './record.ts';
 
 export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
+export type { VersionVotes } from './votes.ts';
 
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
@@ -84,6 +86,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
   /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
   private readonly hints: VersionHints;
+  /** Decision voting (absent: every version is current when it is the newest). */
+  private votes: VersionVotes | undefined;
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -94,6 +98,14 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /** The one-hop replica access this store writes and reads through (the health probe uses it too). */
   get replicas(): DirectReplicas | undefined {
     return this.opts.direct;
+  }
+
+  /**
+   * Plugs decision voting in (undefined unplugs it): `*^` then steps back over versions whose proposal is
+   * open or rejected, reads carry each version's proposal, and no version is written over an open one.
+   */
+  useVotes(votes: VersionVotes | undefined): void {
+    this.votes = votes;
   }
 
   /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
@@ -167,6 +179,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
+    checkWritable(previous, this.votes);
     const roles = opts.roles?.length ? opts.roles : [this.opts.role];
     const readers = readersOf(roles, this.opts.policy);
     const payload = opts.deleted
@@ -203,6 +216,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
         holderPeers.length,
+        receipt,
       );
     }
     return receipt;
@@ -344,7 +358,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (isPattern(address)) throw new UsageError('an address with "any" names many decisions: use `ucxl ls`');
     const subject = subjectKey(address);
     const t = address.temporal;
-    if (t.kind === 'latest') return this.fetchLatest(subject, signal);
+    if (t.kind === 'latest')
+      return currentOf(await this.fetchLatest(subject, signal), this.votes, (v) =>
+        this.fetchVersion(subject, v, signal),
+      );
     if (t.kind === 'version') return this.fetchVersion(subject, t.version, signal);
     if (t.kind === 'first') return this.fetchVersion(subject, 1, signal);
     const latest = await this.fetchLatest(subject, signal);
@@ -360,7 +377,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
-    return this.timed('resolve', async () => meta(await this.locate(address, this.operationSignal(signal))));
+    return this.timed('resolve', async () =>
+      describeVersion(await this.locate(address, this.operationSignal(signal)), this.votes),
+    );
   }
 
   /** Reads and decrypts a decision with this node's role keys. */
@@ -379,7 +398,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       identities: this.opts.keyring.identitiesFor(this.opts.role),
       readers: readersOf(record.roles, this.opts.policy),
     });
-    return { meta: meta(record), content };
+    return { meta: describeVersion(record, this.votes), content };
   }
 
   /** Every version, newest first, with the hash chain checked link by link. */
@@ -400,7 +419,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       }
       out.push(record);
     }
-    return out.map(meta);
+    return out.map((r) => describeVersion(r, this.votes));
   }
 
   /** Latest records this node holds that match a pattern (an address with "any" parts). */
@@ -409,7 +428,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     for await (const { dhtKey, record } of this.heldRecords()) {
       if (!dhtKey.startsWith(`/${LATEST_NS}/`)) continue;
       try {
-        if (matches(pattern, parseAddress(meta(record).address))) out.push(meta(record));
+        if (matches(pattern, parseAddress(meta(record).address))) out.push(describeVersion(record, this.votes));
       } catch {
         // a subject that no longer parses is skipped
       }

@@ -24,6 +24,7 @@ import type { Signer } from '../p2p/signer.ts';
 import type { AckService } from '../pubsub/ack.ts';
 import type { PresenceHello } from '../pubsub/hello.ts';
 import type { Presence } from '../pubsub/presence.ts';
+import type { ProposalService } from '../proposals/service.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import type { Redactor } from '../shhh/redactor.ts';
 import type { TaskService } from '../tasks/service.ts';
@@ -57,6 +58,8 @@ export interface NodeComponents {
   tasks: TaskService;
   /** The portal: its sessions and its gate on the API's TCP listener. */
   hap: HapPortal;
+  /** Decision voting: proposals and signed votes on the consensus log. */
+  proposals: ProposalService;
   /** Absent when the control API is off (in-process test clusters). */
   api: ApiServer | undefined;
   /** Absent when ops is off for this node. */

@@ -3,6 +3,8 @@
 // network core (assembly.ts: host, admission, pubsub, receipts) → presence → replicas → decisions →
 // probe records → bootstrap join and mDNS dialling → control API (with the portal's gate) → ops → election. Each service takes
 // the narrow part of the components bag it uses; ChorusNode is the facade callers and tests hold.
+// Size: the one place every service is composed and started in order — it grows by a few lines with each
+// feature, and splitting it would scatter the start order that the lifecycle depends on.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
 import { ApiServer } from '../api/server.ts';
 import type { ChorusConfig } from '../config/schema.ts';
@@ -33,6 +35,7 @@ import { BootstrapJoiner } from '../p2p/join.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import type { AckService } from '../pubsub/ack.ts';
 import { PresenceHello } from '../pubsub/hello.ts';
+import { ProposalService } from '../proposals/service.ts';
 import { Presence } from '../pubsub/presence.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
@@ -153,6 +156,10 @@ export class ChorusNode {
   /** Tasks: committed on the consensus log, changed through the leader from any node. */
   get tasks(): TaskService {
     return this.c.tasks;
+  }
+  /** Decision voting: proposals and votes signed by their node, committed on the consensus log. */
+  get proposals(): ProposalService {
+    return this.c.proposals;
   }
   /** Health checks, metrics and the ops listener (absent when ops is off for this node). */
   get ops(): OpsService | undefined {
@@ -349,7 +356,7 @@ async function assemble(
       signer,
       recorder,
       redactor,
-      capabilities: () => config.agent.capabilities.length,
+      capabilities: () => presence.announcement().capabilities.length,
       admit: (peer) => admission.awaitAdmission(peer),
     },
     config.shhh.rules,
@@ -371,6 +378,8 @@ async function assemble(
     record: (kind, data) => recorder.record(kind, data),
     logger: logger.child('tasks'),
   });
+  const votes = { election, signer, decisions: decisions.store, recorder, logger: logger.child('votes') };
+  const proposals = new ProposalService({ ...votes, config: () => c.config });
   const c: NodeComponents = {
     config,
     logger,
@@ -397,6 +406,7 @@ async function assemble(
     election,
     tasks,
     hap: new HapPortal({ tcp: () => c.api?.tcpAddress }),
+    proposals,
     api: undefined,
     ops: undefined,
   };
@@ -428,6 +438,7 @@ async function assemble(
   // started last, so stopped first: a leader hands over while everything else still runs
   await life.start('election', election);
   await life.start('tasks', tasks); // after the election (its state machine is restored there); stopped first
+  await life.start('proposals', proposals); // likewise
   recorder.record('node_started', {
     peer_id: signer.author,
     addresses: libp2p.getMultiaddrs().map(String),

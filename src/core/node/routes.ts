@@ -10,8 +10,10 @@ import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import type { OpsService } from '../ops/service.ts';
 import { ClientTopics } from '../pubsub/client-topics.ts';
+import { proposalRoutes, type ProposalRouteComponents } from '../proposals/routes.ts';
 import { pubsubRoutes } from '../pubsub/routes.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
+import { agentRoutes, type AgentRouteDeps } from '../agent/routes.ts';
 import { taskRoutes } from '../tasks/routes.ts';
 import type { TaskService } from '../tasks/service.ts';
 import { parseAddress } from '../ucxl/address.ts';
@@ -48,11 +50,15 @@ export function nodeRoutes(node: NodeQueries, c: { admission: Admission }): Reco
 }
 
 /** The parts of a node the route groups use (the components bag satisfies it). */
-export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents, HapRouteComponents {
+export interface RouteComponents
+  extends DecisionRouteComponents, LogRouteComponents, HapRouteComponents, ProposalRouteComponents {
   admission: Admission;
   pubsub: ChorusPubSub;
   election: ElectionService;
   tasks: TaskService;
+  presence: AgentRouteDeps['presence'] & HapRouteComponents['presence'];
+  redactor: AgentRouteDeps['redactor'] & HapRouteComponents['redactor'];
+  recorder: { record(kind: string, data: unknown): void };
   ops: OpsService | undefined;
   config: DecisionRouteComponents['config'] & LogRouteComponents['config'] & { agent: { role: string } };
 }
@@ -62,6 +68,7 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
   const clientTopics = new ClientTopics(c.pubsub); // topics joined for subscribe clients and portal rooms
   return {
     ...decisionRoutes(c),
+    ...proposalRoutes(c),
     ...electionRoutes(c),
     ...opsRoutes(c),
     ...pubsubRoutes(c, clientTopics),
@@ -73,6 +80,7 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
         c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
     }),
     ...hapRoutes(c, { topics: clientTopics, peers: (signal) => node.peers(signal) }),
+    ...agentRoutes({ presence: c.presence, redactor: c.redactor, record: (k, d) => c.recorder.record(k, d) }),
     ...nodeRoutes(node, c),
   };
 }

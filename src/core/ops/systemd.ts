@@ -65,7 +65,8 @@ ExecReload=/bin/kill -HUP $MAINPID
 Restart=on-failure
 RestartSec=5s
 RestartPreventExitStatus=${NO_RESTART_EXIT_CODES.join(' ')}
-TimeoutStopSec=15s
+TimeoutStopSec=20s
+KillMode=mixed
 Environment=NO_COLOR=1
 LimitNOFILE=65536
 ${stateDir ? `StateDirectory=${stateDir}\nStateDirectoryMode=0700\n` : ''}UMask=0077

@@ -9,6 +9,14 @@ import type { ChorusPubSub, ReceivedMessage } from './pubsub.ts';
 
 export type WorkStatus = 'ready' | 'working' | 'busy';
 
+/** An agent working through a node (`chorus agent`, or the daemon's own): what it runs and how much at once. */
+export interface AgentAnnouncement {
+  name: string;
+  provider: string;
+  model?: string;
+  max_concurrent: number;
+}
+
 export interface PeerPresence {
   peerId: string;
   role?: string;
@@ -18,6 +26,8 @@ export interface PeerPresence {
   availableForWork?: boolean;
   currentTasks?: number;
   maxTasks?: number;
+  /** The agents working through the peer, as it announced them. */
+  agents?: AgentAnnouncement[];
   lastSeen: string;
 }
 
@@ -32,6 +42,7 @@ export interface PresenceAnnouncement {
   current_tasks: number;
   last_activity: string;
   status: WorkStatus;
+  agents: AgentAnnouncement[];
 }
 
 export interface PresenceOptions {
@@ -55,6 +66,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
   private timer: NodeJS.Timeout | undefined;
   private currentTasks = 0;
   private lastActivity = new Date();
+  private agents: AgentAnnouncement[] = [];
   private readonly onMessage = (m: ReceivedMessage): void => this.observe(m);
 
   constructor(opts: PresenceOptions) {
@@ -107,6 +119,17 @@ export class Presence extends EventEmitter<PresenceEvents> {
     if (tasksChanged) await this.broadcastAvailability();
   }
 
+  /**
+   * Sets the agents working through this node; their providers and models join the announced
+   * capabilities (`provider:exec`, `model:llama3.2`), so peers and the election score see them.
+   * Broadcasts the capabilities when they changed.
+   */
+  async setAgents(agents: AgentAnnouncement[]): Promise<void> {
+    const changed = JSON.stringify(agents) !== JSON.stringify(this.agents);
+    this.agents = agents.map((a) => ({ ...a }));
+    if (changed) await this.broadcastCapabilities();
+  }
+
   peers(): PeerPresence[] {
     return [...this.directory.values()];
   }
@@ -124,13 +147,14 @@ export class Presence extends EventEmitter<PresenceEvents> {
     return {
       node_id: this.opts.pubsub.selfId,
       role: this.opts.role,
-      capabilities: this.opts.capabilities,
+      capabilities: [...new Set([...this.opts.capabilities, ...agentCapabilities(this.agents)])],
       expertise: this.opts.expertise,
       max_tasks: this.opts.maxTasks,
       available_for_work: this.currentTasks < this.opts.maxTasks,
       current_tasks: this.currentTasks,
       last_activity: this.lastActivity.toISOString(),
       status: this.status(),
+      agents: this.agents,
     };
   }
 
@@ -164,6 +188,7 @@ export class Presence extends EventEmitter<PresenceEvents> {
           capabilities: a.capabilities,
           expertise: a.expertise,
           max_tasks: a.max_tasks,
+          agents: a.agents,
         },
         { topic: TOPICS.coordination },
       ),
@@ -227,4 +252,22 @@ function applyCapabilities(entry: PeerPresence, d: Record<string, unknown>): voi
   if (Array.isArray(d.expertise)) entry.expertise = d.expertise.map(String);
   if (typeof d.role === 'string') entry.role = d.role;
   if (typeof d.max_tasks === 'number') entry.maxTasks = d.max_tasks;
+  if (Array.isArray(d.agents)) entry.agents = d.agents.filter(isAgentAnnouncement).slice(0, 64);
+}
+
+function isAgentAnnouncement(v: unknown): v is AgentAnnouncement {
+  const a = v as Partial<AgentAnnouncement> | null;
+  return (
+    typeof a === 'object' &&
+    a !== null &&
+    typeof a.name === 'string' &&
+    typeof a.provider === 'string' &&
+    typeof a.max_concurrent === 'number' &&
+    (a.model === undefined || typeof a.model === 'string')
+  );
+}
+
+/** The capabilities agents add to a node's announcement. */
+function agentCapabilities(agents: AgentAnnouncement[]): string[] {
+  return agents.flatMap((a) => [`provider:${a.provider}`, ...(a.model ? [`model:${a.model}`] : [])]);
 }

@@ -91,7 +91,8 @@ export function taskRoutes(deps: TaskRouteDeps): Record<string, Route> {
       return tasks.get(url.searchParams.get('id') ?? '');
     },
     /** Claimable tasks for an agent profile, best first (what `chorus agent` asks). */
-    'GET /v1/tasks/next': async ({ url }) => {
+    'GET /v1/tasks/next': async ({ url, signal }) => {
+      await caughtUp(deps, url, signal); // after=<index>: not before this node applied the agent's last change
       const q = url.searchParams;
       const agent = q.get('as') ?? undefined;
       const list = (key: string) =>
