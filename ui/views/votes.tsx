@@ -3,32 +3,13 @@
 // Live: every proposal or vote change arrives as a `proposal` event. (API: POST /v1/ucxl/propose,
 // GET /v1/ucxl/proposals, POST /v1/ucxl/vote.)
 import { useState } from 'preact/hooks';
+import type { Proposal } from '../../src/core/proposals/model.ts';
 import { formatAddress, parseAddress } from '../../src/core/ucxl/address.ts';
 import { ApiError, get, post, toBase64 } from '../api.ts';
 import { Empty, ErrorLine, Field, PeerId, Section, splitList, Tag, Time } from '../components.tsx';
 import { href, useAction, useLive, useResource } from '../hooks.ts';
 
-export interface ProposalVote {
-  voter: { agent: string; node: string; role: string };
-  vote: 'approve' | 'reject';
-  reason: string;
-  at: string;
-  signature: string;
-  verified: boolean;
-}
-
-export interface Proposal {
-  id: string;
-  subject: string;
-  address: string;
-  version: number;
-  proposer: { agent: string; node: string; role: string };
-  quorum: { count: number; roles: string[] };
-  state: 'open' | 'accepted' | 'rejected';
-  createdAt: string;
-  decidedAt?: string;
-  votes: ProposalVote[];
-}
+export type { Proposal };
 
 const STATE_KIND = { open: 'warn', accepted: 'ok', rejected: 'bad' } as const;
 
@@ -107,6 +88,8 @@ function ProposalCard({ p, onChange }: { p: Proposal; onChange: (p: Proposal) =>
           </>
         ) : null}
       </p>
+      {p.reason ? <p class="reason">{p.reason}</p> : null}
+      {p.note ? <p class="note">{p.note}</p> : null}
       {p.votes.length === 0 ? (
         <Empty>No votes yet.</Empty>
       ) : (

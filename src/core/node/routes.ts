@@ -79,7 +79,17 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
       writeResult: (address, content, roles, signal) =>
         c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
     }),
-    ...hapRoutes(c, { topics: clientTopics, peers: (signal) => node.peers(signal) }),
+    ...hapRoutes(c, {
+      topics: clientTopics,
+      peers: (signal) => node.peers(signal),
+      sources: {
+        proposal: (send) => {
+          const listener = (p: unknown): void => send(p);
+          c.proposals.on('proposal', listener);
+          return () => c.proposals.off('proposal', listener);
+        },
+      },
+    }),
     ...agentRoutes({ presence: c.presence, redactor: c.redactor, record: (k, d) => c.recorder.record(k, d) }),
     ...nodeRoutes(node, c),
   };
