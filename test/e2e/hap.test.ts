@@ -158,6 +158,8 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
       { timeoutMs: 30_000 },
     );
     browser = await launchBrowser();
+    pa = await open(a); // the portals of nodes A and B the tests share
+    pb = await open(b);
   });
 
   after(async () => {
@@ -201,8 +203,6 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
     await other.close();
     assert.deepEqual(problems, []);
     await context.close();
-    pa = await open(a);
-    pb = await open(b);
   });
 
   test('no token → 401; a cross-site POST without the CSRF token → 403, and nothing is created', async () => {
@@ -317,6 +317,7 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
 
   test('a peer-supplied title renders as text: no element, no dialog', async () => {
     const xss = '<img src=x onerror=alert(1)>';
+    await view(pa, 'tasks');
     const { task } = await json<{ task: Task }>(b, ['task', 'create', xss, '--project', 'hap']);
     const card = pa.page.locator(`[data-task="${task.id}"] .title`);
     await card.waitFor();
