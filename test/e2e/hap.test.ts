@@ -497,6 +497,14 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
     );
     await screenshot(pa.page, 'votes');
     await until('*^ is the accepted version', async () => (await current()) === proposed);
+    // the proposal and its votes are part of the decision's history in the decision browser
+    await view(pa, 'decisions');
+    await pa.page.fill('input.address', address);
+    await pa.page.click('form.toolbar button[type=submit]');
+    await pa.page.locator('[data-shown-version="2"]').waitFor();
+    const timeline = pa.page.locator('table.timeline tbody tr');
+    assert.equal(await timeline.count(), 2);
+    await timeline.filter({ hasText: 'accepted 2/2' }).waitFor();
   });
 
   test("a benchmark report's charts: opened in the page, and as one self-contained HTML file", async () => {
