@@ -79,6 +79,13 @@ describe('streaming verbs through | head -1', () => {
     assert.match(p.stdout, /TaskAnnouncement/);
   });
 
+  test('task watch | head -1 (ends at the next committed change: tasks created on b)', async () => {
+    const p = new Pipeline(['--data-dir', a.dataDir, 'task', 'watch']);
+    for (let n = 0; !/chorus-exit=/.test(p.stderr) && n < 100; n++) await b.cli(['task', 'create', `pipe ${n}`]);
+    assertQuiet(p, await p.chorusExit());
+    assert.match(p.stdout, /pipe \d+/);
+  });
+
   test('log tail -f | head -1 (ends at the next entry: a message from b)', async () => {
     const p = new Pipeline(['--data-dir', a.dataDir, 'log', 'tail', '-f', '-n', '1']);
     await p.waitFor('the first entry', () => (p.stdout ? true : undefined));

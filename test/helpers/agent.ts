@@ -10,6 +10,7 @@ import type { RedactAnswer } from '../../src/core/agent/routes.ts';
 import { ChorusError } from '../../src/core/errors.ts';
 import { createLogger, type Logger } from '../../src/core/log.ts';
 import type { Task } from '../../src/core/tasks/model.ts';
+import { until } from './poll.ts';
 
 export function fixtureTask(over: Partial<Task> = {}): Task {
   const at = new Date().toISOString();
@@ -167,13 +168,8 @@ export class FakeApi implements AgentApi {
 
   /** Resolves when a call matching `op` (and the id) was made. */
   async called(op: FakeCall['op'], id?: string, timeoutMs = 10_000): Promise<FakeCall> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const c = this.calls.find((x) => x.op === op && (id === undefined || x.id === id));
-      if (c) return c;
-      if (Date.now() > deadline) throw new Error(`no ${op} ${id ?? ''} within ${timeoutMs} ms`);
-      await new Promise((r) => setTimeout(r, 10));
-    }
+    const match = (x: FakeCall): boolean => x.op === op && (id === undefined || x.id === id);
+    return until(`a ${op} call${id ? ` for ${id}` : ''}`, () => this.calls.find(match), { timeoutMs, intervalMs: 10 });
   }
 }
 

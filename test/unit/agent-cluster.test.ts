@@ -9,7 +9,6 @@ import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { after, before, describe, test } from 'node:test';
 import type { Agent } from '../../src/core/agent/agent.ts';
 import { prepareAgent } from '../../src/core/agent/start.ts';
@@ -20,6 +19,7 @@ import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { keptLogger } from '../helpers/agent.ts';
 import { connectAll, electionAgreed, FAST_ELECTION, startWithConfig, stopAll, testConfig } from '../helpers/cluster.ts';
 import { nextEvent } from '../helpers/events.ts';
+import { until } from '../helpers/poll.ts';
 
 const SECRET = 'AKIAIOSFODNN7EXAMPLE';
 
@@ -32,15 +32,9 @@ case "$CHORUS_TASK_TITLE" in
   *) echo "done $CHORUS_TASK_ID" ;;
 esac`;
 
-async function eventually<T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const v = probe();
-    if (v !== undefined && v !== false) return v;
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(50);
-  }
-}
+/** The shared deadline poll, on a quicker interval. */
+const eventually = <T>(what: string, probe: () => T | undefined | false, timeoutMs = 15_000): Promise<T> =>
+  until(what, probe, { timeoutMs, intervalMs: 50 });
 
 /** Resolves with the task once it reaches a state on a node. */
 function reaches(node: ChorusNode, id: string, state: Task['state'], timeoutMs = 20_000): Promise<Task> {

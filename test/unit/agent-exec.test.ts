@@ -5,12 +5,12 @@
 import assert from 'node:assert/strict';
 import { existsSync, readFileSync, realpathSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { setTimeout as delay } from 'node:timers/promises';
 import { describe, test } from 'node:test';
 import { ExecProvider, resolveCommand } from '../../src/core/agent/exec.ts';
 import { ProviderError, type ProviderProgress, type ProviderRequest } from '../../src/core/agent/provider.ts';
 import { TimeoutError, UsageError } from '../../src/core/errors.ts';
 import { fixtureTask, script, workDir } from '../helpers/agent.ts';
+import { until } from '../helpers/poll.ts';
 
 const prompt = { system: 'You are a test.', user: 'Do it.', text: 'You are a test.\n\n---\n\nDo it.\n' };
 
@@ -37,13 +37,9 @@ function gone(pid: number): boolean {
   }
 }
 
-async function waitFor(what: string, check: () => boolean, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!check()) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what}`);
-    await delay(20);
-  }
-}
+const waitFor = async (what: string, check: () => boolean, timeoutMs = 5000): Promise<void> => {
+  await until(what, check, { timeoutMs, intervalMs: 20 });
+};
 
 const provider = (command: string[], over: { outputCapBytes?: number; killGraceMs?: number } = {}) =>
   new ExecProvider({ command, outputCapBytes: over.outputCapBytes ?? 64 * 1024, killGraceMs: over.killGraceMs });

@@ -5,7 +5,7 @@
 import assert from 'node:assert/strict';
 import { describe, test } from 'node:test';
 import { spread } from '../../src/core/agent/agent.ts';
-import { figures, percentiles, type TaskTimeline } from '../../src/commands/bench/agents-measure.ts';
+import { figures, percentiles, type TaskTimeline } from '../../src/bench/agents/measure.ts';
 import { fixtureTask } from '../helpers/agent.ts';
 
 describe('bench agents: figures', () => {

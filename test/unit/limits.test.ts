@@ -174,4 +174,23 @@ describe('the daemon enforces the same limits (3 nodes in this process, the API 
       /^the request body is 20971520 bytes \(20 MiB\); the limit is 4194304 bytes \(4 MiB\) per request \(a message may hold 262144 bytes \(256 KiB\), a decision 524288 bytes \(512 KiB\)\)$/,
     );
   });
+
+  test('a decision address without a path is refused by the daemon too (HTTP 400), on every decision route', async () => {
+    const pathless = 'ucxl://alice:developer@limits:t1/*^';
+    const q = `address=${encodeURIComponent(pathless)}`;
+    const calls: [string, string, string | Buffer][] = [
+      ['POST', '/v1/ucxl/put', JSON.stringify({ address: pathless, content: Buffer.from('x').toString('base64') })],
+      ['GET', `/v1/ucxl/get?${q}`, ''],
+      ['GET', `/v1/ucxl/resolve?${q}`, ''],
+      ['GET', `/v1/ucxl/history?${q}`, ''],
+      ['PUT', `/ucxi/v1/put?${q}`, Buffer.from('x')],
+      ['GET', `/ucxi/v1/get?${q}`, ''],
+      ['DELETE', `/ucxi/v1/delete?${q}`, ''],
+    ];
+    for (const [method, path, body] of calls) {
+      const reply = await socketCall(nodes[0]!, method, path, body);
+      assert.equal(reply.status, 400, `${method} ${path}`);
+      assert.match(JSON.stringify(reply.body), /missing path in/, `${method} ${path}`);
+    }
+  });
 });

@@ -1,4 +1,4 @@
-// `chorus bench agents`: agents doing tasks on an in-process cluster, with SLO gates (exit 3 when breached).
+// `chorus bench agents`: agents doing tasks on node processes of this executable, with SLO gates (exit 3 when breached).
 import type { Command } from 'commander';
 import { invoke } from '../invoke.ts';
 import { duration, integer } from '../options.ts';
@@ -9,7 +9,7 @@ export function registerBenchAgents(bench: Command): void {
     .description('agents doing tasks: exactly once, claim-to-start, idle slots, total against the ideal')
     .option('--tasks <n>', 'tasks to do', integer(1), 200)
     .option('--agents <n>', 'agents (one task at a time each)', integer(1), 5)
-    .option('--nodes <n>', 'nodes in this process (at least 3)', integer(3), 3)
+    .option('--nodes <n>', 'node processes (at least 3)', integer(3), 3)
     .option('--min-ms <ms>', 'least work per task', integer(0), 50)
     .option('--max-ms <ms>', 'most work per task', integer(0), 500)
     .option('--seed <n>', 'seed of the work durations', integer(0), 1)

@@ -5,6 +5,8 @@
 // claimable work waits. Everything the provider produced passes the node's SHHH before it is written or
 // logged. An unreachable provider gives the task back and pauses the agent (backoff), never ends it.
 // Stopping: no more claims; running tasks get the grace period, then are given back ("agent stopped").
+// Size: one loop whose look-claim-work-settle-stop paths share the slots, the stop state and the backoff;
+// the providers, prompts, persona and node API are their own modules.
 import { EventEmitter } from 'node:events';
 import { mkdir, mkdtemp, rm } from 'node:fs/promises';
 import { join } from 'node:path';
@@ -65,6 +67,8 @@ export interface AgentEvents {
   settled: [{ id: string; outcome: Outcome; at: number; reason?: string; result?: string }];
   /** No more work is taken for a while: the provider could not be reached. */
   backoff: [{ ms: number; reason: string }];
+  /** The node's task stream is followed (again): a task that opens from now on wakes the agent at once. */
+  watching: [];
 }
 
 interface Job {
@@ -595,9 +599,10 @@ export class Agent extends EventEmitter<AgentEvents> {
     while (!this.halt.signal.aborted) {
       try {
         for await (const e of this.opts.api.watch(this.halt.signal)) {
-          if ('watching' in e)
+          if ('watching' in e) {
             this.poke(); // (re)connected: whatever opened meanwhile
-          else if (e.kind === 'transition' && e.to === 'open') this.poke();
+            this.emit('watching');
+          } else if (e.kind === 'transition' && e.to === 'open') this.poke();
         }
       } catch (err) {
         this.log.debug('watch interrupted', { error: describeError(err) });

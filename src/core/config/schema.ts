@@ -1,5 +1,6 @@
 // The configuration schema: every key chorus understands, its type, default, environment variable,
 // whether SIGHUP reloads it, and its documentation. docs/config.md is generated from this file.
+// Size: a flat table of keys, one entry each (it grows by one entry per key).
 import { hostname } from 'node:os';
 import { z } from 'zod';
 import { LOG_LEVELS } from '../log.ts';
@@ -373,7 +374,8 @@ export const configSchema = z.strictObject({
   dht: z
     .strictObject({
       replication: key(z.number().int().min(3).max(5).default(3), {
-        description: 'Peers that must confirm storing each decision record (3–5); a PUT with fewer fails.',
+        description:
+          'Peers that must confirm storing each decision record (3–5); a PUT with fewer fails (a lone node — the only voter of its cluster, connected to nobody — keeps its decisions on itself).',
         env: 'CHORUS_REPLICATION',
       }),
       republishIntervalMs: key(z.number().int().min(1000).default(3_600_000), {

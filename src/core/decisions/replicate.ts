@@ -39,6 +39,8 @@ export async function replicate(
       batch.forEach((p, i) => ok[i] && holders.add(p));
       if (holders.size >= want) return [...holders];
     }
+    // not connected to anyone: a kad-dht walk has nobody to ask and would only wait out the deadline
+    if (o.libp2p.getPeers().length === 0) return [...holders];
     for (const p of await replicateKad(o, key, value, signal)) holders.add(p);
     return [...holders];
   }

@@ -8,7 +8,7 @@ import type { RolePolicy } from '../crypto/policy.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
-import { formatAddress, parseAddress, UcxlError, type UcxlAddress } from '../ucxl/address.ts';
+import { formatAddress, parseAddress, requireDecisionPath, UcxlError, type UcxlAddress } from '../ucxl/address.ts';
 import { rotateRoleKey } from './rotate.ts';
 import type { DecisionMeta, DecisionStore, PutReceipt } from './store.ts';
 
@@ -34,6 +34,11 @@ function addressParam(ctx: RouteContext): UcxlAddress {
   const raw = ctx.url.searchParams.get('address');
   if (!raw) throw new UsageError('the "address" query parameter is required', 'UCXL-400-INVALID_ADDRESS');
   return parseAddress(raw);
+}
+
+/** One decision's address (every route but ls/query, which take patterns): it must name a path. */
+function decisionParam(ctx: RouteContext): UcxlAddress {
+  return requireDecisionPath(addressParam(ctx));
 }
 
 function isRecord(v: unknown): v is Record<string, unknown> {
@@ -63,11 +68,15 @@ export async function putDecision(
   req: PutRequest,
   signal?: AbortSignal,
 ): Promise<PutReceipt> {
-  const receipt = await node.decisions.put(parseAddress(req.address), Buffer.from(req.content, 'base64'), {
-    contentType: req.contentType,
-    roles: req.roles,
-    signal,
-  });
+  const receipt = await node.decisions.put(
+    requireDecisionPath(parseAddress(req.address), req.address),
+    Buffer.from(req.content, 'base64'),
+    {
+      contentType: req.contentType,
+      roles: req.roles,
+      signal,
+    },
+  );
   if (req.announce) {
     await node.pubsub.publish(
       'DeliverableReady',
@@ -90,18 +99,18 @@ export function decisionRoutes(node: DecisionRouteComponents): Record<string, Ro
   return {
     'POST /v1/ucxl/put': async ({ body, signal }) => putDecision(node, parsePutRequest(await body()), signal),
     'GET /v1/ucxl/get': async (ctx) => {
-      const { meta, content } = await node.decisions.get(addressParam(ctx), ctx.signal);
+      const { meta, content } = await node.decisions.get(decisionParam(ctx), ctx.signal);
       return { meta, content: Buffer.from(content).toString('base64') };
     },
     'GET /v1/ucxl/resolve': async (ctx) => {
-      const address = addressParam(ctx);
+      const address = decisionParam(ctx);
       const [meta, providers] = await Promise.all([
         node.decisions.resolve(address, ctx.signal),
         node.decisions.providers(address, AbortSignal.any([ctx.signal, AbortSignal.timeout(2000)])),
       ]);
       return { ...meta, readers: readersOf(meta.roles, node.config.keys.policy), providers };
     },
-    'GET /v1/ucxl/history': async (ctx) => node.decisions.history(addressParam(ctx), ctx.signal),
+    'GET /v1/ucxl/history': async (ctx) => node.decisions.history(decisionParam(ctx), ctx.signal),
     'GET /v1/ucxl/ls': async (ctx) => node.decisions.list(addressParam(ctx)),
     'POST /v1/keys/rotate': async ({ body, signal }) => {
       const b = await body();
@@ -177,7 +186,7 @@ function ucxi(
 
 function ucxiRoutes(node: DecisionRouteComponents): Record<string, Route> {
   const put = ucxi(async (ctx) => {
-    const address = addressParam(ctx);
+    const address = decisionParam(ctx);
     const content = await ctx.raw();
     const roles = ctx.url.searchParams.get('roles')?.split(',').filter(Boolean);
     const contentType = ctx.req.headers['content-type'] ?? 'application/octet-stream';
@@ -186,7 +195,7 @@ function ucxiRoutes(node: DecisionRouteComponents): Record<string, Route> {
   });
   return {
     'GET /ucxi/v1/get': ucxi(async (ctx) => {
-      const { meta, content } = await node.decisions.get(addressParam(ctx), ctx.signal);
+      const { meta, content } = await node.decisions.get(decisionParam(ctx), ctx.signal);
       return {
         code: 'UCXL-200-SUCCESS',
         message: 'ok',
@@ -196,14 +205,14 @@ function ucxiRoutes(node: DecisionRouteComponents): Record<string, Route> {
     'PUT /ucxi/v1/put': put,
     'POST /ucxi/v1/post': put,
     'DELETE /ucxi/v1/delete': ucxi(async (ctx) => {
-      const receipt = await node.decisions.put(addressParam(ctx), new Uint8Array(), {
+      const receipt = await node.decisions.put(decisionParam(ctx), new Uint8Array(), {
         deleted: true,
         signal: ctx.signal,
       });
       return { code: 'UCXL-200-SUCCESS', message: `deleted (tombstone ${receipt.address})`, data: receipt };
     }),
     'POST /ucxi/v1/announce': ucxi(async (ctx) => {
-      const meta = await node.decisions.resolve(addressParam(ctx), ctx.signal);
+      const meta = await node.decisions.resolve(decisionParam(ctx), ctx.signal);
       await node.pubsub.publish(
         'DeliverableReady',
         { decision: meta },
@@ -212,7 +221,7 @@ function ucxiRoutes(node: DecisionRouteComponents): Record<string, Route> {
       return { code: 'UCXL-200-SUCCESS', message: `announced ${meta.address}`, data: meta };
     }),
     'GET /ucxi/v1/navigate': ucxi(async (ctx) => {
-      const address = addressParam(ctx);
+      const address = decisionParam(ctx);
       const meta: DecisionMeta = await node.decisions.resolve(address, ctx.signal);
       const latest = await node.decisions.resolve({ ...address, temporal: { kind: 'latest' } }, ctx.signal);
       const at = (v: number) => formatAddress({ ...address, temporal: { kind: 'version', version: v } });

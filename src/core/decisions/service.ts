@@ -29,6 +29,11 @@ export interface DecisionComponents {
   keyring: RoleKeyring;
   signer: Signer;
   logger: Logger;
+  /**
+   * True while this node is the only voter of its cluster (a lone node): with no peer known either, a
+   * write held by this node alone is complete — there is nobody to replicate to, by configuration.
+   */
+  soleMember?: () => boolean;
   /** Record authors: signature check, admission (sync) and admission lookup of an author met through others. */
   authors: {
     verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
@@ -82,6 +87,7 @@ export class DecisionService {
         void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
       },
       provide: (subject) => this.pacer.schedule(subject),
+      soleMember: c.soleMember,
     });
     this.republisher = new Republisher({
       store: this.store,

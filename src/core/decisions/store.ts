@@ -2,6 +2,8 @@
 // replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
 // the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
 // (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
+// Size: the read and the write paths share the version rules, the local copy and the hints, and read best
+// together; what could stand apart (re-replication, pacing, replication writes, records) already does.
 import { EventEmitter } from 'node:events';
 import type { Datastore } from 'interface-datastore';
 import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
@@ -64,6 +66,8 @@ export interface DecisionStoreOptions {
   /** Tells other nodes that a version exists (the service publishes it on the hints topic). */
   announce?: (hint: VersionHint) => void;
   /** Queues a provider announcement of a subject written here (paced by the service). */
+  /** A lone node (the only voter, see DecisionComponents): with no peer known, one holder is enough. */
+  soleMember?: () => boolean;
   provide?: (subject: string) => void;
 }
 
@@ -210,9 +214,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     this.noteVersion(subject, record.version);
     this.opts.announce?.({ subject, version: record.version, hash: record.hash });
     this.opts.provide?.(subject);
-    const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: this.opts.replication };
+    // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
+    const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;
+    const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: want };
     this.emit('replication', { subject, holders: holderPeers.length, want: this.opts.replication });
-    if (holderPeers.length < this.opts.replication) {
+    if (holderPeers.length < want) {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
         holderPeers.length,
@@ -220,6 +226,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       );
     }
     return receipt;
+  }
+
+  /** A lone node: the only voter of its cluster, and connected to no peer that could hold a copy. */
+  private alone(): boolean {
+    return (this.opts.soleMember?.() ?? false) && this.opts.libp2p.getPeers().length === 0;
   }
 
   /** PUTs a record to `replication` holders (see replicate.ts); resolves with the holders. */
@@ -278,6 +289,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (direct) {
       const self = this.opts.libp2p.peerId.toString();
       const replicas = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+      // not connected to anyone: there is nobody to ask, and a kad-dht walk would only wait out the
+      // deadline (a lone node, like the README's first `chorus node --dev`, answers from itself)
+      if (replicas.length === 0 && this.opts.libp2p.getPeers().length === 0) return best;
       let failures = 0;
       const done = await new Promise<boolean>((resolve) => {
         let pending = replicas.length;

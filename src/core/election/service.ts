@@ -144,6 +144,12 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     return this.forwarder.submit(kind, data, signal);
   }
 
+  /** True while this node is the only member of its voter set (a lone node's cluster of one). */
+  soleVoter(): boolean {
+    const voters = this.raft?.voters;
+    return voters?.length === 1 && voters[0] === this.self;
+  }
+
   get peerId(): string {
     return this.self;
   }

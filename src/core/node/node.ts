@@ -300,6 +300,8 @@ async function assemble(
     new DirectReplicas({ libp2p, datastore, namespaces, logger: logger.child('dht') }),
   );
   const extraAdmit = opts.admit ?? (() => true);
+  // the election starts after the decisions (it needs the node running); a lone node's writes ask it later
+  const cluster: { election?: ElectionService } = {};
   const decisions = await life.start(
     'decisions',
     new DecisionService({
@@ -311,6 +313,7 @@ async function assemble(
       keyring,
       signer,
       logger: logger.child('dht'),
+      soleMember: () => cluster.election?.soleVoter() ?? false,
       authors: {
         verify: verifyByAuthor,
         isAdmitted: (author) => admission.isAdmitted(author) && extraAdmit(author),
@@ -361,6 +364,7 @@ async function assemble(
     },
     config.shhh.rules,
   );
+  cluster.election = election;
   const tasks = new TaskService({
     election,
     self: identity.peerId.toString(),

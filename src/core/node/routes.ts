@@ -16,7 +16,7 @@ import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { agentRoutes, type AgentRouteDeps } from '../agent/routes.ts';
 import { taskRoutes } from '../tasks/routes.ts';
 import type { TaskService } from '../tasks/service.ts';
-import { parseAddress } from '../ucxl/address.ts';
+import { parseAddress, requireDecisionPath } from '../ucxl/address.ts';
 import { logRoutes, type LogRouteComponents } from './log-routes.ts';
 import type { NodeStatus, PeerView } from './status.ts';
 
@@ -77,7 +77,11 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
       tasks: c.tasks,
       role: () => c.config.agent.role,
       writeResult: (address, content, roles, signal) =>
-        c.decisions.put(parseAddress(address), content, { roles, contentType: 'text/markdown', signal }),
+        c.decisions.put(requireDecisionPath(parseAddress(address), address), content, {
+          roles,
+          contentType: 'text/markdown',
+          signal,
+        }),
     }),
     ...hapRoutes(c, {
       topics: clientTopics,

@@ -1,0 +1,40 @@
+// A lone node (the only voter of its cluster, no peer known) keeps decisions on itself: the README's first
+// `chorus node --dev` can write and read them, and an agent next to it can complete tasks with results.
+// A node that belongs to a larger cluster but knows no peer right now still refuses the write loudly —
+// without first waiting out a kad-dht walk that has nobody to ask.
+import assert from 'node:assert/strict';
+import { after, describe, test } from 'node:test';
+import type { ChorusNode } from '../../src/core/node/node.ts';
+import { parseAddress } from '../../src/core/ucxl/address.ts';
+import { startNode, stopAll } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
+
+const text = (s: string) => new TextEncoder().encode(s);
+
+describe('decisions on a node without peers', () => {
+  const nodes: ChorusNode[] = [];
+  after(() => stopAll(nodes));
+
+  test('a lone node (sole voter) stores a decision on itself and reads it back', async () => {
+    const lone = await startNode({ dht: { timeoutMs: 3000 } });
+    nodes.push(lone);
+    await until('the lone node leads its cluster of one', async () => lone.election.soleVoter());
+    const address = parseAddress('ucxl://alice:developer@solo:t1/*^/adr.md');
+    const receipt = await lone.decisions.put(address, text('kept here'));
+    assert.deepEqual([receipt.version, receipt.holders, receipt.replication], [1, 1, 1]);
+    const second = await lone.decisions.put(address, text('and again'));
+    assert.equal(second.version, 2);
+    const read = await lone.decisions.get(parseAddress('ucxl://alice:developer@solo:t1/*^/adr.md'));
+    assert.equal(new TextDecoder().decode(read.content), 'and again');
+  });
+
+  test('a member of a 3-voter cluster with no peer known refuses the write as under-replicated', async () => {
+    const cut = await startNode({ dht: { timeoutMs: 3000 }, election: { expect: 3 } });
+    nodes.push(cut);
+    assert.equal(cut.election.soleVoter(), false);
+    await assert.rejects(
+      cut.decisions.put(parseAddress('ucxl://alice:developer@solo:t2/*^/adr.md'), text('not enough')),
+      /stored on 1 of 3 required peers \(version 1 is kept locally/,
+    );
+  });
+});
