@@ -503,8 +503,8 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
     await pa.page.click('form.toolbar button[type=submit]');
     await pa.page.locator('[data-shown-version="2"]').waitFor();
     const timeline = pa.page.locator('table.timeline tbody tr');
+    await timeline.filter({ hasText: 'accepted 2/2' }).waitFor(); // (the history loads after the version)
     assert.equal(await timeline.count(), 2);
-    await timeline.filter({ hasText: 'accepted 2/2' }).waitFor();
   });
 
   test("a benchmark report's charts: opened in the page, and as one self-contained HTML file", async () => {
