@@ -451,11 +451,17 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
       assert.equal(temporal.path, '/ucxi/v1/get');
 
       const missing = failure(
-        await ucxi('GET', 'get', ucxiQuery('ucxl://ucxi:architect@chorus:e2e-nothing-here/*^')),
+        await ucxi('GET', 'get', ucxiQuery('ucxl://ucxi:architect@chorus:e2e-nothing-here/*^/adr.md')),
         404,
         'UCXL-404-NOT_FOUND',
       );
       assert.equal(missing.path, '/ucxi/v1/get');
+      const pathless = failure(
+        await ucxi('GET', 'get', ucxiQuery('ucxl://ucxi:architect@chorus:e2e-nothing-here/*^')),
+        400,
+        'UCXL-400-INVALID_ADDRESS',
+      );
+      assert.match(pathless.message, /missing path/);
 
       // B (developer) is not a recipient of an architect decision.
       failure(
@@ -520,7 +526,7 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
     });
 
     test('over TCP (--api-port): a PUT without the token is 401, with it 201', async () => {
-      const url = `http://127.0.0.1:${apiPort}/ucxi/v1/put?${ucxiQuery('ucxl://ucxi:architect@chorus:e2e-tcp/*^', { roles: 'architect' })}`;
+      const url = `http://127.0.0.1:${apiPort}/ucxi/v1/put?${ucxiQuery('ucxl://ucxi:architect@chorus:e2e-tcp/*^/adr.md', { roles: 'architect' })}`;
       const send = (headers: Record<string, string>) =>
         fetch(url, { method: 'PUT', headers, body: content(1), signal: AbortSignal.timeout(15_000) });
       const none = await send({ 'content-type': 'application/octet-stream' });
@@ -531,7 +537,7 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
       await wrong.arrayBuffer();
       // Nothing was written by the refused requests.
       failure(
-        await ucxi('GET', 'get', ucxiQuery('ucxl://ucxi:architect@chorus:e2e-tcp/*^')),
+        await ucxi('GET', 'get', ucxiQuery('ucxl://ucxi:architect@chorus:e2e-tcp/*^/adr.md')),
         404,
         'UCXL-404-NOT_FOUND',
       );

@@ -34,6 +34,8 @@ describe('node.reload', () => {
 
   test('reloadable keys apply now, restart-only keys are reported and keep their value', async () => {
     const [a, b] = nodes as [ChorusNode, ChorusNode];
+    // the re-announcement is one broadcast: B must be in A's mesh for it (a busy machine forms it late)
+    await waitForMesh(nodes, TOPICS.coordination, 1);
     const next = structuredClone(a.config);
     next.agent.role = 'architect';
     next.agent.expertise = ['rust'];
@@ -62,9 +64,22 @@ describe('node.reload', () => {
       return p?.role === 'architect' && p.capabilities.includes('review');
     });
     // the new SHHH rule applies to what A publishes
-    await waitForMesh(nodes, TOPICS.coordination, 1);
     const receipt = await a.pubsub.publish('TaskAnnouncement', { task_id: 't', note: 'BLUEBIRD-7 ships' });
     assert.equal(receipt.redactions, 1);
+  });
+
+  test('event-log retention and the per-peer limit apply on reload (SIGHUP), without a restart', async () => {
+    const [a] = nodes as [ChorusNode];
+    assert.equal(a.eventLog.checkpoint(), undefined, 'nothing was cut yet');
+    const next = structuredClone(a.config);
+    next.eventLog.maxSizeMb = 0.001; // ~1 KiB: the log of a running node is larger
+    next.eventLog.peerRateLimit = 5;
+    const r = await a.reload(next);
+    assert.deepEqual([...r.applied].sort(), ['eventLog.maxSizeMb', 'eventLog.peerRateLimit']);
+    assert.deepEqual(r.restartRequired, []);
+    const cut = await until('retention to cut the log under the new size', () => a.eventLog.checkpoint());
+    assert.ok(cut.seq > 0);
+    assert.equal(a.config.eventLog.maxSizeMb, 0.001);
   });
 
   test('a config that cannot work is refused whole and changes nothing', async () => {

@@ -5,7 +5,7 @@ import { ApiClient } from '../../core/api/client.ts';
 import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
 import { checkDecisionSize } from '../../core/limits.ts';
-import type { PutRequest } from '../../core/decisions/routes.ts';
+import type { PutRequest } from '../../core/api/protocol.ts';
 import { formatAddress, parseAddress, requireDecisionPath, type UcxlAddress } from '../../core/ucxl/address.ts';
 import type { CommandContext } from '../context.ts';
 

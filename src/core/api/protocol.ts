@@ -1,5 +1,5 @@
-// The control API's shared vocabulary: the socket/token paths, request bodies (with the parser of
-// publish requests, shared by the daemon's route and the command) and the error shape.
+// The control API's shared vocabulary: the socket/token paths, request bodies (with the parsers of
+// publish and decision-write requests, shared by the daemon's routes and the commands) and the error shape.
 import { dataFile } from '../datadir.ts';
 import { UsageError, type ErrorKind } from '../errors.ts';
 import { checkMessageSize } from '../limits.ts';
@@ -15,6 +15,16 @@ export interface PublishRequest extends Omit<RoutingFields, 'hopCount'> {
   topic?: string;
   raw?: boolean;
   data: unknown;
+}
+
+/** A decision write through the API (`chorus ucxl put`, `chorus publish decision`). */
+export interface PutRequest {
+  address: string;
+  /** base64 */
+  content: string;
+  contentType?: string;
+  roles?: string[];
+  announce?: boolean;
 }
 
 export interface ApiErrorBody {
@@ -53,5 +63,23 @@ export function parsePublishRequest(body: unknown): PublishRequest {
     projectId: optionalString(body.projectId, 'projectId'),
     priority: optionalString(body.priority, 'priority'),
     threadId: optionalString(body.threadId, 'threadId'),
+  };
+}
+
+/** Validates a decision write's body (it comes from outside the process). */
+export function parsePutRequest(body: unknown): PutRequest {
+  if (!isRecord(body) || typeof body.address !== 'string' || typeof body.content !== 'string') {
+    throw new UsageError('put needs {address, content (base64)}');
+  }
+  const roles = body.roles;
+  if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
+    throw new UsageError('roles must be a list of role names');
+  }
+  return {
+    address: body.address,
+    content: body.content,
+    contentType: typeof body.contentType === 'string' ? body.contentType : undefined,
+    roles: roles as string[] | undefined,
+    announce: body.announce === true,
   };
 }

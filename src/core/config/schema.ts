@@ -421,16 +421,19 @@ export const configSchema = z.strictObject({
         description:
           'Event-log retention by age: entries older than this many days are removed (checked every minute; 0 keeps them forever). A signed checkpoint at the cut keeps `chorus log verify` proving every kept entry.',
         env: 'CHORUS_EVENT_LOG_MAX_AGE_DAYS',
+        reload: true,
       }),
       maxSizeMb: key(z.number().min(0).default(1024), {
         description:
           'Event-log retention by size: when the log holds more than this many MiB, the oldest entries are removed down to 90 % of it (0: no size limit). Freed space is reused; `chorus log compact` gives it back to the file system.',
         env: 'CHORUS_EVENT_LOG_MAX_SIZE_MB',
+        reload: true,
       }),
       peerRateLimit: key(z.number().int().min(0).default(600), {
         description:
           'Received messages per peer per minute logged one by one; beyond it they are counted, one `rate_limited` entry per peer and minute (0: no limit). Delivery is not affected.',
         env: 'CHORUS_EVENT_LOG_PEER_RATE_LIMIT',
+        reload: true,
       }),
     })
     .prefault({}),

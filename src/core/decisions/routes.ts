@@ -1,6 +1,7 @@
 // The decisions route group of the control API (/v1/ucxl/*, /v1/keys/rotate) and the UCXI HTTP API (/ucxi/v1/*)
 // with its success/error envelopes and request ids.
 import { randomUUID } from 'node:crypto';
+import { parsePutRequest, type PutRequest } from '../api/protocol.ts';
 import type { Route, RouteContext } from '../api/server.ts';
 import { readersOf } from '../crypto/policy.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
@@ -21,15 +22,6 @@ export interface DecisionRouteComponents {
   config: { keys: { policy: RolePolicy } };
 }
 
-export interface PutRequest {
-  address: string;
-  /** base64 */
-  content: string;
-  contentType?: string;
-  roles?: string[];
-  announce?: boolean;
-}
-
 function addressParam(ctx: RouteContext): UcxlAddress {
   const raw = ctx.url.searchParams.get('address');
   if (!raw) throw new UsageError('the "address" query parameter is required', 'UCXL-400-INVALID_ADDRESS');
@@ -39,27 +31,6 @@ function addressParam(ctx: RouteContext): UcxlAddress {
 /** One decision's address (every route but ls/query, which take patterns): it must name a path. */
 function decisionParam(ctx: RouteContext): UcxlAddress {
   return requireDecisionPath(addressParam(ctx));
-}
-
-function isRecord(v: unknown): v is Record<string, unknown> {
-  return typeof v === 'object' && v !== null && !Array.isArray(v);
-}
-
-export function parsePutRequest(body: unknown): PutRequest {
-  if (!isRecord(body) || typeof body.address !== 'string' || typeof body.content !== 'string') {
-    throw new UsageError('put needs {address, content (base64)}');
-  }
-  const roles = body.roles;
-  if (roles !== undefined && !(Array.isArray(roles) && roles.every((r) => typeof r === 'string'))) {
-    throw new UsageError('roles must be a list of role names');
-  }
-  return {
-    address: body.address,
-    content: body.content,
-    contentType: typeof body.contentType === 'string' ? body.contentType : undefined,
-    roles: roles as string[] | undefined,
-    announce: body.announce === true,
-  };
 }
 
 /** Writes a decision; with `announce`, also tells the coordination topic (chorus publish decision). */
@@ -113,10 +84,10 @@ export function decisionRoutes(node: DecisionRouteComponents): Record<string, Ro
     'GET /v1/ucxl/history': async (ctx) => node.decisions.history(decisionParam(ctx), ctx.signal),
     'GET /v1/ucxl/ls': async (ctx) => node.decisions.list(addressParam(ctx)),
     'POST /v1/keys/rotate': async ({ body, signal }) => {
-      const b = await body();
-      if (!isRecord(b) || typeof b.role !== 'string') throw new UsageError('rotate needs {role}');
+      const role: unknown = ((await body()) as { role?: unknown } | null)?.role;
+      if (typeof role !== 'string') throw new UsageError('rotate needs {role}');
       return rotateRoleKey(
-        b.role,
+        role,
         { keyring: node.keyring, store: node.decisions, policy: node.config.keys.policy },
         signal,
       );

@@ -282,6 +282,11 @@ export class EventLog {
     return shown;
   }
 
+  /** A new retention policy for the periodic passes (a reload); a log opened without retention ignores it. */
+  setRetentionPolicy(policy: RetentionPolicy): void {
+    this.#retention?.setPolicy(policy);
+  }
+
   /** One retention step (see compactStep in retention.ts); compactLog runs a whole pass. */
   compactStep(policy: RetentionPolicy, opts?: CompactOptions): CompactStep {
     this.#assertOpen();

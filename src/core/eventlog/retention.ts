@@ -230,6 +230,7 @@ export interface RetentionRunnerOptions {
 export class LogRetention {
   readonly #log: Compactable;
   readonly #opts: RetentionRunnerOptions;
+  #policy: RetentionPolicy;
   #timer: NodeJS.Timeout | undefined;
   #running: Promise<void> | undefined;
   readonly #stop = new AbortController();
@@ -237,10 +238,23 @@ export class LogRetention {
   constructor(log: Compactable, opts: RetentionRunnerOptions) {
     this.#log = log;
     this.#opts = opts;
+    this.#policy = opts.policy;
   }
 
   get enabled(): boolean {
-    return this.#opts.policy.maxAgeMs > 0 || this.#opts.policy.maxBytes > 0;
+    return this.#policy.maxAgeMs > 0 || this.#policy.maxBytes > 0;
+  }
+
+  /** A new policy (SIGHUP): applied by a pass at once; no policy left stops the timer. */
+  setPolicy(policy: RetentionPolicy): void {
+    this.#policy = policy;
+    if (!this.enabled) {
+      clearInterval(this.#timer);
+      this.#timer = undefined;
+      return;
+    }
+    if (this.#timer) void this.runOnce();
+    else this.start();
   }
 
   start(): void {
@@ -255,7 +269,7 @@ export class LogRetention {
     this.#running ??= (async () => {
       try {
         await yieldToLoop(); // never inside the caller's turn (the log may be opening)
-        const r = await compactLog(this.#log, this.#opts.policy, {
+        const r = await compactLog(this.#log, this.#policy, {
           verify: this.#opts.verify,
           signal: this.#stop.signal,
         });

@@ -19,13 +19,18 @@ export class EventRecorder {
   private queue: { type: LogType; data: unknown }[] = [];
   private scheduled = false;
   private readonly observers = new Set<(kind: string, data: unknown) => void>();
-  private readonly limit: PeerRateLimit | undefined;
+  private limit: PeerRateLimit | undefined;
 
   constructor(log: EventLog, redactor: Redactor, logger: Logger, limit?: PeerRateLimit) {
     this.log = log;
     this.redactor = redactor;
     this.logger = logger;
     this.limit = limit?.enabled ? limit : undefined;
+  }
+
+  /** A new per-peer limit (a reload): counting starts afresh. */
+  setRateLimit(limit: PeerRateLimit): void {
+    this.limit = limit.enabled ? limit : undefined;
   }
 
   /** Calls `fn` with every recorded event (before redaction; metrics count them). Returns an unsubscribe. */

@@ -4,6 +4,8 @@
 import { configKeys } from '../config/keys.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { ConfigError, describeError } from '../errors.ts';
+import { retentionPolicy, type RetentionPolicy } from '../eventlog/retention.ts';
+import { peerRateLimit, type PeerRateLimit } from '../eventlog/ratelimit.ts';
 import type { Logger } from '../log.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import { setConnectionLimits } from '../p2p/host.ts';
@@ -57,6 +59,8 @@ export interface ReloadTargets {
   presence: Presence;
   joiner: BootstrapJoiner;
   decisions: DecisionStore;
+  eventLog: { setRetentionPolicy(policy: RetentionPolicy): void };
+  recorder: { setRateLimit(limit: PeerRateLimit): void };
   ops?: OpsService;
 }
 
@@ -123,6 +127,10 @@ export async function applyReload(
       maxTasks: next.agent.maxTasks,
     });
   }
+  if (touched('eventLog.maxAgeDays') || touched('eventLog.maxSizeMb')) {
+    t.eventLog.setRetentionPolicy(retentionPolicy(next.eventLog));
+  }
+  if (touched('eventLog.peerRateLimit')) t.recorder.setRateLimit(peerRateLimit(next.eventLog));
   if (touched('ops') && t.ops) {
     try {
       await t.ops.reconfigure(next.ops);
