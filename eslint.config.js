@@ -52,6 +52,19 @@ export default tseslint.config(
     },
   },
   {
+    // the portal runs in a browser: no Node globals (its build script, ui/build.ts, runs in Node)
+    files: ['ui/**/*.ts', 'ui/**/*.tsx'],
+    ignores: ['ui/build.ts'],
+    rules: {
+      'no-restricted-globals': [
+        'error',
+        { name: 'Buffer', message: 'The portal runs in a browser: use TextEncoder/TextDecoder, atob/btoa.' },
+        { name: 'process', message: 'The portal runs in a browser.' },
+        { name: 'require', message: 'The portal runs in a browser.' },
+      ],
+    },
+  },
+  {
     files: ['src/commands/**/*.ts'],
     rules: {
       'no-console': 'error',

@@ -1,13 +1,16 @@
 // Builds the distributables: an ESM bundle (dist/chorus.mjs, also runnable with `deno run -A`) and
 // Node single-executable binaries per target (dist/chorus-linux-x64, dist/chorus-linux-arm64),
-// then dist/SHA256SUMS. The only network access is the npm registry (for a foreign-arch Node).
+// then dist/SHA256SUMS. The portal's files (ui/, built first) are embedded in both: the module
+// src/core/hap/embedded.ts is replaced by one holding them, loaded only when the portal serves a file.
+// The only network access is the npm registry (for a foreign-arch Node).
 //   node scripts/build-binaries.ts [--target linux-x64,linux-arm64]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build } from 'esbuild';
+import { build, type Plugin } from 'esbuild';
+import { buildUi } from '../ui/build.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -42,6 +45,19 @@ function buildInfo(): Record<string, string> {
   };
 }
 
+/** Replaces src/core/hap/embedded.ts (which builds ui/ at run time from source) with the built files. */
+function embedPortal(files: Record<string, string>): Plugin {
+  return {
+    name: 'chorus-embed-portal',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]src[\\/]core[\\/]hap[\\/]embedded\.ts$/ }, () => ({
+        contents: `const FILES = ${JSON.stringify(files)};\nexport async function uiFiles() { return FILES; }\n`,
+        loader: 'js',
+      }));
+    },
+  };
+}
+
 /**
  * Two bundles of the same code: an ESM one (dist/chorus.mjs, runs under `deno run -A` and any Node ≥ 24)
  * and a CommonJS one (.cache/chorus.cjs) as the single executable's main — Node's SEA code cache applies
@@ -50,6 +66,9 @@ function buildInfo(): Record<string, string> {
 async function bundle(): Promise<{ esm: string; cjs: string }> {
   const esm = join(dist, 'chorus.mjs');
   const cjs = join(cache, 'chorus.cjs');
+  const ui = await buildUi();
+  const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
+  log(`portal assets ${Object.keys(ui).join(', ')}: ${(uiBytes / 1e3).toFixed(1)} kB`);
   const common = {
     entryPoints: [join(root, 'src/cli/bin.ts')],
     bundle: true,
@@ -59,6 +78,7 @@ async function bundle(): Promise<{ esm: string; cjs: string }> {
     legalComments: 'none' as const,
     logLevel: 'error' as const,
     define: { __CHORUS_BUILD__: JSON.stringify(buildInfo()) },
+    plugins: [embedPortal(ui)],
   };
   await build({
     ...common,

@@ -11,6 +11,7 @@ import { registerBenchVerbs } from './verbs/bench.ts';
 import { registerLicenseVerbs } from './verbs/license.ts';
 import { registerElectVerbs } from './verbs/elect.ts';
 import { registerTaskVerbs } from './verbs/task.ts';
+import { registerHapVerbs } from './verbs/hap.ts';
 import { registerAgentVerbs } from './verbs/agent.ts';
 
 export function buildProgram(): Command {
@@ -52,6 +53,7 @@ export function buildProgram(): Command {
   registerBenchVerbs(program);
   registerElectVerbs(program);
   registerTaskVerbs(program);
+  registerHapVerbs(program);
   registerAgentVerbs(program);
 
   program

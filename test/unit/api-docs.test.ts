@@ -50,7 +50,7 @@ test('the shared parts are documented: auth, errors, streaming, UCXI envelopes, 
   ]) {
     assert.ok(doc.includes(needle), `docs/api.md mentions ${needle}`);
   }
-  for (const streaming of ['GET /v1/subscribe', 'GET /v1/election/watch']) {
+  for (const streaming of ['GET /v1/subscribe', 'GET /v1/election/watch', 'GET /v1/events']) {
     const section = doc.slice(doc.indexOf(`### ${streaming}`)).split('\n### ')[0] ?? '';
     assert.match(section, /\*\*Streaming\*\*/, `${streaming} is marked as streaming`);
   }
@@ -69,7 +69,8 @@ describe('a running node serves every documented route', () => {
       const req = request(
         { socketPath: join(node.config.dataDir, 'chorus.sock'), method, path, signal: AbortSignal.timeout(15_000) },
         (res) => {
-          if (res.headers['content-type'] === 'application/x-ndjson') {
+          const type = res.headers['content-type'] ?? '';
+          if (type === 'application/x-ndjson' || type === 'text/event-stream') {
             res.destroy(); // a stream: it is served
             return resolve({ status: res.statusCode ?? 0 });
           }

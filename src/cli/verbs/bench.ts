@@ -150,4 +150,22 @@ export function registerBenchVerbs(program: Command): void {
         { view: renderBenchTasks },
       );
     });
+
+  bench
+    .command('report')
+    .description(
+      'show a report written by chorus bench … --out: its latencies, or (--html) one self-contained HTML file with the portal’s charts',
+    )
+    .argument('<report.json>', 'the report file')
+    .option(
+      '--html <file>',
+      'write the report as one HTML file (the latency CDF and histograms; no server, no network)',
+    )
+    .action(async (file: string, opts: { html?: string }, cmd: Command) => {
+      const [{ run }, { renderBenchReport }] = await Promise.all([
+        import('../../commands/bench/report.ts'),
+        import('../views/bench.ts'),
+      ]);
+      await invoke(cmd, (ctx) => run({ file, html: opts.html }, ctx), { view: renderBenchReport });
+    });
 }

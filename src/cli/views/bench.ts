@@ -1,7 +1,8 @@
-// Text rendering of `chorus bench dht|pubsub`: parameters, latency tables (a GET histogram) and the SLO verdict.
+// Text rendering of `chorus bench dht|pubsub|tasks|report`: parameters, latency tables (a GET histogram) and the SLO verdict.
 import type { BenchDhtResult } from '../../commands/bench/dht.ts';
 import type { BenchTasksResult } from '../../commands/bench/tasks.ts';
 import type { BenchPubSubResult } from '../../commands/bench/pubsub.ts';
+import type { BenchReportResult } from '../../commands/bench/report.ts';
 import { renderTable } from '../table.ts';
 import type { TerminalFacts } from '../terminal.ts';
 
@@ -133,4 +134,27 @@ export function renderBenchTasks({ report: r, slo }: BenchTasksResult, term: Ter
     ? `SLO breached: ${slo.breached.join('; ')}`
     : `SLO met: claim p95 ≤ ${slo.claimP95Ms} ms, ≥ ${slo.transitionsPerSecond} transitions/s`;
   return `${head}\n${table}\n${cpu}\n${verdict}`;
+}
+
+export function renderBenchReport({ report: r, html }: BenchReportResult, term: TerminalFacts): string {
+  const table = renderTable(
+    ['operation', 'samples', 'p50 ms', 'p90 ms', 'p95 ms', 'p99 ms', 'max ms'],
+    r.series.map((s) => [
+      s.name,
+      s.summary.count,
+      ms(s.summary.p50),
+      ms(s.summary.p90),
+      ms(s.summary.p95),
+      ms(s.summary.p99),
+      ms(s.summary.max),
+    ]),
+    term.color,
+  );
+  const slo = r.slo ? (r.slo.breached.length ? `SLO breached: ${r.slo.breached.join('; ')}` : 'SLO met') : undefined;
+  return [
+    r.title,
+    table,
+    ...(slo ? [slo] : []),
+    ...(html ? [`wrote ${html.file} (${(html.bytes / 1024).toFixed(0)} KiB, one self-contained page)`] : []),
+  ].join('\n');
 }

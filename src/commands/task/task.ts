@@ -5,7 +5,7 @@
 import { readFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
-import { parseTaskId, parseTaskSpec, TASK_STATES, type Task } from '../../core/tasks/model.ts';
+import { parseTaskId, TASK_STATES, taskSpecFromInput, type Task } from '../../core/tasks/model.ts';
 import type { CommandContext } from '../context.ts';
 
 export interface CreateOptions {
@@ -51,39 +51,21 @@ export async function textArg(value: string, flag: string): Promise<string> {
   }
 }
 
-/** "2h", "30m", "1d", "90s" from now, or an ISO date. */
-export function parseDeadline(value: string, now = Date.now()): string {
-  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(value.trim());
-  if (m) {
-    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[m[2] as 's'];
-    return new Date(now + Number(m[1]) * unit).toISOString();
-  }
-  const t = Date.parse(value);
-  if (Number.isNaN(t)) throw new UsageError(`--deadline: not a duration (2h, 30m, 1d) or a date: ${value}`);
-  return new Date(t).toISOString();
-}
-
-/** "owner/repo#42" or a URL. */
-function parseRef(value: string): string {
-  if (/^[\w.-]+\/[\w.-]+#\d+$/.test(value) || /^https?:\/\/\S+$/.test(value)) return value;
-  throw new UsageError(`--ref: use owner/repo#42 or a URL, not ${value}`);
-}
-
 export async function create(title: string, opts: CreateOptions, ctx: CommandContext): Promise<TaskChange> {
-  const spec = parseTaskSpec({
+  const spec = taskSpecFromInput({
     title,
     description: opts.description === undefined ? undefined : await textArg(opts.description, '--description'),
     project: opts.project,
-    ref: opts.ref === undefined ? undefined : parseRef(opts.ref),
+    ref: opts.ref,
     role: opts.role,
     expertise: opts.expertise,
     capabilities: opts.capability,
     priority: opts.priority,
-    dependsOn: opts.dependsOn?.map(parseTaskId),
+    dependsOn: opts.dependsOn,
     touches: opts.touches,
     provides: opts.provides,
     consumes: opts.consumes,
-    deadline: opts.deadline === undefined ? undefined : parseDeadline(opts.deadline),
+    deadline: opts.deadline,
     context: opts.context,
     force: opts.force,
   });

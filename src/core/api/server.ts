@@ -1,5 +1,6 @@
 // The node's control API: HTTP over a Unix socket in the data dir (mode 0600: the file permission is
-// the authentication) and, optionally, a TCP listener on which every request needs the bearer token.
+// the authentication) and, optionally, a TCP listener on which every request needs the bearer token — or,
+// through a gate (the portal, src/core/hap), a session of its own; the gate also serves its pages there.
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
@@ -11,8 +12,13 @@ import type { Logger } from '../log.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
 
+/** Who made a request: over the Unix socket (its file mode), with the bearer token, or in a portal session. */
+export type Caller = { via: 'socket' } | { via: 'bearer' } | { via: 'session'; session: string };
+
 export interface RouteContext {
   url: URL;
+  /** How the request was authenticated. */
+  caller: Caller;
   req: IncomingMessage;
   /** The request body parsed as JSON ({} when empty). */
   body: () => Promise<unknown>;
@@ -26,11 +32,31 @@ export interface RouteContext {
 /** A route returns a JSON value, or `undefined` when it streamed its own response. */
 export type Route = (ctx: RouteContext) => Promise<unknown>;
 
+/** A refusal from a gate: 401 (no credential it accepts) or 403 (e.g. a cross-site request). */
+export interface GateRefusal {
+  status: 401 | 403;
+  error: ChorusError;
+}
+
+/**
+ * What a web front adds to the TCP listener (the portal: src/core/hap/gate.ts). The Unix socket never sees it.
+ */
+export interface TcpGate {
+  /** Headers set on every TCP response (the Content-Security-Policy and friends). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** Answers the requests it owns (pages, assets, the login link) without the API's auth; true when it did. */
+  serve(req: IncomingMessage, res: ServerResponse, url: URL): Promise<boolean>;
+  /** Authenticates a request that carries no valid bearer token: its caller, or the refusal to answer. */
+  authenticate(req: IncomingMessage): Caller | GateRefusal;
+}
+
 export interface ApiServerOptions {
   dataDir: string;
   routes: Record<string, Route>; // key: "GET /v1/status"
   logger: Logger;
   tcp?: { host: string; port: number; allowRemote: boolean };
+  /** The portal's gate on the TCP listener (absent: bearer token only). */
+  gate?: TcpGate;
 }
 
 const MAX_BODY = MAX_REQUEST_BYTES;
@@ -59,7 +85,7 @@ function errorStatus(err: unknown): number {
     if (err.status) return err.status;
     if (err.kind === 'usage') return 400;
     if (err.code === 'NOT_FOUND' || err.code.startsWith('UCXL-404')) return 404;
-    if (err.code === 'NOT_A_RECIPIENT') return 403;
+    if (err.code === 'NOT_A_RECIPIENT' || err.code === 'SOCKET_ONLY') return 403;
     if (err.code === 'NO_SUBSCRIBERS' || err.code === 'NOT_CONFIRMED') return 409;
     if (err.code === 'NOT_LEADER' || err.code === 'NOT_COMMITTED') return 409;
     if (err.code === 'SHHH_DENIED') return 422;
@@ -134,11 +160,36 @@ export class ApiServer {
     return this.token !== '' && given.length === want.length && timingSafeEqual(given, want);
   }
 
+  /** The caller of a TCP request, or undefined once the request was answered (a page, or a refusal). */
+  private async tcpCaller(req: IncomingMessage, res: ServerResponse, url: URL): Promise<Caller | undefined> {
+    const gate = this.opts.gate;
+    for (const [name, value] of Object.entries(gate?.headers ?? {})) res.setHeader(name, value);
+    if (gate && (await gate.serve(req, res, url))) return undefined;
+    if (this.authorized(req)) return { via: 'bearer' };
+    const verdict: Caller | GateRefusal = gate?.authenticate(req) ?? {
+      status: 401,
+      error: new ChorusError('UNAUTHORIZED', 'a valid bearer token is required'),
+    };
+    if ('via' in verdict) return verdict;
+    if (verdict.status === 401) res.setHeader('www-authenticate', 'Bearer');
+    sendJson(res, verdict.status, errorBody(verdict.error));
+    return undefined;
+  }
+
   private async dispatch(req: IncomingMessage, res: ServerResponse, tcp: boolean): Promise<void> {
     const url = new URL(req.url ?? '/', 'http://chorus');
-    if (tcp && !this.authorized(req)) {
-      res.setHeader('www-authenticate', 'Bearer');
-      return sendJson(res, 401, errorBody(new ChorusError('UNAUTHORIZED', 'a valid bearer token is required')));
+    let caller: Caller = { via: 'socket' };
+    if (tcp) {
+      try {
+        const known = await this.tcpCaller(req, res, url);
+        if (!known) return;
+        caller = known;
+      } catch (err) {
+        this.opts.logger.debug('api request failed', { path: url.pathname, error: describeError(err) });
+        if (!res.headersSent) sendJson(res, 500, errorBody(err));
+        else res.end();
+        return;
+      }
     }
     const route = this.opts.routes[`${req.method} ${url.pathname}`];
     if (!route)
@@ -151,6 +202,7 @@ export class ApiServer {
     try {
       const result = await route({
         url,
+        caller,
         req,
         body: () => readJsonBody(req, BODY),
         raw: () => readBody(req, BODY),

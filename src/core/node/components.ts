@@ -11,6 +11,7 @@ import type { DirectReplicas } from '../dht/direct.ts';
 import type { RecordNamespaces } from '../dht/namespaces.ts';
 import type { ElectionService } from '../election/service.ts';
 import type { EventLog } from '../eventlog/eventlog.ts';
+import type { HapPortal } from '../hap/portal.ts';
 import type { Admission } from '../license/admission.ts';
 import type { LeaseKeeper } from '../license/lease.ts';
 import type { NodeLicense } from '../license/startup.ts';
@@ -55,6 +56,8 @@ export interface NodeComponents {
   joiner: BootstrapJoiner;
   election: ElectionService;
   tasks: TaskService;
+  /** The portal: its sessions and its gate on the API's TCP listener. */
+  hap: HapPortal;
   /** Decision voting: proposals and signed votes on the consensus log. */
   proposals: ProposalService;
   /** Absent when the control API is off (in-process test clusters). */

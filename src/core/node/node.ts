@@ -1,7 +1,7 @@
 // The node assembly: the one place where a daemon's services are composed, started in order through
 // one lifecycle and stopped in reverse — stores (identity, event log, lease, keyring, DHT datastore) →
 // network core (assembly.ts: host, admission, pubsub, receipts) → presence → replicas → decisions →
-// probe records → bootstrap join and mDNS dialling → control API → ops → election. Each service takes
+// probe records → bootstrap join and mDNS dialling → control API (with the portal's gate) → ops → election. Each service takes
 // the narrow part of the components bag it uses; ChorusNode is the facade callers and tests hold.
 // Size: the one place every service is composed and started in order — it grows by a few lines with each
 // feature, and splitting it would scatter the start order that the lifecycle depends on.
@@ -17,6 +17,7 @@ import { DirectReplicas } from '../dht/direct.ts';
 import { RecordNamespaces } from '../dht/namespaces.ts';
 import { ElectionService } from '../election/service.ts';
 import { EventLog, retentionPolicy } from '../eventlog/eventlog.ts';
+import { HapPortal } from '../hap/portal.ts';
 import { peerRateLimit } from '../eventlog/ratelimit.ts';
 import type { Admission } from '../license/admission.ts';
 import { LeaseKeeper } from '../license/lease.ts';
@@ -408,6 +409,7 @@ async function assemble(
     joiner,
     election,
     tasks,
+    hap: new HapPortal({ tcp: () => c.api?.tcpAddress }),
     proposals,
     api: undefined,
     ops: undefined,
@@ -425,6 +427,7 @@ async function assemble(
         routes: controlRoutes(queries, c),
         logger: logger.child('api'),
         tcp: { host: config.api.tcpHost, port: config.api.tcpPort, allowRemote: config.api.allowRemote },
+        gate: c.hap.gate,
       }),
     );
   }

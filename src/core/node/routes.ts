@@ -1,13 +1,15 @@
 // The control API's routes, composed in one place: the node's own group (status, peers, license) and
-// the group each feature folder contributes (pubsub, decisions, election, tasks, event log, ops). A new
-// feature adds its group here, from its own folder's routes.ts.
+// the group each feature folder contributes (pubsub, decisions, election, tasks, event log, ops, the
+// portal). A new feature adds its group here, from its own folder's routes.ts.
 import type { Route } from '../api/server.ts';
 import { decisionRoutes, type DecisionRouteComponents } from '../decisions/routes.ts';
 import { electionRoutes } from '../election/routes.ts';
 import type { ElectionService } from '../election/service.ts';
+import { hapRoutes, type HapRouteComponents } from '../hap/routes.ts';
 import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import { opsRoutes } from '../ops/routes.ts';
 import type { OpsService } from '../ops/service.ts';
+import { ClientTopics } from '../pubsub/client-topics.ts';
 import { proposalRoutes, type ProposalRouteComponents } from '../proposals/routes.ts';
 import { pubsubRoutes } from '../pubsub/routes.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
@@ -48,13 +50,14 @@ export function nodeRoutes(node: NodeQueries, c: { admission: Admission }): Reco
 }
 
 /** The parts of a node the route groups use (the components bag satisfies it). */
-export interface RouteComponents extends DecisionRouteComponents, LogRouteComponents, ProposalRouteComponents {
+export interface RouteComponents
+  extends DecisionRouteComponents, LogRouteComponents, HapRouteComponents, ProposalRouteComponents {
   admission: Admission;
   pubsub: ChorusPubSub;
   election: ElectionService;
   tasks: TaskService;
-  presence: AgentRouteDeps['presence'];
-  redactor: AgentRouteDeps['redactor'];
+  presence: AgentRouteDeps['presence'] & HapRouteComponents['presence'];
+  redactor: AgentRouteDeps['redactor'] & HapRouteComponents['redactor'];
   recorder: { record(kind: string, data: unknown): void };
   ops: OpsService | undefined;
   config: DecisionRouteComponents['config'] & LogRouteComponents['config'] & { agent: { role: string } };
@@ -62,12 +65,13 @@ export interface RouteComponents extends DecisionRouteComponents, LogRouteCompon
 
 /** Every route the control API serves. */
 export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<string, Route> {
+  const clientTopics = new ClientTopics(c.pubsub); // topics joined for subscribe clients and portal rooms
   return {
     ...decisionRoutes(c),
     ...proposalRoutes(c),
     ...electionRoutes(c),
     ...opsRoutes(c),
-    ...pubsubRoutes(c),
+    ...pubsubRoutes(c, clientTopics),
     ...logRoutes(c),
     ...taskRoutes({
       tasks: c.tasks,
@@ -78,6 +82,17 @@ export function controlRoutes(node: NodeQueries, c: RouteComponents): Record<str
           contentType: 'text/markdown',
           signal,
         }),
+    }),
+    ...hapRoutes(c, {
+      topics: clientTopics,
+      peers: (signal) => node.peers(signal),
+      sources: {
+        proposal: (send) => {
+          const listener = (p: unknown): void => send(p);
+          c.proposals.on('proposal', listener);
+          return () => c.proposals.off('proposal', listener);
+        },
+      },
     }),
     ...agentRoutes({ presence: c.presence, redactor: c.redactor, record: (k, d) => c.recorder.record(k, d) }),
     ...nodeRoutes(node, c),

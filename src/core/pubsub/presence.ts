@@ -1,5 +1,7 @@
 // COOEE presence: the availability broadcast (every 30 s by default), the capability broadcast (on
-// join and on change), and the directory of what peers announced (role, capabilities, status).
+// join and on change), and the directory of what peers announced (role, capabilities, status), which emits
+// `change` when a peer appears, announces itself or is forgotten (the portal's live peer list).
+import { EventEmitter } from 'node:events';
 import type { Logger } from '../log.ts';
 import { NoSubscribersError } from './errors.ts';
 import { TOPICS } from './topics.ts';
@@ -53,7 +55,12 @@ export interface PresenceOptions {
   role: string;
 }
 
-export class Presence {
+export interface PresenceEvents {
+  /** A peer appeared, announced its availability or capabilities, or was forgotten (its id). */
+  change: [string];
+}
+
+export class Presence extends EventEmitter<PresenceEvents> {
   private readonly opts: PresenceOptions;
   private readonly directory = new Map<string, PeerPresence>();
   private timer: NodeJS.Timeout | undefined;
@@ -63,6 +70,8 @@ export class Presence {
   private readonly onMessage = (m: ReceivedMessage): void => this.observe(m);
 
   constructor(opts: PresenceOptions) {
+    super();
+    this.setMaxListeners(0);
     this.opts = { ...opts };
   }
 
@@ -130,7 +139,7 @@ export class Presence {
   }
 
   forget(id: string): void {
-    this.directory.delete(id);
+    if (this.directory.delete(id)) this.emit('change', id);
   }
 
   /** This node's role, capabilities and availability as announced to peers. */
@@ -207,6 +216,7 @@ export class Presence {
     const entry = this.entry(from, new Date().toISOString());
     applyAvailability(entry, d);
     applyCapabilities(entry, d);
+    this.emit('change', from);
     return d;
   }
 
@@ -220,10 +230,13 @@ export class Presence {
   private observe(m: ReceivedMessage): void {
     const env = m.envelope;
     if (!env) return;
+    const known = this.directory.has(m.from);
     const entry = this.entry(m.from, m.receivedAt);
     if (env.from_role) entry.role = env.from_role;
     if (env.type === 'AvailabilityBcast') applyAvailability(entry, env.data);
     else if (env.type === 'CapabilityBcast') applyCapabilities(entry, env.data);
+    else if (known) return; // only lastSeen moved
+    this.emit('change', m.from);
   }
 }
 

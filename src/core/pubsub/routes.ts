@@ -4,8 +4,8 @@ import { parsePublishRequest, type PublishRequest } from '../api/protocol.ts';
 import type { Route } from '../api/server.ts';
 import { openStream } from '../api/stream.ts';
 import { UsageError } from '../errors.ts';
+import { ClientTopics } from './client-topics.ts';
 import type { ChorusPubSub, ReceivedMessage } from './pubsub.ts';
-import { STATIC_TOPICS } from './topics.ts';
 
 function isRecord(v: unknown): v is Record<string, unknown> {
   return typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -27,10 +27,12 @@ export async function publishRequest(
   return pubsub.publish(req.type, req.data, { ...req, ack: opts.ack, signal: opts.signal });
 }
 
-export function pubsubRoutes(c: { pubsub: ChorusPubSub }): Record<string, Route> {
+/** The pubsub routes; `clientTopics` counts the topics joined for clients (shared with the portal's rooms). */
+export function pubsubRoutes(
+  c: { pubsub: ChorusPubSub },
+  clientTopics = new ClientTopics(c.pubsub),
+): Record<string, Route> {
   const { pubsub } = c;
-  /** Topics joined on behalf of subscribe clients, with how many clients still want each. */
-  const clientTopics = new Map<string, number>();
   return {
     'POST /v1/publish': async ({ body, signal }) =>
       publishRequest(pubsub, parsePublishRequest(await body()), { signal }),
@@ -38,15 +40,7 @@ export function pubsubRoutes(c: { pubsub: ChorusPubSub }): Record<string, Route>
       const topics = url.searchParams.getAll('topic');
       const raw = url.searchParams.get('raw') === 'true';
       if (topics.length === 0) throw new UsageError('subscribe needs at least one topic');
-      const joinedHere: string[] = [];
-      const before = new Set(pubsub.topics().map((t) => t.topic));
-      for (const t of new Set(topics)) {
-        pubsub.join(t, raw ? { raw: true } : {});
-        if (!before.has(t) || clientTopics.has(t)) {
-          joinedHere.push(t);
-          clientTopics.set(t, (clientTopics.get(t) ?? 0) + 1);
-        }
-      }
+      const release = clientTopics.hold(topics, { raw });
       const stream = openStream(res, { signal }); // bounded: a client that stops reading is dropped
       stream.send({ subscribed: topics });
       const wanted = new Set(topics);
@@ -56,14 +50,7 @@ export function pubsubRoutes(c: { pubsub: ChorusPubSub }): Record<string, Route>
       pubsub.on('message', onMessage);
       await stream.done;
       pubsub.off('message', onMessage);
-      for (const t of joinedHere) {
-        const left = (clientTopics.get(t) ?? 1) - 1;
-        if (left > 0) clientTopics.set(t, left);
-        else {
-          clientTopics.delete(t);
-          if (!STATIC_TOPICS.includes(t)) pubsub.leave(t);
-        }
-      }
+      release();
       stream.close();
       return undefined;
     },

@@ -1,7 +1,8 @@
 // What a task is: its fields, states, the commands that change it and their validation (pure). The
 // committed task record lives in the consensus log's task state machine (machine.ts); this module is
-// shared by the node, the client verbs and the portal, so it loads nothing but zod.
-import { z } from 'zod';
+// shared by the node, the client verbs and the portal (bundled for the browser: no Node APIs), so it loads
+// nothing but zod.
+import * as z from 'zod'; // a namespace import: the portal's bundle keeps only the zod it uses
 import { UsageError } from '../errors.ts';
 
 export const TASK_STATES = [
@@ -146,13 +147,62 @@ export function parseTaskSpec(input: unknown): TaskSpec {
     throw new UsageError(`${field}: ${issue?.message ?? 'invalid'}`);
   }
   const spec = parsed.data;
-  const bytes = Buffer.byteLength(spec.description, 'utf8');
+  const bytes = new TextEncoder().encode(spec.description).length;
   if (bytes > TASK_LIMITS.descriptionBytes)
     throw new UsageError(
       `description: ${bytes} bytes is over the limit of ${TASK_LIMITS.descriptionBytes} bytes (64 KiB)`,
     );
   if (spec.deadline && Number.isNaN(Date.parse(spec.deadline))) throw new UsageError('deadline: not a date');
   return spec;
+}
+
+/** "2h", "30m", "1d", "90s" from now, or an ISO date (`--deadline`). */
+export function parseDeadline(value: string, now = Date.now()): string {
+  const m = /^(\d+(?:\.\d+)?)(s|m|h|d|w)$/.exec(value.trim());
+  if (m) {
+    const unit = { s: 1e3, m: 60e3, h: 3600e3, d: 86400e3, w: 604800e3 }[m[2] as 's'];
+    return new Date(now + Number(m[1]) * unit).toISOString();
+  }
+  const t = Date.parse(value);
+  if (Number.isNaN(t)) throw new UsageError(`--deadline: not a duration (2h, 30m, 1d) or a date: ${value}`);
+  return new Date(t).toISOString();
+}
+
+/** "owner/repo#42" or a URL (`--ref`). */
+export function parseRef(value: string): string {
+  if (/^[\w.-]+\/[\w.-]+#\d+$/.test(value) || /^https?:\/\/\S+$/.test(value)) return value;
+  throw new UsageError(`--ref: use owner/repo#42 or a URL, not ${value}`);
+}
+
+/** A create request as a person gives it (`chorus task create` flags, the portal's form), before checking. */
+export interface TaskCreateInput {
+  title: string;
+  description?: string;
+  project?: string;
+  /** owner/repo#42 or a URL. */
+  ref?: string;
+  role?: string;
+  expertise?: string[];
+  capabilities?: string[];
+  priority?: string;
+  dependsOn?: string[];
+  touches?: string[];
+  provides?: string[];
+  consumes?: string[];
+  /** A duration from now (2h, 30m, 1d) or a date. */
+  deadline?: string;
+  context?: string[];
+  force?: boolean;
+}
+
+/** Checks a create request as the CLI does (the same messages in the CLI and the portal) and returns the spec. */
+export function taskSpecFromInput(input: TaskCreateInput, now = Date.now()): TaskSpec {
+  return parseTaskSpec({
+    ...input,
+    ref: input.ref === undefined ? undefined : parseRef(input.ref),
+    dependsOn: input.dependsOn?.map(parseTaskId),
+    deadline: input.deadline === undefined ? undefined : parseDeadline(input.deadline, now),
+  });
 }
 
 /** Checks a task id given by a user. */
