@@ -10,7 +10,7 @@ export function renderBenchAgents(r: BenchAgentsResult, term: TerminalFacts): st
   const f = r.figures;
   const per = f.perAgent.map((a, i) => `agent ${i}: ${a.tasks} tasks, busy ${(a.busyMs / 1000).toFixed(2)} s`);
   return [
-    `chorus bench agents — ${p.tasks} tasks (exec, ${p.minMs}–${p.maxMs} ms of work each, seed ${p.seed}), ${p.agents} agents on ${p.nodes} nodes in one process (cluster up in ${(r.startupMs / 1000).toFixed(1)} s)`,
+    `chorus bench agents — ${p.tasks} tasks (exec, ${p.minMs}–${p.maxMs} ms of work each, seed ${p.seed}), ${p.agents} agents on ${p.nodes} node processes (cluster up in ${(r.startupMs / 1000).toFixed(1)} s)`,
     renderTable(
       ['figure', 'p50', 'p95', 'max'],
       [
