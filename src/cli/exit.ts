@@ -1,6 +1,7 @@
 // The one place where errors become exit codes and one-line messages. Raw system errors (errno text such
 // as "EACCES: permission denied, open '…'") are turned into a sentence that names the path and the fix.
 import { ChorusError, describeError } from '../core/errors.ts';
+import { systemReason } from '../core/input-file.ts';
 
 /** 2 and 4 mean no restart can fix it (the systemd unit's RestartPreventExitStatus). */
 export const EXIT = { ok: 0, error: 1, usage: 2, check: 3, fatal: 4 } as const;
@@ -36,26 +37,11 @@ const ACTION: Record<string, string> = {
   connect: 'connect to',
 };
 
-const REASON: Record<string, string> = {
-  EACCES: 'permission denied — run as the user that owns it, or fix its owner and mode (ls -ld shows them)',
-  EPERM: 'operation not permitted — run as the user that owns it, or fix its owner and mode',
-  ENOENT: 'it does not exist — check the path',
-  EEXIST: 'something is already there (a file where a directory belongs?) — move it aside or choose another path',
-  ENOTDIR: 'a part of the path is a file, not a directory — choose another path',
-  EISDIR: 'it is a directory, not a file — give a file path',
-  EROFS: 'the file system is read-only — choose a writable path',
-  ENOSPC: 'no space left on the device — free some space',
-  EDQUOT: 'the disk quota is exhausted — free some space',
-  EMFILE: 'too many open files — raise the limit (ulimit -n)',
-  EADDRINUSE: 'the address is already in use — stop what uses it or choose another port',
-  EADDRNOTAVAIL: 'the address is not on this host — choose an address of a local interface',
-};
-
 /** A system error (with errno code and syscall) as a sentence; undefined for anything else. */
 export function describeSystemError(err: unknown): string | undefined {
   if (!(err instanceof Error)) return undefined;
   const e = err as NodeJS.ErrnoException & { address?: string; port?: number };
-  const reason = e.code ? REASON[e.code] : undefined;
+  const reason = systemReason(e);
   if (!reason || !e.syscall) return undefined;
   const target = e.path ?? (e.address ? `${e.address}${e.port ? `:${e.port}` : ''}` : undefined);
   const action = ACTION[e.syscall] ?? e.syscall;

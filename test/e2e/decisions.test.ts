@@ -660,7 +660,7 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
     assert.equal(files.code, 2, 'with --from, stdin is not read');
     const both = await chorus(['keys', 'combine', '--from', fromFile, '--from', fromFile.replace('shares', 'more')]);
     assert.equal(both.code, 2);
-    assert.match(both.stderr, /^chorus: --from: cannot read .*more\.txt: ENOENT/);
+    assert.match(both.stderr, /^chorus: --from: cannot read .*more\.txt: it does not exist — check the path$/m);
     writeFileSync(fromFile.replace('shares', 'more'), `${s5}\n`, { mode: 0o600 });
     const twoFiles = await chorus([
       'keys',

@@ -150,3 +150,27 @@ test('raw system errors become a sentence naming the path and the fix', async ()
   assert.match(errorMessage(sys('EROFS', 'rename', '/ro/x')), /^cannot replace \/ro\/x: the file system is read-only/);
   assert.equal(errorMessage(new Error('plain\nsecond line')), 'plain', 'other errors: their first line');
 });
+
+test('a file named on the command line that cannot be read: one sentence with the fix, exit 2 (never errno text)', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-input-'));
+  const cases: [string[], RegExp][] = [
+    [
+      ['bench', 'report', join(dir, 'nope.json')],
+      /^chorus: cannot read .*nope\.json: it does not exist — check the path$/,
+    ],
+    [
+      ['ucxl', 'put', 'ucxl://a:b@c:d/*^/x.md', join(dir, 'nope.md')],
+      /^chorus: cannot read .*nope\.md: it does not exist/,
+    ],
+    [
+      ['task', 'create', 'x', '--description', `@${dir}`],
+      /^chorus: --description: cannot read .*: it is a directory, not a file/,
+    ],
+  ];
+  for (const [args, line] of cases) {
+    const r = await runCli(['--data-dir', dir, ...args]);
+    assert.equal(r.code, 2, r.stderr);
+    assert.match(r.stderr.trim(), line);
+    assert.doesNotMatch(r.stderr, /ENOENT|EISDIR/);
+  }
+});

@@ -1,10 +1,11 @@
 // `chorus bench report <report.json> [--html <out.html>]`: reads a report written by `chorus bench … --out` and
 // prints its latencies (and SLO verdict), or writes them as one self-contained HTML file — the portal's
 // benchmark view with its charts, the report inlined, no server and no network needed to open it.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { parseBenchReport, type ParsedBenchReport } from '../../bench/report-file.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
+import { readInputFile } from '../../core/input-file.ts';
 
 export interface BenchReportOptions {
   file: string;
@@ -20,12 +21,7 @@ export interface BenchReportResult {
 }
 
 export async function run(opts: BenchReportOptions, _ctx: CommandContext): Promise<BenchReportResult> {
-  let text: string;
-  try {
-    text = await readFile(opts.file, 'utf8');
-  } catch (err) {
-    throw new UsageError(`cannot read ${opts.file}: ${describeError(err)}`);
-  }
+  const text = (await readInputFile(opts.file)).toString('utf8');
   let json: unknown;
   try {
     json = JSON.parse(text);

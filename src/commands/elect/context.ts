@@ -1,11 +1,11 @@
 // `chorus context put <key>` (leader only: a signed SLURP context record sent to every member) and
 // `chorus context get [key]` (the context records this node accepted).
-import { readFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import type { ContextEntry, ProposeResult } from '../../core/election/service.ts';
-import { describeError, UsageError } from '../../core/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 import { readPayload } from '../node/input.ts';
+import { readInputFile } from '../../core/input-file.ts';
 
 export async function put(
   key: string,
@@ -16,11 +16,7 @@ export async function put(
   let content: unknown;
   if (opts.data !== undefined) content = await readPayload(opts.data, false);
   else if (file) {
-    try {
-      content = await readFile(file, 'utf8');
-    } catch (err) {
-      throw new UsageError(`cannot read ${file}: ${describeError(err)}`);
-    }
+    content = (await readInputFile(file)).toString('utf8');
   } else throw new UsageError('context put needs a file or --data');
   return new ApiClient({ dataDir: ctx.config.dataDir }).call<ProposeResult>(
     'POST',

@@ -1,7 +1,7 @@
 // `chorus keys split|combine|rotate|export`: admin-key custody with Shamir shares (combined from stdin or
 // files, never argv), role key rotation, and per-node scoped keyrings.
 import { existsSync } from 'node:fs';
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import { RoleKeyring } from '../../core/crypto/keyring.ts';
 import { combineShares, splitSecret } from '../../core/crypto/shamir.ts';
@@ -9,6 +9,7 @@ import type { RotationReport } from '../../core/decisions/rotate.ts';
 import { UsageError } from '../../core/errors.ts';
 import { keyringPath } from '../../core/datadir.ts';
 import type { CommandContext } from '../context.ts';
+import { readInputFile } from '../../core/input-file.ts';
 
 function keyringFile(ctx: CommandContext): string {
   return keyringPath(ctx.config);
@@ -70,9 +71,7 @@ export async function combine(
   let text = '';
   if (opts.from?.length) {
     for (const file of opts.from) {
-      text += `${await readFile(file, 'utf8').catch((err: NodeJS.ErrnoException) => {
-        throw new UsageError(`--from: cannot read ${file}: ${err.code ?? err.message}`);
-      })}\n`;
+      text += `${(await readInputFile(file, '--from')).toString('utf8')}\n`;
     }
   } else {
     if (process.stdin.isTTY) ctx.logger.info('reading shares from stdin, one a line; end with Ctrl-D');

@@ -2,11 +2,11 @@
 // each turns its options into one call of the local node's control API and returns the typed result.
 // They share this file because each is one line of request building; inputs are checked here (exit 2)
 // with the same parser the node uses, before anything is sent.
-import { readFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
-import { describeError, UsageError } from '../../core/errors.ts';
+import { UsageError } from '../../core/errors.ts';
 import { parseTaskId, TASK_STATES, taskSpecFromInput, type Task } from '../../core/tasks/model.ts';
 import type { CommandContext } from '../context.ts';
+import { readInputFile } from '../../core/input-file.ts';
 
 export interface CreateOptions {
   description?: string;
@@ -44,11 +44,7 @@ async function readStdin(): Promise<string> {
 export async function textArg(value: string, flag: string): Promise<string> {
   if (value === '-') return readStdin();
   if (!value.startsWith('@')) return value;
-  try {
-    return await readFile(value.slice(1), 'utf8');
-  } catch (err) {
-    throw new UsageError(`${flag}: cannot read ${value.slice(1)}: ${describeError(err)}`);
-  }
+  return (await readInputFile(value.slice(1), flag)).toString('utf8');
 }
 
 export async function create(title: string, opts: CreateOptions, ctx: CommandContext): Promise<TaskChange> {

@@ -1,13 +1,13 @@
 // `chorus ucxl put|get|ls|history|resolve`: decisions through the local node's API. Bad input — a malformed
 // address, a decision address without a path, content over the decision limit — fails here, before any I/O.
-import { readFile, writeFile } from 'node:fs/promises';
+import { writeFile } from 'node:fs/promises';
 import { ApiClient } from '../../core/api/client.ts';
 import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
-import { describeError, UsageError } from '../../core/errors.ts';
 import { checkDecisionSize } from '../../core/limits.ts';
 import type { PutRequest } from '../../core/api/protocol.ts';
 import { formatAddress, parseAddress, requireDecisionPath, type UcxlAddress } from '../../core/ucxl/address.ts';
 import type { CommandContext } from '../context.ts';
+import { readInputFile } from '../../core/input-file.ts';
 
 const client = (ctx: CommandContext) =>
   new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: ctx.config.dht.timeoutMs + 5000 });
@@ -22,11 +22,7 @@ export async function readContent(source: string | undefined): Promise<Buffer> {
     for await (const c of process.stdin) chunks.push(c as Buffer);
     return Buffer.concat(chunks);
   }
-  try {
-    return await readFile(source);
-  } catch (err) {
-    throw new UsageError(`cannot read ${source}: ${describeError(err)}`);
-  }
+  return readInputFile(source);
 }
 
 export interface PutOptions {
