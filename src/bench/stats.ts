@@ -83,3 +83,15 @@ export function ratePerSecond(count: number, durationMs: number): number {
 export function ratio(part: number, whole: number): number {
   return whole > 0 ? part / whole : 1;
 }
+
+/** mulberry32: a small seeded PRNG. */
+export function prng(seed: number): () => number {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}

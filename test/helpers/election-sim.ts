@@ -16,18 +16,7 @@ import {
   type ElectionTransport,
 } from '../../src/core/election/raft.ts';
 import { MemoryElectionStorage } from '../../src/core/election/state.ts';
-
-/** mulberry32: a small seeded PRNG. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { prng } from '../../src/bench/stats.ts';
 
 export class VirtualClock implements Clock {
   private t = 0;

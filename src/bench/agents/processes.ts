@@ -16,6 +16,7 @@ import { TimeoutError } from '../../core/errors.ts';
 import type { Logger } from '../../core/log.ts';
 import type { Task } from '../../core/tasks/model.ts';
 import { childEnv, devClusterEnv, spawnChild, stopChildren, type Child } from '../children.ts';
+import { prng } from '../stats.ts';
 import { figures, type AgentFigures, type TaskTimeline } from './measure.ts';
 
 export interface AgentBenchOptions {
@@ -47,18 +48,6 @@ export interface AgentBenchReport {
 
 /** The command each bench task runs: sleep its work (seconds in the description), then answer. */
 const WORK = ['sh', '-c', 'sleep "$CHORUS_TASK_DESCRIPTION"; echo "done $CHORUS_TASK_ID"'];
-
-/** mulberry32: the same durations for the same seed. */
-function random(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 /** Warnings and errors of the agents reach the log; their per-task lines would drown it. */
 function quiet(logger: Logger): Logger {
@@ -144,7 +133,7 @@ export async function runAgentBench(opts: AgentBenchOptions, ctx: AgentBenchRun)
     ctx.progress('starting nodes');
     await startNodes(ctx, root, opts.nodes, nodes, ctx.signal);
     const startupMs = performance.now() - t00;
-    const rand = random(opts.seed);
+    const rand = prng(opts.seed); // the same durations for the same seed
     const work = Array.from({ length: opts.tasks }, () => Math.round(opts.minMs + rand() * (opts.maxMs - opts.minMs)));
     // keyed by title: an agent may start a task before its create call returned here
     const byTitle = new Map<string, TaskTimeline>(

@@ -4,25 +4,19 @@
 // with the same parser the node uses, before anything is sent.
 import { ApiClient } from '../../core/api/client.ts';
 import { UsageError } from '../../core/errors.ts';
-import { parseTaskId, TASK_STATES, taskSpecFromInput, type Task } from '../../core/tasks/model.ts';
+import {
+  parseTaskId,
+  TASK_STATES,
+  taskSpecFromInput,
+  type Task,
+  type TaskCreateInput,
+} from '../../core/tasks/model.ts';
 import type { CommandContext } from '../context.ts';
 import { readInputFile } from '../../core/input-file.ts';
 
-export interface CreateOptions {
-  description?: string;
-  project?: string;
-  ref?: string;
-  role?: string;
-  expertise?: string[];
+/** The create flags: the task's fields (`--capability` repeats), and who creates it. */
+export interface CreateOptions extends Omit<TaskCreateInput, 'title' | 'capabilities'> {
   capability?: string[];
-  priority?: string;
-  dependsOn?: string[];
-  touches?: string[];
-  provides?: string[];
-  consumes?: string[];
-  deadline?: string;
-  context?: string[];
-  force?: boolean;
   as?: string;
 }
 
