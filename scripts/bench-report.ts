@@ -7,6 +7,9 @@
 //   --only <rows>   comma-separated row ids: stream,dht20,dht-procs,dht-procs-c8,dht50,tasks,pubsub,verbs
 //   --full          include the 50-node DHT row (about 3 minutes)
 //   --out <file>    also write the JSON report
+//   --source        run chorus from source (node src/cli/bin.ts) even when dist/chorus-linux-x64 is built
+// The DHT, tasks and verbs rows run the built single executable when there is one (what operators run; its
+// benchmark nodes are then the executable too), else the source with this runtime.
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -20,6 +23,7 @@ const { values: flags } = parseArgs({
     full: { type: 'boolean' },
     json: { type: 'boolean' },
     out: { type: 'string' },
+    source: { type: 'boolean' },
   },
 });
 const here = resolve(import.meta.dirname, '..');
@@ -47,11 +51,23 @@ const load = (): number => Number(loadavg()[0]!.toFixed(2));
 const ms = (x: number | null | undefined): string => (x === null || x === undefined ? '—' : `${x.toFixed(1)} ms`);
 const atMost = (x: number | null | undefined, target: number): boolean => x !== null && x !== undefined && x <= target;
 
+/** How to run chorus in the measured checkout: its single executable when built (and not --source), else the source. */
+function chorusCommand(): [string, string[]] {
+  const binary = join(root, 'dist/chorus-linux-x64');
+  return existsSync(binary) && !flags.source ? [binary, []] : [node, [join(root, 'src/cli/bin.ts')]];
+}
+
 /** Runs a command in the measured checkout and parses its stdout as JSON. */
-function runJson(args: string[], cwd = root): unknown {
-  const r = spawnSync(node, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60_000 });
+function runJson(args: string[], cwd = root, command = node): unknown {
+  const r = spawnSync(command, args, { cwd, encoding: 'utf8', maxBuffer: 64 << 20, timeout: 15 * 60_000 });
   if (r.status !== 0 && r.status !== 3) throw new Error(`exit ${r.status}: ${r.stderr.trim().split('\n').pop()}`);
   return JSON.parse(r.stdout);
+}
+
+/** Runs a chorus verb with --json in the measured checkout (see chorusCommand). */
+function runChorusJson(args: string[]): unknown {
+  const [cmd, pre] = chorusCommand();
+  return runJson([...pre, '--json', ...args], root, cmd);
 }
 
 type DhtReport = {
@@ -64,7 +80,7 @@ type DhtReport = {
 };
 
 function dht(args: string[], targets: { getP95?: number; getP99?: number; putP95?: number; rss?: number }): Figure[] {
-  const { report: r } = runJson(['src/cli/bin.ts', '--json', 'bench', 'dht', ...args]) as DhtReport;
+  const { report: r } = runChorusJson(['bench', 'dht', ...args]) as DhtReport;
   const f: Figure[] = [
     { measure: 'GET p95', value: ms(r.get.p95), ...gate(r.get.p95, targets.getP95) },
     { measure: 'GET p99', value: ms(r.get.p99), ...gate(r.get.p99, targets.getP99) },
@@ -130,7 +146,7 @@ const rows: Record<string, { command: string; run: () => Promise<Figure[]> | Fig
   tasks: {
     command: 'chorus bench tasks --procs 5',
     run: () => {
-      const { report: r } = runJson(['src/cli/bin.ts', '--json', 'bench', 'tasks', '--procs', '5']) as TaskReport;
+      const { report: r } = runChorusJson(['bench', 'tasks', '--procs', '5']) as TaskReport;
       const f: Figure[] = [
         { measure: 'claim p50', value: ms(r.claimLatencyMs.p50) },
         { measure: 'claim p95', value: ms(r.claimLatencyMs.p95), ...gate(r.claimLatencyMs.p95, 50) },
@@ -195,8 +211,7 @@ function pubsub(): Figure[] {
 
 /** Starts a node (the built executable when there is one), times client verbs against it, reads its idle RSS. */
 async function verbs(): Promise<Figure[]> {
-  const binary = join(root, 'dist/chorus-linux-x64');
-  const [cmd, pre] = existsSync(binary) ? [binary, []] : [node, [join(root, 'src/cli/bin.ts')]];
+  const [cmd, pre] = chorusCommand();
   const dir = mkdtempSync(join(tmpdir(), 'chorus-bench-report-'));
   const env = { ...process.env, NO_COLOR: '1', CHORUS_DEV: 'true', CHORUS_DEV_AUTHORITY: join(dir, 'authority.key') };
   const dataDir = join(dir, 'node');
