@@ -7,6 +7,7 @@
 //   --only <rows>   comma-separated row ids: stream,dht20,dht-procs,dht-procs-c8,dht50,tasks,pubsub,verbs
 //   --full          include the 50-node DHT row (about 3 minutes)
 //   --out <file>    also write the JSON report
+//   --compare <before.json>,<after.json>   print one table of two saved reports side by side (runs nothing)
 //   --source        run chorus from source (node src/cli/bin.ts) even when dist/chorus-linux-x64 is built
 // The DHT, tasks and verbs rows run the built single executable when there is one (what operators run; its
 // benchmark nodes are then the executable too), else the source with this runtime.
@@ -24,6 +25,7 @@ const { values: flags } = parseArgs({
     json: { type: 'boolean' },
     out: { type: 'string' },
     source: { type: 'boolean' },
+    compare: { type: 'string' },
   },
 });
 const here = resolve(import.meta.dirname, '..');
@@ -252,6 +254,42 @@ async function verbs(): Promise<Figure[]> {
     await new Promise((r) => child.once('exit', r));
     rmSync(dir, { recursive: true, force: true });
   }
+}
+
+interface SavedReport {
+  root: string;
+  startedAt: string;
+  rows: RowReport[];
+}
+
+/** One Markdown table of two saved reports (--out files), row by row and measure by measure. */
+function compare(beforeFile: string, afterFile: string): void {
+  const [a, b] = [beforeFile, afterFile].map((f) => JSON.parse(readFileSync(f, 'utf8')) as SavedReport) as [
+    SavedReport,
+    SavedReport,
+  ];
+  const loadOf = (r: RowReport | undefined): string => (r ? `${r.load[0]} → ${r.load[1]}` : '—');
+  console.log(`| row | measure | before | after | target | load before / after |`);
+  console.log(`| --- | --- | --- | --- | --- | --- |`);
+  for (const rowB of b.rows) {
+    const rowA = a.rows.find((r) => r.row === rowB.row);
+    const measures = [...new Set([...(rowA?.figures ?? []), ...rowB.figures].map((f) => f.measure))];
+    for (const m of measures) {
+      const fa = rowA?.figures.find((f) => f.measure === m);
+      const fb = rowB.figures.find((f) => f.measure === m);
+      const target = fb?.target ? `${fb.target} ${fb.met ? 'met' : 'not met'}` : '';
+      console.log(
+        `| \`${rowB.command}\` | ${m} | ${fa?.value ?? rowA?.error ?? '—'} | ${fb?.value ?? rowB.error ?? '—'} | ${target} | ${loadOf(rowA)} / ${loadOf(rowB)} |`,
+      );
+    }
+  }
+}
+
+if (flags.compare) {
+  const [beforeFile, afterFile] = flags.compare.split(',');
+  if (!beforeFile || !afterFile) throw new Error('--compare takes <before.json>,<after.json>');
+  compare(beforeFile, afterFile);
+  process.exit(0);
 }
 
 const report: RowReport[] = [];
