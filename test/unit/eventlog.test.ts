@@ -378,6 +378,159 @@ describe('EventLog tamper detection', () => {
   });
 });
 
+describe('EventLog: one signature per batch (format 2)', () => {
+  const items = (n: number, from = 1): { type: 'task_progress'; data: unknown }[] =>
+    Array.from({ length: n }, (_, k) => ({ type: 'task_progress' as const, data: { i: from + k } }));
+
+  /** A log of three batches: entries 1–4, 5–8 (signed at 4 and 8) and a single entry 9. */
+  function batched(mutate?: (db: DatabaseSync) => void): { log: EventLog; file: string } {
+    const file = freshFile();
+    const log = EventLog.open(file, SIGNER);
+    log.appendMany(items(4));
+    log.appendMany(items(4, 5));
+    log.append('task_progress', { i: 9 });
+    assert.equal(log.verify().ok, true);
+    if (mutate) {
+      const db = rawDb(file);
+      mutate(db);
+      db.close();
+    }
+    return { log, file };
+  }
+
+  it('signs the last entry of each appendMany only; its signature covers the batch, and the log verifies', () => {
+    const file = freshFile();
+    const log = EventLog.open(file, SIGNER);
+    const entries = log.appendMany(items(5));
+    assert.deepEqual(
+      entries.map((e) => e.signature === ''),
+      [true, true, true, true, false],
+    );
+    const last = entries[4]!;
+    assert.ok(verify(null, Buffer.from(last.hash, 'hex'), KEYS.publicKey, Buffer.from(last.signature, 'base64')));
+    assert.deepEqual(
+      log.since(0).map((e) => e.signature),
+      entries.map((e) => e.signature),
+    );
+    const format = rawDb(file).prepare("SELECT value FROM meta WHERE key = 'format'").get()?.value;
+    assert.equal(format, 'chorus-eventlog/2');
+    assert.deepEqual(EventLog.verifyFile(file, verifyWith(KEYS)), {
+      ok: true,
+      from: 1,
+      entries: 5,
+      headSeq: 5,
+      headHash: last.hash,
+    });
+    log.close();
+  });
+
+  it('an unsigned entry edited → edited; re-hashed → bad_link; the batch re-hashed to its end → bad_signature', () => {
+    const edit = batched((db) => db.prepare('UPDATE entries SET data = ? WHERE seq = 6').run('{"i":600}'));
+    assert.equal(edit.log.verify().problem?.kind, 'edited');
+    assert.equal(edit.log.verify().problem?.seq, 6);
+    edit.log.close();
+    const rehash = (db: DatabaseSync, seq: number, data: string, prev?: string): string => {
+      const row = db.prepare('SELECT * FROM entries WHERE seq = ?').get(seq)!;
+      const hash = entryHash(
+        seq,
+        String(row.time),
+        String(row.type),
+        data,
+        String(row.author),
+        prev ?? String(row.prev_hash),
+      );
+      db.prepare('UPDATE entries SET data = ?, hash = ?, prev_hash = ? WHERE seq = ?').run(
+        data,
+        hash,
+        prev ?? String(row.prev_hash),
+        seq,
+      );
+      return hash;
+    };
+    const one = batched((db) => rehash(db, 6, '{"i":600}'));
+    assert.equal(one.log.verify().problem?.kind, 'bad_link');
+    assert.equal(one.log.verify().problem?.seq, 7);
+    one.log.close();
+    const chain = batched((db) => {
+      let prev = rehash(db, 6, '{"i":600}');
+      for (const seq of [7, 8])
+        prev = rehash(db, seq, String(db.prepare('SELECT data FROM entries WHERE seq = ?').get(seq)!.data), prev);
+    });
+    const report = chain.log.verify();
+    assert.equal(report.problem?.kind, 'bad_signature');
+    assert.equal(report.problem?.seq, 8);
+    assert.equal(report.headSeq, 4, 'nothing after the last intact signature is vouched for');
+    chain.log.close();
+  });
+
+  it('an unsigned entry deleted → dropped; two swapped → reordered', () => {
+    const dropped = batched((db) => {
+      db.prepare('DELETE FROM entries WHERE seq = 2').run();
+      for (let s = 3; s <= 9; s += 1) db.prepare('UPDATE entries SET seq = ? WHERE seq = ?').run(s - 1, s);
+    });
+    assert.equal(dropped.log.verify().problem?.kind, 'dropped');
+    assert.equal(dropped.log.verify().problem?.seq, 2);
+    dropped.log.close();
+    const swapped = batched((db) => {
+      db.exec('UPDATE entries SET seq = -1 WHERE seq = 5; UPDATE entries SET seq = 5 WHERE seq = 6;');
+      db.exec('UPDATE entries SET seq = 6 WHERE seq = -1;');
+    });
+    assert.equal(swapped.log.verify().problem?.kind, 'reordered');
+    assert.equal(swapped.log.verify().problem?.seq, 5);
+    swapped.log.close();
+  });
+
+  it('entries no signature covers (the last signature stripped) → bad_signature, and the log refuses to open', () => {
+    const { log, file } = batched((db) => {
+      db.prepare('DELETE FROM entries WHERE seq = 9').run();
+      db.prepare("UPDATE entries SET signature = '' WHERE seq = 8").run();
+    });
+    const report = log.verify();
+    assert.equal(report.problem?.kind, 'bad_signature');
+    assert.equal(report.problem?.seq, 5);
+    assert.match(report.problem?.message ?? '', /entries 5\.\.8 carry no signature/);
+    assert.equal(report.headSeq, 4);
+    log.close();
+    assert.throws(
+      () => EventLog.open(file, SIGNER),
+      (err: unknown) =>
+        err instanceof ChorusError && err.code === 'EVENTLOG_CORRUPT' && /carries no signature/.test(err.message),
+    );
+  });
+
+  it('a file of format 1 still verifies, is appended to with a signature per entry, and an unsigned entry in it fails', () => {
+    const file = freshFile();
+    const first = EventLog.open(file, SIGNER);
+    fill(first, 3); // one signed entry each: a valid format-1 log
+    first.close();
+    const db = rawDb(file);
+    db.prepare("UPDATE meta SET value = 'chorus-eventlog/1' WHERE key = 'format'").run();
+    db.close();
+    const log = EventLog.open(file, SIGNER);
+    const more = log.appendMany(items(3, 4));
+    assert.ok(more.every((e) => e.signature !== ''));
+    assert.equal(EventLog.verifyFile(file, verifyWith(KEYS)).ok, true);
+    const edit = rawDb(file);
+    edit.prepare("UPDATE entries SET signature = '' WHERE seq = 4").run();
+    edit.close();
+    const report = log.verify();
+    assert.equal(report.problem?.kind, 'bad_signature');
+    assert.equal(report.problem?.seq, 4);
+    log.close();
+  });
+
+  it('compaction cutting inside a batch leaves a log that verifies from its checkpoint', () => {
+    const { log } = batched();
+    const step = log.compactStep({ maxAgeMs: 0, maxBytes: 1 }, { batch: 6 });
+    assert.equal(step.removed, 6);
+    const report = log.verify();
+    assert.equal(report.ok, true, report.problem?.message ?? '');
+    assert.equal(report.from, 7);
+    assert.equal(report.headSeq, 9);
+    log.close();
+  });
+});
+
 describe('EventLog.follow', () => {
   it('streams the backlog and in-process appends, and ends when aborted', { timeout: 10_000 }, async () => {
     const log = EventLog.open(freshFile(), SIGNER);

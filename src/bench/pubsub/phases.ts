@@ -237,7 +237,7 @@ export async function waitUntilReady(
 
 export interface ScenarioContext {
   h: Harness;
-  opts: Required<Omit<PubSubBenchOptions, 'inProcess' | 'processes' | 'signal' | 'logger'>>;
+  opts: Required<Omit<PubSubBenchOptions, 'inProcess' | 'processes' | 'signal' | 'logger' | 'floorIterations'>>;
   signal: AbortSignal | undefined;
   logger: Logger;
 }

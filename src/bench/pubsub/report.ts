@@ -3,13 +3,15 @@
 import { arch, cpus, loadavg, platform, release, totalmem } from 'node:os';
 import type { Logger } from '../../core/log.ts';
 import type { Summary } from '../stats.ts';
+import type { DeliveryFloor } from './floor.ts';
 
 /** The topic every benchmark message goes to (a custom topic: no other traffic, envelope validation on). */
 export const BENCH_TOPIC = 'CHORUS/bench/pubsub/v1';
 /** The envelope type of benchmark messages. */
 export const BENCH_MESSAGE_TYPE = 'TaskProgress';
 
-export const TARGETS = { p99Ms: 20, messagesPerSecond: 5000, deliveryRatio: 1 } as const;
+/** Issue #17: p99 at a fixed rate, throughput as a share of the delivery floor (see floor.ts), delivery. */
+export const TARGETS = { p99Ms: 20, floorShare: 0.5, deliveryRatio: 1 } as const;
 
 // ---------------------------------------------------------------------------------------------------------------
 // options and report
@@ -72,6 +74,8 @@ export interface PubSubBenchOptions {
   inProcess?: InProcessOptions | false;
   /** The multi-process scenario; skipped when absent or false. */
   processes?: ProcessesOptions | false;
+  /** Iterations of the delivery-floor measurement taken before the scenarios (default 5,000); false skips it. */
+  floorIterations?: number | false;
   /** Aborting stops the phase in progress, stops all nodes and returns what was measured. */
   signal?: AbortSignal;
   /** Progress lines (phase starts and results). */
@@ -186,6 +190,8 @@ export interface PubSubBenchReport {
     drainMs: number;
   };
   targets: typeof TARGETS;
+  /** The CPU floor of a delivery, measured at the start of this run (see floor.ts); absent when skipped. */
+  floor?: DeliveryFloor;
   scenarios: ScenarioReport[];
   /** Set when the signal aborted the run (e.g. the overall deadline). */
   aborted?: string;

@@ -7,6 +7,7 @@ import { loadavg } from 'node:os';
 import { describeError } from '../../core/errors.ts';
 import { silentLogger } from '../../core/log.ts';
 import { buildEnvelope, encodeEnvelope } from '../../core/pubsub/messages.ts';
+import { measureDeliveryFloor } from './floor.ts';
 import { runInProcessScenario } from './in-process.ts';
 import { Harness, type ScenarioContext } from './phases.ts';
 import { runProcessesScenario } from './processes.ts';
@@ -23,6 +24,7 @@ import {
 export { killBenchChildren } from '../children.ts';
 export * from './report.ts';
 export { DeliveryTracker } from './tracker.ts';
+export { floorCeiling, type DeliveryFloor } from './floor.ts';
 
 /** Encoded size of one benchmark envelope with this payload (a real 52-character peer ID as sender). */
 function envelopeBytes(h: Harness): number {
@@ -50,6 +52,8 @@ export async function runPubSubBench(options: PubSubBenchOptions = {}): Promise<
     window: options.window ?? 100,
     drainMs: options.drainMs ?? 8000,
   };
+  // before any node starts: the floor is the machine's, not the benchmark's
+  const floor = options.floorIterations === false ? undefined : measureDeliveryFloor(options.floorIterations ?? 5000);
   const h = new Harness(opts.payloadBytes);
   const ctx: ScenarioContext = { h, opts, signal: options.signal, logger: options.logger ?? silentLogger };
   const scenarios: ScenarioReport[] = [];
@@ -72,6 +76,7 @@ export async function runPubSubBench(options: PubSubBenchOptions = {}): Promise<
       ...opts,
     },
     targets: TARGETS,
+    ...(floor ? { floor } : {}),
     scenarios,
     ...(reason ? { aborted: reason } : {}),
   };

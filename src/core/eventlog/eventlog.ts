@@ -15,6 +15,8 @@ import { followEntries, ChangeNotifier, DEFAULT_POLL_MS } from './follow.ts';
 import {
   BUSY_TIMEOUT_MS,
   COLUMNS,
+  FORMAT,
+  type LogFormat,
   checkFormat,
   ensureSchema,
   prepareNewFile,
@@ -72,13 +74,16 @@ export class EventLog {
   readonly #signer: LogSigner;
   readonly #stmt: Statements;
   readonly #changes = new ChangeNotifier();
+  /** Format 2: one signature per appendMany (on its last entry); format 1 files: one per entry. */
+  readonly #signPerBatch: boolean;
   #retention: LogRetention | undefined;
   #closed = false;
 
-  private constructor(db: DatabaseSync, file: string, signer: LogSigner) {
+  private constructor(db: DatabaseSync, file: string, signer: LogSigner, format: LogFormat) {
     this.#db = db;
     this.file = file;
     this.#signer = signer;
+    this.#signPerBatch = format === FORMAT;
     this.#stmt = {
       last: db.prepare('SELECT seq, hash, time FROM entries ORDER BY seq DESC LIMIT 1'),
       insert: db.prepare(`INSERT INTO entries (${COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`),
@@ -128,9 +133,9 @@ export class EventLog {
       if (mode !== 'wal')
         throw new ChorusError('EVENTLOG_OPEN_FAILED', `${path}: cannot enable WAL (got ${String(mode)})`);
       db.exec(`PRAGMA synchronous = ${options.sync === 'full' ? 'FULL' : 'NORMAL'}`);
-      ensureSchema(db, path);
+      const format = ensureSchema(db, path);
       checkTail(db, signer, path);
-      const log = new EventLog(db, path, signer);
+      const log = new EventLog(db, path, signer, format);
       if (options.retention) {
         log.#retention = new LogRetention(log, options.retention);
         log.#retention.start();
@@ -148,9 +153,10 @@ export class EventLog {
     const path = resolve(file);
     if (!existsSync(path)) throw new ChorusError('EVENTLOG_NOT_FOUND', `no event log at ${path}`, { kind: 'usage' });
     let db: DatabaseSync;
+    let format: LogFormat;
     try {
       db = new DatabaseSync(path, { readOnly: true, timeout: BUSY_TIMEOUT_MS });
-      checkFormat(db, path);
+      format = checkFormat(db, path);
     } catch (err) {
       if (err instanceof ChorusError) throw err;
       throw new ChorusError('EVENTLOG_OPEN_FAILED', `cannot open event log ${path}: ${String(err)}`, { cause: err });
@@ -158,7 +164,7 @@ export class EventLog {
     const refuse = (): never => {
       throw new ChorusError('EVENTLOG_READ_ONLY', `event log ${path} is open read-only`);
     };
-    return new EventLog(db, path, { author: 'read-only', sign: refuse, verify: () => false });
+    return new EventLog(db, path, { author: 'read-only', sign: refuse, verify: () => false }, format);
   }
 
   /**
@@ -200,8 +206,9 @@ export class EventLog {
   }
 
   /**
-   * Appends several entries in one transaction (one commit instead of one per entry), in order; each
-   * entry is still hashed, chained and signed on its own. All or none are written.
+   * Appends several entries in one transaction (one commit instead of one per entry), in order; each entry is
+   * hashed and chained on its own. Signed: the last entry of the batch (its hash commits to the others, which carry
+   * an empty signature), or every entry in a file of the first format. All or none are written.
    */
   appendMany(items: readonly { type: LogType; data: unknown }[]): LogEntry[] {
     this.#assertOpen();
@@ -223,16 +230,13 @@ export class EventLog {
       let seq = last.seq;
       let prevHash = last.hash;
       let lastTime = last.time;
-      for (const { type, dataJson } of prepared) {
+      const lastIndex = prepared.length - 1;
+      for (const [i, { type, dataJson }] of prepared.entries()) {
         seq += 1;
         const now = new Date().toISOString();
         const time = lastTime > now ? lastTime : now;
         const hash = entryHash(seq, time, type, dataJson, author, prevHash);
-        const sig = this.#signer.sign(Buffer.from(hash, 'hex'));
-        if (!(sig instanceof Uint8Array) || sig.byteLength === 0) {
-          throw new ChorusError('EVENTLOG_SIGN_FAILED', 'event log signer returned no signature');
-        }
-        const signature = Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64');
+        const signature = i === lastIndex || !this.#signPerBatch ? this.#sign(hash) : '';
         this.#stmt.insert.run(seq, time, type, dataJson, author, prevHash, hash, signature);
         entries.push({ seq, time, type, data: JSON.parse(dataJson), author, prevHash, hash, signature });
         prevHash = hash;
@@ -248,6 +252,15 @@ export class EventLog {
     }
     this.#changes.wake();
     return entries;
+  }
+
+  /** base64 of the signer's signature over the raw bytes of `hash` (hex). */
+  #sign(hash: string): string {
+    const sig = this.#signer.sign(Buffer.from(hash, 'hex'));
+    if (!(sig instanceof Uint8Array) || sig.byteLength === 0) {
+      throw new ChorusError('EVENTLOG_SIGN_FAILED', 'event log signer returned no signature');
+    }
+    return Buffer.from(sig.buffer, sig.byteOffset, sig.byteLength).toString('base64');
   }
 
   /** The head's seq: entries ever appended (seqs run without gaps; retention may have removed the oldest). */

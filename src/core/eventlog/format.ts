@@ -10,7 +10,16 @@ import type { AuthorVerifier, Checkpoint, LogEntry, LogType } from './types.ts';
 /** prevHash of entry 1. */
 export const ZERO_HASH = '0'.repeat(64);
 
-export const FORMAT = 'chorus-eventlog/1';
+/**
+ * The format of new files: entries appended together (one appendMany) carry one signature, on the last of them;
+ * the others have an empty signature and are covered by it through the hash chain (the signed hash commits to
+ * every entry before it). `log verify` still detects any edit, deletion or reordering, and entries no signature
+ * covers (an unsigned tail).
+ */
+export const FORMAT = 'chorus-eventlog/2';
+/** The first format: every entry signed on its own. Such files still verify, and are appended to as before. */
+export const FORMAT_V1 = 'chorus-eventlog/1';
+export type LogFormat = typeof FORMAT | typeof FORMAT_V1;
 const CHECKPOINT_FORMAT = 'chorus-eventlog-checkpoint/1';
 export const BUSY_TIMEOUT_MS = 5000;
 export const COLUMNS = 'seq, time, type, data, author, prev_hash, hash, signature';
@@ -74,7 +83,8 @@ export function parseRow(raw: RawRow): StoredRow | string {
   if (typeof author !== 'string' || author.length === 0) return 'author is empty';
   if (typeof prevHash !== 'string' || !HEX64.test(prevHash)) return 'prevHash is not a hex sha256';
   if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash is not a hex sha256';
-  if (typeof signature !== 'string' || !BASE64.test(signature)) return 'signature is not base64';
+  // empty: covered by the signature of a later entry of the same batch (format 2; see walkChain)
+  if (typeof signature !== 'string' || (signature !== '' && !BASE64.test(signature))) return 'signature is not base64';
   return { seq, time, type, data: parsed, dataJson: canonicalJson(parsed), author, prevHash, hash, signature };
 }
 
@@ -143,7 +153,8 @@ export function readCheckpoint(db: DatabaseSync): Checkpoint | string | undefine
   if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash is not a hex sha256';
   if (!isTime(entryTime) || !isTime(time)) return 'a time is not an ISO-8601 UTC timestamp';
   if (typeof author !== 'string' || author.length === 0) return 'author is empty';
-  if (typeof signature !== 'string' || !BASE64.test(signature)) return 'signature is not base64';
+  // empty: covered by the signature of a later entry of the same batch (format 2; see walkChain)
+  if (typeof signature !== 'string' || (signature !== '' && !BASE64.test(signature))) return 'signature is not base64';
   return { seq, hash, entryTime, time, author, signature };
 }
 
@@ -172,17 +183,26 @@ export function tableNames(db: DatabaseSync): Set<string> {
   );
 }
 
-export function checkFormat(db: DatabaseSync, file: string): void {
+/** The file's format (checked: a chorus event log of a format this build reads). */
+export function checkFormat(db: DatabaseSync, file: string): LogFormat {
   const tables = tableNames(db);
   if (!tables.has('meta') || !tables.has('entries')) {
     throw new ChorusError('EVENTLOG_INVALID', `${file} is not a chorus event log`, { kind: 'usage' });
   }
-  const format = db.prepare("SELECT value FROM meta WHERE key = 'format'").get()?.value;
-  if (format !== FORMAT) {
-    throw new ChorusError('EVENTLOG_INVALID', `${file}: unsupported event log format ${JSON.stringify(format)}`, {
+  const format = logFormat(db);
+  if (format === undefined) {
+    const found = db.prepare("SELECT value FROM meta WHERE key = 'format'").get()?.value;
+    throw new ChorusError('EVENTLOG_INVALID', `${file}: unsupported event log format ${JSON.stringify(found)}`, {
       kind: 'usage',
     });
   }
+  return format;
+}
+
+/** The format named in the file's meta table; undefined when it is none this build knows. */
+export function logFormat(db: DatabaseSync): LogFormat | undefined {
+  const format = db.prepare("SELECT value FROM meta WHERE key = 'format'").get()?.value;
+  return format === FORMAT || format === FORMAT_V1 ? format : undefined;
 }
 
 /**
@@ -194,7 +214,8 @@ export function prepareNewFile(db: DatabaseSync): void {
   if (Number(existing?.n ?? 0) === 0) db.exec('PRAGMA auto_vacuum = INCREMENTAL');
 }
 
-export function ensureSchema(db: DatabaseSync, file: string): void {
+/** Creates the tables of a new file (format FORMAT); returns the file's format. */
+export function ensureSchema(db: DatabaseSync, file: string): LogFormat {
   const existing = db.prepare("SELECT count(*) AS n FROM sqlite_master WHERE type = 'table'").get();
   if (Number(existing?.n ?? 0) === 0) {
     db.exec(`
@@ -214,7 +235,7 @@ export function ensureSchema(db: DatabaseSync, file: string): void {
       COMMIT;
     `);
   }
-  checkFormat(db, file);
+  const format = checkFormat(db, file);
   // added with retention; logs written before it get the (empty) table when a writer opens them
   db.exec(`
     CREATE TABLE IF NOT EXISTS checkpoint (
@@ -226,4 +247,5 @@ export function ensureSchema(db: DatabaseSync, file: string): void {
       signature TEXT NOT NULL
     ) STRICT;
   `);
+  return format;
 }

@@ -96,7 +96,10 @@ export interface LogEntry {
   prevHash: string;
   /** hex sha256 over canonicalJson({ seq, time, type, data, author, prevHash }) */
   hash: string;
-  /** base64 of signer.sign(the 32 raw hash bytes) */
+  /**
+   * base64 of signer.sign(the 32 raw hash bytes); empty for an entry appended in one batch with later ones, whose
+   * last entry's signature covers it through the chain (format 2)
+   */
   signature: string;
 }
 

@@ -2,7 +2,17 @@
 // bad signature, bad link, malformed), and the cheap O(1) check of the log's tail run when it opens.
 import type { DatabaseSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
-import { COLUMNS, ZERO_HASH, checkpointHash, parseRow, readCheckpoint, rowHash, signatureValid } from './format.ts';
+import {
+  COLUMNS,
+  FORMAT,
+  ZERO_HASH,
+  checkpointHash,
+  logFormat,
+  parseRow,
+  readCheckpoint,
+  rowHash,
+  signatureValid,
+} from './format.ts';
 import type { StoredRow } from './format.ts';
 import type { AuthorVerifier, Checkpoint, LogSigner, VerifyProblem, VerifyReport } from './types.ts';
 
@@ -24,17 +34,24 @@ interface WalkResult {
 
 /**
  * Walks the chain from `anchor` through entry `toSeq` (the end when omitted): every entry's hash matches its
- * contents, its signature matches its hash, it links to the previous entry (or the anchor), seqs run on
- * without gaps and times never go backwards. Stops at the first problem.
+ * contents, it links to the previous entry (or the anchor), seqs run on without gaps, times never go backwards,
+ * and every entry is signed or, in a file of format 2, covered by the signature of a later entry by the same
+ * author (its hash commits to every entry before it): the walk reads on past `toSeq` until one covers it, and an
+ * unsigned tail is a bad_signature. Stops at the first problem; `entries`/`head` count only covered entries.
  */
 export function walkChain(db: DatabaseSync, check: AuthorVerifier, anchor: ChainAnchor, toSeq?: number): WalkResult {
+  const unsignedAllowed = logFormat(db) === FORMAT;
   let entries = 0;
   let head = anchor;
-  const fail = (problem: VerifyProblem): WalkResult => ({ entries, head, problem });
-  const rows = db
-    .prepare(`SELECT ${COLUMNS} FROM entries WHERE seq > ? AND seq <= ? ORDER BY seq`)
-    .iterate(anchor.seq, toSeq ?? Number.MAX_SAFE_INTEGER);
+  /** the last entry a signature covers, and how many entries up to it */
+  let covered = { entries, head };
+  /** first entry of a stretch waiting for a signature, and its author */
+  let pending: { seq: number; author: string } | undefined;
+  const fail = (problem: VerifyProblem): WalkResult => ({ ...covered, problem });
+  const end = toSeq ?? Number.MAX_SAFE_INTEGER;
+  const rows = db.prepare(`SELECT ${COLUMNS} FROM entries WHERE seq > ? ORDER BY seq`).iterate(anchor.seq);
   for (const raw of rows) {
+    if (head.seq >= end && pending === undefined) break;
     const expected = head.seq + 1;
     const row = parseRow(raw);
     if (typeof row === 'string') {
@@ -43,12 +60,20 @@ export function walkChain(db: DatabaseSync, check: AuthorVerifier, anchor: Chain
     }
     const contentMatches = rowHash(row) === row.hash;
     if (row.seq !== expected || !contentMatches) return fail(diagnose(db, row, anchor, expected, contentMatches));
-    if (!signatureValid(check, row.author, row.hash, row.signature)) {
+    if (row.signature === '') {
+      if (!unsignedAllowed) {
+        return fail({ seq: row.seq, kind: 'bad_signature', message: `entry ${row.seq} carries no signature` });
+      }
+      if (pending !== undefined && pending.author !== row.author) return fail(mixedAuthors(pending, row));
+      pending ??= { seq: row.seq, author: row.author };
+    } else if (!signatureValid(check, row.author, row.hash, row.signature)) {
       return fail({
         seq: row.seq,
         kind: 'bad_signature',
         message: `entry ${row.seq}: signature does not verify for author ${row.author}`,
       });
+    } else if (pending !== undefined && pending.author !== row.author) {
+      return fail(mixedAuthors(pending, row));
     }
     if (row.prevHash !== head.hash) {
       let message = `entry ${row.seq}: prevHash does not match the hash of entry ${head.seq} (entry ${head.seq} was rewritten, or the chain was spliced)`;
@@ -67,8 +92,29 @@ export function walkChain(db: DatabaseSync, check: AuthorVerifier, anchor: Chain
     }
     entries += 1;
     head = { seq: row.seq, hash: row.hash, time: row.time };
+    if (row.signature !== '') {
+      pending = undefined;
+      covered = { entries, head };
+    }
   }
-  return { entries, head };
+  if (pending !== undefined) {
+    const stretch =
+      pending.seq === head.seq ? `entry ${head.seq} carries` : `entries ${pending.seq}..${head.seq} carry`;
+    return fail({
+      seq: pending.seq,
+      kind: 'bad_signature',
+      message: `${stretch} no signature, and no signed entry after them covers them`,
+    });
+  }
+  return covered;
+}
+
+function mixedAuthors(pending: { seq: number; author: string }, row: StoredRow): VerifyProblem {
+  return {
+    seq: pending.seq,
+    kind: 'bad_signature',
+    message: `entry ${pending.seq} carries no signature and the next entry (${row.seq}) is by another author`,
+  };
 }
 
 /**
@@ -227,8 +273,8 @@ function findOriginalSeq(db: DatabaseSync, row: StoredRow): number | null {
 
 /**
  * The cheap integrity check run on open: the log starts at 1 (or right after its checkpoint), and the last
- * entry is well-formed, hashes to itself, links to the entry before it (or the checkpoint) and, if this signer
- * wrote it, carries a valid signature. O(1) in log size.
+ * entry is well-formed, hashes to itself, links to the entry before it (or the checkpoint), is signed and, if
+ * this signer wrote it, its signature is valid. O(1) in log size.
  */
 export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): void {
   const corrupt = (message: string): ChorusError =>
@@ -248,6 +294,8 @@ export function checkTail(db: DatabaseSync, signer: LogSigner, file: string): vo
   const last = parseRow(lastRaw);
   if (typeof last === 'string') throw corrupt(`last entry is malformed: ${last}`);
   if (rowHash(last) !== last.hash) throw corrupt(`last entry ${last.seq} does not match its hash`);
+  // every append ends with a signed entry (the last of its batch), whatever the format
+  if (last.signature === '') throw corrupt(`last entry ${last.seq} carries no signature`);
   const own = (_a: string, d: Uint8Array, s: Uint8Array): boolean => signer.verify(d, s);
   if (last.author === signer.author && !signatureValid(own, last.author, last.hash, last.signature)) {
     throw corrupt(`last entry ${last.seq} has a bad signature`);

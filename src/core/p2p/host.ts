@@ -13,6 +13,7 @@ import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
+import { coalesceGossipWrites } from './gossip-writes.ts';
 import { UsageError } from '../errors.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -186,6 +187,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       dht: opts.dht,
     },
   });
+  coalesceGossipWrites(node.services.pubsub);
   liveLimits.set(node, live);
   if (opts.mdns) lanPeers.set(node, lan);
   if (opts.start ?? true) await startHost(node);
