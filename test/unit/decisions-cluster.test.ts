@@ -79,6 +79,27 @@ describe('decisions on a 5-node cluster', () => {
     );
   });
 
+  test('a provider announcement goes one hop to the closest peers, without a kad-dht walk', async () => {
+    const writer = nodes[2]!;
+    const dht = writer.libp2p.services.dht;
+    const walk = dht.provide.bind(dht);
+    let walks = 0;
+    dht.provide = (...args: Parameters<typeof dht.provide>) => {
+      walks++;
+      return walk(...args);
+    };
+    try {
+      const a = addr('ucxl://carol:developer@chorus:ops/*^/runbook.md');
+      await writer.decisions.put(a, text('restart politely'));
+      await until('the writer as a provider', async () =>
+        (await nodes[4]!.decisions.providers(a)).includes(writer.peerId),
+      );
+      assert.equal(walks, 0, 'no iterative provide walk: ADD_PROVIDER went straight to the closest peers');
+    } finally {
+      dht.provide = walk;
+    }
+  });
+
   test('temporal navigation across 6 versions written by different nodes', async () => {
     const base = 'ucxl://bob:developer@chorus:api';
     for (let v = 1; v <= 6; v++) {

@@ -1,5 +1,7 @@
-// Provider records of decisions: announcements paced, and the lookup of a subject's providers. Paced: a provide is an iterative DHT walk plus ADD_PROVIDER to
-// the k closest peers (~40 streams), so they run in the background, one at a time, once writes pause.
+// Provider records of decisions: announcements paced, and the lookup of a subject's providers. An
+// announcement goes one hop to the closest peers the routing table knows (DirectReplicas.provideTo); only
+// when that cannot be used is it kad-dht's provide, an iterative walk plus ADD_PROVIDER to the k closest
+// peers (~40 streams). Either way they run in the background, one at a time, once writes pause.
 import { setTimeout as delay } from 'node:timers/promises';
 import { CID } from 'multiformats/cid';
 import { sha256 } from 'multiformats/hashes/sha2';
@@ -21,8 +23,8 @@ export async function subjectCid(subject: string): Promise<CID> {
 }
 
 export interface ProvidePacerOptions {
-  /** kad-dht's provide (drained to the end). */
-  provide: (cid: CID, options: { signal: AbortSignal }) => AsyncIterable<unknown>;
+  /** Announces this node as a provider of `cid`. */
+  provide: (cid: CID, options: { signal: AbortSignal }) => Promise<unknown>;
   /** Deadline of one announcement. */
   timeoutMs: () => number;
   logger: Logger;
@@ -79,9 +81,7 @@ export class ProvidePacer {
   private async provide(subject: string): Promise<void> {
     try {
       const signal = AbortSignal.timeout(this.opts.timeoutMs());
-      for await (const _ of this.opts.provide(await subjectCid(subject), { signal })) {
-        // drain
-      }
+      await this.opts.provide(await subjectCid(subject), { signal });
     } catch (err) {
       this.opts.logger.debug('provide failed', { subject, error: describeError(err) });
     }

@@ -69,7 +69,13 @@ export class DecisionService {
     // one per node: the store's reads and the DHT validators of this node share what it verified
     const validation = { ...c.authors, verified: new VerifiedRecords() };
     this.pacer = new ProvidePacer({
-      provide: (cid, options) => c.libp2p.services.dht.provide(cid, options),
+      // one hop to the replication closest peers; kad-dht's walk when that path cannot be used or reached nobody
+      provide: async (cid, options) => {
+        if (((await c.replicas.provideTo(cid, s.replication, options.signal)) ?? 0) > 0) return;
+        for await (const _ of c.libp2p.services.dht.provide(cid, options)) {
+          // drained: the walk runs to its end
+        }
+      },
       timeoutMs: () => this.store.timeoutMs,
       logger: c.logger,
     });

@@ -5,8 +5,10 @@
 // them too; callers fall back to the iterative kad-dht query when the direct path is not enough.
 // Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts); the
 // one-stream-per-request /chorus/kad-direct/1.0.0 is still answered, and used towards peers without 1.1.0.
+// Provider records go the same way: ADD_PROVIDER straight to the peers closest to the CID (provideTo).
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
-import { Record as DhtRecord } from '@libp2p/kad-dht';
+import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
+import type { CID } from 'multiformats/cid';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
@@ -32,6 +34,23 @@ interface Response {
   ok: boolean;
   value?: string;
   error?: string;
+}
+
+/**
+ * The parts of kad-dht 16's service that a one-hop provider announcement uses (public fields of its
+ * KadDHT class, not of the exported interface: when a release lacks them, provideTo returns undefined
+ * and the caller walks the network with kad-dht's own provide).
+ */
+interface KadInternals {
+  routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] };
+  providers?: { addProvider(cid: CID, provider: PeerId, options?: { signal?: AbortSignal }): Promise<void> };
+  network?: {
+    sendMessage(
+      to: PeerId,
+      msg: { type: MessageType; key: Uint8Array; providers: { id: Uint8Array; multiaddrs: Uint8Array[] }[] },
+      options: { signal?: AbortSignal; path: { index: number; queued: number; running: number; total: number } },
+    ): AsyncIterable<{ name: string }>;
+  };
 }
 
 const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
@@ -101,17 +120,50 @@ export class DirectReplicas {
     return id;
   }
 
+  private get kad(): KadInternals {
+    return this.opts.libp2p.services.dht as KadInternals;
+  }
+
   /** The `count` peers closest to a key among this node and its routing table, closest first. */
   replicaSet(key: Uint8Array, count: number): string[] {
     const target = sha(key);
-    const table = (
-      this.opts.libp2p.services.dht as {
-        routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] };
-      }
-    ).routingTable;
+    const table = this.kad.routingTable;
     const candidates = (table?.closestPeers(target, { count: count + 2 }) ?? []).map(String);
     candidates.push(this.opts.libp2p.peerId.toString());
     return candidates.sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+  }
+
+  /**
+   * Announces this node as a provider of `cid` to the `count` peers the routing table names closest to
+   * it (kad-dht's ADD_PROVIDER, the message its provide sends after an iterative walk): the peers a
+   * findProviders lookup converges on. Resolves with how many peers took the announcement, or undefined
+   * when the one-hop path cannot be used (no kad-dht internals, or fewer than `count` peers known).
+   */
+  async provideTo(cid: CID, count: number, signal: AbortSignal): Promise<number | undefined> {
+    const { network, providers } = this.kad;
+    if (!network || !providers) return undefined;
+    const key = cid.multihash.bytes;
+    const self = this.opts.libp2p.peerId;
+    const peers = this.replicaSet(key, count + 1)
+      .filter((p) => p !== self.toString())
+      .slice(0, count);
+    if (peers.length < count) return undefined;
+    await providers.addProvider(cid, self, { signal });
+    const msg = {
+      type: MessageType.ADD_PROVIDER,
+      key,
+      providers: [{ id: self.toMultihash().bytes, multiaddrs: this.opts.libp2p.getMultiaddrs().map((m) => m.bytes) }],
+    };
+    const sent = await Promise.all(
+      peers.map(async (peer, index) => {
+        const path = { index, queued: 0, running: 0, total: peers.length };
+        let ok = false;
+        for await (const event of network.sendMessage(peerIdFromString(peer), msg, { signal, path }))
+          if (event.name === 'PEER_RESPONSE') ok = true;
+        return ok;
+      }),
+    );
+    return sent.filter(Boolean).length;
   }
 
   /** Validates and stores a record locally in kad-dht's own format. */
