@@ -93,10 +93,9 @@ async function clientVerbs(): Promise<string[]> {
     NO_COLOR: '1',
     CHORUS_DEV: 'true',
     CHORUS_DEV_AUTHORITY: join(dir, 'authority.key'),
-    CHORUS_OPS_PORT: '0',
   };
   const node = spawn(binary, ['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'], {
-    env,
+    env: { ...env, CHORUS_OPS_PORT: '0' }, // the node only: clients see the environment people have
     stdio: 'ignore',
   });
   const chorus = (...args: string[]) => spawnSync(binary, ['--data-dir', dataDir, ...args], { env, stdio: 'ignore' });
