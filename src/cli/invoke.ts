@@ -1,7 +1,8 @@
 // Runs one verb: global options → typed config → logger/progress → the command's result → rendering.
 // Results go to stdout (text or --json); logs and progress go to stderr.
 import type { Command } from 'commander';
-import type { CommandContext } from '../commands/context.ts';
+import type { ClientContext, CommandContext } from '../commands/context.ts';
+import { clientConfig } from '../core/config/client.ts';
 import { CheckFailedError } from '../core/errors.ts';
 import type { ConfigLayer } from '../core/config/load.ts';
 import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
@@ -31,6 +32,11 @@ export interface InvokeOptions<R> {
   flagNames?: Record<string, string>;
   /** Skip loading configuration (pure verbs such as version). */
   noConfig?: boolean;
+}
+
+/** How a verb is run: with the full config, or as a client verb (invokeClient). */
+interface RunMode {
+  client: boolean;
 }
 
 let shutdown: AbortController = new AbortController();
@@ -65,24 +71,73 @@ async function logRedaction(rules: CommandContext['config']['shhh']['rules']): P
   return (line) => redactor.scrubLine(line);
 }
 
+/**
+ * A stderr sink that scrubs every line with SHHH, loading the Redactor (and its regex engine) only when
+ * the first line comes: a client verb that logs nothing never pays for it. Lines wait (in order) while it
+ * loads; flush() resolves once every line is written, and invoke awaits it before the verb's end.
+ */
+function lazyRedactingSink(rules: CommandContext['config']['shhh']['rules']) {
+  const write = (line: string) => process.stderr.write(`${line}\n`);
+  const pending: string[] = [];
+  let redact: ((line: string) => string) | undefined;
+  let loading: Promise<void> | undefined;
+  return {
+    sink(line: string): void {
+      if (redact) return void write(redact(line));
+      pending.push(line);
+      loading ??= logRedaction(rules).then((r) => {
+        redact = r;
+        for (const l of pending.splice(0)) write(r(l));
+      });
+    },
+    flush: (): Promise<void> => loading ?? Promise.resolve(),
+  };
+}
+
 function isAsyncIterable(v: unknown): v is AsyncIterable<unknown> {
   return typeof v === 'object' && v !== null && Symbol.asyncIterator in v;
 }
 
-export async function invoke<R>(
+/** Runs a verb with the full, validated config. */
+export function invoke<R>(
   cmd: Command,
   exec: (ctx: CommandContext) => Promise<R> | R,
   opts: InvokeOptions<R>,
 ): Promise<void> {
+  return run(cmd, exec as (ctx: ClientContext) => Promise<R> | R, opts, { client: false });
+}
+
+/**
+ * Runs a client verb (one that only talks to the local node's API): its config is the ClientConfig,
+ * resolved without the schema when nothing else could change it, and SHHH loads when a line is logged.
+ */
+export function invokeClient<R>(
+  cmd: Command,
+  exec: (ctx: ClientContext) => Promise<R> | R,
+  opts: InvokeOptions<R>,
+): Promise<void> {
+  return run(cmd, exec, opts, { client: true });
+}
+
+async function run<R>(
+  cmd: Command,
+  exec: (ctx: ClientContext) => Promise<R> | R,
+  opts: InvokeOptions<R>,
+  mode: RunMode,
+): Promise<void> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const json = Boolean(g.json);
   const term = terminalFacts({ json, color: g.color !== false });
-  const config = opts.noConfig ? undefined : await configFor(g, opts as InvokeOptions<unknown>);
+  const config = opts.noConfig
+    ? undefined
+    : ((mode.client && !opts.flags ? clientConfig({ file: g.config, env: process.env, flags: g }) : undefined) ??
+      (await configFor(g, opts as InvokeOptions<unknown>)));
+  const lazy = mode.client && config ? lazyRedactingSink(config.shhh.rules) : undefined;
   const logger = createLogger({
     level: config?.log.level ?? g.logLevel ?? 'info',
     format: config?.log.format ?? g.logFormat ?? 'text',
-    sink: (line) => process.stderr.write(`${line}\n`),
-    redact: config ? await logRedaction(config.shhh.rules) : undefined,
+    sink: lazy?.sink ?? ((line) => process.stderr.write(`${line}\n`)),
+    redact: config && !lazy ? await logRedaction(config.shhh.rules) : undefined,
   });
   const progress = await createProgress(term.animate);
   const ctx = {
@@ -108,5 +163,6 @@ export async function invoke<R>(
     }
   } finally {
     progress.stop();
+    await lazy?.flush();
   }
 }

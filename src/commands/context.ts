@@ -1,5 +1,6 @@
 // What every command receives from the CLI: the typed config, a logger, a cancellation signal and
 // an optional progress callback. Commands never print; they return typed results.
+import type { ClientConfig } from '../core/config/client.ts';
 import type { ChorusConfig } from '../core/config/schema.ts';
 import type { Logger } from '../core/log.ts';
 
@@ -21,4 +22,12 @@ export interface CommandContext {
    * with an optional assignment layer. Throws ConfigError when it does not validate. (SIGHUP reload.)
    */
   reloadConfig: (assignment?: Record<string, unknown>) => Promise<ChorusConfig>;
+}
+
+/**
+ * What a client verb receives (a verb that only talks to the local node's API): the part of the config it
+ * reads. A CommandContext is one, so other callers (benchmarks, agents) pass theirs.
+ */
+export interface ClientContext extends Omit<CommandContext, 'config'> {
+  config: ClientConfig;
 }

@@ -1,7 +1,7 @@
 // Verbs of the election (elect status|watch|trigger|resign) and of the leader-only paths
 // (context put|get, shhh policy set|show). All go through the local daemon's control API.
 import type { Command } from 'commander';
-import { invoke } from '../invoke.ts';
+import { invokeClient } from '../invoke.ts';
 
 const views = () => import('../views/elect.ts');
 
@@ -13,14 +13,14 @@ export function registerElectVerbs(program: Command): void {
     .option('--require-leader', 'exit 3 when no leader is elected')
     .action(async (opts: { requireLeader?: boolean }, cmd: Command) => {
       const [{ run }, { renderElectStatus }] = await Promise.all([import('../../commands/elect/status.ts'), views()]);
-      await invoke(cmd, (ctx) => run(opts, ctx), { view: renderElectStatus });
+      await invokeClient(cmd, (ctx) => run(opts, ctx), { view: renderElectStatus });
     });
   elect
     .command('watch')
     .description('print the election status each time it changes, until interrupted (NDJSON with --json)')
     .action(async (_opts, cmd: Command) => {
       const [{ run }, { renderElectWatch }] = await Promise.all([import('../../commands/elect/watch.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), { view: renderElectWatch });
+      await invokeClient(cmd, (ctx) => run({}, ctx), { view: renderElectWatch });
     });
   elect
     .command('trigger')
@@ -29,14 +29,14 @@ export function registerElectVerbs(program: Command): void {
     )
     .action(async (_opts, cmd: Command) => {
       const [{ run }, { renderTrigger }] = await Promise.all([import('../../commands/elect/trigger.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), { view: renderTrigger });
+      await invokeClient(cmd, (ctx) => run({}, ctx), { view: renderTrigger });
     });
   elect
     .command('resign')
     .description('leader only: hand leadership to the best reachable voter')
     .action(async (_opts, cmd: Command) => {
       const [{ run }, { renderResign }] = await Promise.all([import('../../commands/elect/resign.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), { view: renderResign });
+      await invokeClient(cmd, (ctx) => run({}, ctx), { view: renderResign });
     });
 
   const context = program.command('context').description('SLURP context records (written by the leader only)');
@@ -48,7 +48,7 @@ export function registerElectVerbs(program: Command): void {
     .option('--data <json>', 'content as inline JSON, @file, or - for stdin')
     .action(async (key: string, file: string | undefined, opts: { data?: string }, cmd: Command) => {
       const [{ put }, { renderPropose }] = await Promise.all([import('../../commands/elect/context.ts'), views()]);
-      await invoke(cmd, (ctx) => put(key, file, opts, ctx), { view: renderPropose });
+      await invokeClient(cmd, (ctx) => put(key, file, opts, ctx), { view: renderPropose });
     });
   context
     .command('get')
@@ -56,7 +56,7 @@ export function registerElectVerbs(program: Command): void {
     .argument('[key]')
     .action(async (key: string | undefined, _opts, cmd: Command) => {
       const [{ get }, { renderContexts }] = await Promise.all([import('../../commands/elect/context.ts'), views()]);
-      await invoke(cmd, (ctx) => get(key, ctx), { view: renderContexts });
+      await invokeClient(cmd, (ctx) => get(key, ctx), { view: renderContexts });
     });
 
   const policy = program
@@ -70,13 +70,13 @@ export function registerElectVerbs(program: Command): void {
     .argument('<file>', 'rules: [{name, pattern, flags?, severity?, tags?, action?: redact|deny}]')
     .action(async (file: string, _opts, cmd: Command) => {
       const [{ set }, { renderPropose }] = await Promise.all([import('../../commands/elect/policy.ts'), views()]);
-      await invoke(cmd, (ctx) => set(file, ctx), { view: renderPropose });
+      await invokeClient(cmd, (ctx) => set(file, ctx), { view: renderPropose });
     });
   policy
     .command('show')
     .description('the extra redaction rules in force on this node, and who set them')
     .action(async (_opts, cmd: Command) => {
       const [{ show }, { renderPolicy }] = await Promise.all([import('../../commands/elect/policy.ts'), views()]);
-      await invoke(cmd, (ctx) => show(ctx), { view: renderPolicy });
+      await invokeClient(cmd, (ctx) => show(ctx), { view: renderPolicy });
     });
 }

@@ -1,7 +1,7 @@
 // Verbs of the daemon and its clients: node (install, uninstall), publish, subscribe, peers, status, log.
 import { Option, type Command } from 'commander';
 import { UsageError } from '../../core/errors.ts';
-import { invoke } from '../invoke.ts';
+import { invoke, invokeClient } from '../invoke.ts';
 import { collect, duration, integer, port } from '../options.ts';
 
 const views = () => import('../views/node.ts');
@@ -218,7 +218,7 @@ export function registerNodeVerbs(program: Command): void {
     .description('list connected peers: role, capabilities, status, last seen, address, latency')
     .action(async (_opts, cmd: Command) => {
       const [{ run }, { renderPeers }] = await Promise.all([import('../../commands/node/peers.ts'), views()]);
-      await invoke(cmd, (ctx) => run({}, ctx), { view: renderPeers });
+      await invokeClient(cmd, (ctx) => run({}, ctx), { view: renderPeers });
     });
 
   program
@@ -230,10 +230,10 @@ export function registerNodeVerbs(program: Command): void {
       const mod = await import('../../commands/node/status.ts');
       if (opts.watch) {
         const { renderWatch } = await import('../views/ops.ts');
-        return invoke(cmd, (ctx) => mod.watch({ intervalMs: opts.interval }, ctx), { view: renderWatch });
+        return invokeClient(cmd, (ctx) => mod.watch({ intervalMs: opts.interval }, ctx), { view: renderWatch });
       }
       const { renderStatus } = await views();
-      await invoke(cmd, (ctx) => mod.run({}, ctx), { view: renderStatus });
+      await invokeClient(cmd, (ctx) => mod.run({}, ctx), { view: renderStatus });
     });
 
   const log = program.command('log').description("read and verify the node's signed, hash-chained event log");

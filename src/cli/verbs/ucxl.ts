@@ -1,6 +1,6 @@
 // Verbs for decisions (ucxl …) and role keys (keys …).
 import type { Command } from 'commander';
-import { invoke } from '../invoke.ts';
+import { invoke, invokeClient } from '../invoke.ts';
 import { collect, integer } from '../options.ts';
 
 const views = () => import('../views/ucxl.ts');
@@ -22,7 +22,7 @@ export function registerUcxlVerbs(program: Command): void {
     .action(
       async (address: string, file: string | undefined, opts: { type: string; roles?: string[] }, cmd: Command) => {
         const [{ put }, { renderPut }] = await Promise.all([ucxl(), views()]);
-        await invoke(cmd, (ctx) => put(address, file, { type: opts.type, roles: opts.roles }, ctx), {
+        await invokeClient(cmd, (ctx) => put(address, file, { type: opts.type, roles: opts.roles }, ctx), {
           view: renderPut,
         });
       },
@@ -33,28 +33,28 @@ export function registerUcxlVerbs(program: Command): void {
     .option('--out <file>', 'write the content to a file instead of stdout')
     .action(async (address: string, opts: { out?: string }, cmd: Command) => {
       const [{ get }, { renderGet }] = await Promise.all([ucxl(), views()]);
-      await invoke(cmd, (ctx) => get(address, opts, ctx), { view: renderGet });
+      await invokeClient(cmd, (ctx) => get(address, opts, ctx), { view: renderGet });
     });
   u.command('resolve')
     .description('metadata of a decision without decrypting it (who wrote it, version, readers, providers)')
     .argument('<address>')
     .action(async (address: string, _o, cmd: Command) => {
       const [{ resolve }, { renderMeta }] = await Promise.all([ucxl(), views()]);
-      await invoke(cmd, (ctx) => resolve(address, ctx), { view: renderMeta });
+      await invokeClient(cmd, (ctx) => resolve(address, ctx), { view: renderMeta });
     });
   u.command('history')
     .description('every version of a decision, newest first, with the hash chain checked and each proposal’s votes')
     .argument('<address>')
     .action(async (address: string, _o, cmd: Command) => {
       const [{ history }, { renderHistory }] = await Promise.all([ucxl(), votingViews()]);
-      await invoke(cmd, (ctx) => history(address, ctx), { view: renderHistory });
+      await invokeClient(cmd, (ctx) => history(address, ctx), { view: renderHistory });
     });
   u.command('ls')
     .description('decisions held by the local node that match a pattern (use "any" for wildcards)')
     .argument('<pattern>', 'e.g. ucxl://any:any@project:any/*^')
     .action(async (pattern: string, _o, cmd: Command) => {
       const [{ ls }, { renderList }] = await Promise.all([ucxl(), views()]);
-      await invoke(cmd, (ctx) => ls(pattern, ctx), { view: renderList });
+      await invokeClient(cmd, (ctx) => ls(pattern, ctx), { view: renderList });
     });
   registerVotingVerbs(u);
 

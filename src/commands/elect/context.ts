@@ -3,7 +3,7 @@
 import { ApiClient } from '../../core/api/client.ts';
 import type { ContextEntry, ProposeResult } from '../../core/election/service.ts';
 import { UsageError } from '../../core/errors.ts';
-import type { CommandContext } from '../context.ts';
+import type { ClientContext } from '../context.ts';
 import { readPayload } from '../node/input.ts';
 import { readInputFile } from '../../core/input-file.ts';
 
@@ -11,7 +11,7 @@ export async function put(
   key: string,
   file: string | undefined,
   opts: { data?: string },
-  ctx: CommandContext,
+  ctx: ClientContext,
 ): Promise<ProposeResult> {
   let content: unknown;
   if (opts.data !== undefined) content = await readPayload(opts.data, false);
@@ -26,7 +26,7 @@ export async function put(
   );
 }
 
-export function get(key: string | undefined, ctx: CommandContext): Promise<ContextEntry[]> {
+export function get(key: string | undefined, ctx: ClientContext): Promise<ContextEntry[]> {
   const query = key === undefined ? '' : `?${new URLSearchParams({ key })}`;
   return new ApiClient({ dataDir: ctx.config.dataDir }).call<ContextEntry[]>(
     'GET',

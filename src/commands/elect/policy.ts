@@ -5,9 +5,9 @@ import { parse as parseYaml } from 'yaml';
 import { ApiClient } from '../../core/api/client.ts';
 import type { PolicyView, ProposeResult } from '../../core/election/service.ts';
 import { describeError, UsageError } from '../../core/errors.ts';
-import type { CommandContext } from '../context.ts';
+import type { ClientContext } from '../context.ts';
 
-export async function set(file: string, ctx: CommandContext): Promise<ProposeResult> {
+export async function set(file: string, ctx: ClientContext): Promise<ProposeResult> {
   let rules: unknown;
   try {
     rules = parseYaml(await readFile(file, 'utf8'));
@@ -22,7 +22,7 @@ export async function set(file: string, ctx: CommandContext): Promise<ProposeRes
   );
 }
 
-export function show(ctx: CommandContext): Promise<PolicyView> {
+export function show(ctx: ClientContext): Promise<PolicyView> {
   return new ApiClient({ dataDir: ctx.config.dataDir }).call<PolicyView>(
     'GET',
     '/v1/shhh/policy',

@@ -3,7 +3,7 @@
 import { ApiClient } from '../../core/api/client.ts';
 import type { NodeStatus } from '../../core/node/node.ts';
 import type { OpsSummary } from '../../core/ops/service.ts';
-import type { CommandContext } from '../context.ts';
+import type { ClientContext } from '../context.ts';
 
 export interface WatchFrame {
   time: string;
@@ -12,11 +12,11 @@ export interface WatchFrame {
   ops?: OpsSummary;
 }
 
-export function run(_opts: object, ctx: CommandContext): Promise<NodeStatus> {
+export function run(_opts: object, ctx: ClientContext): Promise<NodeStatus> {
   return new ApiClient({ dataDir: ctx.config.dataDir }).call<NodeStatus>('GET', '/v1/status', undefined, ctx.signal);
 }
 
-export async function* watch(opts: { intervalMs: number }, ctx: CommandContext): AsyncGenerator<WatchFrame> {
+export async function* watch(opts: { intervalMs: number }, ctx: ClientContext): AsyncGenerator<WatchFrame> {
   const api = new ApiClient({ dataDir: ctx.config.dataDir });
   while (!ctx.signal.aborted) {
     let frame: WatchFrame;

@@ -6,10 +6,10 @@ import type { DecisionMeta, PutReceipt } from '../../core/decisions/store.ts';
 import { checkDecisionSize } from '../../core/limits.ts';
 import type { PutRequest } from '../../core/api/protocol.ts';
 import { formatAddress, parseAddress, requireDecisionPath, type UcxlAddress } from '../../core/ucxl/address.ts';
-import type { CommandContext } from '../context.ts';
+import type { ClientContext } from '../context.ts';
 import { readInputFile } from '../../core/input-file.ts';
 
-const client = (ctx: CommandContext) =>
+const client = (ctx: ClientContext) =>
   new ApiClient({ dataDir: ctx.config.dataDir, timeoutMs: ctx.config.dht.timeoutMs + 5000 });
 /** One decision's address: it must parse and name a path. */
 const decision = (address: string): UcxlAddress => requireDecisionPath(parseAddress(address), address);
@@ -35,7 +35,7 @@ export async function put(
   address: string,
   source: string | undefined,
   opts: PutOptions,
-  ctx: CommandContext,
+  ctx: ClientContext,
 ): Promise<PutReceipt> {
   decision(address); // a malformed address is a usage error before any I/O
   const content = await readContent(source);
@@ -57,7 +57,7 @@ export interface GetResult {
   writtenTo?: string;
 }
 
-export async function get(address: string, opts: { out?: string }, ctx: CommandContext): Promise<GetResult> {
+export async function get(address: string, opts: { out?: string }, ctx: ClientContext): Promise<GetResult> {
   const r = await client(ctx).call<{ meta: DecisionMeta; content: string }>(
     'GET',
     `/v1/ucxl/get?${q(decision(address))}`,
@@ -74,16 +74,16 @@ export async function get(address: string, opts: { out?: string }, ctx: CommandC
 
 export function resolve(
   address: string,
-  ctx: CommandContext,
+  ctx: ClientContext,
 ): Promise<DecisionMeta & { readers: string[]; providers: string[] }> {
   return client(ctx).call('GET', `/v1/ucxl/resolve?${q(decision(address))}`, undefined, ctx.signal);
 }
 
-export function history(address: string, ctx: CommandContext): Promise<DecisionMeta[]> {
+export function history(address: string, ctx: ClientContext): Promise<DecisionMeta[]> {
   return client(ctx).call('GET', `/v1/ucxl/history?${q(decision(address))}`, undefined, ctx.signal);
 }
 
 /** Decisions held by the local node that match a pattern (an address with "any" parts). */
-export function ls(pattern: string, ctx: CommandContext): Promise<DecisionMeta[]> {
+export function ls(pattern: string, ctx: ClientContext): Promise<DecisionMeta[]> {
   return client(ctx).call('GET', `/v1/ucxl/ls?${q(parseAddress(pattern))}`, undefined, ctx.signal);
 }

@@ -4,11 +4,11 @@
 // tells later checks (src/core/config/validate.ts) where any value came from: --listen, CHORUS_LISTEN,
 // the config file, the assignment, or the default.
 import { readFile } from 'node:fs/promises';
-import { homedir } from 'node:os';
-import { join, resolve } from 'node:path';
+import { resolve } from 'node:path';
 import { parse as parseYaml } from 'yaml';
 import type { z } from 'zod';
 import { ConfigError, describeError } from '../errors.ts';
+import { defaultDataDir } from './client.ts';
 import { configKeys, type ConfigKey } from './keys.ts';
 import { configSchema, type ChorusConfig } from './schema.ts';
 
@@ -180,10 +180,6 @@ export function validateConfig(layer: ConfigLayer, source?: string, origin?: (pa
   if (result.success) return result.data;
   const lines = result.error.issues.map((i) => formatIssue(i, origin)).join('; ');
   throw new ConfigError(source ? `${source}: ${lines}` : lines);
-}
-
-export function defaultDataDir(home: string = homedir()): string {
-  return join(home, '.chorus');
 }
 
 /** Resolves every layer and returns the validated config. */
