@@ -217,14 +217,21 @@ async function verbs(): Promise<Figure[]> {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-bench-report-'));
   const env = { ...process.env, NO_COLOR: '1', CHORUS_DEV: 'true', CHORUS_DEV_AUTHORITY: join(dir, 'authority.key') };
   const dataDir = join(dir, 'node');
+  // the node alone gets a free ops port (a node already running on this host holds the default one)
   const child = spawn(cmd, [...pre, '--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns'], {
-    env,
-    stdio: 'ignore',
+    env: { ...env, CHORUS_OPS_PORT: '0' },
+    stdio: ['ignore', 'ignore', 'pipe'],
   });
+  let stderr = '';
+  child.stderr.on('data', (chunk: Buffer) => (stderr = (stderr + chunk.toString()).slice(-2000)));
+  const exited = new Promise<void>((r) => child.once('exit', () => r()));
+  let running = true;
+  void exited.then(() => (running = false));
   const chorus = (...args: string[]) =>
     spawnSync(cmd, [...pre, '--data-dir', dataDir, ...args], { env, encoding: 'utf8' });
   try {
     for (let i = 0; chorus('status').status !== 0; i++) {
+      if (!running) throw new Error(`the node exited: ${stderr.trim().split('\n').pop()}`);
       if (i > 300) throw new Error('the node did not start');
       await new Promise((r) => setTimeout(r, 100));
     }
@@ -251,7 +258,7 @@ async function verbs(): Promise<Figure[]> {
     return f;
   } finally {
     child.kill('SIGTERM');
-    await new Promise((r) => child.once('exit', r));
+    await exited;
     rmSync(dir, { recursive: true, force: true });
   }
 }
