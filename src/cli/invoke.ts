@@ -34,11 +34,6 @@ export interface InvokeOptions<R> {
   noConfig?: boolean;
 }
 
-/** How a verb is run: with the full config, or as a client verb (invokeClient). */
-interface RunMode {
-  client: boolean;
-}
-
 let shutdown: AbortController = new AbortController();
 
 /** The signal aborted by SIGINT/SIGTERM; main.ts owns the handlers. */
@@ -104,7 +99,7 @@ export function invoke<R>(
   exec: (ctx: CommandContext) => Promise<R> | R,
   opts: InvokeOptions<R>,
 ): Promise<void> {
-  return run(cmd, exec as (ctx: ClientContext) => Promise<R> | R, opts, { client: false });
+  return run(cmd, exec as (ctx: ClientContext) => Promise<R> | R, opts, false);
 }
 
 /**
@@ -116,23 +111,24 @@ export function invokeClient<R>(
   exec: (ctx: ClientContext) => Promise<R> | R,
   opts: InvokeOptions<R>,
 ): Promise<void> {
-  return run(cmd, exec, opts, { client: true });
+  return run(cmd, exec, opts, true);
 }
 
 async function run<R>(
   cmd: Command,
   exec: (ctx: ClientContext) => Promise<R> | R,
   opts: InvokeOptions<R>,
-  mode: RunMode,
+  /** a client verb (invokeClient): the ClientConfig when it suffices, SHHH loaded on the first logged line */
+  client: boolean,
 ): Promise<void> {
   const g = cmd.optsWithGlobals<GlobalOptions>();
   const json = Boolean(g.json);
   const term = terminalFacts({ json, color: g.color !== false });
   const config = opts.noConfig
     ? undefined
-    : ((mode.client && !opts.flags ? clientConfig({ file: g.config, env: process.env, flags: g }) : undefined) ??
+    : ((client && !opts.flags ? clientConfig({ file: g.config, env: process.env, flags: g }) : undefined) ??
       (await configFor(g, opts as InvokeOptions<unknown>)));
-  const lazy = mode.client && config ? lazyRedactingSink(config.shhh.rules) : undefined;
+  const lazy = client && config ? lazyRedactingSink(config.shhh.rules) : undefined;
   const logger = createLogger({
     level: config?.log.level ?? g.logLevel ?? 'info',
     format: config?.log.format ?? g.logFormat ?? 'text',

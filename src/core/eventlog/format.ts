@@ -153,8 +153,7 @@ export function readCheckpoint(db: DatabaseSync): Checkpoint | string | undefine
   if (typeof hash !== 'string' || !HEX64.test(hash)) return 'hash is not a hex sha256';
   if (!isTime(entryTime) || !isTime(time)) return 'a time is not an ISO-8601 UTC timestamp';
   if (typeof author !== 'string' || author.length === 0) return 'author is empty';
-  // empty: covered by the signature of a later entry of the same batch (format 2; see walkChain)
-  if (typeof signature !== 'string' || (signature !== '' && !BASE64.test(signature))) return 'signature is not base64';
+  if (typeof signature !== 'string' || !BASE64.test(signature)) return 'signature is not base64';
   return { seq, hash, entryTime, time, author, signature };
 }
 
