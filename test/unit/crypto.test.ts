@@ -2,11 +2,13 @@
 // age envelopes (each reader decrypts, non-recipients and corruption are told apart, a mismatched key
 // is named), Shamir custody, RFC 8785 canonical JSON, Ed25519 key import and derived dev role keys.
 import { test } from 'node:test';
+import { execFileSync } from 'node:child_process';
 import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { mkdtemp, readFile, readdir, rm, stat, writeFile } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import fc from 'fast-check';
 import { combine } from 'shamir-secret-sharing';
 import { ChorusError, UsageError } from '../../src/core/errors.ts';
@@ -293,6 +295,26 @@ test('envelope: encrypt+decrypt of 1 KiB to 3 recipients (figure, not asserted)'
   for (let i = 0; i < n; i++) await decryptWithIdentities(await encryptForRoles(payload, recipients), identities);
   const us = Number(process.hrtime.bigint() - start) / 1000 / n;
   console.log(`crypto: encrypt+decrypt 1 KiB to 3 recipients: ${us.toFixed(0)} µs/op (n=${n})`);
+});
+
+test('envelope: sealing and opening a decision does not load Node’s fetch stack (undici)', () => {
+  // In a fresh process: this test runner (and the interop test below) may load it for its own reasons.
+  const envelope = pathToFileURL(join(import.meta.dirname, '../../src/core/crypto/envelope.ts')).href;
+  const script = `
+    import { generateIdentity, identityToRecipient } from 'age-encryption';
+    import { decryptWithIdentities, encryptForRoles } from ${JSON.stringify(envelope)};
+    const identity = await generateIdentity();
+    const plaintext = new TextEncoder().encode('a decision');
+    const opened = await decryptWithIdentities(await encryptForRoles(plaintext, [await identityToRecipient(identity)]), [identity]);
+    console.log(JSON.stringify({
+      opened: new TextDecoder().decode(opened),
+      undici: process.moduleLoadList.filter((m) => m.includes('undici')),
+    }));`;
+  const out = execFileSync(process.execPath, ['--input-type=module', '-e', script], {
+    cwd: join(import.meta.dirname, '../..'),
+    encoding: 'utf8',
+  });
+  assert.deepEqual(JSON.parse(out), { opened: 'a decision', undici: [] });
 });
 
 // ---------------------------------------------------------------- shamir

@@ -1,6 +1,9 @@
 // Decision envelopes: binary age files with one X25519 stanza per role recipient. Decryption either
 // returns the exact authenticated plaintext or throws: NOT_A_RECIPIENT when no identity matches a
 // stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails.
+// age-encryption is handed streams and its output read here: its in-memory paths collect the output with
+// `new Response(stream).arrayBuffer()`, and the first `Response` loads Node's whole fetch stack (undici,
+// http2, vm) into every process that reads or writes a decision, for bytes a reader collects as well.
 import { Decrypter, Encrypter } from 'age-encryption';
 import type { Identity, Stanza } from 'age-encryption';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
@@ -30,6 +33,36 @@ function nativeRecipient(recipient: string): NativeX25519Recipient {
   return r;
 }
 
+/** One chunk as a stream (age-encryption's own `stream()`). */
+function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
+  return new ReadableStream({
+    start(controller) {
+      controller.enqueue(bytes);
+      controller.close();
+    },
+  });
+}
+
+/** All of a stream's bytes, in a buffer of their own; rejects with the stream's error (a failed authentication). */
+async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
+  const chunks: Uint8Array[] = [];
+  let length = 0;
+  const reader = stream.getReader();
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    chunks.push(value);
+    length += value.length;
+  }
+  const out = new Uint8Array(length);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.length;
+  }
+  return out;
+}
+
 /** Encrypts `plaintext` to every recipient (`age1…`); any one of their identities can decrypt it. */
 export async function encryptForRoles(plaintext: Uint8Array, recipients: string[]): Promise<Uint8Array> {
   const unique = [...new Set(recipients)];
@@ -44,7 +77,7 @@ export async function encryptForRoles(plaintext: Uint8Array, recipients: string[
       throw new UsageError(`invalid age recipient "${recipient}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
     }
   }
-  return encrypter.encrypt(plaintext);
+  return collect(await encrypter.encrypt(streamOf(plaintext)));
 }
 
 /**
@@ -96,7 +129,7 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   }
   decrypter.addIdentity(tail);
   try {
-    return await decrypter.decrypt(ciphertext);
+    return await collect(await decrypter.decrypt(streamOf(ciphertext)));
   } catch (err) {
     if (!head.reached) {
       throw new ChorusError(
