@@ -6,6 +6,7 @@
 // http2, vm) into every process that reads or writes a decision, for bytes a reader collects as well.
 import { Decrypter, Encrypter } from 'age-encryption';
 import type { Identity, Stanza } from 'age-encryption';
+import { arrayBuffer } from 'node:stream/consumers';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
 import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 
@@ -43,24 +44,9 @@ function streamOf(bytes: Uint8Array): ReadableStream<Uint8Array> {
   });
 }
 
-/** All of a stream's bytes, in a buffer of their own; rejects with the stream's error (a failed authentication). */
+/** All of a stream's bytes; rejects with the stream's error (a failed authentication). */
 async function collect(stream: ReadableStream<Uint8Array>): Promise<Uint8Array> {
-  const chunks: Uint8Array[] = [];
-  let length = 0;
-  const reader = stream.getReader();
-  for (;;) {
-    const { done, value } = await reader.read();
-    if (done) break;
-    chunks.push(value);
-    length += value.length;
-  }
-  const out = new Uint8Array(length);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.length;
-  }
-  return out;
+  return new Uint8Array(await arrayBuffer(stream));
 }
 
 /** Encrypts `plaintext` to every recipient (`age1…`); any one of their identities can decrypt it. */
