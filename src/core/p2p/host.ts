@@ -14,6 +14,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
 import { coalesceGossipWrites } from './gossip-writes.ts';
+import { cacheEd25519KeyObjects } from './key-objects.ts';
 import { UsageError } from '../errors.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -146,6 +147,7 @@ export async function startHost(node: ChorusLibp2p): Promise<void> {
 }
 
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
+  cacheEd25519KeyObjects();
   const live = { maxPeersPerIp: opts.maxPeersPerIp };
   // built unstarted: the gater (which counts the node's connections) is only asked once it listens
   const connectionsFrom = (ip: string): number =>
