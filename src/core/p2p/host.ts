@@ -13,7 +13,9 @@ import { ping, type Ping } from '@libp2p/ping';
 import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
+import { forwardAfterIDontWant } from './gossip-forwards.ts';
 import { coalesceGossipWrites } from './gossip-writes.ts';
+import { cacheEd25519KeyObjects } from './key-objects.ts';
 import { UsageError } from '../errors.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -72,9 +74,10 @@ export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<G
     // Recognise copies of a message before checking its signature again: under StrictSign the id is
     // author + sequence number, and the cache only learns ids of messages whose signature verified.
     fastMsgIdFn: fastMessageId,
-    // IDONTWANT costs a control message per large message; for agent messages (a few KiB) the
-    // duplicates it saves are cheaper than the control traffic.
-    idontwantMinDataSize: 16 * 1024,
+    // A receiver tells its mesh peers it has a message (IDONTWANT, one small control message each) and its
+    // forwards wait for theirs (gossip-forwards.ts): flood publish has already reached every peer connected to
+    // the publisher, so the relayed copies it skips were duplicates. Smaller messages are relayed at once.
+    idontwantMinDataSize: 512,
     scoreParams: {
       // Many nodes behind one address (a loopback test cluster, a NATed rack) must not be scored as a
       // Sybil attack; everyone else keeps the default colocation penalty.
@@ -146,6 +149,7 @@ export async function startHost(node: ChorusLibp2p): Promise<void> {
 }
 
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
+  cacheEd25519KeyObjects();
   const live = { maxPeersPerIp: opts.maxPeersPerIp };
   // built unstarted: the gater (which counts the node's connections) is only asked once it listens
   const connectionsFrom = (ip: string): number =>
@@ -188,6 +192,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     },
   });
   coalesceGossipWrites(node.services.pubsub);
+  forwardAfterIDontWant(node.services.pubsub);
   liveLimits.set(node, live);
   if (opts.mdns) lanPeers.set(node, lan);
   if (opts.start ?? true) await startHost(node);
