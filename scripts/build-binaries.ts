@@ -76,10 +76,43 @@ export const FROM_FULL_ASSET: Record<string, string> = {
   'src/cli/invoke.ts → ./uncommon.ts': 'src/cli/sea-uncommon.ts',
 };
 
+/**
+ * Built-in modules required lazily in the client entry's bundle: commander's child_process (for executable
+ * subcommands, which chorus has none of) and fs/promises (which brings readline and fs watchers; a client
+ * verb needs it only on an error path or for `ucxl get --out`). Together ~4 ms of a client verb's start-up.
+ */
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises'];
+
+/**
+ * An ES module with a function of the same name for each function of a built-in module, which requires the
+ * module on its first call (an ES module, so the bundle binds the names without enumerating the module).
+ * A name that is not a function is left out: importing one fails the build.
+ */
+function lazyBuiltin(id: string): string {
+  const real = process.getBuiltinModule(id) as Record<string, unknown>;
+  const names = Object.keys(real).filter((k) => typeof real[k] === 'function' && /^[A-Za-z_$][\w$]*$/.test(k));
+  return [
+    `const load = () => process.getBuiltinModule(${JSON.stringify(id)});`,
+    ...names.map(
+      (k) =>
+        `export function ${k}(...a) { const f = load().${k}; return new.target ? Reflect.construct(f, a, new.target) : f.apply(this, a); }`,
+    ),
+  ].join('\n');
+}
+
 function fromFullAsset(): Plugin {
   return {
     name: 'chorus-from-full-asset',
     setup(b) {
+      // Built-in modules the client entry's code imports but a client verb's common path never calls: each
+      // is required on first use instead (see LAZY_BUILTINS).
+      b.onResolve({ filter: /^node:/ }, (args) =>
+        LAZY_BUILTINS.includes(args.path) ? { path: args.path, namespace: 'chorus-lazy-builtin' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'chorus-lazy-builtin' }, (args) => ({
+        contents: lazyBuiltin(args.path),
+        loader: 'js',
+      }));
       b.onResolve({ filter: /^\.\/(main|uncommon)\.ts$/ }, (args) => {
         const to = FROM_FULL_ASSET[`${relative(root, args.importer)} → ${args.path}`];
         return to ? { path: join(root, to) } : undefined;
@@ -138,13 +171,21 @@ async function bundle(): Promise<Bundles> {
 
 /**
  * The V8 code cache of the full-program asset, made by the target's Node (this one: native targets only)
- * with the executable's flags, for exactly the source the executable compiles.
+ * with the executable's flags, for exactly the source the executable compiles. The program runs `chorus
+ * version` first (it prints to the build's /dev/null), so the cache also holds the functions every verb
+ * compiles on its way (building the command tree, parsing, the runner), not only the top level.
  */
 function codeCacheFor(full: string): string {
   const out = join(cache, FULL_CACHE_ASSET);
   const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
 const [src, out, filename] = process.argv.slice(1);
-fs.writeFileSync(out, new Script(fs.readFileSync(src, 'utf8'), { filename }).createCachedData());`;
+const script = new Script(fs.readFileSync(src, 'utf8'), { filename });
+const module = { exports: {} };
+script.runInThisContext()(module.exports, require, module);
+module.exports.main(['version']).then((code) => {
+  if (code !== 0) throw new Error('chorus version failed');
+  fs.writeFileSync(out, script.createCachedData());
+});`;
   execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, full, out, FULL_BUNDLE_ASSET], {
     stdio: ['ignore', 'ignore', 'inherit'],
   });

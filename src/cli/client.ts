@@ -38,7 +38,7 @@ export function clientProgramFor(argv: readonly string[], env: NodeJS.ProcessEnv
     return undefined;
   }
   const g = root.opts<GlobalOptions>();
-  if (!clientConfig({ file: g.config, env, flags: g })) return undefined;
+  if (operands.length === 0 || !clientConfig({ file: g.config, env, flags: g })) return undefined;
   const program = buildClientProgram();
   let cmd = program;
   for (const word of operands) {

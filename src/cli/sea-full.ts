@@ -3,9 +3,8 @@
 // `chorus-full.js` with the V8 code cache the build made for it (`chorus-full.cache`, native target
 // only). It is compiled and run only when a verb needs it. The build maps bin.ts's import of ./main.ts
 // here, so this module is never part of the source run.
-import { createRequire } from 'node:module';
-import { getAsset } from 'node:sea';
-import { Script } from 'node:vm';
+// (Node's sea, vm and module are taken when the full program is loaded: a client verb never pays for them.)
+const sea = () => process.getBuiltinModule('node:sea');
 
 /** The asset names, shared with scripts/build-binaries.ts. */
 export const FULL_BUNDLE_ASSET = 'chorus-full.js';
@@ -21,7 +20,7 @@ export function wrapBundle(code: string): string {
 
 function cachedData(): Uint8Array | undefined {
   try {
-    const cache = getAsset(FULL_CACHE_ASSET);
+    const cache = sea().getRawAsset(FULL_CACHE_ASSET); // the executable's own bytes, read-only: not copied
     return cache.byteLength > 0 ? new Uint8Array(cache) : undefined;
   } catch {
     return undefined; // a cross-built executable has no cache: V8 compiles the bundle
@@ -34,14 +33,15 @@ let loaded: FullProgram | undefined;
 /** The full program's exports, from its asset: compiled and run on the first call. */
 export function fullProgram(): FullProgram {
   if (loaded) return loaded;
-  const script = new Script(getAsset(FULL_BUNDLE_ASSET, 'utf8'), {
+  const { Script } = process.getBuiltinModule('node:vm');
+  const script = new Script(sea().getAsset(FULL_BUNDLE_ASSET, 'utf8'), {
     filename: FULL_BUNDLE_ASSET,
     cachedData: cachedData(),
   });
   const run = script.runInThisContext() as (exports: object, require: NodeJS.Require, module: object) => void;
   const module = { exports: {} };
   // the bundle requires Node's built-in modules only
-  run(module.exports, createRequire(process.execPath), module);
+  run(module.exports, process.getBuiltinModule('node:module').createRequire(process.execPath), module);
   loaded = module.exports as FullProgram;
   return loaded;
 }
