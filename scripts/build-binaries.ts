@@ -11,7 +11,7 @@ import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
 import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, wrapBundle } from '../src/cli/sea-full.ts';
 import { buildUi } from '../ui/build.ts';
 
@@ -130,15 +130,9 @@ interface Bundles {
   full: string;
 }
 
-/** The bundles of the same code: dist/chorus.mjs, and the executable's client main and full-program asset. */
-async function bundle(): Promise<Bundles> {
-  const esm = join(dist, 'chorus.mjs');
-  const client = join(cache, 'chorus.cjs');
-  const full = join(cache, FULL_BUNDLE_ASSET);
-  const ui = await buildUi();
-  const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
-  log(`portal assets ${Object.keys(ui).join(', ')}: ${(uiBytes / 1e3).toFixed(1)} kB`);
-  const common = {
+/** esbuild's options shared by every bundle: the program from bin.ts, minified, with the portal embedded. */
+function commonOptions(ui: Record<string, string>) {
+  return {
     entryPoints: [join(root, 'src/cli/bin.ts')],
     bundle: true,
     platform: 'node' as const,
@@ -149,6 +143,33 @@ async function bundle(): Promise<Bundles> {
     define: { __CHORUS_BUILD__: JSON.stringify(buildInfo()) },
     plugins: [embedPortal(ui)],
   };
+}
+
+/**
+ * The executable's main script: bin.ts with the full program and the uncommon paths taken from the asset
+ * (test/unit/cli-split.test.ts checks what it holds). Resolves to esbuild's metafile.
+ */
+export async function buildClientBundle(outfile: string, ui: Record<string, string> = {}): Promise<Metafile> {
+  const common = commonOptions(ui);
+  const result = await build({
+    ...common,
+    outfile,
+    format: 'cjs',
+    metafile: true,
+    plugins: [...common.plugins, fromFullAsset()],
+  });
+  return result.metafile;
+}
+
+/** The bundles of the same code: dist/chorus.mjs, and the executable's client main and full-program asset. */
+async function bundle(): Promise<Bundles> {
+  const esm = join(dist, 'chorus.mjs');
+  const client = join(cache, 'chorus.cjs');
+  const full = join(cache, FULL_BUNDLE_ASSET);
+  const ui = await buildUi();
+  const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
+  log(`portal assets ${Object.keys(ui).join(', ')}: ${(uiBytes / 1e3).toFixed(1)} kB`);
+  const common = commonOptions(ui);
   await build({
     ...common,
     outfile: esm,
@@ -157,7 +178,7 @@ async function bundle(): Promise<Bundles> {
       js: "import { createRequire as __chorusCreateRequire } from 'node:module'; const require = __chorusCreateRequire(import.meta.url);",
     },
   });
-  await build({ ...common, outfile: client, format: 'cjs', plugins: [embedPortal(ui), fromFullAsset()] });
+  await buildClientBundle(client, ui);
   const fullOut = await build({
     ...common,
     entryPoints: [join(root, 'src/cli/main.ts')],
