@@ -4,6 +4,8 @@
 // only). It is compiled and run only when a verb needs it. The build maps bin.ts's import of ./main.ts
 // here, so this module is never part of the source run.
 // (Node's sea, vm and module are taken when the full program is loaded: a client verb never pays for them.)
+import type * as FullProgramModule from './main.ts';
+
 const sea = () => process.getBuiltinModule('node:sea');
 
 /** The asset names, shared with scripts/build-binaries.ts. */
@@ -27,7 +29,7 @@ function cachedData(): Uint8Array | undefined {
   }
 }
 
-type FullProgram = typeof import('./main.ts');
+type FullProgram = typeof FullProgramModule;
 let loaded: FullProgram | undefined;
 
 /** The full program's exports, from its asset: compiled and run on the first call. */
