@@ -1,15 +1,18 @@
 // Builds the distributables: an ESM bundle (dist/chorus.mjs, also runnable with `deno run -A`) and
 // Node single-executable binaries per target (dist/chorus-linux-x64, dist/chorus-linux-arm64),
-// then dist/SHA256SUMS. The portal's files (ui/, built first) are embedded in both: the module
+// then dist/SHA256SUMS. An executable holds two bundles: its main script is the client entry (bin.ts →
+// client.ts: the client verbs, with the SEA code cache) and the full program (main.ts) is an asset with
+// its own V8 code cache, loaded only for the verbs the client entry does not run (src/cli/sea-full.ts). The portal's files (ui/, built first) are embedded in both: the module
 // src/core/hap/embedded.ts is replaced by one holding them, loaded only when the portal serves a file.
 // The only network access is the npm registry (for a foreign-arch Node).
 //   node scripts/build-binaries.ts [--target linux-x64,linux-arm64]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
-import { basename, join, resolve } from 'node:path';
+import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
-import { build, type Plugin } from 'esbuild';
+import { build, type Metafile, type Plugin } from 'esbuild';
+import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, wrapBundle } from '../src/cli/sea-full.ts';
 import { buildUi } from '../ui/build.ts';
 
 const root = resolve(import.meta.dirname, '..');
@@ -19,6 +22,12 @@ const ALL_TARGETS = ['linux-x64', 'linux-arm64'] as const;
 type Target = (typeof ALL_TARGETS)[number];
 const ELF_MACHINE: Record<Target, number> = { 'linux-x64': 0x3e, 'linux-arm64': 0xb7 };
 const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
+/**
+ * The Node/V8 flags the executable starts with (its SEA `execArgv`): the one place to set them. The full
+ * program's code cache is made by a Node started with the same flags, since V8 rejects a cache made under
+ * other flags (the executable would still work, compiling the bundle on every start).
+ */
+const SEA_EXEC_ARGV: string[] = [];
 
 function log(message: string): void {
   process.stderr.write(`build: ${message}\n`);
@@ -59,17 +68,71 @@ function embedPortal(files: Record<string, string>): Plugin {
 }
 
 /**
- * Two bundles of the same code: an ESM one (dist/chorus.mjs, runs under `deno run -A` and any Node ≥ 24)
- * and a CommonJS one (.cache/chorus.cjs) as the single executable's main — Node's SEA code cache applies
- * to CommonJS mains, which halves start-up by skipping the parse of the whole bundle.
+ * In the executable's main bundle (the client entry), the full program and the modules of a client verb's
+ * uncommon paths come from the full program's asset: bin.ts's ./main.ts and invoke.ts's ./uncommon.ts.
  */
-async function bundle(): Promise<{ esm: string; cjs: string }> {
-  const esm = join(dist, 'chorus.mjs');
-  const cjs = join(cache, 'chorus.cjs');
-  const ui = await buildUi();
-  const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
-  log(`portal assets ${Object.keys(ui).join(', ')}: ${(uiBytes / 1e3).toFixed(1)} kB`);
-  const common = {
+export const FROM_FULL_ASSET: Record<string, string> = {
+  'src/cli/bin.ts → ./main.ts': 'src/cli/sea-full.ts',
+  'src/cli/invoke.ts → ./uncommon.ts': 'src/cli/sea-uncommon.ts',
+};
+
+/**
+ * Built-in modules required lazily in the client entry's bundle: commander's child_process (for executable
+ * subcommands, which chorus has none of) and fs/promises (which brings readline and fs watchers; a client
+ * verb needs it only on an error path or for `ucxl get --out`). Together ~4 ms of a client verb's start-up.
+ */
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises'];
+
+/**
+ * An ES module with a function of the same name for each function of a built-in module, which requires the
+ * module on its first call (an ES module, so the bundle binds the names without enumerating the module).
+ * A name that is not a function is left out: importing one fails the build.
+ */
+function lazyBuiltin(id: string): string {
+  const real = process.getBuiltinModule(id) as Record<string, unknown>;
+  const names = Object.keys(real).filter((k) => typeof real[k] === 'function' && /^[A-Za-z_$][\w$]*$/.test(k));
+  return [
+    `const load = () => process.getBuiltinModule(${JSON.stringify(id)});`,
+    ...names.map(
+      (k) =>
+        `export function ${k}(...a) { const f = load().${k}; return new.target ? Reflect.construct(f, a, new.target) : f.apply(this, a); }`,
+    ),
+  ].join('\n');
+}
+
+function fromFullAsset(): Plugin {
+  return {
+    name: 'chorus-from-full-asset',
+    setup(b) {
+      // Built-in modules the client entry's code imports but a client verb's common path never calls: each
+      // is required on first use instead (see LAZY_BUILTINS).
+      b.onResolve({ filter: /^node:/ }, (args) =>
+        LAZY_BUILTINS.includes(args.path) ? { path: args.path, namespace: 'chorus-lazy-builtin' } : undefined,
+      );
+      b.onLoad({ filter: /.*/, namespace: 'chorus-lazy-builtin' }, (args) => ({
+        contents: lazyBuiltin(args.path),
+        loader: 'js',
+      }));
+      b.onResolve({ filter: /^\.\/(main|uncommon)\.ts$/ }, (args) => {
+        const to = FROM_FULL_ASSET[`${relative(root, args.importer)} → ${args.path}`];
+        return to ? { path: join(root, to) } : undefined;
+      });
+    },
+  };
+}
+
+interface Bundles {
+  /** dist/chorus.mjs: the whole program as ESM (runs under `deno run -A` and any Node ≥ 24). */
+  esm: string;
+  /** The executable's main script (CommonJS: Node's SEA code cache applies to CommonJS mains). */
+  client: string;
+  /** The full program (main.ts), CommonJS wrapped as sea-full.ts loads it. */
+  full: string;
+}
+
+/** esbuild's options shared by every bundle: the program from bin.ts, minified, with the portal embedded. */
+function commonOptions(ui: Record<string, string>) {
+  return {
     entryPoints: [join(root, 'src/cli/bin.ts')],
     bundle: true,
     platform: 'node' as const,
@@ -80,6 +143,33 @@ async function bundle(): Promise<{ esm: string; cjs: string }> {
     define: { __CHORUS_BUILD__: JSON.stringify(buildInfo()) },
     plugins: [embedPortal(ui)],
   };
+}
+
+/**
+ * The executable's main script: bin.ts with the full program and the uncommon paths taken from the asset
+ * (test/unit/cli-split.test.ts checks what it holds). Resolves to esbuild's metafile.
+ */
+export async function buildClientBundle(outfile: string, ui: Record<string, string> = {}): Promise<Metafile> {
+  const common = commonOptions(ui);
+  const result = await build({
+    ...common,
+    outfile,
+    format: 'cjs',
+    metafile: true,
+    plugins: [...common.plugins, fromFullAsset()],
+  });
+  return result.metafile;
+}
+
+/** The bundles of the same code: dist/chorus.mjs, and the executable's client main and full-program asset. */
+async function bundle(): Promise<Bundles> {
+  const esm = join(dist, 'chorus.mjs');
+  const client = join(cache, 'chorus.cjs');
+  const full = join(cache, FULL_BUNDLE_ASSET);
+  const ui = await buildUi();
+  const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
+  log(`portal assets ${Object.keys(ui).join(', ')}: ${(uiBytes / 1e3).toFixed(1)} kB`);
+  const common = commonOptions(ui);
   await build({
     ...common,
     outfile: esm,
@@ -88,8 +178,39 @@ async function bundle(): Promise<{ esm: string; cjs: string }> {
       js: "import { createRequire as __chorusCreateRequire } from 'node:module'; const require = __chorusCreateRequire(import.meta.url);",
     },
   });
-  await build({ ...common, outfile: cjs, format: 'cjs' });
-  return { esm, cjs };
+  await buildClientBundle(client, ui);
+  const fullOut = await build({
+    ...common,
+    entryPoints: [join(root, 'src/cli/main.ts')],
+    format: 'cjs',
+    write: false,
+    outfile: full,
+  });
+  writeFileSync(full, wrapBundle(fullOut.outputFiles[0]!.text));
+  return { esm, client, full };
+}
+
+/**
+ * The V8 code cache of the full-program asset, made by the target's Node (this one: native targets only)
+ * with the executable's flags, for exactly the source the executable compiles. The program runs `chorus
+ * version` first (it prints to the build's /dev/null), so the cache also holds the functions every verb
+ * compiles on its way (building the command tree, parsing, the runner), not only the top level.
+ */
+function codeCacheFor(full: string): string {
+  const out = join(cache, FULL_CACHE_ASSET);
+  const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
+const [src, out, filename] = process.argv.slice(1);
+const script = new Script(fs.readFileSync(src, 'utf8'), { filename });
+const module = { exports: {} };
+script.runInThisContext()(module.exports, require, module);
+module.exports.main(['version']).then((code) => {
+  if (code !== 0) throw new Error('chorus version failed');
+  fs.writeFileSync(out, script.createCachedData());
+});`;
+  execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, full, out, FULL_BUNDLE_ASSET], {
+    stdio: ['ignore', 'ignore', 'inherit'],
+  });
+  return out;
 }
 
 /** The Node executable for a target: this runtime when it matches, else the same version from npm. */
@@ -130,18 +251,23 @@ export function checkExecutable(file: string, target: Target): void {
   if (!bytes.includes(Buffer.from(`${SEA_FUSE}:1`))) throw new Error(`${file} has no single-executable payload`);
 }
 
-function buildExecutable(main: string, target: Target): string {
+function buildExecutable(bundles: Bundles, target: Target): string {
   const output = join(dist, `chorus-${target}`);
   const built = join(cache, `chorus-${target}.sea`);
   const native = target === `${process.platform}-${process.arch}`;
   const config = {
-    main,
+    main: bundles.client,
     mainFormat: 'commonjs',
+    execArgv: SEA_EXEC_ARGV,
     executable: nodeFor(target),
     output: built,
     disableExperimentalSEAWarning: true,
     useSnapshot: false,
     useCodeCache: native, // a code cache only loads on the platform that made it
+    assets: {
+      [FULL_BUNDLE_ASSET]: bundles.full,
+      ...(native ? { [FULL_CACHE_ASSET]: codeCacheFor(bundles.full) } : {}),
+    },
   };
   const configFile = join(cache, `sea-${target}.json`);
   mkdirSync(cache, { recursive: true });
@@ -173,10 +299,11 @@ async function mainBuild(): Promise<void> {
   for (const t of targets) if (!ALL_TARGETS.includes(t)) throw new Error(`unknown target ${t}`);
   mkdirSync(dist, { recursive: true });
   mkdirSync(cache, { recursive: true });
-  const { esm, cjs } = await bundle();
-  log(`chorus.mjs ${(statSync(esm).size / 1e6).toFixed(2)} MB`);
-  const outputs = [esm];
-  for (const t of targets) outputs.push(buildExecutable(cjs, t));
+  const bundles = await bundle();
+  const mb = (file: string) => `${(statSync(file).size / 1e6).toFixed(2)} MB`;
+  log(`chorus.mjs ${mb(bundles.esm)}; executable: client main ${mb(bundles.client)}, full program ${mb(bundles.full)}`);
+  const outputs = [bundles.esm];
+  for (const t of targets) outputs.push(buildExecutable(bundles, t));
   for (const stale of ALL_TARGETS.filter((t) => !targets.includes(t)))
     rmSync(join(dist, `chorus-${stale}`), { force: true });
   writeSums(outputs);

@@ -9,6 +9,7 @@ import { createLogger, type LogFormat, type LogLevel } from '../core/log.ts';
 import { stdoutClosed, toJson, writeOut } from './output.ts';
 import { createProgress } from './progress.ts';
 import { terminalFacts, type TerminalFacts } from './terminal.ts';
+import { configLoader, redactorModule } from './uncommon.ts';
 
 export interface GlobalOptions {
   json?: boolean;
@@ -49,7 +50,7 @@ export function resetShutdown(): void {
 const GLOBAL_FLAGS = { dataDir: '--data-dir', 'log.level': '--log-level', 'log.format': '--log-format' };
 
 async function configFor(g: GlobalOptions, opts: InvokeOptions<unknown>, assignment?: Record<string, unknown>) {
-  const { loadConfig, setPath } = await import('../core/config/load.ts');
+  const { loadConfig, setPath } = await configLoader();
   const flags: ConfigLayer = {};
   if (g.dataDir) setPath(flags, 'dataDir', g.dataDir);
   if (g.logLevel) setPath(flags, 'log.level', g.logLevel);
@@ -61,7 +62,7 @@ async function configFor(g: GlobalOptions, opts: InvokeOptions<unknown>, assignm
 
 /** SHHH for log lines: every line a verb logs is scrubbed with the built-in and configured rules. */
 async function logRedaction(rules: CommandContext['config']['shhh']['rules']): Promise<(line: string) => string> {
-  const { Redactor } = await import('../core/shhh/redactor.ts');
+  const { Redactor } = await redactorModule();
   const redactor = new Redactor({ rules });
   return (line) => redactor.scrubLine(line);
 }

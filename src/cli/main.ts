@@ -1,56 +1,12 @@
-// The CLI entry: parses argv, runs one verb, maps any error to one stderr line and an exit code.
-// This module and bin.ts are the only places that decide the process's exit status.
-import { CommanderError } from 'commander';
-import { errorCode, errorLine, errorMessage, exitCodeFor, EXIT } from './exit.ts';
-import { shutdownController } from './invoke.ts';
-import { stdoutClosed, stdoutWritten, watchOutput, writeOut } from './output.ts';
+// The full CLI: every verb (program.ts), run on argv. bin.ts loads it for anything the client entry
+// (client.ts) does not handle; in the single executable it is a separate bundle (see sea-full.ts).
 import { buildProgram } from './program.ts';
-import { commanderUsage } from './strict.ts';
+import { runProgram } from './runner.ts';
 
-function wantsDebug(argv: string[]): boolean {
-  const i = argv.indexOf('--log-level');
-  const level = i >= 0 ? argv[i + 1] : argv.find((a) => a.startsWith('--log-level='))?.split('=')[1];
-  return (level ?? process.env.CHORUS_LOG_LEVEL) === 'debug' || level === 'trace';
-}
-
-function reportError(err: unknown, argv: string[]): number {
-  process.stderr.write(`${errorLine(err)}\n`);
-  if (wantsDebug(argv) && err instanceof Error && err.stack) process.stderr.write(`${err.stack}\n`);
-  // --json: stdout holds one document. A verb that already wrote its result (a report whose check then
-  // failed, a stream that broke off) keeps it; only a verb that wrote nothing gets the error object.
-  if (argv.includes('--json') && !stdoutWritten()) {
-    writeOut(JSON.stringify({ error: { code: errorCode(err), message: errorMessage(err) } }));
-  }
-  return exitCodeFor(err);
-}
-
-function installSignalHandlers(): void {
-  const controller = shutdownController();
-  let signals = 0;
-  const onSignal = (sig: NodeJS.Signals): void => {
-    signals += 1;
-    if (signals > 1) process.exit(sig === 'SIGINT' ? 130 : 143);
-    controller.abort(new Error(`received ${sig}`));
-  };
-  process.on('SIGINT', onSignal);
-  process.on('SIGTERM', onSignal);
-}
+// the client entry's bundle in the single executable takes these from this one (sea-uncommon.ts)
+export { configLoader, redactorModule } from './uncommon.ts';
 
 /** Runs the CLI with user arguments (without node and script path); resolves to the exit code. */
-export async function main(argv: string[]): Promise<number> {
-  const program = buildProgram();
-  installSignalHandlers();
-  // a reader that went away (`chorus subscribe … | head -1`) ends the verb like Ctrl-C, with exit 0
-  watchOutput(() => shutdownController().abort(new Error('stdout was closed')));
-  try {
-    await program.parseAsync(argv, { from: 'user' });
-    return EXIT.ok;
-  } catch (err) {
-    if (stdoutClosed()) return EXIT.ok;
-    if (err instanceof CommanderError) {
-      if (err.exitCode === 0) return EXIT.ok; // --help, help <cmd>
-      return reportError(commanderUsage(err), argv);
-    }
-    return reportError(err, argv);
-  }
+export function main(argv: string[]): Promise<number> {
+  return runProgram(buildProgram(), argv);
 }

@@ -1,9 +1,9 @@
 // The command tree: every verb with its help text and flags. Actions load their command module
 // lazily, so `chorus --version` never loads libp2p. A verb is listed here only when it works.
-import { Command, Option } from 'commander';
-import { LOG_LEVELS } from '../core/log.ts';
+import type { Command } from 'commander';
 import { completionScript } from './completion.ts';
 import { invoke } from './invoke.ts';
+import { createRoot } from './root.ts';
 import { guardCommandTree } from './strict.ts';
 import { registerNodeVerbs } from './verbs/node.ts';
 import { registerUcxlVerbs } from './verbs/ucxl.ts';
@@ -15,27 +15,7 @@ import { registerHapVerbs } from './verbs/hap.ts';
 import { registerAgentVerbs } from './verbs/agent.ts';
 
 export function buildProgram(): Command {
-  const program = new Command('chorus')
-    // set before any subcommand exists: commander copies these settings into each new subcommand
-    .exitOverride()
-    .configureOutput({
-      writeOut: (s) => process.stdout.write(s),
-      writeErr: (s) => process.stderr.write(s),
-      outputError: () => {}, // main.ts reports every error as one line
-    })
-    .description('Peer-to-peer coordination fabric for autonomous AI agents.')
-    .option('--json', 'machine-readable output on stdout')
-    .option('--config <file>', 'config file (YAML or JSON); also CHORUS_CONFIG')
-    .option('--data-dir <dir>', 'data directory (default ~/.chorus or CHORUS_DATA_DIR)')
-    .addOption(new Option('--log-level <level>', 'least severe log level written to stderr').choices(LOG_LEVELS))
-    .addOption(new Option('--log-format <format>', 'log line format').choices(['text', 'json']))
-    .option('--no-color', 'disable colour (also NO_COLOR, or when output is not a terminal)')
-    .option('-V, --version', 'print the version and exit')
-    .showSuggestionAfterError(true)
-    .addHelpText(
-      'after',
-      '\nExit codes: 0 ok, 1 error, 2 usage or bad input, 3 check failed, 4 needs an operator (damaged store, invalid license).\nDocs: docs/config.md (every config key), docs/api.md (the control API).',
-    );
+  const program = createRoot();
 
   program.action(async (_opts, cmd: Command) => {
     if (cmd.opts().version) return runVersion(cmd);

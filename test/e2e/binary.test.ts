@@ -55,6 +55,37 @@ test('env -i binary: help and completion work', async () => {
   assert.match(completion.stdout, /complete -o default -F _chorus_complete chorus/);
 });
 
+test('env -i binary: the client verbs (its main script) answer as the full program (its asset) does', async () => {
+  // `<verb> --help` runs in the client entry, `help <verb>` in the full program
+  for (const path of [['status'], ['elect', 'status'], ['ucxl', 'get']]) {
+    const [client, full] = await Promise.all([bare([...path, '--help']), bare(['help', ...path])]);
+    assert.equal(client.code, 0, client.stderr);
+    assert.match(client.stdout, new RegExp(`^Usage: chorus ${path.join(' ')} \\[options\\]`));
+    assert.equal(client.stdout, full.stdout, path.join(' '));
+  }
+  // no node: the same one line from a client verb and from `peers` (a client verb of the full program)
+  const dir = ['--data-dir', empty];
+  const peers = await bare([...dir, 'peers']);
+  assert.equal(peers.code, 1);
+  assert.match(
+    peers.stderr,
+    /^chorus: no chorus node is answering at \S+chorus\.sock: start one with `chorus node`\n$/,
+  );
+  for (const verb of [['status'], ['elect', 'status'], ['ucxl', 'get', 'ucxl://a:b@c:d/*^/x']]) {
+    const r = await bare([...dir, ...verb]);
+    assert.deepEqual([r.code, r.stderr, r.stdout], [1, peers.stderr, ''], verb.join(' '));
+  }
+  const badAddress = await bare([...dir, 'ucxl', 'get', 'nonsense']);
+  assert.equal(badAddress.code, 2);
+  assert.match(badAddress.stderr, /^chorus: UCXL-400-INVALID_ADDRESS: invalid scheme in "nonsense"[^\n]*\n$/);
+  const badFlag = await bare([...dir, 'status', '--frobnicate', '--json']);
+  assert.equal(badFlag.code, 2);
+  assert.equal(badFlag.stderr, 'chorus: unknown option "--frobnicate" (see chorus --help)\n');
+  assert.deepEqual(JSON.parse(badFlag.stdout), {
+    error: { code: 'commander.unknownOption', message: 'unknown option "--frobnicate" (see chorus --help)' },
+  });
+});
+
 test('the ESM bundle runs under Deno (same smoke test)', async () => {
   const deno = join(ROOT, 'node_modules/@deno/linux-x64-glibc/deno');
   const denoDir = mkdtempSync(join(tmpdir(), 'chorus-deno-'));

@@ -6,15 +6,8 @@ import { invokeClient } from '../invoke.ts';
 const views = () => import('../views/elect.ts');
 
 export function registerElectVerbs(program: Command): void {
-  const elect = program.command('elect').description('inspect and steer the leader election');
-  elect
-    .command('status')
-    .description('leader, term, this node’s state, heartbeat age, and each voter’s score, reachability and vote')
-    .option('--require-leader', 'exit 3 when no leader is elected')
-    .action(async (opts: { requireLeader?: boolean }, cmd: Command) => {
-      const [{ run }, { renderElectStatus }] = await Promise.all([import('../../commands/elect/status.ts'), views()]);
-      await invokeClient(cmd, (ctx) => run(opts, ctx), { view: renderElectStatus });
-    });
+  const elect = electGroup(program);
+  registerElectStatus(elect);
   elect
     .command('watch')
     .description('print the election status each time it changes, until interrupted (NDJSON with --json)')
@@ -78,5 +71,22 @@ export function registerElectVerbs(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const [{ show }, { renderPolicy }] = await Promise.all([import('../../commands/elect/policy.ts'), views()]);
       await invokeClient(cmd, (ctx) => show(ctx), { view: renderPolicy });
+    });
+}
+
+/** The `elect` group itself, without its verbs. */
+export function electGroup(program: Command): Command {
+  return program.command('elect').description('inspect and steer the leader election');
+}
+
+/** `chorus elect status`: a client verb (the client entry, client.ts, registers it too). */
+export function registerElectStatus(elect: Command): void {
+  elect
+    .command('status')
+    .description('leader, term, this node’s state, heartbeat age, and each voter’s score, reachability and vote')
+    .option('--require-leader', 'exit 3 when no leader is elected')
+    .action(async (opts: { requireLeader?: boolean }, cmd: Command) => {
+      const [{ run }, { renderElectStatus }] = await Promise.all([import('../../commands/elect/status.ts'), views()]);
+      await invokeClient(cmd, (ctx) => run(opts, ctx), { view: renderElectStatus });
     });
 }

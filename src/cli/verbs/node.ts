@@ -221,20 +221,7 @@ export function registerNodeVerbs(program: Command): void {
       await invokeClient(cmd, (ctx) => run({}, ctx), { view: renderPeers });
     });
 
-  program
-    .command('status')
-    .description("the local node's identity, addresses, topics, peer count and uptime")
-    .option('-w, --watch', 'a live summary (health, peers, election, topics, DHT records, lease) until Ctrl-C')
-    .option('--interval <duration>', 'with --watch: time between refreshes', duration, 2000)
-    .action(async (opts: { watch?: boolean; interval: number }, cmd: Command) => {
-      const mod = await import('../../commands/node/status.ts');
-      if (opts.watch) {
-        const { renderWatch } = await import('../views/ops.ts');
-        return invokeClient(cmd, (ctx) => mod.watch({ intervalMs: opts.interval }, ctx), { view: renderWatch });
-      }
-      const { renderStatus } = await views();
-      await invokeClient(cmd, (ctx) => mod.run({}, ctx), { view: renderStatus });
-    });
+  registerStatusVerb(program);
 
   const log = program.command('log').description("read and verify the node's signed, hash-chained event log");
   log
@@ -266,5 +253,23 @@ export function registerNodeVerbs(program: Command): void {
     .action(async (_opts, cmd: Command) => {
       const [{ compact }, { renderCompact }] = await Promise.all([import('../../commands/node/log.ts'), views()]);
       await invoke(cmd, (ctx) => compact({}, ctx), { view: renderCompact });
+    });
+}
+
+/** `chorus status`: a client verb (the client entry, client.ts, registers it too). */
+export function registerStatusVerb(program: Command): void {
+  program
+    .command('status')
+    .description("the local node's identity, addresses, topics, peer count and uptime")
+    .option('-w, --watch', 'a live summary (health, peers, election, topics, DHT records, lease) until Ctrl-C')
+    .option('--interval <duration>', 'with --watch: time between refreshes', duration, 2000)
+    .action(async (opts: { watch?: boolean; interval: number }, cmd: Command) => {
+      const mod = await import('../../commands/node/status.ts');
+      if (opts.watch) {
+        const { renderWatch } = await import('../views/ops.ts');
+        return invokeClient(cmd, (ctx) => mod.watch({ intervalMs: opts.interval }, ctx), { view: renderWatch });
+      }
+      const { renderStatus } = await views();
+      await invokeClient(cmd, (ctx) => mod.run({}, ctx), { view: renderStatus });
     });
 }

@@ -10,9 +10,7 @@ const votingViews = () => import('../views/proposals.ts');
 const keys = () => import('../../commands/keys/keys.ts');
 
 export function registerUcxlVerbs(program: Command): void {
-  const u = program
-    .command('ucxl')
-    .description('write and read decisions at UCXL addresses (ucxl://agent:role@project:task/<temporal>/path)');
+  const u = ucxlGroup(program);
   u.command('put')
     .description('write the next version of a decision, encrypted to the roles allowed to read it')
     .argument('<address>', 'address ending in *^ (the next version)')
@@ -27,14 +25,7 @@ export function registerUcxlVerbs(program: Command): void {
         });
       },
     );
-  u.command('get')
-    .description('read and decrypt a decision (content on stdout; --json adds the metadata)')
-    .argument('<address>', 'address with a temporal selector: *^ latest, *~ first, *~N, ~~N back, ^^N forward')
-    .option('--out <file>', 'write the content to a file instead of stdout')
-    .action(async (address: string, opts: { out?: string }, cmd: Command) => {
-      const [{ get }, { renderGet }] = await Promise.all([ucxl(), views()]);
-      await invokeClient(cmd, (ctx) => get(address, opts, ctx), { view: renderGet });
-    });
+  registerUcxlGet(u);
   u.command('resolve')
     .description('metadata of a decision without decrypting it (who wrote it, version, readers, providers)')
     .argument('<address>')
@@ -147,5 +138,24 @@ function registerVotingVerbs(u: Command): void {
     .action(async (id: string, _o, cmd: Command) => {
       const [{ proposal }, { renderProposal }] = await Promise.all([voting(), votingViews()]);
       await invoke(cmd, (ctx) => proposal(id, ctx), { view: renderProposal });
+    });
+}
+
+/** The `ucxl` group itself, without its verbs. */
+export function ucxlGroup(program: Command): Command {
+  return program
+    .command('ucxl')
+    .description('write and read decisions at UCXL addresses (ucxl://agent:role@project:task/<temporal>/path)');
+}
+
+/** `chorus ucxl get`: a client verb (the client entry, client.ts, registers it too). */
+export function registerUcxlGet(u: Command): void {
+  u.command('get')
+    .description('read and decrypt a decision (content on stdout; --json adds the metadata)')
+    .argument('<address>', 'address with a temporal selector: *^ latest, *~ first, *~N, ~~N back, ^^N forward')
+    .option('--out <file>', 'write the content to a file instead of stdout')
+    .action(async (address: string, opts: { out?: string }, cmd: Command) => {
+      const [{ get }, { renderGet }] = await Promise.all([ucxl(), views()]);
+      await invokeClient(cmd, (ctx) => get(address, opts, ctx), { view: renderGet });
     });
 }

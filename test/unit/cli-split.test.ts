@@ -1,0 +1,117 @@
+// The client entry (src/cli/client.ts) and the split executable: which argv the client tree takes, that
+// its verbs are the full tree's verbs (same help, same flags), and that the executable's main bundle holds
+// the client verbs without the node's code (libp2p, the DHT, the config schema).
+import assert from 'node:assert/strict';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, relative } from 'node:path';
+import { test } from 'node:test';
+import type { Command } from 'commander';
+import { buildClientBundle } from '../../scripts/build-binaries.ts';
+import { buildClientProgram, clientProgramFor } from '../../src/cli/client.ts';
+import { buildProgram } from '../../src/cli/program.ts';
+import { ROOT } from '../helpers/run.ts';
+
+const ENV = { HOME: '/home/someone', PATH: '/usr/bin' };
+const routed = (argv: string[], env: NodeJS.ProcessEnv = ENV) => clientProgramFor(argv, env) !== undefined;
+
+test('the client tree takes exactly the client verbs, with any global flags around them', () => {
+  for (const argv of [
+    ['status'],
+    ['--json', 'status'],
+    ['--data-dir', '/d', 'status', '--json'],
+    ['--data-dir=/d', '--log-level', 'debug', 'status'],
+    ['status', '--watch', '--interval', '5s'],
+    ['status', '--frobnicate'], // the same status definition rejects it, with the same line
+    ['status', '--help'],
+    ['elect', 'status'],
+    ['elect', '--json', 'status', '--require-leader'],
+    ['ucxl', 'get', 'ucxl://a:b@c:d/*^/x', '--out', 'f'],
+    ['ucxl', 'get'], // missing argument: the same get definition says so
+  ])
+    assert.ok(routed(argv), argv.join(' '));
+  for (const argv of [
+    [],
+    ['--version'],
+    ['--help'],
+    ['help', 'status'],
+    ['version'],
+    ['peers'],
+    ['stauts'],
+    ['elect'],
+    ['elect', 'watch'],
+    ['elect', 'help', 'status'],
+    ['ucxl', 'put', 'ucxl://a:b@c:d/*^/x'],
+    ['--frobnicate', 'status'],
+    ['--log-level', 'loud', 'status'], // commander rejects the global flag: the full program reports it
+    ['--config', 'chorus.yaml', 'status'], // only loadConfig reads a config file
+  ])
+    assert.ok(!routed(argv), argv.join(' '));
+  assert.ok(!routed(['status'], { ...ENV, CHORUS_P2P_MDNS: 'false' }), 'a variable clientConfig leaves to loadConfig');
+  assert.ok(!routed(['status'], { ...ENV, CHORUS_LOG_LEVEL: 'loud' }), 'a value loadConfig must reject');
+  assert.ok(routed(['status'], { ...ENV, CHORUS_DATA_DIR: '/d', CHORUS_LOG_LEVEL: 'warn' }));
+});
+
+function leaf(program: Command, path: string[]): Command {
+  let cmd = program;
+  for (const word of path) {
+    const next = cmd.commands.find((c) => c.name() === word);
+    assert.ok(next, `${path.join(' ')} exists`);
+    cmd = next;
+  }
+  return cmd;
+}
+
+test('a client verb is the full tree’s verb: same help, arguments and flags', () => {
+  const full = buildProgram();
+  const client = buildClientProgram();
+  for (const path of [['status'], ['elect', 'status'], ['ucxl', 'get']]) {
+    const [a, b] = [leaf(full, path), leaf(client, path)];
+    assert.equal(b.helpInformation(), a.helpInformation(), path.join(' '));
+    assert.deepEqual(
+      b.options.map((o) => [o.flags, o.defaultValue]),
+      a.options.map((o) => [o.flags, o.defaultValue]),
+    );
+    assert.deepEqual(
+      b.registeredArguments.map((x) => [x.name(), x.required]),
+      a.registeredArguments.map((x) => [x.name(), x.required]),
+    );
+  }
+  // the root's flags too (its help, which lists every verb, is the full program's to print)
+  assert.deepEqual(
+    client.options.map((o) => [o.flags, o.description]),
+    full.options.map((o) => [o.flags, o.description]),
+  );
+});
+
+test('the executable’s main bundle holds the client verbs, not the node, the config schema or SHHH', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
+  try {
+    const out = join(dir, 'client.cjs');
+    const meta = await buildClientBundle(out);
+    // what the output holds (meta.inputs also lists files esbuild read but tree-shook away)
+    const held = Object.values(meta.outputs)[0]!.inputs;
+    const inputs = Object.keys(held)
+      .filter((f) => held[f]!.bytesInOutput > 0)
+      .map((f) => relative(ROOT, join(process.cwd(), f)));
+    for (const needed of [
+      'src/cli/client.ts',
+      'src/cli/verbs/node.ts',
+      'src/commands/node/status.ts',
+      'src/cli/sea-full.ts',
+    ])
+      assert.ok(inputs.includes(needed), needed);
+    const forbidden = inputs.filter(
+      (f) =>
+        /node_modules\/(@libp2p|libp2p|@chainsafe|zod|yaml|re2js)\//.test(f) ||
+        /^src\/core\/(p2p|dht|pubsub|eventlog|decisions\/store|node\/node)/.test(f) ||
+        ['src/cli/main.ts', 'src/cli/program.ts', 'src/core/config/load.ts', 'src/core/shhh/redactor.ts'].includes(f),
+    );
+    assert.deepEqual(forbidden, []);
+    const code = readFileSync(out, 'utf8');
+    for (const lazy of ['node:child_process', 'node:fs/promises'])
+      assert.ok(!code.includes(`require("${lazy}")`), `${lazy} is required on first use`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
