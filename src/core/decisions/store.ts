@@ -35,7 +35,7 @@ import { replicate } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
-  encodeRecord,
+  encodeOwnRecord,
   latestKey,
   LATEST_NS,
   VERSION_NS,
@@ -209,7 +209,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       },
       this.opts.signer.sign,
     );
-    const bytes = encodeRecord(record);
+    const bytes = encodeOwnRecord(record, this.opts.validation);
     const [holderPeers, versionHolders] = await Promise.all([
       this.replicate(latestKey(subject), bytes, signal),
       this.replicate(versionKey(subject, record.version), bytes, signal),
