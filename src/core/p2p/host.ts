@@ -14,6 +14,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
 import { coalesceGossipWrites } from './gossip-writes.ts';
+import { coalesceSocketWrites } from './socket-writes.ts';
 import { UsageError } from '../errors.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -188,6 +189,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     },
   });
   coalesceGossipWrites(node.services.pubsub);
+  node.addEventListener('connection:open', (evt) => coalesceSocketWrites((evt.detail as { maConn?: unknown }).maConn));
   liveLimits.set(node, live);
   if (opts.mdns) lanPeers.set(node, lan);
   if (opts.start ?? true) await startHost(node);
