@@ -25,7 +25,7 @@ async function holdersOf(nodes: ChorusNode[], key: Uint8Array): Promise<ChorusNo
   return held.filter((n): n is ChorusNode => n !== undefined);
 }
 
-/** Resolves when a node has heard (through the version hints on pubsub) of `version` of a subject. */
+/** Resolves when a node has heard (from a write it stored, a version hint, or a read) of `version` of a subject. */
 function heard(node: ChorusNode, subject: string, version: number): Promise<void> {
   return new Promise((resolve) => {
     const check = (): void => {
@@ -97,6 +97,25 @@ describe('decisions on a 5-node cluster', () => {
       assert.equal(walks, 0, 'no iterative provide walk: ADD_PROVIDER went straight to the closest peers');
     } finally {
       dht.provide = walk;
+    }
+  });
+
+  test('every node hears of a new version without a message on the hints topic (the write or a signed note tells it)', async () => {
+    let gossiped = 0;
+    const count = (m: { topic: string }): void => {
+      if (m.topic === DECISION_HINTS_TOPIC) gossiped++;
+    };
+    for (const n of nodes) n.pubsub.on('message', count);
+    try {
+      const writer = nodes[1]!;
+      for (const [i, path] of ['notes/a', 'notes/b', 'notes/c'].entries()) {
+        const subject = `dave:developer@chorus:hints/${path}`;
+        await writer.decisions.put(addr(`ucxl://dave:developer@chorus:hints/*^/${path}`), text(`note ${i}`));
+        await Promise.all(nodes.map((n) => heard(n, subject, 1)));
+      }
+      assert.equal(gossiped, 0, 'no version hint went through GossipSub');
+    } finally {
+      for (const n of nodes) n.pubsub.off('message', count);
     }
   });
 

@@ -1,8 +1,10 @@
 // Version hints are hearsay with limits: bounded in number (the least recently raised go first),
-// expiring, and parsed strictly from the network.
+// expiring, parsed strictly from the network, and taken peer to peer only when signed by the admitted sender.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { parseHint, VersionHints } from '../../src/core/decisions/hints.ts';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
+import { encodeSignedHint, parseHint, verifySignedHint, VersionHints } from '../../src/core/decisions/hints.ts';
 
 test('hints are bounded: a flood of subjects keeps at most `max`, dropping the least recently raised', () => {
   const hints = new VersionHints({ max: 100 });
@@ -44,4 +46,25 @@ test('hints from the network: only {subject, version ≥ 1 (safe integer)} passe
   ]) {
     assert.equal(parseHint(bad), undefined, JSON.stringify(bad));
   }
+});
+
+test('a hint sent peer to peer is taken only from an admitted node whose signature covers exactly its fields', async () => {
+  const node = signerFor(await generateKeyPair('Ed25519'));
+  const other = signerFor(await generateKeyPair('Ed25519'));
+  const authors = { verify: verifyByAuthor, isAdmitted: (a: string) => a === node.author || a === other.author };
+  const hint = { subject: 'a:b@c:d/x', version: 3, hash: 'ab'.repeat(32) };
+  const bytes = encodeSignedHint(hint, node.sign);
+  assert.deepEqual(verifySignedHint(node.author, bytes, authors), hint);
+  // the same bytes claimed by another (admitted) sender: the signature is not theirs
+  assert.equal(verifySignedHint(other.author, bytes, authors), undefined);
+  // a sender no longer admitted
+  assert.equal(verifySignedHint(node.author, bytes, { ...authors, isAdmitted: () => false }), undefined);
+  // any field changed after signing
+  const sent = JSON.parse(new TextDecoder().decode(bytes)) as Record<string, unknown>;
+  for (const change of [{ version: 1e9 }, { subject: 'a:b@c:d/y' }, { hash: 'cd'.repeat(32) }]) {
+    const forged = new TextEncoder().encode(JSON.stringify({ ...sent, ...change }));
+    assert.equal(verifySignedHint(node.author, forged, authors), undefined, JSON.stringify(change));
+  }
+  for (const junk of ['', 'not json', '{}', JSON.stringify({ ...sent, signature: 7 })])
+    assert.equal(verifySignedHint(node.author, new TextEncoder().encode(junk), authors), undefined, junk);
 });

@@ -4,7 +4,13 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { decodeRecord, VerifiedRecords, type ValidationContext } from '../../src/core/decisions/record.ts';
+import {
+  decodeRecord,
+  encodeOwnRecord,
+  signDecision,
+  VerifiedRecords,
+  type ValidationContext,
+} from '../../src/core/decisions/record.ts';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
 import { signedRecordBytes } from '../helpers/records.ts';
 
@@ -59,4 +65,35 @@ test('the cache keeps at most its bound, least recently used out first', async (
   assert.equal(ctx.verifications, 5);
   decodeRecord(records[0]!.bytes, ctx); // oldest: evicted, checked again
   assert.equal(ctx.verifications, 6);
+});
+
+test("a record this node signed is taken by its own validation unverified, admission still asked; others' copies are checked", async () => {
+  const signer = signerFor(await generateKeyPair('Ed25519'));
+  const record = signDecision(
+    {
+      v: 1,
+      subject: 'alice:architect@proj:task/adr/2.md',
+      version: 1,
+      author: signer.author,
+      authorRole: 'architect',
+      timestamp: new Date().toISOString(),
+      contentType: 'text/plain',
+      prevHash: '',
+      roles: ['architect'],
+      payload: '',
+      size: 0,
+    },
+    signer.sign,
+  );
+  const admitted = new Set([signer.author]);
+  const own = context(admitted);
+  const bytes = encodeOwnRecord(record, own);
+  assert.deepEqual(decodeRecord(bytes, own), record);
+  assert.equal(own.verifications, 0, 'its own signature is not re-verified');
+  admitted.clear();
+  assert.throws(() => decodeRecord(bytes, own), /not an admitted node/);
+  admitted.add(signer.author);
+  const peer = context(admitted); // another node: its own cache
+  assert.deepEqual(decodeRecord(bytes, peer), record);
+  assert.equal(peer.verifications, 1);
 });

@@ -2,7 +2,8 @@
 // and announcements by other nodes on the hints topic). A hint is hearsay: it only ever makes a node
 // ask the network (a read that skips its local copy, a validator that checks the replicas before
 // refusing an older record), never refuse on its own. Bounded in number (least recently heard go
-// first) and expiring, so a flood of forged hints costs nothing lasting.
+// first) and expiring, so a flood of forged hints costs nothing lasting. A hint sent to a peer directly
+// (encodeSignedHint) is signed by the sending node and taken only from an admitted node whose signature verifies.
 export interface VersionHintsOptions {
   /** Subjects remembered at most (default 10,000). */
   max?: number;
@@ -24,6 +25,47 @@ export function parseHint(payload: unknown): { subject: string; version: number 
   if (typeof h?.subject !== 'string' || h.subject.length === 0 || h.subject.length > 1024) return undefined;
   if (typeof h.version !== 'number' || !Number.isSafeInteger(h.version) || h.version < 1) return undefined;
   return { subject: h.subject, version: h.version };
+}
+
+/** The note kind of a signed hint sent peer to peer (DirectReplicas.noteTo). */
+export const HINT_NOTE = 'decision-hint/1';
+
+/** What a hint's signature covers: a domain tag, then the subject, version and record hash. */
+function signedPart(h: VersionHint): Uint8Array {
+  return new TextEncoder().encode(`chorus/decision-hint/1\n${h.subject}\n${h.version}\n${h.hash}`);
+}
+
+/** A hint signed by this node, as sent to a peer. */
+export function encodeSignedHint(h: VersionHint, sign: (data: Uint8Array) => Uint8Array): Uint8Array {
+  const signature = Buffer.from(sign(signedPart(h))).toString('base64');
+  return new TextEncoder().encode(JSON.stringify({ subject: h.subject, version: h.version, hash: h.hash, signature }));
+}
+
+/**
+ * A hint as a peer sent it: taken only when `from` is an admitted node and the hint carries its valid
+ * signature over exactly these fields; anything else is undefined.
+ */
+export function verifySignedHint(
+  from: string,
+  bytes: Uint8Array,
+  authors: {
+    verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
+    isAdmitted: (author: string) => boolean;
+  },
+): VersionHint | undefined {
+  let raw: { hash?: unknown; signature?: unknown };
+  try {
+    raw = JSON.parse(new TextDecoder().decode(bytes)) as typeof raw;
+  } catch {
+    return undefined;
+  }
+  const hint = parseHint(raw);
+  if (!hint || typeof raw?.hash !== 'string' || raw.hash.length > 128 || typeof raw.signature !== 'string')
+    return undefined;
+  const full = { ...hint, hash: raw.hash };
+  if (!authors.isAdmitted(from)) return undefined;
+  if (!authors.verify(from, signedPart(full), Buffer.from(raw.signature, 'base64'))) return undefined;
+  return full;
 }
 
 export class VersionHints {

@@ -2,6 +2,8 @@
 // version of a subject; the selector keeps the highest) and /ucxlv/ (immutable versions). A record is
 // refused when it does not verify, its author is not admitted, or it is older than a version this
 // node holds — or than one the subject's replicas hold, asked only when a hint says a newer one exists.
+// A record that passes tells the node that its version exists (`heard`): a replica learns of a new version
+// from the write itself, without a separate hint.
 import type { Datastore } from 'interface-datastore';
 import { readLocalRecord } from '../dht/kad.ts';
 import type { RecordNamespace } from '../dht/namespaces.ts';
@@ -25,6 +27,8 @@ export interface DecisionValidation extends ValidationContext {
   hintedVersion?: (subject: string) => number | undefined;
   /** A verified version newer than `version` held by the subject's replicas (asked when a hint says so). */
   newerOnReplicas?: (subject: string, version: number) => Promise<number | undefined>;
+  /** Told of every record that passed: its version of the subject exists (verified, not hearsay). */
+  heard?: (subject: string, version: number) => void;
 }
 
 /** Parses a record without checking it (an author for admission, a version for the selector). */
@@ -75,6 +79,7 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
             throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${newer} exists`);
           }
         }
+        ctx.heard?.(d.subject, d.version);
       },
       select: selectBest,
     },
@@ -82,7 +87,9 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
       name: VERSION_NS,
       validate: async (key, value) => {
         await admitAuthor(ctx, value);
-        checkKey(key, decodeRecord(value, ctx));
+        const d = decodeRecord(value, ctx);
+        checkKey(key, d);
+        ctx.heard?.(d.subject, d.version);
       },
       select: selectBest,
     },

@@ -129,9 +129,22 @@ export function decodeRecord(bytes: Uint8Array, ctx: ValidationContext): Decisio
     return known;
   }
   const d = checkRecord(bytes, ctx);
-  if (digest !== undefined)
-    ctx.verified?.add(digest, Object.freeze({ ...d, roles: Object.freeze([...d.roles]) as string[] }));
+  if (digest !== undefined) ctx.verified?.add(digest, frozen(d));
   return d;
+}
+
+const frozen = (d: DecisionRecord): DecisionRecord =>
+  Object.freeze({ ...d, roles: Object.freeze([...d.roles]) as string[] });
+
+/**
+ * Encodes a record this node has just hashed and signed itself (signDecision), and remembers its bytes as
+ * checked: its own store's validation then skips re-parsing it and re-verifying its own signature (the
+ * admission check still runs; every other node checks the bytes in full).
+ */
+export function encodeOwnRecord(d: DecisionRecord, ctx: Pick<ValidationContext, 'verified'>): Uint8Array {
+  const bytes = encodeRecord(d);
+  ctx.verified?.add(VerifiedRecords.digest(bytes), frozen(d));
+  return bytes;
 }
 
 function checkRecord(bytes: Uint8Array, ctx: ValidationContext): DecisionRecord {

@@ -1,6 +1,9 @@
 // The decisions service, as the node assembly starts it: the store, its record namespaces (registered
-// with the DHT on start), version hints on the raw topic CHORUS/decisions/v1 (announced after each
-// write, heard from others), re-replication and paced provider announcements.
+// with the DHT on start), version hints (announced after each write, heard from others), re-replication
+// and paced provider announcements. A write's hint goes to the connected peers that did not store it, one
+// signed note each on the replica channels (a replica learns of the version from the write); when a peer
+// cannot take a note (an older release), the hint is published on the raw topic CHORUS/decisions/v1 as
+// before, and hints published there by others are still heard.
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import type { RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
@@ -10,7 +13,7 @@ import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
 import type { ChorusPubSub, ReceivedMessage } from '../pubsub/pubsub.ts';
 import type { Datastore } from 'interface-datastore';
-import { parseHint, VersionHints } from './hints.ts';
+import { encodeSignedHint, HINT_NOTE, parseHint, verifySignedHint, VersionHints, type VersionHint } from './hints.ts';
 import { decisionNamespaces } from './namespace.ts';
 import { ProvidePacer } from './provider-pacer.ts';
 import { Republisher } from './republisher.ts';
@@ -62,6 +65,10 @@ export class DecisionService {
     const hint = parseHint(m.payload);
     if (hint) this.store.noteVersion(hint.subject, hint.version);
   };
+  private readonly onHintNote = (from: string, bytes: Uint8Array): void => {
+    const hint = verifySignedHint(from, bytes, this.c.authors);
+    if (hint) this.store.noteVersion(hint.subject, hint.version);
+  };
 
   constructor(c: DecisionComponents) {
     this.c = c;
@@ -92,9 +99,7 @@ export class DecisionService {
       logger: c.logger,
       timeoutMs: s.timeoutMs,
       hints: this.hints,
-      announce: (hint) => {
-        void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
-      },
+      announce: (hint, holders) => this.announce(hint, holders),
       provide: (subject) => this.pacer.schedule(subject),
       soleMember: c.soleMember,
     });
@@ -113,6 +118,7 @@ export class DecisionService {
         datastore: c.datastore,
         hintedVersion: (subject) => this.hints.get(subject),
         newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),
+        heard: (subject, version) => this.store.noteVersion(subject, version),
       }),
     );
   }
@@ -121,6 +127,7 @@ export class DecisionService {
     this.namespaces.start();
     this.c.pubsub.join(DECISION_HINTS_TOPIC, { raw: true });
     this.c.pubsub.on('message', this.onHint);
+    this.c.replicas.onNote(HINT_NOTE, this.onHintNote);
     this.pacer.start();
     this.republisher.start();
   }
@@ -129,7 +136,26 @@ export class DecisionService {
     await this.republisher.stop();
     this.pacer.stop();
     this.c.pubsub.off('message', this.onHint);
+    this.c.replicas.onNote(HINT_NOTE, undefined);
     this.namespaces.stop();
+  }
+
+  /**
+   * Tells the connected peers that did not store a write of its new version: a signed note each (a GossipSub
+   * message to all would cost every node a delivery, mesh copies and an event-log entry). Should any peer not
+   * take it, the hint goes out on the hints topic as well, where every node hears it.
+   */
+  private announce(hint: VersionHint, holders: readonly string[]): void {
+    const c = this.c;
+    const skip = new Set([...holders, c.libp2p.peerId.toString()]);
+    const peers = [...new Set(c.libp2p.getPeers().map(String))].filter((p) => !skip.has(p));
+    if (peers.length === 0) return;
+    const signal = AbortSignal.timeout(1000);
+    const bytes = encodeSignedHint(hint, c.signer.sign);
+    void Promise.all(peers.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))).then((took) => {
+      if (took.every(Boolean)) return;
+      void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+    });
   }
 
   /** Re-puts held records now (all of them, or those whose replica set involves `changed` peers). */

@@ -35,7 +35,7 @@ import { replicate } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
-  encodeRecord,
+  encodeOwnRecord,
   latestKey,
   LATEST_NS,
   VERSION_NS,
@@ -64,8 +64,8 @@ export interface DecisionStoreOptions {
   direct?: DirectReplicas;
   /** Versions heard of (default: a fresh, bounded, expiring table). */
   hints?: VersionHints;
-  /** Tells other nodes that a version exists (the service publishes it on the hints topic). */
-  announce?: (hint: VersionHint) => void;
+  /** Tells other nodes that a version exists; `holders` (which stored the write) know already. */
+  announce?: (hint: VersionHint, holders: readonly string[]) => void;
   /** Queues a provider announcement of a subject written here (paced by the service). */
   /** A lone node (the only voter, see DecisionComponents): with no peer known, one holder is enough. */
   soleMember?: () => boolean;
@@ -209,13 +209,13 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       },
       this.opts.signer.sign,
     );
-    const bytes = encodeRecord(record);
-    const [holderPeers] = await Promise.all([
+    const bytes = encodeOwnRecord(record, this.opts.validation);
+    const [holderPeers, versionHolders] = await Promise.all([
       this.replicate(latestKey(subject), bytes, signal),
       this.replicate(versionKey(subject, record.version), bytes, signal),
     ]);
     this.noteVersion(subject, record.version);
-    this.opts.announce?.({ subject, version: record.version, hash: record.hash });
+    this.opts.announce?.({ subject, version: record.version, hash: record.hash }, [...holderPeers, ...versionHolders]);
     this.opts.provide?.(subject);
     // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
     const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;

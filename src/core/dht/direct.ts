@@ -6,6 +6,8 @@
 // Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts); the
 // one-stream-per-request /chorus/kad-direct/1.0.0 is still answered, and used towards peers without 1.1.0.
 // Provider records go the same way: ADD_PROVIDER straight to the peers closest to the CID (provideTo).
+// A short note (noteTo: a kind and bytes, handed with the sender's peer ID to the handler registered for that
+// kind) rides the same channels: the decisions service tells peers of a new version that way.
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { CID } from 'multiformats/cid';
@@ -25,10 +27,14 @@ export const DIRECT_PROTOCOL_V1 = '/chorus/kad-direct/1.0.0';
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface Request {
-  op: 'get' | 'put';
+  op: 'get' | 'put' | 'note';
+  /** base64 DHT key (get, put); the note's kind (note) */
   key: string;
   value?: string;
 }
+
+/** Takes a note from a peer (the sender's peer ID, authenticated by the connection); the handler checks the bytes. */
+export type NoteHandler = (from: string, value: Uint8Array) => void;
 
 interface Response {
   ok: boolean;
@@ -78,6 +84,7 @@ export class DirectReplicas {
   private readonly opts: DirectOptions;
   private readonly ids = new Map<string, Buffer>();
   private readonly rpc: RpcClient;
+  private readonly notes = new Map<string, NoteHandler>();
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -94,7 +101,7 @@ export class DirectReplicas {
     await this.opts.libp2p.handle(
       DIRECT_PROTOCOL,
       (stream, conn) =>
-        serveChannel(stream, conn, (_from, req) => this.answer(req as Request), {
+        serveChannel(stream, conn, (from, req) => this.answer(req as Request, from), {
           maxMessage: MAX_MESSAGE,
           logger: this.opts.logger,
         }),
@@ -172,10 +179,22 @@ export class DirectReplicas {
     await this.opts.datastore.put(recordDatastoreKey(key), new DhtRecord(key, value, new Date()).serialize());
   }
 
-  /** One request, on either protocol. */
-  private async answer(req: Request): Promise<Response> {
+  /** Hands notes of `kind` from peers to `handler` (undefined: refuses them again). */
+  onNote(kind: string, handler: NoteHandler | undefined): void {
+    if (handler) this.notes.set(kind, handler);
+    else this.notes.delete(kind);
+  }
+
+  /** One request, on either protocol, from the peer `from`. */
+  private async answer(req: Request, from: string): Promise<Response> {
     try {
       if (typeof req?.key !== 'string') return { ok: false, error: 'bad request' };
+      if (req.op === 'note') {
+        const handler = this.notes.get(req.key);
+        if (!handler || typeof req.value !== 'string') return { ok: false, error: 'bad request' };
+        handler(from, Buffer.from(req.value, 'base64'));
+        return { ok: true };
+      }
       const key = Buffer.from(req.key, 'base64');
       if (req.op === 'get') {
         const value = await readLocalRecord(this.opts.datastore, key);
@@ -191,11 +210,14 @@ export class DirectReplicas {
     }
   }
 
-  private async serveV1(stream: Stream, _conn: Connection): Promise<void> {
+  private async serveV1(stream: Stream, conn: Connection): Promise<void> {
     let response: Response;
     try {
       const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 3000);
-      response = await this.answer((await readJson(stream, MAX_MESSAGE, deadline)) as Request);
+      response = await this.answer(
+        (await readJson(stream, MAX_MESSAGE, deadline)) as Request,
+        conn.remotePeer.toString(),
+      );
     } catch (err) {
       response = { ok: false, error: describeError(err) };
     }
@@ -230,6 +252,17 @@ export class DirectReplicas {
       return r.ok;
     } catch (err) {
       this.opts.logger.debug('replica put failed', { peer, error: describeError(err) });
+      return false;
+    }
+  }
+
+  /** Sends a peer a note of `kind`; resolves true when the peer took it (false: it failed, or the peer has no such kind). */
+  async noteTo(peer: string, kind: string, value: Uint8Array, signal: AbortSignal): Promise<boolean> {
+    try {
+      return (await this.call(peer, { op: 'note', key: kind, value: Buffer.from(value).toString('base64') }, signal))
+        .ok;
+    } catch (err) {
+      this.opts.logger.debug('note failed', { peer, kind, error: describeError(err) });
       return false;
     }
   }

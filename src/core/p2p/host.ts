@@ -16,6 +16,7 @@ import { createHash } from 'node:crypto';
 import { forwardAfterIDontWant } from './gossip-forwards.ts';
 import { coalesceGossipWrites } from './gossip-writes.ts';
 import { cacheEd25519KeyObjects } from './key-objects.ts';
+import { coalesceSocketWrites } from './socket-writes.ts';
 import { UsageError } from '../errors.ts';
 
 export type ChorusServices = { identify: Identify; ping: Ping; pubsub: GossipSub; dht: KadDHT };
@@ -193,6 +194,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   });
   coalesceGossipWrites(node.services.pubsub);
   forwardAfterIDontWant(node.services.pubsub);
+  node.addEventListener('connection:open', (evt) => coalesceSocketWrites((evt.detail as { maConn?: unknown }).maConn));
   liveLimits.set(node, live);
   if (opts.mdns) lanPeers.set(node, lan);
   if (opts.start ?? true) await startHost(node);
