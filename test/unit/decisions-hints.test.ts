@@ -4,7 +4,13 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
-import { encodeSignedHint, parseHint, verifySignedHint, VersionHints } from '../../src/core/decisions/hints.ts';
+import {
+  encodeSignedHint,
+  hintRoutes,
+  parseHint,
+  verifySignedHint,
+  VersionHints,
+} from '../../src/core/decisions/hints.ts';
 
 test('hints are bounded: a flood of subjects keeps at most `max`, dropping the least recently raised', () => {
   const hints = new VersionHints({ max: 100 });
@@ -67,4 +73,35 @@ test('a hint sent peer to peer is taken only from an admitted node whose signatu
   }
   for (const junk of ['', 'not json', '{}', JSON.stringify({ ...sent, signature: 7 })])
     assert.equal(verifySignedHint(node.author, new TextEncoder().encode(junk), authors), undefined, junk);
+});
+
+test('a write’s hint: a note to each connected peer that did not store it; the hints topic too when a known member is not connected', () => {
+  const full = hintRoutes({
+    self: 'w',
+    holders: ['a', 'b', 'c'],
+    connected: ['a', 'b', 'c', 'd', 'e'],
+    members: ['w', 'a', 'b', 'c', 'd', 'e'],
+  });
+  assert.deepEqual(full, { notes: ['d', 'e'], gossip: false }, 'everyone connected: notes only');
+  // a sparse cluster: f is a member (a voter or an observer heard from) this node has no connection to
+  const sparse = hintRoutes({
+    self: 'w',
+    holders: ['a', 'b', 'c'],
+    connected: ['a', 'b', 'c', 'd'],
+    members: ['w', 'a', 'b', 'c', 'd', 'f'],
+  });
+  assert.deepEqual(sparse, { notes: ['d'], gossip: true });
+  // a holder that is not connected (it stored the write through another path) needs nothing
+  const holderAway = hintRoutes({
+    self: 'w',
+    holders: ['a', 'b', 'c'],
+    connected: ['a', 'b', 'd'],
+    members: ['a', 'b', 'c', 'd'],
+  });
+  assert.deepEqual(holderAway, { notes: ['d'], gossip: false });
+  // every connected peer stored it, but a member elsewhere did not: the topic still carries it
+  assert.deepEqual(hintRoutes({ self: 'w', holders: ['a'], connected: ['a'], members: ['a', 'z'] }), {
+    notes: [],
+    gossip: true,
+  });
 });

@@ -27,6 +27,25 @@ export function parseHint(payload: unknown): { subject: string; version: number 
   return { subject: h.subject, version: h.version };
 }
 
+/**
+ * Who is told of a write's new version, and how: a signed note to every connected peer that did not store it
+ * (`notes`), and the hints topic as well (`gossip`) when a cluster member this node knows of is neither
+ * connected nor a holder — a note reaches connected peers only, GossipSub reaches the rest through the mesh.
+ */
+export function hintRoutes(p: {
+  self: string;
+  holders: readonly string[];
+  connected: readonly string[];
+  members: readonly string[];
+}): { notes: string[]; gossip: boolean } {
+  const told = new Set([p.self, ...p.holders]);
+  const connected = new Set(p.connected);
+  return {
+    notes: [...connected].filter((peer) => !told.has(peer)),
+    gossip: p.members.some((peer) => !told.has(peer) && !connected.has(peer)),
+  };
+}
+
 /** The note kind of a signed hint sent peer to peer (DirectReplicas.noteTo). */
 export const HINT_NOTE = 'decision-hint/1';
 

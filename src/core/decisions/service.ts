@@ -2,8 +2,9 @@
 // with the DHT on start), version hints (announced after each write, heard from others), re-replication
 // and paced provider announcements. A write's hint goes to the connected peers that did not store it, one
 // signed note each on the replica channels (a replica learns of the version from the write); when a peer
-// cannot take a note (an older release), the hint is published on the raw topic CHORUS/decisions/v1 as
-// before, and hints published there by others are still heard.
+// cannot take a note (an older release) or a cluster member is not connected (a sparse cluster: a note goes
+// one hop), the hint is published on the raw topic CHORUS/decisions/v1 as before, and hints published there
+// by others are still heard.
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import type { RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
@@ -13,7 +14,15 @@ import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
 import type { ChorusPubSub, ReceivedMessage } from '../pubsub/pubsub.ts';
 import type { Datastore } from 'interface-datastore';
-import { encodeSignedHint, HINT_NOTE, parseHint, verifySignedHint, VersionHints, type VersionHint } from './hints.ts';
+import {
+  encodeSignedHint,
+  HINT_NOTE,
+  hintRoutes,
+  parseHint,
+  verifySignedHint,
+  VersionHints,
+  type VersionHint,
+} from './hints.ts';
 import { decisionNamespaces } from './namespace.ts';
 import { ProvidePacer } from './provider-pacer.ts';
 import { Republisher } from './republisher.ts';
@@ -38,6 +47,11 @@ export interface DecisionComponents {
    * write held by this node alone is complete — there is nobody to replicate to, by configuration.
    */
   soleMember?: () => boolean;
+  /**
+   * The cluster members this node knows of (the election's voters and observers): a member that is not connected
+   * gets a write's version hint through the hints topic, as a note reaches connected peers only.
+   */
+  members?: () => readonly string[];
   /** Record authors: signature check, admission (sync) and admission lookup of an author met through others. */
   authors: {
     verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
@@ -147,14 +161,21 @@ export class DecisionService {
    */
   private announce(hint: VersionHint, holders: readonly string[]): void {
     const c = this.c;
-    const skip = new Set([...holders, c.libp2p.peerId.toString()]);
-    const peers = [...new Set(c.libp2p.getPeers().map(String))].filter((p) => !skip.has(p));
-    if (peers.length === 0) return;
+    const { notes, gossip } = hintRoutes({
+      self: c.libp2p.peerId.toString(),
+      holders,
+      connected: c.libp2p.getPeers().map(String),
+      members: c.members?.() ?? [],
+    });
+    const publish = (): void => {
+      void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+    };
+    if (gossip) publish();
+    if (notes.length === 0) return;
     const signal = AbortSignal.timeout(1000);
     const bytes = encodeSignedHint(hint, c.signer.sign);
-    void Promise.all(peers.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))).then((took) => {
-      if (took.every(Boolean)) return;
-      void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
+    void Promise.all(notes.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))).then((took) => {
+      if (!gossip && !took.every(Boolean)) publish();
     });
   }
 

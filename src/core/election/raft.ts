@@ -262,6 +262,11 @@ export class Raft extends EventEmitter<RaftEvents> {
     return this.persisted.voters?.members ?? null;
   }
 
+  /** The peers of the cluster this node knows of: the voters and the observers heard from (itself included when a voter). */
+  get members(): string[] {
+    return [...new Set([...(this.voters ?? []), ...this.observers])];
+  }
+
   get votersSource(): string | undefined {
     return this.persisted.voters?.source;
   }

@@ -150,6 +150,11 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     return voters?.length === 1 && voters[0] === this.self;
   }
 
+  /** The peers of the cluster this node knows of (voters and observers heard from), itself included when a voter. */
+  members(): string[] {
+    return this.raft?.members ?? [];
+  }
+
   get peerId(): string {
     return this.self;
   }

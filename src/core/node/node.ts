@@ -314,6 +314,7 @@ async function assemble(
       signer,
       logger: logger.child('dht'),
       soleMember: () => cluster.election?.soleVoter() ?? false,
+      members: () => cluster.election?.members() ?? [],
       authors: {
         verify: verifyByAuthor,
         isAdmitted: (author) => admission.isAdmitted(author) && extraAdmit(author),
