@@ -211,8 +211,12 @@ export async function plainHost(opts: {
   /** With a license: false makes it a relay that checks nobody (a misbehaving licensed peer). */
   enforce?: boolean;
   gossip?: Partial<GossipsubOpts>;
+  /** The host's key (a fresh one when absent): lets a test know peer ids before hosts start. */
+  privateKey?: PrivateKey;
+  /** Peers this host refuses to connect with, in either direction (to shape a topology). */
+  denyPeer?: (peerId: string) => boolean;
 }): Promise<PlainHost> {
-  const privateKey = await generateKeyPair('Ed25519');
+  const privateKey = opts.privateKey ?? (await generateKeyPair('Ed25519'));
   const host = await createHost({
     dht: chorusDht(new RecordNamespaces(), { clientMode: false }),
     privateKey,
@@ -222,6 +226,7 @@ export async function plainHost(opts: {
     maxPeersPerIp: 10,
     inboundPerSecond: 10,
     gossip: { heartbeatInterval: 100, ...opts.gossip },
+    denyPeer: opts.denyPeer,
   });
   let admission: Admission | undefined;
   if (opts.licensed) {

@@ -6,10 +6,7 @@ import { after, describe, test } from 'node:test';
 import type { GossipsubMessage } from '@libp2p/gossipsub';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
-import { chorusDht } from '../../src/core/dht/kad.ts';
-import { RecordNamespaces } from '../../src/core/dht/namespaces.ts';
-import { createHost } from '../../src/core/p2p/host.ts';
-import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
+import { plainHost, plainHosts, type PlainHost } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
 const TOPIC = 'CHORUS/test/forwards/v1';
@@ -48,20 +45,9 @@ async function line(count: number): Promise<PlainHost[]> {
   const keys = await Promise.all(Array.from({ length: count }, () => generateKeyPair('Ed25519')));
   const ids = keys.map((k) => peerIdFromPrivateKey(k).toString());
   const hosts = await Promise.all(
-    keys.map(async (privateKey, i) => {
+    keys.map((privateKey, i) => {
       const neighbours = new Set([ids[i - 1], ids[i + 1]]);
-      const host = await createHost({
-        dht: chorusDht(new RecordNamespaces(), { clientMode: false }),
-        privateKey,
-        listen: ['/ip4/127.0.0.1/tcp/0'],
-        mdns: false,
-        maxConnections: 10,
-        maxPeersPerIp: 10,
-        inboundPerSecond: 10,
-        gossip: { heartbeatInterval: 100 },
-        denyPeer: (peer) => !neighbours.has(peer),
-      });
-      return { host, privateKey, stop: async () => host.stop() };
+      return plainHost({ licensed: false, privateKey, denyPeer: (peer) => !neighbours.has(peer) });
     }),
   );
   for (let i = 0; i + 1 < count; i++) await dial(hosts[i]!, hosts[i + 1]!);
