@@ -59,6 +59,8 @@ export interface OutboundRedactor {
 /** What the pubsub needs from the event log. */
 export interface MessageRecorder {
   record(type: string, data: unknown): void;
+  /** Resolves once what was recorded so far is written (a recorder that writes at once may leave it out). */
+  written?(): Promise<void>;
 }
 
 export interface PubSubOptions {
@@ -237,7 +239,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const { value: clean, findings } = this.redact(draft.data, 'data', topic, draft.type);
     const envelope: Envelope = { ...draft, data: clean, ...(opts.ack ? { ack: true } : {}) };
     const receipt = await this.send(topic, encodeEnvelope(envelope), opts.signal);
-    this.opts.recorder?.record('message_out', { topic, message_type: envelope.type, envelope, msg_id: receipt.msgId });
+    await this.recordOut('message_out', { topic, message_type: envelope.type, envelope, msg_id: receipt.msgId });
     return { ...receipt, type: envelope.type, redactions: findings };
   }
 
@@ -255,7 +257,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const { value, findings } = this.redact(payload, 'payload', topic, 'raw');
     const bytes = encoder.encode(typeof value === 'string' ? value : JSON.stringify(value));
     const receipt = await this.send(topic, bytes, opts.signal);
-    this.opts.recorder?.record('raw_message', { direction: 'out', topic, payload: value, msg_id: receipt.msgId });
+    await this.recordOut('raw_message', { direction: 'out', topic, payload: value, msg_id: receipt.msgId });
     return { ...receipt, redactions: findings };
   }
 
@@ -268,7 +270,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     }
     const envelope: Envelope = { ...message.envelope, from: this.selfId, hop_count: hops };
     const receipt = await this.send(topic, encodeEnvelope(envelope), signal);
-    this.opts.recorder?.record('message_out', { topic, message_type: envelope.type, envelope, relayed: true });
+    await this.recordOut('message_out', { topic, message_type: envelope.type, envelope, relayed: true });
     return { ...receipt, type: envelope.type, redactions: 0 };
   }
 
@@ -319,6 +321,17 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
       if (describeError(err).includes('NoPeersSubscribedToTopic')) throw new NoSubscribersError(topic, 0);
       throw err;
     }
+  }
+
+  /**
+   * Records a message this node sent and waits until its entry is in the log: a publish returns only after its
+   * entry was written, in the one transaction and signature of its event-loop turn's batch.
+   */
+  private async recordOut(type: string, data: unknown): Promise<void> {
+    const recorder = this.opts.recorder;
+    if (!recorder) return;
+    recorder.record(type, data);
+    await recorder.written?.();
   }
 
   private redact<T>(value: T, location: string, topic: string, messageType: string): { value: T; findings: number } {
