@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { authorId } from './author-ids.ts';
 import { NoSubscribersError } from './errors.ts';
 import {
   addressedTo,
@@ -365,7 +366,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const then = (): TopicValidatorResult => (next ? next.call(this, peer, msg) : TopicValidatorResult.Accept);
     const admit = this.opts.admit;
     if (!admit) return then();
-    const author = msg.from.toString();
+    const author = authorId(msg.from);
     const relay = peer.toString();
     const checks = [admit(author), relay === author ? true : admit(relay)];
     const decide = (ok: boolean[]): TopicValidatorResult => {
@@ -382,15 +383,15 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject;
     const parsed = parseEnvelope(msg.data);
     if (!parsed.ok) {
-      this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: msg.from.toString() });
+      this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: authorId(msg.from) });
       return TopicValidatorResult.Reject;
     }
     this.parsed.set(msg.data, parsed.envelope);
-    if (parsed.envelope.from !== msg.from.toString()) {
+    if (parsed.envelope.from !== authorId(msg.from)) {
       this.emit('dropped', {
         topic: msg.topic,
         reason: 'envelope sender does not match the signature',
-        from: msg.from.toString(),
+        from: authorId(msg.from),
       });
       return TopicValidatorResult.Reject;
     }
@@ -406,7 +407,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
 
   private receive({ msg, msgId, propagationSource }: GossipsubMessage): void {
     if (msg.type !== 'signed') return;
-    const from = msg.from.toString();
+    const from = authorId(msg.from);
     if (from === this.selfId) return; // own messages
     const entry = this.joined.get(msg.topic);
     if (!entry) return;
