@@ -8,6 +8,7 @@ import { createHash } from 'node:crypto';
 import { EventEmitter } from 'node:events';
 import { describeError, UsageError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { authorId } from './author-ids.ts';
 import { NoSubscribersError } from './errors.ts';
 import {
   addressedTo,
@@ -59,6 +60,8 @@ export interface OutboundRedactor {
 /** What the pubsub needs from the event log. */
 export interface MessageRecorder {
   record(type: string, data: unknown): void;
+  /** Resolves once what was recorded so far is written (a recorder that writes at once may leave it out). */
+  written?(): Promise<void>;
 }
 
 export interface PubSubOptions {
@@ -237,7 +240,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const { value: clean, findings } = this.redact(draft.data, 'data', topic, draft.type);
     const envelope: Envelope = { ...draft, data: clean, ...(opts.ack ? { ack: true } : {}) };
     const receipt = await this.send(topic, encodeEnvelope(envelope), opts.signal);
-    this.opts.recorder?.record('message_out', { topic, message_type: envelope.type, envelope, msg_id: receipt.msgId });
+    await this.recordOut('message_out', { topic, message_type: envelope.type, envelope, msg_id: receipt.msgId });
     return { ...receipt, type: envelope.type, redactions: findings };
   }
 
@@ -255,7 +258,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const { value, findings } = this.redact(payload, 'payload', topic, 'raw');
     const bytes = encoder.encode(typeof value === 'string' ? value : JSON.stringify(value));
     const receipt = await this.send(topic, bytes, opts.signal);
-    this.opts.recorder?.record('raw_message', { direction: 'out', topic, payload: value, msg_id: receipt.msgId });
+    await this.recordOut('raw_message', { direction: 'out', topic, payload: value, msg_id: receipt.msgId });
     return { ...receipt, redactions: findings };
   }
 
@@ -268,7 +271,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     }
     const envelope: Envelope = { ...message.envelope, from: this.selfId, hop_count: hops };
     const receipt = await this.send(topic, encodeEnvelope(envelope), signal);
-    this.opts.recorder?.record('message_out', { topic, message_type: envelope.type, envelope, relayed: true });
+    await this.recordOut('message_out', { topic, message_type: envelope.type, envelope, relayed: true });
     return { ...receipt, type: envelope.type, redactions: 0 };
   }
 
@@ -321,6 +324,17 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     }
   }
 
+  /**
+   * Records a message this node sent and waits until its entry is in the log: a publish returns only after its
+   * entry was written, in the one transaction and signature of its event-loop turn's batch.
+   */
+  private async recordOut(type: string, data: unknown): Promise<void> {
+    const recorder = this.opts.recorder;
+    if (!recorder) return;
+    recorder.record(type, data);
+    await recorder.written?.();
+  }
+
   private redact<T>(value: T, location: string, topic: string, messageType: string): { value: T; findings: number } {
     const redactor = this.opts.redactor;
     if (!redactor) return { value, findings: 0 };
@@ -352,7 +366,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const then = (): TopicValidatorResult => (next ? next.call(this, peer, msg) : TopicValidatorResult.Accept);
     const admit = this.opts.admit;
     if (!admit) return then();
-    const author = msg.from.toString();
+    const author = authorId(msg.from);
     const relay = peer.toString();
     const checks = [admit(author), relay === author ? true : admit(relay)];
     const decide = (ok: boolean[]): TopicValidatorResult => {
@@ -369,15 +383,15 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     if (msg.type !== 'signed') return TopicValidatorResult.Reject;
     const parsed = parseEnvelope(msg.data);
     if (!parsed.ok) {
-      this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: msg.from.toString() });
+      this.emit('dropped', { topic: msg.topic, reason: parsed.reason, from: authorId(msg.from) });
       return TopicValidatorResult.Reject;
     }
     this.parsed.set(msg.data, parsed.envelope);
-    if (parsed.envelope.from !== msg.from.toString()) {
+    if (parsed.envelope.from !== authorId(msg.from)) {
       this.emit('dropped', {
         topic: msg.topic,
         reason: 'envelope sender does not match the signature',
-        from: msg.from.toString(),
+        from: authorId(msg.from),
       });
       return TopicValidatorResult.Reject;
     }
@@ -393,7 +407,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
 
   private receive({ msg, msgId, propagationSource }: GossipsubMessage): void {
     if (msg.type !== 'signed') return;
-    const from = msg.from.toString();
+    const from = authorId(msg.from);
     if (from === this.selfId) return; // own messages
     const entry = this.joined.get(msg.topic);
     if (!entry) return;
