@@ -87,7 +87,7 @@ test('a batch commits its /dht/ writes in one transaction: all of them, or none 
     const failing = ds.batch();
     failing.put(new Key('/dht/record/d'), new Uint8Array([5]));
     failing.put(new Key('/dht/record/e'), undefined as unknown as Uint8Array); // SQLite refuses the value
-    await assert.rejects(failing.commit());
+    await assert.rejects(async () => failing.commit());
     assert.equal(await ds.has(new Key('/dht/record/d')), false, 'the batch was rolled back');
     await ds.put(new Key('/dht/record/f'), new Uint8Array([6])); // no transaction left open
   } finally {
