@@ -67,3 +67,37 @@ test('a truncated dht.db is a StoreDamagedError naming the file, not a bare "dat
       /chorus node --repair/.test(err.message),
   );
 });
+
+test('a batch commits its /dht/ writes in one transaction: all of them, or none when one fails', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'chorus-ds-')), 'dht.db');
+  const ds = new ChorusDatastore(file);
+  try {
+    await ds.put(new Key('/dht/record/a'), new Uint8Array([1]));
+    const ok = ds.batch();
+    ok.put(new Key('/dht/record/b'), new Uint8Array([2]));
+    ok.put(new Key('/dht/record/c'), new Uint8Array([3]));
+    ok.put(new Key('/peers/y'), new Uint8Array([4]));
+    ok.delete(new Key('/dht/record/a'));
+    await ok.commit();
+    assert.deepEqual(await ds.get(new Key('/dht/record/b')), new Uint8Array([2]));
+    assert.deepEqual(await ds.get(new Key('/dht/record/c')), new Uint8Array([3]));
+    assert.deepEqual(await ds.get(new Key('/peers/y')), new Uint8Array([4]));
+    assert.equal(await ds.has(new Key('/dht/record/a')), false);
+
+    const failing = ds.batch();
+    failing.put(new Key('/dht/record/d'), new Uint8Array([5]));
+    failing.put(new Key('/dht/record/e'), undefined as unknown as Uint8Array); // SQLite refuses the value
+    await assert.rejects(async () => failing.commit());
+    assert.equal(await ds.has(new Key('/dht/record/d')), false, 'the batch was rolled back');
+    await ds.put(new Key('/dht/record/f'), new Uint8Array([6])); // no transaction left open
+  } finally {
+    ds.close();
+  }
+  const reopened = new ChorusDatastore(file);
+  try {
+    assert.deepEqual(await reopened.get(new Key('/dht/record/f')), new Uint8Array([6]));
+    assert.deepEqual(await reopened.get(new Key('/dht/record/c')), new Uint8Array([3]));
+  } finally {
+    reopened.close();
+  }
+});

@@ -31,7 +31,7 @@ import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
-import { replicate } from './replicate.ts';
+import { replicate, replicateAll } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
@@ -210,10 +210,13 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       this.opts.signer.sign,
     );
     const bytes = encodeOwnRecord(record, this.opts.validation);
-    const [holderPeers, versionHolders] = await Promise.all([
-      this.replicate(latestKey(subject), bytes, signal),
-      this.replicate(versionKey(subject, record.version), bytes, signal),
-    ]);
+    // one request per peer, carrying the keys (latest, version) that peer replicates
+    const [holderPeers = [], versionHolders = []] = await replicateAll(
+      this.opts,
+      [latestKey(subject), versionKey(subject, record.version)],
+      bytes,
+      signal,
+    );
     this.noteVersion(subject, record.version);
     this.opts.announce?.({ subject, version: record.version, hash: record.hash }, [...holderPeers, ...versionHolders]);
     this.opts.provide?.(subject);

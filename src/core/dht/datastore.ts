@@ -1,9 +1,9 @@
 // The node's libp2p datastore: DHT records and provider records (keys under /dht/) persist in one
 // node:sqlite file in the data dir, so decisions survive restarts; the peer store's constant churn
-// stays in memory (a file write per peer update made every DHT query several times slower). A file SQLite
-// cannot open is a StoreDamagedError naming it.
+// stays in memory (a file write per peer update made every DHT query several times slower). A batch's writes to
+// the file land in one SQLite transaction. A file SQLite cannot open is a StoreDamagedError naming it.
 import { BaseDatastore, MemoryDatastore } from 'datastore-core';
-import { Key, type KeyQuery, type Pair, type Query } from 'interface-datastore';
+import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
@@ -76,6 +76,30 @@ export class ChorusDatastore extends BaseDatastore {
   override delete(key: Key): void | Promise<void> {
     if (!this.persistent(key)) return this.memory.delete(key);
     this.stmt.del.run(key.toString());
+  }
+
+  /** A batch whose writes under /dht/ commit in one SQLite transaction (one WAL commit, not one per record). */
+  override batch(): Batch {
+    const puts: Pair[] = [];
+    const dels: Key[] = [];
+    return {
+      put: (key, value) => void puts.push({ key, value }),
+      delete: (key) => void dels.push(key),
+      commit: async () => {
+        const onDisk = (k: Key): boolean => this.persistent(k);
+        this.db.exec('BEGIN');
+        try {
+          for (const { key, value } of puts) if (onDisk(key)) this.stmt.put.run(key.toString(), value);
+          for (const key of dels) if (onDisk(key)) this.stmt.del.run(key.toString());
+          this.db.exec('COMMIT');
+        } catch (err) {
+          this.db.exec('ROLLBACK');
+          throw err;
+        }
+        for (const { key, value } of puts) if (!onDisk(key)) await this.memory.put(key, value);
+        for (const key of dels) if (!onDisk(key)) await this.memory.delete(key);
+      },
+    };
   }
 
   override async *_all(q: Query): AsyncGenerator<Pair> {

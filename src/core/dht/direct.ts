@@ -5,6 +5,10 @@
 // them too; callers fall back to the iterative kad-dht query when the direct path is not enough.
 // Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts); the
 // one-stream-per-request /chorus/kad-direct/1.0.0 is still answered, and used towards peers without 1.1.0.
+// A record stored under several keys at once (a decision's latest-version and version keys) goes to a peer
+// that replicates more than one of them in one request (op 'puts': one value, its keys; one validation pass and
+// one datastore batch on the receiver). A peer of an earlier release answers that op "bad request": it then
+// gets one 'put' per key, as before.
 // Provider records go the same way: ADD_PROVIDER straight to the peers closest to the CID (provideTo).
 // A short note (noteTo: a kind and bytes, handed with the sender's peer ID to the handler registered for that
 // kind) rides the same channels: the decisions service tells peers of a new version that way.
@@ -27,10 +31,12 @@ export const DIRECT_PROTOCOL_V1 = '/chorus/kad-direct/1.0.0';
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface Request {
-  op: 'get' | 'put' | 'note';
-  /** base64 DHT key (get, put); the note's kind (note) */
+  op: 'get' | 'put' | 'puts' | 'note';
+  /** base64 DHT key (get, put; puts: its first key, so that a peer of an earlier release answers "bad request"); the note's kind (note) */
   key: string;
   value?: string;
+  /** puts: every base64 DHT key the value is stored under */
+  keys?: string[];
 }
 
 /** Takes a note from a peer (the sender's peer ID, authenticated by the connection); the handler checks the bytes. */
@@ -40,7 +46,15 @@ interface Response {
   ok: boolean;
   value?: string;
   error?: string;
+  /** puts: per key, in order, whether it was stored (and why not) */
+  results?: { ok: boolean; error?: string }[];
 }
+
+/** Keys one 'puts' request may carry. */
+const MAX_PUT_KEYS = 8;
+/** What a receiver without the 'puts' op answers (and how long such a peer gets one 'put' per key). */
+const BAD_REQUEST = 'bad request';
+const SINGLE_PUTS_MS = 5 * 60_000;
 
 /**
  * The parts of kad-dht 16's service that a one-hop provider announcement uses (public fields of its
@@ -71,6 +85,13 @@ function closer(target: Buffer, a: Buffer, b: Buffer): number {
   return 0;
 }
 
+/** The keys of a 'puts' request: base64 strings, at least one, at most MAX_PUT_KEYS. */
+function validKeys(keys: unknown): keys is string[] {
+  return (
+    Array.isArray(keys) && keys.length > 0 && keys.length <= MAX_PUT_KEYS && keys.every((k) => typeof k === 'string')
+  );
+}
+
 export interface DirectOptions {
   libp2p: Libp2p & { services: { dht: unknown } };
   datastore: Datastore;
@@ -85,6 +106,8 @@ export class DirectReplicas {
   private readonly ids = new Map<string, Buffer>();
   private readonly rpc: RpcClient;
   private readonly notes = new Map<string, NoteHandler>();
+  /** Peers that answered 'puts' with "bad request" (an earlier release), until when they get one 'put' per key. */
+  private readonly singlePutsUntil = new Map<string, number>();
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -179,6 +202,27 @@ export class DirectReplicas {
     await this.opts.datastore.put(recordDatastoreKey(key), new DhtRecord(key, value, new Date()).serialize());
   }
 
+  /**
+   * Validates one value under each of `keys` and stores those that pass in one datastore batch; resolves with
+   * each key's outcome, in order (a key refused does not keep the others from being stored).
+   */
+  async storeAll(keys: readonly Uint8Array[], value: Uint8Array): Promise<{ ok: boolean; error?: unknown }[]> {
+    const results: { ok: boolean; error?: unknown }[] = [];
+    const batch = this.opts.datastore.batch();
+    const now = new Date();
+    for (const key of keys) {
+      try {
+        await this.opts.namespaces.validate(key, value);
+        batch.put(recordDatastoreKey(key), new DhtRecord(key, value, now).serialize());
+        results.push({ ok: true });
+      } catch (err) {
+        results.push({ ok: false, error: err });
+      }
+    }
+    await batch.commit();
+    return results;
+  }
+
   /** Hands notes of `kind` from peers to `handler` (undefined: refuses them again). */
   onNote(kind: string, handler: NoteHandler | undefined): void {
     if (handler) this.notes.set(kind, handler);
@@ -188,10 +232,10 @@ export class DirectReplicas {
   /** One request, on either protocol, from the peer `from`. */
   private async answer(req: Request, from: string): Promise<Response> {
     try {
-      if (typeof req?.key !== 'string') return { ok: false, error: 'bad request' };
+      if (typeof req?.key !== 'string') return { ok: false, error: BAD_REQUEST };
       if (req.op === 'note') {
         const handler = this.notes.get(req.key);
-        if (!handler || typeof req.value !== 'string') return { ok: false, error: 'bad request' };
+        if (!handler || typeof req.value !== 'string') return { ok: false, error: BAD_REQUEST };
         handler(from, Buffer.from(req.value, 'base64'));
         return { ok: true };
       }
@@ -204,7 +248,15 @@ export class DirectReplicas {
         await this.store(key, Buffer.from(req.value, 'base64'));
         return { ok: true };
       }
-      return { ok: false, error: 'bad request' };
+      if (req.op === 'puts' && typeof req.value === 'string' && validKeys(req.keys)) {
+        const keys = req.keys.map((k) => Buffer.from(k, 'base64'));
+        const results = await this.storeAll(keys, Buffer.from(req.value, 'base64'));
+        return {
+          ok: true,
+          results: results.map((r) => (r.ok ? { ok: true } : { ok: false, error: describeError(r.error) })),
+        };
+      }
+      return { ok: false, error: BAD_REQUEST };
     } catch (err) {
       return { ok: false, error: describeError(err) };
     }
@@ -254,6 +306,42 @@ export class DirectReplicas {
       this.opts.logger.debug('replica put failed', { peer, error: describeError(err) });
       return false;
     }
+  }
+
+  /**
+   * Stores one value on a peer under each of `keys` — one request when there are several (op 'puts'), one 'put'
+   * per key towards a peer of an earlier release; resolves with, per key in order, whether the peer stored it.
+   */
+  async putAllTo(
+    peer: string,
+    keys: readonly Uint8Array[],
+    value: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<boolean[]> {
+    if (keys.length === 0) return [];
+    if (keys.length === 1 || (this.singlePutsUntil.get(peer) ?? 0) > Date.now())
+      return Promise.all(keys.map((key) => this.putTo(peer, key, value, signal)));
+    const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
+    let r: Response;
+    try {
+      r = await this.call(
+        peer,
+        { op: 'puts', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
+        signal,
+      );
+    } catch (err) {
+      this.opts.logger.debug('replica put failed', { peer, error: describeError(err) });
+      return keys.map(() => false);
+    }
+    if (!r.ok && r.error === BAD_REQUEST) {
+      this.singlePutsUntil.set(peer, Date.now() + SINGLE_PUTS_MS);
+      return Promise.all(keys.map((key) => this.putTo(peer, key, value, signal)));
+    }
+    return keys.map((_, i) => {
+      const one = r.ok ? r.results?.[i] : undefined;
+      if (!one?.ok) this.opts.logger.debug('replica refused a record', { peer, error: one?.error ?? r.error });
+      return one?.ok === true;
+    });
   }
 
   /** Sends a peer a note of `kind`; resolves true when the peer took it (false: it failed, or the peer has no such kind). */
