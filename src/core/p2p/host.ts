@@ -171,9 +171,11 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
       inboundConnectionThreshold: opts.inboundPerSecond,
       maxIncomingPendingConnections: Math.max(10, opts.inboundPerSecond),
     },
-    // under heavy load a ping can take seconds; dropping the connection then only makes it worse
-    // (closed sockets still end connections at once, and yamux keep-alives catch silent peers)
-    connectionMonitor: { abortConnectionOnPingFailure: false },
+    // no libp2p connection monitor: it opens a ping stream on every connection every 10 s (most of an idle
+    // cluster's CPU when many nodes share a process) and chorus uses neither its round-trip times nor its
+    // verdicts — under load a ping can take seconds and dropping the connection then only makes it worse. Closed
+    // sockets still end connections at once, yamux keep-alives catch silent peers, `chorus status` pings itself.
+    connectionMonitor: { enabled: false },
     connectionGater: {
       denyInboundConnection: (maConn: MultiaddrConnection) => {
         const ip = remoteIp(maConn.remoteAddr.toString());
