@@ -26,8 +26,13 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  * The Node/V8 flags the executable starts with (its SEA `execArgv`): the one place to set them. The full
  * program's code cache is made by a Node started with the same flags, since V8 rejects a cache made under
  * other flags (the executable would still work, compiling the bundle on every start).
+ *
+ * `--max-semi-space-size=1` (MB): V8's young generation otherwise grows to 16 MB per semi-space under load, and a
+ * node's garbage is short-lived (messages, records, streams), so the larger nursery bought no CPU we could measure
+ * and cost resident memory: `bench dht --procs 5`, RSS per node process 143-144 -> 116-117 MB, CPU per GET
+ * 8.6-9.6 ms on both sides; an idle node 102 -> 95 MB (docs/performance.md).
  */
-const SEA_EXEC_ARGV: string[] = [];
+const SEA_EXEC_ARGV: string[] = ['--max-semi-space-size=1'];
 
 function log(message: string): void {
   process.stderr.write(`build: ${message}\n`);
