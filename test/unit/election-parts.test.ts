@@ -122,6 +122,29 @@ test('a log written under another voter set is moved aside; the state machines s
   assert.deepEqual(log.position(), [0, 0]);
 });
 
+test('proposals made in separate callbacks of one event-loop turn reach the log in one write', async () => {
+  const storage = new MemoryLogStorage();
+  const writes: number[] = [];
+  const append = storage.append.bind(storage);
+  storage.append = (entries) => (writes.push(entries.length), append(entries));
+  const machine = new ListMachine();
+  const log = new ConsensusLog({ storage });
+  log.register('list', machine);
+  log.start();
+  log.bindCluster('expect:1|a');
+  log.on('replicate', () => log.advanceCommit(['a'], 'a'));
+  log.becomeLeader(1, [], 0); // its leader entry is written first, on its own
+  // two callbacks of one turn's check phase, as two requests read in one poll would be
+  const proposed = await new Promise<Promise<unknown>[]>((resolve) => {
+    const first: Promise<unknown>[] = [];
+    setImmediate(() => first.push(log.propose('list', 'a')));
+    setImmediate(() => resolve([...first, log.propose('list', 'b')]));
+  });
+  assert.deepEqual(await Promise.all(proposed), [1, 2]);
+  assert.deepEqual(writes, [1, 2], 'the leader entry, then one append of both proposals (one fsync on disk)');
+  assert.deepEqual(machine.values, ['a', 'b']);
+});
+
 test('a leader’s SHHH policy replaces the configured extra rules and survives a SIGHUP reload of them', () => {
   const rule = (name: string, pattern: string) => ({
     name,

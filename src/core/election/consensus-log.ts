@@ -323,12 +323,14 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
 
   /**
    * Queues an entry of this leader's term; the entries proposed in one turn of the event loop reach the
-   * disk in one write (one fsync), then go out to the followers.
+   * disk in one write (one fsync), then go out to the followers. The turn ends at setImmediate, after its I/O
+   * callbacks: proposals that arrive in separate requests of one poll (a busy leader's usual case) share the
+   * fsync, which blocks the event loop.
    */
   private appendLocal(term: number, kind: string, data: unknown): number {
     const index = this.storage.last().index + this.queued.length + 1;
     this.queued.push({ index, term, kind, data });
-    if (this.queued.length === 1) queueMicrotask(() => this.flushQueued());
+    if (this.queued.length === 1) setImmediate(() => this.flushQueued());
     return index;
   }
 
