@@ -30,6 +30,7 @@ import {
 import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
+import { PlaintextCache } from './read-cache.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate, replicateAll } from './replicate.ts';
 import {
@@ -95,6 +96,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private votes: VersionVotes | undefined;
   /** How long replicas take to answer, for hedged reads. */
   private readonly replicaRtt = new AnswerTimes();
+  /** Plaintexts of records this node decrypted (a repeated read of a verified record skips age). */
+  readonly plaintexts = new PlaintextCache();
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -410,11 +413,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
     const record = await this.locate(address, this.operationSignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
-    const content = await decryptAsRole(Buffer.from(record.payload, 'base64'), {
-      role: this.opts.role,
-      identities: this.opts.keyring.identitiesFor(this.opts.role),
-      readers: readersOf(record.roles, this.opts.policy),
-    });
+    const role = this.opts.role;
+    const identities = this.opts.keyring.identitiesFor(role);
+    const content = await this.plaintexts.read(record.hash, { role, identities }, () =>
+      decryptAsRole(Buffer.from(record.payload, 'base64'), {
+        role,
+        identities,
+        readers: readersOf(record.roles, this.opts.policy),
+      }),
+    );
     return { meta: describeVersion(record, this.votes), content };
   }
 
@@ -468,14 +475,17 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return count;
   }
 
-  /** Changes the role used to author and decrypt, and the operation deadline (SIGHUP). */
   /** The deadline of an operation the caller gives no signal. */
   get timeoutMs(): number {
     return this.opts.timeoutMs ?? 10_000;
   }
 
+  /** Changes the role used to author and decrypt (a new role forgets the kept plaintexts), and the deadline (SIGHUP). */
   configure(opts: { role?: string; timeoutMs?: number }): void {
-    if (opts.role) this.opts.role = opts.role;
+    if (opts.role && opts.role !== this.opts.role) {
+      this.opts.role = opts.role;
+      this.plaintexts.clear();
+    }
     if (opts.timeoutMs) this.opts.timeoutMs = opts.timeoutMs;
   }
 
