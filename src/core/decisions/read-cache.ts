@@ -1,9 +1,10 @@
-// Plaintexts of decisions this node decrypted, so that reading the same record again skips age decryption
-// (~1–2 ms of CPU per GET). The record itself is still fetched and verified on every read; only the
-// decryption of its verified payload is remembered. Keyed by the record's hash (which covers its payload)
-// and the reader: its role and a digest of the identities it decrypts with — a role change or a keyring
-// change (a rotated or removed key) misses and empties the cache, so nothing stays readable through it that
-// the node's current keys could not read. Bounded: least recently used first out, by entries and by bytes.
+// What the decision read path keeps between reads, bounded by entries and by bytes (least recently used out
+// first). PlaintextCache: plaintexts of decisions this node decrypted, so that reading the same record again
+// skips age decryption (~1–2 ms of CPU per GET). The record itself is still located and verified as before;
+// only the decryption of its verified payload is remembered. Keyed by the record's hash (which covers its
+// payload) and the reader: its role and a digest of the identities it decrypts with — a role change or a
+// keyring change (a rotated or removed key) misses and empties the cache, so nothing stays readable through
+// it that the node's current keys could not read. BoundedLru also holds the store's kept latest records.
 import { createHash } from 'node:crypto';
 
 export interface PlaintextCacheOptions {
@@ -19,11 +20,65 @@ export interface PlaintextReader {
   identities: readonly string[];
 }
 
-export class PlaintextCache {
-  private readonly map = new Map<string, Uint8Array>();
+/** A map bounded by entries and by the summed size of its values; the least recently used go first. */
+export class BoundedLru<V> {
+  private readonly map = new Map<string, V>();
   private readonly maxEntries: number;
-  private readonly maxBytes: number;
-  private bytes = 0;
+  private readonly maxSize: number;
+  private readonly sizeOf: (value: V) => number;
+  private total = 0;
+
+  constructor(opts: { maxEntries: number; maxSize: number; sizeOf: (value: V) => number }) {
+    this.maxEntries = opts.maxEntries;
+    this.maxSize = opts.maxSize;
+    this.sizeOf = opts.sizeOf;
+  }
+
+  /** The value under `key` (now the most recently used). */
+  get(key: string): V | undefined {
+    const value = this.map.get(key);
+    if (value === undefined) return undefined;
+    this.map.delete(key); // re-inserted last: the map's order is the eviction order
+    this.map.set(key, value);
+    return value;
+  }
+
+  /** Keeps `value` under `key`, evicting the least recently used beyond the bounds; one over maxSize alone is not kept. */
+  set(key: string, value: V): void {
+    this.delete(key);
+    const size = this.sizeOf(value);
+    if (size > this.maxSize) return;
+    this.map.set(key, value);
+    this.total += size;
+    while (this.map.size > this.maxEntries || this.total > this.maxSize) {
+      this.delete(this.map.keys().next().value as string);
+    }
+  }
+
+  delete(key: string): void {
+    const old = this.map.get(key);
+    if (old === undefined) return;
+    this.map.delete(key);
+    this.total -= this.sizeOf(old);
+  }
+
+  clear(): void {
+    this.map.clear();
+    this.total = 0;
+  }
+
+  get size(): number {
+    return this.map.size;
+  }
+
+  /** The summed size of the values kept. */
+  get totalSize(): number {
+    return this.total;
+  }
+}
+
+export class PlaintextCache {
+  private readonly lru: BoundedLru<Uint8Array>;
   /** The reader the kept plaintexts were decrypted for (a different one empties the cache). */
   private reader = '';
   /** Reads answered from the cache, and decryptions run (metrics and tests). */
@@ -31,8 +86,11 @@ export class PlaintextCache {
   misses = 0;
 
   constructor(opts: PlaintextCacheOptions = {}) {
-    this.maxEntries = opts.maxEntries ?? 1024;
-    this.maxBytes = opts.maxBytes ?? 4 * 1024 * 1024;
+    this.lru = new BoundedLru({
+      maxEntries: opts.maxEntries ?? 1024,
+      maxSize: opts.maxBytes ?? 4 * 1024 * 1024,
+      sizeOf: (p) => p.byteLength,
+    });
   }
 
   /**
@@ -46,50 +104,31 @@ export class PlaintextCache {
       this.reader = who;
     }
     const key = `${hash}\n${who}`;
-    const kept = this.map.get(key);
+    const kept = this.lru.get(key);
     if (kept) {
       this.hits++;
-      this.map.delete(key); // re-inserted last: the map's order is the eviction order
-      this.map.set(key, kept);
       return kept.slice();
     }
     this.misses++;
     const plaintext = await decrypt();
     // the reader may have changed while this one decrypted: keep it only under the current one
-    if (who === this.reader) this.keep(key, plaintext.slice());
+    if (who === this.reader) this.lru.set(key, plaintext.slice());
     return plaintext;
   }
 
   /** Forgets every plaintext (the node's role or keys changed). */
   clear(): void {
-    this.map.clear();
-    this.bytes = 0;
+    this.lru.clear();
     this.reader = '';
   }
 
   get size(): number {
-    return this.map.size;
+    return this.lru.size;
   }
 
   /** Bytes of plaintext kept. */
   get byteLength(): number {
-    return this.bytes;
-  }
-
-  private keep(key: string, plaintext: Uint8Array): void {
-    if (plaintext.byteLength > this.maxBytes) return;
-    const old = this.map.get(key);
-    if (old) {
-      this.bytes -= old.byteLength;
-      this.map.delete(key);
-    }
-    this.map.set(key, plaintext);
-    this.bytes += plaintext.byteLength;
-    while (this.map.size > this.maxEntries || this.bytes > this.maxBytes) {
-      const [first, value] = this.map.entries().next().value as [string, Uint8Array];
-      this.map.delete(first);
-      this.bytes -= value.byteLength;
-    }
+    return this.lru.totalSize;
   }
 }
 

@@ -30,7 +30,7 @@ import {
 import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
-import { PlaintextCache } from './read-cache.ts';
+import { BoundedLru, PlaintextCache } from './read-cache.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate, replicateAll } from './replicate.ts';
 import {
@@ -98,6 +98,16 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly replicaRtt = new AnswerTimes();
   /** Plaintexts of records this node decrypted (a repeated read of a verified record skips age). */
   readonly plaintexts = new PlaintextCache();
+  /**
+   * The latest record of each subject a read last returned (verified; from the replicas or this node's own
+   * store): served again while it is as new as any version heard of — the held-copy rule of fetchLatest.
+   * Bounded: 1024 subjects, 8 MiB of payload.
+   */
+  private readonly kept = new BoundedLru<DecisionRecord>({
+    maxEntries: 1024,
+    maxSize: 8 * 1024 * 1024,
+    sizeOf: (r) => r.payload.length,
+  });
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -258,18 +268,39 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /**
-   * The newest version of a subject. Served locally when the local copy is at least as new as any
-   * version heard of (announcements arrive within milliseconds of a write); otherwise, and always for
-   * `fresh` reads (a writer choosing the next version), asks the DHT (see query).
+   * The newest version of a subject. Served from the record the last read returned, or else from the local
+   * copy, when that is at least as new as any version heard of (announcements arrive within milliseconds of a
+   * write); otherwise, and always for `fresh` reads (a writer choosing the next version), asks the DHT (see query).
    */
   private async fetchLatest(subject: string, signal: AbortSignal, fresh = false): Promise<DecisionRecord> {
-    const local = await this.localLatest(subject);
     const hint = fresh ? undefined : this.hints.get(subject);
-    if (local && hint !== undefined && local.version >= hint) return local;
+    if (hint !== undefined) {
+      // the record the last read returned, under the same rule as the local copy (its author still admitted)
+      const kept = this.kept.get(subject);
+      if (kept && kept.version >= hint && this.opts.validation.isAdmitted(kept.author)) return kept;
+    }
+    const local = await this.localLatest(subject);
+    if (local && hint !== undefined && local.version >= hint) return this.keep(local);
     const best = await this.query(latestKey(subject), signal, local, hint);
     if (!best) throw new NotFoundError(`ucxl://${subject}`);
     this.noteVersion(subject, best.version);
-    return best;
+    return this.keep(best);
+  }
+
+  private keep(record: DecisionRecord): DecisionRecord {
+    this.kept.set(record.subject, record);
+    return record;
+  }
+
+  /**
+   * A verified record of `subject` at `version` reached this node's datastore (its validators): the version is
+   * noted, and the kept copy of a read is dropped unless newer (the datastore may now hold a better record of
+   * the same version — a concurrent write — which the next read picks up).
+   */
+  stored(subject: string, version: number): void {
+    const kept = this.kept.get(subject);
+    if (kept && kept.version <= version) this.kept.delete(subject);
+    this.noteVersion(subject, version);
   }
 
   /**
