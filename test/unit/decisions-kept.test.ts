@@ -1,6 +1,7 @@
 // The kept latest copy: a node that read a decision from its replicas answers the next read of it from the
 // record it kept (verified, author admitted) while that is as new as any version it heard of; a newer version
-// heard of sends the read to the network again, and the fresh read before a write always goes there.
+// heard of sends the read to the network again, and the fresh read before a write always goes there. A read
+// answered without the network makes no deadline signal.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -55,8 +56,16 @@ describe('the kept latest copy of a read', () => {
     assert.equal(str((await reader.decisions.get(address)).content), 'v1');
     const first = reads();
     assert.ok(first > 0, 'the first read asks the network');
+    // the deadline (a timer and a composite signal) is made only when the network is asked
+    let deadlines = 0;
+    const operationSignal = reader.decisions.operationSignal.bind(reader.decisions);
+    reader.decisions.operationSignal = (signal) => {
+      deadlines++;
+      return operationSignal(signal);
+    };
     assert.equal(str((await reader.decisions.get(address)).content), 'v1');
     assert.equal(reads(), first, 'the second read is answered from the kept copy');
+    assert.equal(deadlines, 0, 'a read answered from the kept copy makes no deadline');
 
     // a newer version is written elsewhere: its hint reaches the reader, whose next read asks the network
     await writer.decisions.put(address, text('v2'));
@@ -64,6 +73,7 @@ describe('the kept latest copy of a read', () => {
     assert.equal(str((await reader.decisions.get(address)).content), 'v2');
     const second = reads();
     assert.ok(second > first, 'a newer version heard of sends the read to the network');
+    assert.equal(deadlines, 1);
     assert.equal(str((await reader.decisions.get(address)).content), 'v2');
     assert.equal(reads(), second);
 

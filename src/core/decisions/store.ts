@@ -88,6 +88,12 @@ export interface DecisionStoreEvents {
   replication: [{ subject: string; holders: number; want: number }];
 }
 
+/** A read's signal, made on first use (see DecisionStore.lazySignal). */
+type Deadline = () => AbortSignal;
+
+/** The reason a read's own early stop aborts its remaining requests with: one object, not a new error per read. */
+const READ_DONE = new DOMException('the read has its answer', 'AbortError');
+
 export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
   /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
@@ -148,6 +154,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
 
+  /**
+   * operationSignal(), made when the read first asks the network: a read answered from a kept or a local copy
+   * needs no deadline timer and no composite signal. The deadline runs from that moment.
+   */
+  private lazySignal(signal?: AbortSignal): Deadline {
+    let made: AbortSignal | undefined;
+    return () => (made ??= this.operationSignal(signal));
+  }
+
   private decode(bytes: Uint8Array): DecisionRecord {
     return decodeRecord(bytes, this.opts.validation);
   }
@@ -195,7 +210,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
     const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
-    const previous = await this.fetchLatest(subject, signal, true).catch((err: unknown) => {
+    const previous = await this.fetchLatest(subject, () => signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
@@ -272,7 +287,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * copy, when that is at least as new as any version heard of (announcements arrive within milliseconds of a
    * write); otherwise, and always for `fresh` reads (a writer choosing the next version), asks the DHT (see query).
    */
-  private async fetchLatest(subject: string, signal: AbortSignal, fresh = false): Promise<DecisionRecord> {
+  private async fetchLatest(subject: string, signal: Deadline, fresh = false): Promise<DecisionRecord> {
     const hint = fresh ? undefined : this.hints.get(subject);
     if (hint !== undefined) {
       // the record the last read returned, under the same rule as the local copy (its author still admitted)
@@ -313,11 +328,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    */
   private async query(
     key: Uint8Array,
-    signal: AbortSignal,
+    deadline: Deadline,
     local?: DecisionRecord,
     known?: number,
   ): Promise<DecisionRecord | undefined> {
-    const stop = new AbortController();
     const answered = new Set<string>();
     let best = local;
     let empty = 0;
@@ -325,6 +339,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       best !== undefined && ((known !== undefined && best.version >= known) || answered.size >= this.opts.replication);
     if (local) answered.add(this.opts.libp2p.peerId.toString());
     if (enough()) return best;
+    const signal = deadline();
+    const stop = new AbortController();
     const direct = this.opts.direct;
     if (direct) {
       const self = this.opts.libp2p.peerId.toString();
@@ -351,7 +367,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         },
       });
       if (done) {
-        stop.abort();
+        stop.abort(READ_DONE);
         return best;
       }
       // every replica answered and none holds a record: a miss, without walking the network
@@ -384,12 +400,12 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         if (!/not found/i.test(describeError(err))) throw err;
       }
     } finally {
-      stop.abort();
+      stop.abort(READ_DONE);
     }
     return best;
   }
 
-  private async fetchVersion(subject: string, version: number, signal: AbortSignal): Promise<DecisionRecord> {
+  private async fetchVersion(subject: string, version: number, signal: Deadline): Promise<DecisionRecord> {
     const key = versionKey(subject, version);
     const localBytes = await readLocalRecord(this.opts.datastore, key);
     if (localBytes) {
@@ -405,7 +421,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Finds the record an address (with its temporal selector) names. */
-  private async locate(address: UcxlAddress, signal: AbortSignal): Promise<DecisionRecord> {
+  private async locate(address: UcxlAddress, signal: Deadline): Promise<DecisionRecord> {
     if (isPattern(address)) throw new UsageError('an address with "any" names many decisions: use `ucxl ls`');
     const subject = subjectKey(address);
     const t = address.temporal;
@@ -429,7 +445,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
     return this.timed('resolve', async () =>
-      describeVersion(await this.locate(address, this.operationSignal(signal)), this.votes),
+      describeVersion(await this.locate(address, this.lazySignal(signal)), this.votes),
     );
   }
 
@@ -442,7 +458,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     address: UcxlAddress,
     signal?: AbortSignal,
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
-    const record = await this.locate(address, this.operationSignal(signal));
+    const record = await this.locate(address, this.lazySignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
     const role = this.opts.role;
     const identities = this.opts.keyring.identitiesFor(role);
@@ -462,7 +478,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   private async historyNow(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
-    const s = this.operationSignal(signal);
+    const s = this.lazySignal(signal);
     const subject = subjectKey(address);
     const latest = await this.fetchLatest(subject, s);
     const out = [latest];
