@@ -129,6 +129,19 @@ export async function connectAll(nodes: ChorusNode[]): Promise<void> {
   await waitForMesh(nodes);
 }
 
+/** Resolves when a node has heard (from a write it stored, a version hint, or a read) of `version` of a subject. */
+export function heard(node: ChorusNode, subject: string, version: number): Promise<void> {
+  return new Promise((resolve) => {
+    const check = (): void => {
+      if ((node.decisions.knownVersion(subject) ?? 0) < version) return;
+      node.decisions.off('version', check);
+      resolve();
+    };
+    node.decisions.on('version', check);
+    check();
+  });
+}
+
 export async function stopAll(nodes: ChorusNode[]): Promise<void> {
   await Promise.all(nodes.map((n) => n.stop()));
 }

@@ -13,7 +13,7 @@ import { DECISION_HINTS_TOPIC } from '../../src/core/decisions/service.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
-import { connectAll, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
+import { connectAll, heard, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -23,19 +23,6 @@ const addr = (s: string) => parseAddress(s);
 async function holdersOf(nodes: ChorusNode[], key: Uint8Array): Promise<ChorusNode[]> {
   const held = await Promise.all(nodes.map(async (n) => ((await n.decisions.localRecord(key)) ? n : undefined)));
   return held.filter((n): n is ChorusNode => n !== undefined);
-}
-
-/** Resolves when a node has heard (from a write it stored, a version hint, or a read) of `version` of a subject. */
-function heard(node: ChorusNode, subject: string, version: number): Promise<void> {
-  return new Promise((resolve) => {
-    const check = (): void => {
-      if ((node.decisions.knownVersion(subject) ?? 0) < version) return;
-      node.decisions.off('version', check);
-      resolve();
-    };
-    node.decisions.on('version', check);
-    check();
-  });
 }
 
 describe('decisions on a 5-node cluster', () => {

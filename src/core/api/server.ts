@@ -24,7 +24,7 @@ export interface RouteContext {
   body: () => Promise<unknown>;
   /** The request body as bytes. */
   raw: () => Promise<Buffer>;
-  /** Aborted when the client goes away or the server stops. */
+  /** Aborted when the client goes away (or the server stops) before the answer was written; made on first use. */
   signal: AbortSignal;
   res: ServerResponse;
 }
@@ -97,6 +97,25 @@ export function errorBody(err: unknown): ApiErrorBody {
   const code = err instanceof ChorusError ? err.code : 'INTERNAL';
   const kind = err instanceof ChorusError ? err.kind : 'error';
   return { error: { code, message: describeError(err), kind } };
+}
+
+/** The reason a request's signal aborts with: one shared object (made once, not per request). */
+const CLIENT_GONE = new DOMException('the client went away before the answer was written', 'AbortError');
+
+/**
+ * A request's signal, made on first use (many routes never look at it): aborted only when the connection
+ * closes before the answer was written — the client went away, or stop() closed every connection. A
+ * request answered normally never aborts it (so nothing hooked to it runs after the answer). No
+ * AbortSignal.any with the server's lifetime: that keeps each request's signal alive as long as the server.
+ */
+function requestSignal(res: ServerResponse): AbortSignal {
+  const controller = new AbortController();
+  const gone = (): void => {
+    if (!res.writableFinished) controller.abort(CLIENT_GONE);
+  };
+  if (res.closed) gone();
+  else res.once('close', gone);
+  return controller.signal;
 }
 
 export class ApiServer {
@@ -194,11 +213,7 @@ export class ApiServer {
     const route = this.opts.routes[`${req.method} ${url.pathname}`];
     if (!route)
       return sendJson(res, 404, errorBody(new ChorusError('NOT_FOUND', `no route ${req.method} ${url.pathname}`)));
-    // aborted when the client goes away; stop() closes every connection, which ends in-flight requests
-    // too (no AbortSignal.any with the server's lifetime signal: that keeps each request's signal alive)
-    const clientGone = new AbortController();
-    res.on('close', () => clientGone.abort());
-    const signal = clientGone.signal;
+    let signal: AbortSignal | undefined;
     try {
       const result = await route({
         url,
@@ -206,7 +221,9 @@ export class ApiServer {
         req,
         body: () => readJsonBody(req, BODY),
         raw: () => readBody(req, BODY),
-        signal,
+        get signal() {
+          return (signal ??= requestSignal(res));
+        },
         res,
       });
       if (result !== undefined && !res.headersSent) sendJson(res, 200, result);

@@ -132,7 +132,7 @@ export class DecisionService {
         datastore: c.datastore,
         hintedVersion: (subject) => this.hints.get(subject),
         newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),
-        heard: (subject, version) => this.store.noteVersion(subject, version),
+        heard: (subject, version) => this.store.stored(subject, version),
       }),
     );
   }

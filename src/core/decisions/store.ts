@@ -30,6 +30,7 @@ import {
 import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
+import { BoundedLru, PlaintextCache } from './read-cache.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate, replicateAll } from './replicate.ts';
 import {
@@ -87,6 +88,12 @@ export interface DecisionStoreEvents {
   replication: [{ subject: string; holders: number; want: number }];
 }
 
+/** A read's signal, made on first use (see DecisionStore.lazySignal). */
+type Deadline = () => AbortSignal;
+
+/** The reason a read's own early stop aborts its remaining requests with: one object, not a new error per read. */
+const READ_DONE = new DOMException('the read has its answer', 'AbortError');
+
 export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private readonly opts: DecisionStoreOptions;
   /** Newest version heard of per subject (own writes, reads, announcements): hearsay, bounded, expiring. */
@@ -95,6 +102,18 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private votes: VersionVotes | undefined;
   /** How long replicas take to answer, for hedged reads. */
   private readonly replicaRtt = new AnswerTimes();
+  /** Plaintexts of records this node decrypted (a repeated read of a verified record skips age). */
+  readonly plaintexts = new PlaintextCache();
+  /**
+   * The latest record of each subject a read last returned (verified; from the replicas or this node's own
+   * store): served again while it is as new as any version heard of — the held-copy rule of fetchLatest.
+   * Bounded: 1024 subjects, 8 MiB of payload.
+   */
+  private readonly kept = new BoundedLru<DecisionRecord>({
+    maxEntries: 1024,
+    maxSize: 8 * 1024 * 1024,
+    sizeOf: (r) => r.payload.length,
+  });
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -133,6 +152,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   operationSignal(signal?: AbortSignal): AbortSignal {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
+  }
+
+  /**
+   * operationSignal(), made when the read first asks the network: a read answered from a kept or a local copy
+   * needs no deadline timer and no composite signal. The deadline runs from that moment.
+   */
+  private lazySignal(signal?: AbortSignal): Deadline {
+    let made: AbortSignal | undefined;
+    return () => (made ??= this.operationSignal(signal));
   }
 
   private decode(bytes: Uint8Array): DecisionRecord {
@@ -182,7 +210,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
     const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
-    const previous = await this.fetchLatest(subject, signal, true).catch((err: unknown) => {
+    const previous = await this.fetchLatest(subject, () => signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
@@ -255,18 +283,39 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /**
-   * The newest version of a subject. Served locally when the local copy is at least as new as any
-   * version heard of (announcements arrive within milliseconds of a write); otherwise, and always for
-   * `fresh` reads (a writer choosing the next version), asks the DHT (see query).
+   * The newest version of a subject. Served from the record the last read returned, or else from the local
+   * copy, when that is at least as new as any version heard of (announcements arrive within milliseconds of a
+   * write); otherwise, and always for `fresh` reads (a writer choosing the next version), asks the DHT (see query).
    */
-  private async fetchLatest(subject: string, signal: AbortSignal, fresh = false): Promise<DecisionRecord> {
-    const local = await this.localLatest(subject);
+  private async fetchLatest(subject: string, signal: Deadline, fresh = false): Promise<DecisionRecord> {
     const hint = fresh ? undefined : this.hints.get(subject);
-    if (local && hint !== undefined && local.version >= hint) return local;
+    if (hint !== undefined) {
+      // the record the last read returned, under the same rule as the local copy (its author still admitted)
+      const kept = this.kept.get(subject);
+      if (kept && kept.version >= hint && this.opts.validation.isAdmitted(kept.author)) return kept;
+    }
+    const local = await this.localLatest(subject);
+    if (local && hint !== undefined && local.version >= hint) return this.keep(local);
     const best = await this.query(latestKey(subject), signal, local, hint);
     if (!best) throw new NotFoundError(`ucxl://${subject}`);
     this.noteVersion(subject, best.version);
-    return best;
+    return this.keep(best);
+  }
+
+  private keep(record: DecisionRecord): DecisionRecord {
+    this.kept.set(record.subject, record);
+    return record;
+  }
+
+  /**
+   * A verified record of `subject` at `version` reached this node's datastore (its validators): the version is
+   * noted, and the kept copy of a read is dropped unless newer (the datastore may now hold a better record of
+   * the same version — a concurrent write — which the next read picks up).
+   */
+  stored(subject: string, version: number): void {
+    const kept = this.kept.get(subject);
+    if (kept && kept.version <= version) this.kept.delete(subject);
+    this.noteVersion(subject, version);
   }
 
   /**
@@ -279,11 +328,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    */
   private async query(
     key: Uint8Array,
-    signal: AbortSignal,
+    deadline: Deadline,
     local?: DecisionRecord,
     known?: number,
   ): Promise<DecisionRecord | undefined> {
-    const stop = new AbortController();
     const answered = new Set<string>();
     let best = local;
     let empty = 0;
@@ -291,6 +339,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       best !== undefined && ((known !== undefined && best.version >= known) || answered.size >= this.opts.replication);
     if (local) answered.add(this.opts.libp2p.peerId.toString());
     if (enough()) return best;
+    const signal = deadline();
+    const stop = new AbortController();
     const direct = this.opts.direct;
     if (direct) {
       const self = this.opts.libp2p.peerId.toString();
@@ -317,7 +367,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         },
       });
       if (done) {
-        stop.abort();
+        stop.abort(READ_DONE);
         return best;
       }
       // every replica answered and none holds a record: a miss, without walking the network
@@ -350,12 +400,12 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         if (!/not found/i.test(describeError(err))) throw err;
       }
     } finally {
-      stop.abort();
+      stop.abort(READ_DONE);
     }
     return best;
   }
 
-  private async fetchVersion(subject: string, version: number, signal: AbortSignal): Promise<DecisionRecord> {
+  private async fetchVersion(subject: string, version: number, signal: Deadline): Promise<DecisionRecord> {
     const key = versionKey(subject, version);
     const localBytes = await readLocalRecord(this.opts.datastore, key);
     if (localBytes) {
@@ -371,7 +421,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Finds the record an address (with its temporal selector) names. */
-  private async locate(address: UcxlAddress, signal: AbortSignal): Promise<DecisionRecord> {
+  private async locate(address: UcxlAddress, signal: Deadline): Promise<DecisionRecord> {
     if (isPattern(address)) throw new UsageError('an address with "any" names many decisions: use `ucxl ls`');
     const subject = subjectKey(address);
     const t = address.temporal;
@@ -395,7 +445,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   resolve(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta> {
     return this.timed('resolve', async () =>
-      describeVersion(await this.locate(address, this.operationSignal(signal)), this.votes),
+      describeVersion(await this.locate(address, this.lazySignal(signal)), this.votes),
     );
   }
 
@@ -408,13 +458,17 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     address: UcxlAddress,
     signal?: AbortSignal,
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
-    const record = await this.locate(address, this.operationSignal(signal));
+    const record = await this.locate(address, this.lazySignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
-    const content = await decryptAsRole(Buffer.from(record.payload, 'base64'), {
-      role: this.opts.role,
-      identities: this.opts.keyring.identitiesFor(this.opts.role),
-      readers: readersOf(record.roles, this.opts.policy),
-    });
+    const role = this.opts.role;
+    const identities = this.opts.keyring.identitiesFor(role);
+    const content = await this.plaintexts.read(record.hash, { role, identities }, () =>
+      decryptAsRole(Buffer.from(record.payload, 'base64'), {
+        role,
+        identities,
+        readers: readersOf(record.roles, this.opts.policy),
+      }),
+    );
     return { meta: describeVersion(record, this.votes), content };
   }
 
@@ -424,7 +478,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   private async historyNow(address: UcxlAddress, signal?: AbortSignal): Promise<DecisionMeta[]> {
-    const s = this.operationSignal(signal);
+    const s = this.lazySignal(signal);
     const subject = subjectKey(address);
     const latest = await this.fetchLatest(subject, s);
     const out = [latest];
@@ -468,14 +522,17 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return count;
   }
 
-  /** Changes the role used to author and decrypt, and the operation deadline (SIGHUP). */
   /** The deadline of an operation the caller gives no signal. */
   get timeoutMs(): number {
     return this.opts.timeoutMs ?? 10_000;
   }
 
+  /** Changes the role used to author and decrypt (a new role forgets the kept plaintexts), and the deadline (SIGHUP). */
   configure(opts: { role?: string; timeoutMs?: number }): void {
-    if (opts.role) this.opts.role = opts.role;
+    if (opts.role && opts.role !== this.opts.role) {
+      this.opts.role = opts.role;
+      this.plaintexts.clear();
+    }
     if (opts.timeoutMs) this.opts.timeoutMs = opts.timeoutMs;
   }
 
