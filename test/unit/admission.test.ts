@@ -296,6 +296,50 @@ test('an unlicensed host is disconnected, denied on redial, and cannot deliver a
   assert.equal(target.admission.isAdmitted(intruder.host.peerId.toString()), false);
 });
 
+test('a peer that misses the proof deadline is disconnected but not denied; a wrong proof is still denied', async () => {
+  const target = await startNode({ license: { handshakeTimeoutMs: 300 } });
+  cleanup.push(() => target.stop());
+  const opens = (peer: PlainHost): number => target.libp2p.getConnections(peer.host.peerId).length;
+  // slow: it takes the challenge but never answers in time (a peer lagging under load looks the same)
+  const slow = await plainHost({ licensed: false });
+  cleanup.push(() => slow.stop());
+  await slow.host.handle(ADMISSION_PROTOCOL, () => new Promise(() => {}));
+  const slowId = slow.host.peerId.toString();
+  const late = nextEvent(target.admission, 'late', (r: { peerId: string }) => r.peerId === slowId);
+  await slow.host.dial(target.libp2p.getMultiaddrs()[0]!);
+  await late;
+  await until(target.libp2p, 'peer:disconnect', () => opens(slow) === 0);
+  await until(slow.host, 'peer:disconnect', () => slow.host.getConnections(target.libp2p.peerId).length === 0);
+  assert.equal(target.admission.isDenied(slowId), false, 'a late peer is not denied');
+  assert.equal(target.admission.isAdmitted(slowId), false, 'nor admitted');
+  assert.equal(target.admission.refusedCount, 0);
+  // it may come back at once: the gate lets the redial through and the node challenges it again
+  const challengedAgain = nextEvent(target.admission, 'late', (r: { peerId: string }) => r.peerId === slowId);
+  await slow.host.dial(target.libp2p.getMultiaddrs()[0]!);
+  await challengedAgain;
+
+  // wrong: it answers in time, with garbage; denied as before, its redial stopped at the gate
+  const wrong = await plainHost({ licensed: false });
+  cleanup.push(() => wrong.stop());
+  await wrong.host.handle(ADMISSION_PROTOCOL, async (stream) => {
+    await readAll(stream, 1 << 16).catch(() => undefined);
+    stream.send(Buffer.from(JSON.stringify({ certificate: {}, proof: 'AAAA' })));
+    await stream.close().catch(() => {});
+  });
+  const wrongId = wrong.host.peerId.toString();
+  const refused = nextEvent(target.admission, 'refused', (r: { peerId: string }) => r.peerId === wrongId);
+  await wrong.host.dial(target.libp2p.getMultiaddrs()[0]!);
+  await refused;
+  await until(target.libp2p, 'peer:disconnect', () => opens(wrong) === 0);
+  assert.equal(target.admission.isDenied(wrongId), true, 'a wrong proof is denied');
+  let opened = 0;
+  target.libp2p.addEventListener('connection:open', (e) => {
+    if (e.detail.remotePeer.equals(wrong.host.peerId)) opened++;
+  });
+  await wrong.host.dial(target.libp2p.getMultiaddrs()[0]!).catch(() => undefined);
+  assert.equal(opened, 0, 'the gate stops a denied peer');
+});
+
 /** A licensed relay R that checks nobody, an unlicensed author X behind it, and a node T. */
 async function relayScene(): Promise<{ target: ChorusNode; relay: PlainHost; author: PlainHost }> {
   const target = await startNode();

@@ -3,7 +3,8 @@
 // binding the peer's ID to the license) and the peer's signature over the challenge, both peer IDs and
 // the cluster. The connection is authenticated as that peer by Noise, so a certificate is worth
 // nothing without its node's secret key, and a transcript is worth nothing on another connection.
-// Peers that fail are disconnected and denied for a while. Certificates of authors met only through
+// Peers that fail are disconnected and denied for a while; a peer that only missed the deadline (slow
+// under load, not lying) is disconnected but may redial at once. Certificates of authors met only through
 // third nodes are looked up from admitted peers, so pubsub messages and DHT records from unlicensed
 // authors are refused wherever they come from.
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -67,6 +68,8 @@ export function proofBytes(cluster: string, challenge: string, verifier: string,
 export interface AdmissionEvents {
   admitted: [AdmittedPeer];
   refused: [{ peerId: string; reason: string }];
+  /** A peer that did not prove itself within the deadline: disconnected, not denied. */
+  late: [{ peerId: string }];
 }
 
 export class Admission extends EventEmitter<AdmissionEvents> {
@@ -214,8 +217,8 @@ export class Admission extends EventEmitter<AdmissionEvents> {
   private async challenge(conn: Connection): Promise<boolean> {
     const peer = conn.remotePeer.toString();
     const challenge = randomBytes(32).toString('base64url');
+    const signal = AbortSignal.timeout(this.opts.handshakeTimeoutMs);
     try {
-      const signal = AbortSignal.timeout(this.opts.handshakeTimeoutMs);
       const stream = await conn.newStream(ADMISSION_PROTOCOL, { signal });
       const answer = (await requestJson(stream, { op: 'prove', challenge }, MAX_MESSAGE, signal)) as {
         certificate?: unknown;
@@ -233,6 +236,12 @@ export class Admission extends EventEmitter<AdmissionEvents> {
       this.emit('admitted', admitted);
       return true;
     } catch (err) {
+      // too slow is not unlicensed: under load (50 nodes on one event loop) honest peers miss the
+      // deadline, and denying them for a minute would keep them out of the mesh; hang up, let them redial
+      if (signal.aborted && !(err instanceof LicenseError)) {
+        await this.late(peer);
+        return false;
+      }
       await this.refuse(peer, err instanceof LicenseError ? err.message : `no license proof (${describeError(err)})`);
       return false;
     }
@@ -244,6 +253,16 @@ export class Admission extends EventEmitter<AdmissionEvents> {
     this.refusedCount++;
     this.opts.logger.warn('refused an unlicensed peer', { peer, reason });
     this.emit('refused', { peerId: peer, reason });
+    await this.opts.libp2p.hangUp(peerIdFromString(peer)).catch(() => {});
+  }
+
+  private async late(peer: string): Promise<void> {
+    if (this.known.get(peer)?.via === 'direct') this.known.delete(peer);
+    this.opts.logger.warn('disconnected a peer that did not prove its license in time', {
+      peer,
+      timeoutMs: this.opts.handshakeTimeoutMs,
+    });
+    this.emit('late', { peerId: peer });
     await this.opts.libp2p.hangUp(peerIdFromString(peer)).catch(() => {});
   }
 
