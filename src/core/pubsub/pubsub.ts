@@ -90,10 +90,14 @@ export interface PublishOptions extends RoutingFields {
  * stream count (gossipsub keeps them in `streamsOutbound`).
  */
 function reachableSubscribers(gossip: GossipSub, topic: string): number {
+  return reachableSubscriberIds(gossip, topic).length;
+}
+
+function reachableSubscriberIds(gossip: GossipSub, topic: string): string[] {
   // the exported GossipSub interface hides the implementation's public `streamsOutbound` map
   const outbound = (gossip as unknown as { streamsOutbound?: Map<string, unknown> }).streamsOutbound;
-  const subscribers = gossip.getSubscribers(topic);
-  return outbound ? subscribers.filter((p) => outbound.has(p.toString())).length : subscribers.length;
+  const subscribers = gossip.getSubscribers(topic).map((p) => p.toString());
+  return outbound ? subscribers.filter((p) => outbound.has(p)) : subscribers;
 }
 
 /** Content id of a published payload: what receipts and acknowledgements refer to. */
@@ -192,6 +196,11 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   /** Subscribers of `topic` this node can send to now (their SUBSCRIBE seen and our stream open). */
   reachableSubscribers(topic: string): number {
     return reachableSubscribers(this.opts.gossip, topic);
+  }
+
+  /** The same subscribers by peer ID. */
+  reachableSubscriberIds(topic: string): string[] {
+    return reachableSubscriberIds(this.opts.gossip, topic);
   }
 
   topics(): { topic: string; raw: boolean; family: string; peers: number }[] {
