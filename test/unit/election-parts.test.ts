@@ -5,6 +5,10 @@ import { mkdtempSync, readdirSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import type { Libp2p } from '@libp2p/interface';
+import { ElectionService } from '../../src/core/election/service.ts';
+import { silentLogger } from '../../src/core/log.ts';
+import type { Signer } from '../../src/core/p2p/signer.ts';
 import { isElectionRequest, isElectionResponse } from '../../src/core/election/raft.ts';
 import { ConsensusLog } from '../../src/core/election/consensus-log.ts';
 import { MemoryLogStorage, SqliteLogStorage } from '../../src/core/election/log-store.ts';
@@ -190,4 +194,47 @@ test('requests and answers from the network are shape-checked', () => {
   assert.equal(isElectionResponse({ term: 1, ok: true, log: { ok: 'no' } }), false);
   assert.equal(isElectionResponse({ term: 1, ok: true }), true);
   assert.equal(isElectionResponse({ term: 1, ok: 'yes' }), false);
+});
+
+test('score: a node that is the only voter does not list its connected peers; with other voters it does', () => {
+  const self = 'peer-self';
+  const other = 'peer-other';
+  let listed = 0;
+  const libp2p = {
+    peerId: { toString: () => self },
+    getPeers: () => {
+      listed++;
+      return [{ toString: () => other }, { toString: () => 'peer-bystander' }];
+    },
+    addEventListener: () => {},
+    removeEventListener: () => {},
+    peerStore: { all: async () => [] },
+  } as unknown as Libp2p;
+  const service = (voters: string[]): ElectionService =>
+    new ElectionService({
+      libp2p,
+      config: {
+        voters,
+        expect: 1,
+        heartbeatMs: 100,
+        electionTimeoutMinMs: 600,
+        electionTimeoutMaxMs: 1200,
+        stabilityWindowMs: 1000,
+        handoverMargin: 0.1,
+        preVote: true,
+        weights: DEFAULT_WEIGHTS,
+      },
+      dataDir: mkdtempSync(join(tmpdir(), 'chorus-election-')),
+      logger: silentLogger,
+      signer: undefined as unknown as Signer,
+      logStorage: new MemoryLogStorage(),
+    });
+  const alone = service([self]);
+  alone.raft.setVoters([self], 'config');
+  assert.equal(alone.score().network, 1);
+  assert.equal(listed, 0, 'a sole voter never asks for its peers (its score ignores them)');
+  const two = service([self, other]);
+  two.raft.setVoters([self, other], 'config');
+  assert.equal(two.score().network, 1, 'the other voter is connected');
+  assert.equal(listed, 1);
 });

@@ -164,13 +164,14 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
     const now = Date.now();
     if (this.scoreCache && now - this.scoreCache.at < 1000) return this.scoreCache.value;
     const others = (this.raft?.voters ?? []).filter((v) => v !== this.self);
-    const connected = new Set(this.opts.libp2p.getPeers().map(String));
     const value = scoreOf(
       {
         uptimeMs: now - this.startedAt,
         capabilities: this.opts.capabilities?.() ?? 0,
         ...hostResources(),
-        reachable: others.length ? others.filter((v) => connected.has(v)).length / others.length : 1,
+        // the connected peers are listed only when there are other voters to look for among them (a sole
+        // voter of 50 connected nodes was listing all of them every second, for nothing)
+        reachable: others.length ? reachableShare(others, this.opts.libp2p.getPeers()) : 1,
         termsLed: this.raft?.termsLed ?? 0,
       },
       this.opts.config.weights,
@@ -402,4 +403,10 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
   summary(): { state: ElectionRole; term: number; leader: string | null } {
     return { state: this.raft.state, term: this.raft.term, leader: this.raft.leader ?? null };
   }
+}
+
+/** The share of `voters` among the connected `peers`. */
+function reachableShare(voters: string[], peers: { toString(): string }[]): number {
+  const connected = new Set(peers.map(String));
+  return voters.filter((v) => connected.has(v)).length / voters.length;
 }
