@@ -27,12 +27,13 @@ const SEA_FUSE = 'NODE_SEA_FUSE_fce680ab2cc467b6e072b8b5df1996b2';
  * program's code cache is made by a Node started with the same flags, since V8 rejects a cache made under
  * other flags (the executable would still work, compiling the bundle on every start).
  *
- * `--max-semi-space-size=1` (MB): V8's young generation otherwise grows to 16 MB per semi-space under load, and a
- * node's garbage is short-lived (messages, records, streams), so the larger nursery bought no CPU we could measure
- * and cost resident memory: `bench dht --procs 5`, RSS per node process 143-144 -> 116-117 MB, CPU per GET
- * 8.6-9.6 ms on both sides; an idle node 102 -> 95 MB (docs/performance.md).
+ * `--max-semi-space-size=2` (MB): V8's young generation otherwise grows to 16 MB per semi-space under load. With
+ * `bench dht --procs 5`, RSS per node process 147 -> 122-123 MB and CPU per GET and PUT unchanged. 1 MB saved no
+ * more (121-122 MB) but cost the Raft leader of `bench tasks` ~18 % more CPU per transition (likely objects that
+ * live across a few requests, promoted early); 2 MB measured 9.0 / 11.2 ms per transition against 9.8 / 10.4 without the
+ * flag (run-to-run spread ~10 %). docs/performance.md has the runs.
  */
-const SEA_EXEC_ARGV: string[] = ['--max-semi-space-size=1'];
+const SEA_EXEC_ARGV: string[] = ['--max-semi-space-size=2'];
 
 function log(message: string): void {
   process.stderr.write(`build: ${message}\n`);
