@@ -2,9 +2,9 @@
 // first). PlaintextCache: plaintexts of decisions this node decrypted, so that reading the same record again
 // skips age decryption (~1–2 ms of CPU per GET). The record itself is still located and verified as before;
 // only the decryption of its verified payload is remembered. Keyed by the record's hash (which covers its
-// payload) and the reader: its role and a digest of the identities it decrypts with — a role change or a
-// keyring change (a rotated or removed key) misses and empties the cache, so nothing stays readable through
-// it that the node's current keys could not read. BoundedLru also holds the store's kept latest records.
+// payload), and held for one reader: its role and a digest of the identities it decrypts with — a role change
+// or a keyring change (a rotated or removed key) empties the cache, so nothing stays readable through it that
+// the node's current keys could not read. BoundedLru also holds the store's kept latest records.
 import { createHash } from 'node:crypto';
 
 export interface PlaintextCacheOptions {
@@ -103,8 +103,8 @@ export class PlaintextCache {
       this.clear();
       this.reader = who;
     }
-    const key = `${hash}\n${who}`;
-    const kept = this.lru.get(key);
+    // the cache only ever holds the current reader's plaintexts, so the record's hash is the key
+    const kept = this.lru.get(hash);
     if (kept) {
       this.hits++;
       return kept.slice();
@@ -112,7 +112,7 @@ export class PlaintextCache {
     this.misses++;
     const plaintext = await decrypt();
     // the reader may have changed while this one decrypted: keep it only under the current one
-    if (who === this.reader) this.lru.set(key, plaintext.slice());
+    if (who === this.reader) this.lru.set(hash, plaintext.slice());
     return plaintext;
   }
 
