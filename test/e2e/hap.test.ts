@@ -375,7 +375,10 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
     await p.click('.browser a:has-text("happroj")');
     await p.click('.browser a:has-text("t1")');
     await p.click('.browser a:has-text("adr/1.md")');
-    const shown = (v: number) => p.locator(`[data-shown-version="${v}"]`).waitFor();
+    const shown = async (v: number) => {
+      await p.locator(`[data-shown-version="${v}"]`).waitFor();
+      await p.locator(`pre.content[data-content-version="${v}"]`).waitFor();
+    };
     await shown(3);
     assert.equal(await p.locator('pre.content').textContent(), texts[2]);
     assert.equal(await p.locator('table.timeline tbody tr').count(), 3);

@@ -229,7 +229,9 @@ function Decision({ address }: { address: string }) {
       .then((m) => navigate('decisions', { address: m.address }))
       .catch((err: unknown) => setNavError(messageOf(err)));
   };
-  const shown = content.data ? readable(content.data) : undefined;
+  // the content of this version only: while the next version loads, the previous one's text is not shown under it
+  const loaded = content.data?.meta.address === meta?.address ? content.data : undefined;
+  const shown = loaded ? readable(loaded) : undefined;
   const versions = history.data ?? [];
   const step = (delta: number): DecisionMeta | undefined =>
     versions.find((m) => m.version === (meta?.version ?? 0) + delta);
@@ -255,7 +257,11 @@ function Decision({ address }: { address: string }) {
           </p>
           <ErrorLine error={content.error} />
           {shown?.note ? <p class="muted">{shown.note}</p> : null}
-          {shown?.text !== undefined ? <pre class="text content">{shown.text}</pre> : null}
+          {shown?.text !== undefined ? (
+            <pre class="text content" data-content-version={loaded?.meta.version}>
+              {shown.text}
+            </pre>
+          ) : null}
           <h3>Versions</h3>
           <ErrorLine error={history.error} />
           <Timeline history={versions} current={meta.version} pick={pick} onPick={setPick} proposals={proposals} />
