@@ -381,7 +381,9 @@ describe('the portal in headless Chromium against the built binary', { skip, tim
     };
     await shown(3);
     assert.equal(await p.locator('pre.content').textContent(), texts[2]);
-    assert.equal(await p.locator('table.timeline tbody tr').count(), 3);
+    const timeline = p.locator('table.timeline tbody tr');
+    await timeline.nth(2).waitFor(); // (the history loads beside the version, not before it)
+    assert.equal(await timeline.count(), 3);
     await p.click('button.selector:has-text("*~")');
     await shown(1);
     assert.equal(await p.locator('pre.content').textContent(), texts[0]);
