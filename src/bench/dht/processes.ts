@@ -101,7 +101,8 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
       ];
       if (bootstrap) args.push('--bootstrap', bootstrap);
       children.push(spawnChild(`node ${i}`, opts.command, args, env));
-      const client = new ApiClient({ dataDir, timeoutMs: 15_000 });
+      // kept-alive connections, as etcd's benchmark and any long-running client use: one per request in flight
+      const client = new ApiClient({ dataDir, timeoutMs: 15_000, keepAlive: { maxSockets: opts.concurrency } });
       clients.push(client);
       await until(
         async () => Boolean(await client.call<NodeStatus>('GET', '/v1/status')),
@@ -131,6 +132,7 @@ export async function runDhtBenchProcs(opts: DhtProcsOptions): Promise<DhtBenchR
       rssPerNodeMb: rss.reduce((a, b) => a + b, 0) / Math.max(1, rss.length),
     });
   } finally {
+    for (const client of clients) client.close();
     await stopChildren(children, 5000);
     rmSync(root, { recursive: true, force: true });
   }
