@@ -504,7 +504,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
         // a subject that no longer parses is skipped
       }
     }
-    return out.sort((a, b) => a.subject.localeCompare(b.subject));
+    // code-unit order, as sort() orders strings (localeCompare would load ICU's collation tables)
+    return out.sort((a, b) => (a.subject < b.subject ? -1 : a.subject > b.subject ? 1 : 0));
   }
 
   /** The record this node stores under a DHT key, if any (as raw bytes). */

@@ -140,5 +140,6 @@ export async function nodePeers(
       v.license = license;
     }
   }
-  return [...views.values()].sort((a, b) => a.peerId.localeCompare(b.peerId));
+  // code-unit order, as sort() orders strings (localeCompare would load ICU's collation tables: ~2 MB of RSS)
+  return [...views.values()].sort((a, b) => (a.peerId < b.peerId ? -1 : a.peerId > b.peerId ? 1 : 0));
 }
