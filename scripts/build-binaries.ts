@@ -87,8 +87,10 @@ export const FROM_FULL_ASSET: Record<string, string> = {
  * Built-in modules required lazily in the client entry's bundle: commander's child_process (for executable
  * subcommands, which chorus has none of) and fs/promises (which brings readline and fs watchers; a client
  * verb needs it only on an error path or for `ucxl get --out`). Together ~4 ms of a client verb's start-up.
+ * And http: a client verb's one request goes over a raw socket connection (src/core/api/socket-call.ts);
+ * node:http is loaded only for a streaming call or TCP.
  */
-const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises'];
+const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:http'];
 
 /**
  * An ES module with a function of the same name for each function of a built-in module, which requires the

@@ -109,7 +109,7 @@ test('the executable’s main bundle holds the client verbs, not the node, the c
     );
     assert.deepEqual(forbidden, []);
     const code = readFileSync(out, 'utf8');
-    for (const lazy of ['node:child_process', 'node:fs/promises'])
+    for (const lazy of ['node:child_process', 'node:fs/promises', 'node:http'])
       assert.ok(!code.includes(`require("${lazy}")`), `${lazy} is required on first use`);
   } finally {
     rmSync(dir, { recursive: true, force: true });

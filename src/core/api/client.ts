@@ -7,6 +7,7 @@ import { connect } from 'node:net';
 import { ChorusError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
+import { socketCall } from './socket-call.ts';
 import { parseStreamLine } from './stream.ts';
 
 export class DaemonUnreachableError extends ChorusError {
@@ -47,6 +48,20 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Keep connections open between requests (at most `maxSockets` at once); close() ends them. */
   keepAlive?: { maxSockets: number };
+}
+
+/** The error an answer with an error status stands for: the node's error body, or the status when it has none. */
+function failWith(status: number, text: string): never {
+  let body: ApiErrorBody | undefined;
+  try {
+    body = JSON.parse(text) as ApiErrorBody;
+  } catch {
+    // not our error shape
+  }
+  const e = body?.error;
+  throw new ChorusError(e?.code ?? 'API_ERROR', e?.message ?? `control API answered HTTP ${status}`, {
+    kind: (e?.kind as ErrorKind | undefined) ?? 'error',
+  });
 }
 
 export class ApiClient {
@@ -91,12 +106,7 @@ export class ApiClient {
         },
         resolve,
       );
-      req.on('error', (err: NodeJS.ErrnoException) => {
-        if (err.code === 'EACCES' && !tcp) void permissionDenied(socketPath(this.opts.dataDir), err).then(reject);
-        else if (['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'].includes(err.code ?? '')) {
-          reject(new DaemonUnreachableError(this.where(), err));
-        } else reject(err);
-      });
+      req.on('error', (err: NodeJS.ErrnoException) => void this.connectionError(err).then(reject));
       req.end(payload);
     });
   }
@@ -104,22 +114,34 @@ export class ApiClient {
   private async fail(res: IncomingMessage): Promise<never> {
     let text = '';
     for await (const chunk of res) text += chunk;
-    let body: ApiErrorBody | undefined;
-    try {
-      body = JSON.parse(text) as ApiErrorBody;
-    } catch {
-      // not our error shape
+    return failWith(res.statusCode ?? 500, text);
+  }
+
+  /** A connection's error as callers see it: a node that is not running, a socket this user may not open. */
+  private async connectionError(err: NodeJS.ErrnoException): Promise<Error> {
+    if (err.code === 'EACCES' && !this.opts.tcp) return permissionDenied(socketPath(this.opts.dataDir), err);
+    if (['ENOENT', 'ECONNREFUSED', 'ECONNRESET', 'EACCES'].includes(err.code ?? '')) {
+      return new DaemonUnreachableError(this.where(), err);
     }
-    const e = body?.error;
-    throw new ChorusError(e?.code ?? 'API_ERROR', e?.message ?? `control API answered HTTP ${res.statusCode}`, {
-      kind: (e?.kind as ErrorKind | undefined) ?? 'error',
-    });
+    return err;
   }
 
   /** A JSON request/response call. */
   async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
     const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
-    const res = await this.open(method, path, signal ? AbortSignal.any([signal, timeout]) : timeout, body);
+    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+    if (!this.opts.tcp && !this.agent && body === undefined) {
+      // a request without a body, on a connection of its own over the socket, without node:http (socket-call.ts);
+      // a body goes through node:http, which reads an early answer (a body over the limit) while it still writes
+      const answer = await socketCall(socketPath(this.opts.dataDir), method, path, both).catch(
+        async (err: NodeJS.ErrnoException) => {
+          throw await this.connectionError(err);
+        },
+      );
+      if (answer.status >= 400) return failWith(answer.status, answer.body);
+      return JSON.parse(answer.body) as T;
+    }
+    const res = await this.open(method, path, both, body);
     if ((res.statusCode ?? 500) >= 400) return this.fail(res);
     let text = '';
     for await (const chunk of res) text += chunk;
