@@ -14,7 +14,7 @@ import { parseArgs } from 'node:util';
 import { build, type Metafile, type Plugin } from 'esbuild';
 import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, wrapBundle } from '../src/cli/sea-full.ts';
 import { buildUi } from '../ui/build.ts';
-import { codeUnitSorts } from './code-unit-sorts.ts';
+import { bundlePatches } from './bundle-patches.ts';
 
 const root = resolve(import.meta.dirname, '..');
 const dist = join(root, 'dist');
@@ -141,7 +141,7 @@ interface Bundles {
 
 /**
  * esbuild's options shared by every bundle: the program from bin.ts, minified, with the portal embedded and
- * peer-store's sorts by code unit (code-unit-sorts.ts).
+ * a few library patches (bundle-patches.ts).
  */
 function commonOptions(ui: Record<string, string>) {
   return {
@@ -153,7 +153,7 @@ function commonOptions(ui: Record<string, string>) {
     legalComments: 'none' as const,
     logLevel: 'error' as const,
     define: { __CHORUS_BUILD__: JSON.stringify(buildInfo()) },
-    plugins: [embedPortal(ui), codeUnitSorts()],
+    plugins: [embedPortal(ui), bundlePatches()],
   };
 }
 

@@ -1,0 +1,79 @@
+// An esbuild plugin for the bundles: a few exact-text replacements in library files, each for a measured cost and
+// each keeping the library's results. Every listed text must occur exactly as often as listed, or the build fails:
+// a new version of the library is looked at again rather than shipped half-patched. Running from source keeps the
+// libraries as published (test/unit/bundle-patches.test.ts checks each patch against the installed library).
+//
+// - @libp2p/peer-store sorts a peer's protocols, metadata keys and addresses with `localeCompare` on every
+//   peer-store update, and the first call loads ICU's collation tables into the process: ~2 MB of RSS a node keeps
+//   for its lifetime (one node of the executable idle: RssFile 59.2 → 57.1 MB). The order only has to be one order
+//   within the process (records are compared with records sorted the same way), so they sort by UTF-16 code unit,
+//   as `Array.prototype.sort()` does.
+// - string-width 4 (cli-table3's; hoisted to the top node_modules) runs emoji-regex over every cell it measures, and the first run compiles that
+//   regular expression: ~10 ms of `chorus elect status`, whose table is printable ASCII and the ellipsis of
+//   shortened peer ids. Each of those is one column, which is what string-width answers for it (the ellipsis,
+//   U+2026, is in no range of emoji-regex 8 and is not wide), so such a string returns its length at once.
+import { readFileSync } from 'node:fs';
+import type { Plugin } from 'esbuild';
+
+/** One replacement: the text, what replaces it, and how many times the text occurs in the file. */
+export type Patch = [text: string, replacement: string, times: number];
+
+/** Library file (the end of its path under node_modules) → its replacements. */
+export const BUNDLE_PATCHES: Record<string, Patch[]> = {
+  '@libp2p/peer-store/dist/src/utils/to-peer-pb.js': [
+    ['return a.localeCompare(b);', 'return a < b ? -1 : a > b ? 1 : 0;', 2],
+  ],
+  '@libp2p/peer-store/dist/src/utils/dedupe-addresses.js': [
+    [
+      'return a.multiaddr.toString().localeCompare(b.multiaddr.toString());',
+      'const x = a.multiaddr.toString(), y = b.multiaddr.toString(); return x < y ? -1 : x > y ? 1 : 0;',
+      1,
+    ],
+  ],
+  'string-width/index.js': [
+    [
+      "\tstring = string.replace(emojiRegex(), '  ');",
+      "\tif (/^[\\x20-\\x7e\\u2026]*$/.test(string)) {\n\t\treturn string.length;\n\t}\n\n\tstring = string.replace(emojiRegex(), '  ');",
+      1,
+    ],
+  ],
+};
+
+/**
+ * The listed file `file` is, if any: its path under the first node_modules (so ora's own newer string-width, under
+ * node_modules/ora/node_modules, is not cli-table3's).
+ */
+function listed(file: string): string | undefined {
+  const path = file.replaceAll('\\', '/');
+  const at = path.indexOf('/node_modules/');
+  const under = at < 0 ? undefined : path.slice(at + '/node_modules/'.length);
+  return under !== undefined && Object.hasOwn(BUNDLE_PATCHES, under) ? under : undefined;
+}
+
+/** The source of `file` with its patches applied; throws when a listed text does not occur as often as listed. */
+export function patchedSource(file: string, source: string): string {
+  const suffix = listed(file);
+  if (!suffix) return source;
+  let out = source;
+  for (const [text, replacement, times] of BUNDLE_PATCHES[suffix]!) {
+    const found = out.split(text).length - 1;
+    if (found !== times) {
+      throw new Error(`${suffix}: expected "${text}" ${times} time(s), found ${found} — look at the library again`);
+    }
+    out = out.replaceAll(text, replacement);
+  }
+  return out;
+}
+
+export function bundlePatches(): Plugin {
+  return {
+    name: 'chorus-bundle-patches',
+    setup(b) {
+      b.onLoad({ filter: /[\\/]node_modules[\\/].*\.js$/ }, (args) =>
+        listed(args.path)
+          ? { contents: patchedSource(args.path, readFileSync(args.path, 'utf8')), loader: 'js' }
+          : undefined,
+      );
+    },
+  };
+}
