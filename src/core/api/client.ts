@@ -1,7 +1,8 @@
 // The client side of the control API, used by the client verbs (publish, subscribe, peers, status),
 // benchmarks and agents: requests over the data dir's Unix socket, or over TCP with the bearer token;
-// optionally over kept-alive connections for callers that send many requests. A node that is not running
-// and a socket this user may not open are told apart, and the latter names the socket's owner.
+// optionally over kept-alive connections for callers that send many requests. A one-off request without a body
+// over the socket skips node:http (socket-call.ts). A node that is not running and a socket this user may not
+// open are told apart, and the latter names the socket's owner.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { ChorusError, type ErrorKind } from '../errors.ts';
