@@ -5,6 +5,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { checkSlo, histogram, runDhtBenchLive, type DhtBenchReport } from '../../src/bench/dht/in-process.ts';
+import { over, under } from '../../src/bench/slo-figures.ts';
+import { sloBreaches } from '../../src/commands/bench/tasks.ts';
 import { validateConfig } from '../../src/core/config/load.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
@@ -42,10 +44,16 @@ test('a breached SLO prints the report, then one line naming it, and exits 3', a
   assert.match(r.stderr, /^chorus: SLO breached: GET p95 [\d.]+ ms > 0\.001 ms$/m);
 });
 
-test('SLO checks and histogram buckets on known samples', () => {
+test('SLO checks (a figure past its gate never reads as the gate) and histogram buckets on known samples', () => {
   const report = { get: { p95: 25, successRate: 0.995 } } as DhtBenchReport;
   assert.deepEqual(checkSlo(report, 20, 99.9).breached, ['GET p95 25.0 ms > 20 ms', 'GET success 99.50 % < 99.9 %']);
   assert.deepEqual(checkSlo(report, 30, 99).breached, []);
+  // a figure just past its gate is never shown as the gate
+  const edge = { get: { p95: 20.04, successRate: 0.99995 } } as DhtBenchReport;
+  assert.deepEqual(checkSlo(edge, 20, 99.999).breached, ['GET p95 20.1 ms > 20 ms', 'GET success 99.99 % < 99.999 %']);
+  assert.equal(over(0.5004, 0.5, 3), '0.501');
+  assert.equal(under(4.9, 5, 0), '4');
+  assert.equal(over(31.25, 20), '31.3');
   assert.deepEqual(histogram([0.4, 0.9, 3, 3, 7000]), [
     { leMs: 0.5, count: 1 },
     { leMs: 1, count: 1 },
@@ -54,6 +62,27 @@ test('SLO checks and histogram buckets on known samples', () => {
     { leMs: 10, count: 0 },
     { leMs: Infinity, count: 1 },
   ]);
+});
+
+test('bench tasks SLO lines: a figure just past a gate never reads as the gate itself', () => {
+  const summary = (p95: number | null) => ({
+    count: 1,
+    min: p95,
+    mean: p95,
+    p50: p95,
+    p90: p95,
+    p95,
+    p99: p95,
+    max: p95,
+  });
+  const report = (p95: number | null, perSecond: number, claimFailures = 0) =>
+    ({ claimLatencyMs: summary(p95), throughput: { perSecond }, claimFailures }) as Parameters<typeof sloBreaches>[0];
+  const gates = { sloClaimP95: 50, sloRate: 200 };
+  assert.deepEqual(sloBreaches(report(31.2, 205), gates), []);
+  assert.deepEqual(sloBreaches(report(31.2, 199.96), gates), ['199.9 transitions/s < 200']);
+  assert.deepEqual(sloBreaches(report(31.2, 199.6), gates), ['199.6 transitions/s < 200']);
+  assert.deepEqual(sloBreaches(report(50.04, 200, 2), gates), ['claim p95 50.1 ms > 50 ms', '2 claims failed']);
+  assert.deepEqual(sloBreaches(report(null, 200), gates), ['claim p95: no claim completed']);
 });
 
 const tinyPubSub = [

@@ -2,6 +2,7 @@
 // the SLO verdict, built from what a run measured (in-process, separate processes or a live cluster).
 import { describeError } from '../../core/errors.ts';
 import { ratePerSecond, summarize, type Summary } from '../stats.ts';
+import { over, under } from '../slo-figures.ts';
 
 export interface DhtBenchOptions {
   nodes: number;
@@ -84,9 +85,10 @@ export function checkSlo(report: DhtBenchReport, p95Ms: number, successPercent: 
   const breached: string[] = [];
   const p95 = report.get.p95;
   if (p95 === null || p95 > p95Ms)
-    breached.push(`GET p95 ${p95 === null ? 'n/a' : `${p95.toFixed(1)} ms`} > ${p95Ms} ms`);
+    breached.push(`GET p95 ${p95 === null ? 'n/a' : `${over(p95, p95Ms)} ms`} > ${p95Ms} ms`);
   const success = report.get.successRate * 100;
-  if (success < successPercent) breached.push(`GET success ${success.toFixed(2)} % < ${successPercent} %`);
+  if (success < successPercent)
+    breached.push(`GET success ${under(success, successPercent, 2)} % < ${successPercent} %`);
   return { p95Ms, successPercent, breached };
 }
 

@@ -6,6 +6,7 @@ import { runAgentBench, type AgentBenchOptions, type AgentBenchReport } from '..
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 import { selfCommand } from './self.ts';
+import { over } from '../../bench/slo-figures.ts';
 
 export interface BenchAgentsOptions extends AgentBenchOptions {
   sloClaimStartP95: number;
@@ -36,12 +37,16 @@ export async function run(opts: BenchAgentsOptions, ctx: CommandContext): Promis
       `${opts.tasks - f.completedOnce} task(s) not done exactly once (ran twice: ${f.ranTwice.join(', ') || 'none'}; not completed: ${f.notCompleted.join(', ') || 'none'})`,
     );
   if (f.claimToStartMs.p95 > opts.sloClaimStartP95)
-    breached.push(`claim-to-start p95 ${f.claimToStartMs.p95.toFixed(1)} ms > ${opts.sloClaimStartP95} ms`);
+    breached.push(
+      `claim-to-start p95 ${over(f.claimToStartMs.p95, opts.sloClaimStartP95)} ms > ${opts.sloClaimStartP95} ms`,
+    );
   if (f.idle.maxGapMs > opts.sloIdleGap)
-    breached.push(`an agent was idle ${f.idle.maxGapMs.toFixed(0)} ms while work waited (> ${opts.sloIdleGap} ms)`);
+    breached.push(
+      `an agent was idle ${over(f.idle.maxGapMs, opts.sloIdleGap, 0)} ms while work waited (> ${opts.sloIdleGap} ms)`,
+    );
   if (f.ratio > opts.sloRatio)
     breached.push(
-      `total ${(f.durationMs / 1000).toFixed(2)} s is ${f.ratio.toFixed(3)}× the ideal (> ${opts.sloRatio}×)`,
+      `total ${(f.durationMs / 1000).toFixed(2)} s is ${over(f.ratio, opts.sloRatio, 3)}× the ideal (> ${opts.sloRatio}×)`,
     );
   const result: BenchAgentsResult = {
     params: opts,

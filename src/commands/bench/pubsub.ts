@@ -5,6 +5,7 @@ import { runPubSubBench, type PubSubBenchReport } from '../../bench/pubsub/run.t
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 import { selfCommand } from './self.ts';
+import { over, under } from '../../bench/slo-figures.ts';
 
 export interface BenchPubSubOptions {
   nodes: number;
@@ -52,10 +53,12 @@ export async function run(opts: BenchPubSubOptions, ctx: CommandContext): Promis
       const where = `${scenario.name} ${phase.name}${phase.targetRate ? ` @${phase.targetRate}/s` : ''}`;
       const p99 = phase.latencyMs.p99;
       if (phase.name === 'latency' && (p99 === null || p99 > opts.sloP99)) {
-        breached.push(`${where}: p99 ${p99 === null ? 'n/a' : `${p99.toFixed(1)} ms`} > ${opts.sloP99} ms`);
+        breached.push(`${where}: p99 ${p99 === null ? 'n/a' : `${over(p99, opts.sloP99)} ms`} > ${opts.sloP99} ms`);
       }
       if (phase.deliveryRatio * 100 < opts.sloDelivery) {
-        breached.push(`${where}: delivery ${(phase.deliveryRatio * 100).toFixed(2)} % < ${opts.sloDelivery} %`);
+        breached.push(
+          `${where}: delivery ${under(phase.deliveryRatio * 100, opts.sloDelivery, 2)} % < ${opts.sloDelivery} %`,
+        );
       }
     }
   }

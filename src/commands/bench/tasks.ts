@@ -5,6 +5,7 @@ import { runTaskBench, type TaskBenchOptions, type TaskBenchReport } from '../..
 import { UsageError } from '../../core/errors.ts';
 import type { CommandContext } from '../context.ts';
 import { selfCommand } from './self.ts';
+import { over, under } from '../../bench/slo-figures.ts';
 
 export interface BenchTasksOptions extends Omit<TaskBenchOptions, 'signal' | 'progress'> {
   sloClaimP95: number;
@@ -19,6 +20,20 @@ export interface BenchTasksResult {
   failedCheck?: string;
 }
 
+type SloInput = Pick<TaskBenchReport, 'claimLatencyMs' | 'throughput' | 'claimFailures'>;
+
+/** The SLOs a report breaches, one line each (figures as slo-figures.ts shows them). */
+export function sloBreaches(report: SloInput, slo: Pick<BenchTasksOptions, 'sloClaimP95' | 'sloRate'>): string[] {
+  const breached: string[] = [];
+  const p95 = report.claimLatencyMs.p95;
+  if (p95 === null) breached.push('claim p95: no claim completed');
+  else if (p95 > slo.sloClaimP95) breached.push(`claim p95 ${over(p95, slo.sloClaimP95)} ms > ${slo.sloClaimP95} ms`);
+  if (report.throughput.perSecond < slo.sloRate)
+    breached.push(`${under(report.throughput.perSecond, slo.sloRate)} transitions/s < ${slo.sloRate}`);
+  if (report.claimFailures) breached.push(`${report.claimFailures} claims failed`);
+  return breached;
+}
+
 export async function run(opts: BenchTasksOptions, ctx: CommandContext): Promise<BenchTasksResult> {
   if (opts.procs < 1) throw new UsageError('--procs must be at least 1');
   if (opts.concurrency < 1) throw new UsageError('--concurrency must be at least 1');
@@ -28,12 +43,7 @@ export async function run(opts: BenchTasksOptions, ctx: CommandContext): Promise
     signal: ctx.signal,
     progress: (phase, done, total) => ctx.progress({ phase, done, total }),
   });
-  const breached: string[] = [];
-  const p95 = report.claimLatencyMs.p95;
-  if (p95 === null || p95 > opts.sloClaimP95) breached.push(`claim p95 ${p95?.toFixed(1)} ms > ${opts.sloClaimP95} ms`);
-  if (report.throughput.perSecond < opts.sloRate)
-    breached.push(`${report.throughput.perSecond.toFixed(0)} transitions/s < ${opts.sloRate}`);
-  if (report.claimFailures) breached.push(`${report.claimFailures} claims failed`);
+  const breached = sloBreaches(report, opts);
   const slo = { claimP95Ms: opts.sloClaimP95, transitionsPerSecond: opts.sloRate, breached };
   if (opts.out) await writeFile(opts.out, `${JSON.stringify({ report, slo }, null, 2)}\n`);
   return { report, slo, failedCheck: breached.length ? `SLO breached: ${breached.join('; ')}` : undefined };
