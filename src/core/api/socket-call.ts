@@ -1,7 +1,7 @@
 // One request without a body and its answer over the control socket, on a raw connection: HTTP/1.1 with
 // `connection: close`, written and read here. For one-shot callers: the client verbs (`chorus status`, `elect
 // status`, `ucxl get`) make one request per process, and loading node:http and running its request machinery cost
-// each of them ~10 ms of CPU, an eighth of its run. The answer is read as the node writes it (a status line,
+// each of them ~15–18 ms of CPU, a fifth of its run. The answer is read as the node writes it (a status line,
 // headers, then a body of `content-length` bytes, chunked, or up to the end); anything else is an error, never a
 // partial body.
 import { connect } from 'node:net';
