@@ -210,16 +210,21 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
     const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
+    const roles = opts.roles?.length ? opts.roles : [this.opts.role];
+    const readers = readersOf(roles, this.opts.policy);
+    const recipients = opts.deleted ? [] : this.opts.keyring.recipients(readers);
+    // The payload does not depend on the version: it is sealed while the replicas answer the fresh read (started
+    // on the next turn, once the read's requests are out), not after it.
+    const sealing = opts.deleted
+      ? Promise.resolve(new Uint8Array())
+      : new Promise<void>((resolve) => setImmediate(resolve)).then(() => encryptForRoles(content, recipients));
+    sealing.catch(() => {}); // awaited below, unless the read fails first
     const previous = await this.fetchLatest(subject, () => signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
     checkWritable(previous, this.votes);
-    const roles = opts.roles?.length ? opts.roles : [this.opts.role];
-    const readers = readersOf(roles, this.opts.policy);
-    const payload = opts.deleted
-      ? new Uint8Array()
-      : await encryptForRoles(content, this.opts.keyring.recipients(readers));
+    const payload = await sealing;
     const record = signDecision(
       {
         v: 1,
