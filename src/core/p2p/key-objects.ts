@@ -2,10 +2,12 @@
 // JWK on every verify and every sign (createPublicKey / createPrivateKey, base64url encoding); GossipSub verifies
 // every message it receives with a fresh key object of its author, so a delivery paid that import each time. The
 // same node:crypto verify and sign, with the same argument checks, on a key object made once per key.
+// Checks of pubsub signatures may go to a worker thread under load (verify-offload.ts).
 import { privateKeyFromRaw, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey, PublicKey } from '@libp2p/interface';
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
 import { ed25519PrivateKey, ed25519PublicKey } from '../crypto/ed25519.ts';
+import { defaultSignatureOffload, type SignatureOffload } from './verify-offload.ts';
 
 /** Bytes as libp2p hands them over: a Uint8Array or a Uint8ArrayList. */
 type Bytes = Uint8Array | { subarray(): Uint8Array };
@@ -43,6 +45,27 @@ function checkSignature(sig: unknown): asserts sig is Uint8Array {
   if (sig.byteLength !== 64) throw new TypeError('"sig" must be 64 bytes in length.');
 }
 
+/** What GossipSub signs and checks: "libp2p-pubsub:" then the message (no other signer uses the prefix). */
+const PUBSUB_PREFIX = Buffer.from('libp2p-pubsub:');
+
+function signedForPubsub(bytes: Uint8Array): boolean {
+  if (bytes.byteLength <= PUBSUB_PREFIX.length) return false;
+  for (let i = 0; i < PUBSUB_PREFIX.length; i++) if (bytes[i] !== PUBSUB_PREFIX[i]) return false;
+  return true;
+}
+
+/** An Ed25519 check of raw key bytes on the event loop. */
+function verifyRaw(key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean {
+  return cryptoVerify(null, data, publicKeyObject(key), sig);
+}
+
+let offload: SignatureOffload | undefined;
+
+/** Hands checks of pubsub signatures to `o` from now on (undefined: all stay on the event loop). For tests. */
+export function setPubsubSignatureOffload(o: SignatureOffload | undefined): void {
+  offload = o;
+}
+
 let installed = false;
 
 /**
@@ -53,6 +76,7 @@ let installed = false;
 export function cacheEd25519KeyObjects(): void {
   if (installed) return;
   installed = true;
+  offload = defaultSignatureOffload(verifyRaw);
   const sample = publicKeyFromRaw(new Uint8Array(32).fill(1));
   const publicProto = Object.getPrototypeOf(sample) as PublicKey;
   publicProto.verify = function verify(
@@ -60,10 +84,15 @@ export function cacheEd25519KeyObjects(): void {
     data: Bytes,
     sig: Uint8Array,
     options?: { signal?: AbortSignal },
-  ): boolean {
+  ): boolean | Promise<boolean> {
     options?.signal?.throwIfAborted();
     checkSignature(sig);
-    return cryptoVerify(null, plain(data), publicKeyObject(this.raw), sig);
+    const bytes = plain(data);
+    // GossipSub awaits its checks (libp2p's PublicKey.verify may answer with a promise): under load they may leave
+    // the event loop
+    const offloaded =
+      offload !== undefined && signedForPubsub(bytes) ? offload.verify(this.raw, bytes, sig) : undefined;
+    return offloaded ?? verifyRaw(this.raw, bytes, sig);
   } as PublicKey['verify'];
   const privateProto = findPrivatePrototype(publicProto);
   if (!privateProto) return;

@@ -1,0 +1,133 @@
+// Tests for src/core/p2p/verify-offload.ts: pubsub signature checks on a worker thread give node:crypto's
+// verdicts (a forged or altered message is refused); copies of one message share a check; a stopped or crashed
+// worker hands its checks back to the event loop; no worker starts without an idle core; and on real GossipSub
+// hosts a message's signature is checked by the worker when the offload runs.
+import assert from 'node:assert/strict';
+import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
+import { after, describe, test } from 'node:test';
+import type { GossipsubMessage } from '@libp2p/gossipsub';
+import { rawPublicKey } from '../../src/core/crypto/ed25519.ts';
+import { setPubsubSignatureOffload } from '../../src/core/p2p/key-objects.ts';
+import { SignatureOffload } from '../../src/core/p2p/verify-offload.ts';
+import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
+
+function author(): { raw: Uint8Array; privateKey: KeyObject } {
+  const { privateKey, publicKey } = generateKeyPairSync('ed25519');
+  return { raw: rawPublicKey(publicKey), privateKey };
+}
+
+const inline = (key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean =>
+  verify(
+    null,
+    data,
+    { key: { kty: 'OKP', crv: 'Ed25519', x: Buffer.from(key).toString('base64url') }, format: 'jwk' },
+    sig,
+  );
+
+/** An offload that starts its worker at the first check (an idle core reported, no rate needed). */
+function eager(idleCores = 2): SignatureOffload {
+  return new SignatureOffload({ verifyInline: inline, startPerSecond: 0, windowMs: 0, idleCores: () => idleCores });
+}
+
+const data = (text: string): Uint8Array => new TextEncoder().encode(`libp2p-pubsub:${text}`);
+
+describe('pubsub signature checks on a worker thread', () => {
+  test("the worker's verdicts are node:crypto's: valid, altered, another author's key, another signature", async () => {
+    const offload = eager();
+    try {
+      const [a, b] = [author(), author()];
+      const message = data('a message');
+      const sig = sign(null, message, a.privateKey);
+      const altered = data('a messagE');
+      const checks = [
+        offload.verify(a.raw, message, sig),
+        offload.verify(a.raw, altered, sig),
+        offload.verify(b.raw, message, sig),
+        offload.verify(a.raw, message, sign(null, message, b.privateKey)),
+      ];
+      assert.ok(
+        checks.every((c) => c instanceof Promise),
+        'every check went to the worker',
+      );
+      assert.deepEqual(await Promise.all(checks), [true, false, false, false]);
+      assert.equal(offload.offloaded, 4);
+    } finally {
+      await offload.stop();
+    }
+  });
+
+  test('copies of one message share one check; a copy with other bytes under the same signature does not', async () => {
+    const offload = eager();
+    try {
+      const a = author();
+      const message = data('relayed by three peers');
+      const sig = sign(null, message, a.privateKey);
+      const copies = [0, 1, 2].map(() => offload.verify(a.raw, Buffer.from(message), Buffer.from(sig)));
+      const forged = offload.verify(a.raw, data('relayed by three peerz'), sig);
+      assert.deepEqual(await Promise.all([...copies, forged]), [true, true, true, false]);
+      assert.equal(offload.offloaded, 2, 'one check for the three copies, one for the forged bytes');
+    } finally {
+      await offload.stop();
+    }
+  });
+
+  test('checks still held by a stopped worker are verified on the event loop', async () => {
+    const offload = eager();
+    const a = author();
+    const messages = Array.from({ length: 200 }, (_, i) => data(`message ${i}`));
+    const checks = messages.map((m, i) =>
+      offload.verify(a.raw, m, sign(null, i % 2 ? data('not this one') : m, a.privateKey)),
+    );
+    await offload.stop();
+    const verdicts = await Promise.all(checks);
+    assert.deepEqual(
+      verdicts,
+      messages.map((_, i) => i % 2 === 0),
+    );
+    assert.ok(offload.offloaded < 200, 'some checks were answered after the worker stopped');
+    assert.equal(offload.running, false);
+    assert.equal(offload.verify(a.raw, messages[0]!, sign(null, messages[0]!, a.privateKey)) instanceof Promise, true);
+    await offload.stop();
+  });
+
+  test('no worker starts while the machine has no idle core', async () => {
+    const offload = eager(0.5);
+    const a = author();
+    const message = data('busy machine');
+    for (let i = 0; i < 5; i++)
+      assert.equal(offload.verify(a.raw, message, sign(null, message, a.privateKey)), undefined);
+    assert.equal(offload.running, false);
+  });
+});
+
+describe('GossipSub with the offload running', () => {
+  const started: PlainHost[] = [];
+  const offload = eager();
+  after(async () => {
+    setPubsubSignatureOffload(undefined);
+    await offload.stop();
+    await Promise.all(started.map((h) => h.stop()));
+  });
+
+  test("a message's signature is checked by the worker, and the message delivered", async () => {
+    const TOPIC = 'CHORUS/test/offload/v1';
+    const [a, b] = await plainHosts(2);
+    started.push(a!, b!);
+    setPubsubSignatureOffload(offload);
+    await a!.host.dial(b!.host.getMultiaddrs()[0]!);
+    for (const h of [a!, b!]) h.host.services.pubsub.subscribe(TOPIC);
+    const idB = b!.host.peerId.toString();
+    await until('A knows B subscribed', () =>
+      a!.host.services.pubsub.getSubscribers(TOPIC).some((p) => p.toString() === idB),
+    );
+    const received: string[] = [];
+    b!.host.services.pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) =>
+      received.push(new TextDecoder().decode(evt.detail.msg.data)),
+    );
+    const before = offload.offloaded;
+    await a!.host.services.pubsub.publish(TOPIC, new TextEncoder().encode('checked off the event loop'));
+    await until('B received the message', () => received.includes('checked off the event loop'));
+    assert.ok(offload.offloaded > before, 'the receiver checked the signature on the worker');
+  });
+});
