@@ -72,6 +72,22 @@ describe('pubsub signature checks on a worker thread', () => {
     }
   });
 
+  test("bytes changed in the caller's buffer after a check went out do not ride on that check", async () => {
+    const offload = eager();
+    try {
+      const a = author();
+      const buffer = Buffer.from(data('the genuine message'));
+      const sig = sign(null, buffer, a.privateKey);
+      const genuine = offload.verify(a.raw, buffer, sig);
+      await new Promise<void>((resolve) => queueMicrotask(resolve)); // the check is on its way to the worker
+      buffer.write('forged', 'libp2p-pubsub:the '.length); // the caller reuses its buffer for other bytes
+      const forged = offload.verify(a.raw, buffer, sig);
+      assert.deepEqual(await Promise.all([genuine, forged]), [true, false]);
+    } finally {
+      await offload.stop();
+    }
+  });
+
   test('checks still held by a stopped worker are verified on the event loop', async () => {
     const offload = eager();
     const a = author();

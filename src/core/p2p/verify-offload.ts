@@ -147,10 +147,12 @@ export class SignatureOffload {
     const same = this.pending.get(id);
     if (same && equalBytes(same.check.key, key) && equalBytes(same.check.data, data)) return same.outcome;
     const { promise, resolve } = Promise.withResolvers<boolean>();
+    // copies: the caller's bytes may be views into buffers it reuses, and a copy compared later must meet the
+    // bytes this check was made for
     const check: Check = {
-      key,
-      data,
-      sig,
+      key: new Uint8Array(key),
+      data: new Uint8Array(data),
+      sig: new Uint8Array(sig),
       resolve: (valid) => {
         if (this.pending.get(id)?.check === check) this.pending.delete(id);
         resolve(valid);
