@@ -254,6 +254,21 @@ describe('task state machine', () => {
     copy.restore(JSON.parse(JSON.stringify(h.m.snapshot())));
     assert.deepEqual(copy.all(), h.m.all());
   });
+
+  test('the rules see the unended tasks in creation order, live and after a restore', () => {
+    const h = new Harness();
+    const ids = ['a', 'b', 'c', 'd'].map((title) => h.create({ title }));
+    const [a, b, c, d] = ids as [string, string, string, string];
+    ok(h.owner(a, 'complete', alice, ok(h.claim(a)).token as string));
+    ok(h.apply({ op: 'cancel', actor: alice, task: c } as TaskCommand));
+    ok(h.claim(d));
+    const unended = (m: TaskMachine) => [...m.active()].map((t) => t.id);
+    assert.deepEqual(unended(h.m), [b, d]);
+    const copy = new TaskMachine();
+    copy.restore(JSON.parse(JSON.stringify(h.m.snapshot())));
+    assert.deepEqual(unended(copy), [b, d]);
+    assert.equal(copy.size, 4, 'ended tasks stay in the table until pruned');
+  });
 });
 
 describe('dependency rules', () => {

@@ -73,6 +73,12 @@ const iso = (ms: number): string => new Date(ms).toISOString();
 
 export class TaskMachine implements StateMachine, TaskTable {
   private tasks = new Map<string, Task>();
+  /**
+   * The tasks not ended (completed, cancelled), in creation order like `tasks`: the rules look at these on
+   * every create and end, so their cost follows the open work, not every task kept for tasks.retainMs. An
+   * ended task never opens again, so a task enters once (create) and leaves once (its end).
+   */
+  private unended = new Map<string, Task>();
   private next = 1;
   /** The latest command time applied (ms). */
   private clock = 0;
@@ -92,8 +98,8 @@ export class TaskMachine implements StateMachine, TaskTable {
     return this.tasks.get(id);
   }
 
-  *active(): Iterable<Task> {
-    for (const t of this.tasks.values()) if (!isTerminal(t.state)) yield t;
+  active(): Iterable<Task> {
+    return this.unended.values();
   }
 
   all(): Task[] {
@@ -114,6 +120,7 @@ export class TaskMachine implements StateMachine, TaskTable {
     const s = state as
       { tasks?: Task[]; next?: number; clock?: number; remembered?: [string, Remembered][] } | undefined;
     this.tasks = new Map((s?.tasks ?? []).map((t) => [t.id, t]));
+    this.unended = new Map([...this.tasks].filter(([, t]) => !isTerminal(t.state)));
     this.next = s?.next ?? 1;
     this.clock = s?.clock ?? 0;
     this.remembered = new Map(s?.remembered ?? []);
@@ -208,6 +215,7 @@ export class TaskMachine implements StateMachine, TaskTable {
   private transition(task: Task, to: TaskState, at: number, actor: string, note?: string): void {
     const from = task.state;
     task.state = to;
+    if (isTerminal(to)) this.unended.delete(task.id);
     task.updatedAt = iso(at);
     task.history.push({ state: to, at: iso(at), term: this.current.term, actor, ...(note ? { note } : {}) });
     if (task.history.length > TASK_LIMITS.historyEntries) {
@@ -260,6 +268,7 @@ export class TaskMachine implements StateMachine, TaskTable {
       historyDropped: 0,
     };
     this.tasks.set(id, task);
+    this.unended.set(id, task);
     const blockers = blockersOf(task, this);
     task.blockedBy = blockers;
     this.transition(task, blockers.length ? 'blocked' : 'open', cmd.at, actorName(cmd.actor));
