@@ -65,7 +65,7 @@ test('score: five weighted components in [0, 1]', () => {
   assert.equal(onlyNetwork.total, 0.8);
 });
 
-test('the consensus log’s file: appends, conflicts, snapshots, the commit hint and the cluster survive a restart', () => {
+test('the consensus log’s file: appends, conflicts, snapshots, the commit hint and the cluster survive a restart', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-log-'));
   const file = join(dir, 'consensus.db');
   const entry = (index: number, term: number, data: unknown = index) => ({ index, term, kind: 'list', data });
@@ -75,6 +75,8 @@ test('the consensus log’s file: appends, conflicts, snapshots, the commit hint
   store.append([entry(1, 1), entry(2, 1), entry(3, 2, { big: 'x'.repeat(100) })]);
   store.truncateFrom(3); // a conflicting suffix
   store.append([entry(3, 3)]);
+  await Promise.all([store.sync(), store.sync()]); // one flush of the WAL serves both
+  await store.sync(); // nothing new: resolves without a flush
   store.saveCommitHint(2);
   store.close();
   store = new SqliteLogStorage(file);
@@ -101,18 +103,104 @@ test('the consensus log’s file: appends, conflicts, snapshots, the commit hint
   assert.ok(moved && readdirSync(dir).includes(moved.slice(dir.length + 1)), 'the old cluster’s log is kept aside');
   assert.deepEqual(store.last(), { index: 0, term: 0 });
   assert.equal(store.cluster(), undefined);
+  store.append([entry(1, 4)]);
+  await store.sync(); // the new file's WAL, not the one moved aside
   store.close();
+  const reopened = new SqliteLogStorage(file);
+  assert.deepEqual(reopened.last(), { index: 1, term: 4 });
+  reopened.close();
 });
 
-test('a log written under another voter set is moved aside; the state machines start empty', async () => {
-  const storage = new MemoryLogStorage();
+/** What a lone leader's Raft does: count the votes (its own) on new entries and once they are on disk. */
+function leadAlone(log: ConsensusLog, voters = ['a']): void {
+  log.on('replicate', () => log.advanceCommit(voters, 'a'));
+  log.on('durable', () => log.advanceCommit(voters, 'a'));
+  log.becomeLeader(1, voters.slice(1), 0);
+}
+
+/** A started consensus log with a list machine, bound to `cluster`. */
+function listLog(storage: MemoryLogStorage, cluster: string): { log: ConsensusLog; machine: ListMachine } {
   const machine = new ListMachine();
   const log = new ConsensusLog({ storage });
   log.register('list', machine);
   log.start();
-  log.bindCluster('expect:1|a');
-  log.on('replicate', () => log.advanceCommit(['a'], 'a')); // what the lone leader's Raft does
-  log.becomeLeader(1, [], 0);
+  log.bindCluster(cluster);
+  return { log, machine };
+}
+
+/** Memory storage whose flushes to disk complete only when the test says so. */
+class HeldFlushes extends MemoryLogStorage {
+  private held: (() => void)[] = [];
+  override sync(): Promise<void> {
+    return new Promise((resolve) => this.held.push(resolve));
+  }
+  get waiting(): number {
+    return this.held.length;
+  }
+  release(): void {
+    for (const done of this.held.splice(0)) done();
+  }
+}
+
+/** Lets every callback queued so far run (in-memory work only: no time passes). */
+const turns = async (n = 5): Promise<void> => {
+  for (let i = 0; i < n; i++) await new Promise((r) => setImmediate(r));
+};
+
+test('a leader counts itself for an entry only once its own write is on disk', async () => {
+  const storage = new HeldFlushes();
+  const { log, machine } = listLog(storage, 'expect:1|a');
+  leadAlone(log);
+  let applied = false;
+  const proposed = log.propose('list', 'x').then((r) => ((applied = true), r));
+  await turns();
+  assert.ok(storage.waiting > 0, 'the write waits for its flush');
+  assert.equal(applied, false, 'not committed while the only voter’s copy is not on disk');
+  assert.equal(log.heldBy(2, ['a'], 'a'), 0);
+  storage.release();
+  assert.equal(await proposed, 1);
+  assert.deepEqual(machine.values, ['x']);
+  assert.equal(log.heldBy(2, ['a'], 'a'), 1);
+});
+
+test('followers that hold an entry on disk commit it while the leader’s own flush is still running', async () => {
+  const storage = new HeldFlushes();
+  const { log } = listLog(storage, 'expect:3|a,b,c');
+  const voters = ['a', 'b', 'c'];
+  leadAlone(log, voters);
+  await turns();
+  const sent = log.messageFor('b');
+  assert.equal(sent.append?.entries.length, 1, 'the leader entry goes out before the leader’s flush is done');
+  log.onResult('b', sent, { ok: true, match: 1 }, voters, 'a');
+  assert.equal(log.commit, 0, 'one follower of three is not a majority without the leader');
+  log.onResult('c', log.messageFor('c'), { ok: true, match: 1 }, voters, 'a');
+  assert.equal(log.commit, 1, 'two followers are');
+  storage.release();
+});
+
+test('a follower answers an append only once the entries are on disk', async () => {
+  const storage = new HeldFlushes();
+  const { log } = listLog(storage, 'expect:3|a,b,c');
+  const entries = [{ index: 1, term: 1, kind: 'leader', data: { at: 0 } }];
+  let answered = false;
+  const answer = log.handleAppend({ prev: [0, 0], entries, commit: 0 }).then((r) => ((answered = true), r));
+  await turns();
+  assert.deepEqual(storage.last(), { index: 1, term: 1 }, 'written at once');
+  assert.equal(answered, false, 'no success before the flush');
+  // the leader resends the same batch (its first try timed out): nothing is new, the answer still waits
+  let resentAnswered = false;
+  const resent = log.handleAppend({ prev: [0, 0], entries, commit: 0 }).then((r) => ((resentAnswered = true), r));
+  await turns();
+  assert.equal(resentAnswered, false);
+  storage.release();
+  assert.deepEqual(await answer, { ok: true, match: 1 });
+  assert.deepEqual(await resent, { ok: true, match: 1 });
+});
+
+test('a log written under another voter set is moved aside; the state machines start empty', async () => {
+  const storage = new MemoryLogStorage();
+  const { log, machine } = listLog(storage, 'expect:1|a');
+  leadAlone(log);
   assert.equal(await log.propose('list', 'lone'), 1);
   assert.deepEqual(machine.values, ['lone']);
   const archived: string[] = [];
@@ -131,13 +219,8 @@ test('proposals made in separate callbacks of one event-loop turn reach the log 
   const writes: number[] = [];
   const append = storage.append.bind(storage);
   storage.append = (entries) => (writes.push(entries.length), append(entries));
-  const machine = new ListMachine();
-  const log = new ConsensusLog({ storage });
-  log.register('list', machine);
-  log.start();
-  log.bindCluster('expect:1|a');
-  log.on('replicate', () => log.advanceCommit(['a'], 'a'));
-  log.becomeLeader(1, [], 0); // its leader entry is written first, on its own
+  const { log, machine } = listLog(storage, 'expect:1|a');
+  leadAlone(log); // its leader entry is written first, on its own
   // two callbacks of one turn's check phase, as two requests read in one poll would be
   const proposed = await new Promise<Promise<unknown>[]>((resolve) => {
     const first: Promise<unknown>[] = [];

@@ -70,6 +70,10 @@ export interface ConsensusLogEvents {
   replicate: [];
   /** The commit index moved. */
   commit: [number];
+  /** The leader's own entries reached its disk up to this index (it may count itself for them now). */
+  durable: [number];
+  /** The leader's disk refused a flush: it does not count itself for those entries (followers still can). */
+  'sync-failed': [Error];
   /** The log of another cluster (voter set) was moved aside; this node starts a new one. */
   archived: [{ from: string | undefined; to: string }];
 }
@@ -107,6 +111,8 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
   private readonly pending = new Map<number, Pending>();
   private readonly progress = new Map<string, PeerProgress>();
   private leaderTerm: number | undefined;
+  /** Leader: the index up to which this node's own log is known on disk (it counts itself up to there). */
+  private durableMatch = 0;
   private frozen = false;
   /** Entries proposed this turn, written together. */
   private queued: LogEntry[] = [];
@@ -200,8 +206,17 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
 
   // ---- follower side ------------------------------------------------------------------------------
 
-  /** AppendEntries from the current leader (the caller checked the term and the sender). */
-  handleAppend(req: AppendRequest): AppendResult {
+  /**
+   * AppendEntries from the current leader (the caller checked the term and the sender). The entries are
+   * written at once; the answer waits until they are on disk, since a success counts toward a commit.
+   */
+  async handleAppend(req: AppendRequest): Promise<AppendResult> {
+    const result = this.appendFromLeader(req);
+    if (result.ok) await this.storage.sync(); // also when nothing was new: a resent batch may still be in flight
+    return result;
+  }
+
+  private appendFromLeader(req: AppendRequest): AppendResult {
     const [prevIndex, prevTerm] = req.prev;
     const last = this.storage.last();
     if (prevIndex > last.index) return { ok: false, conflict: last.index + 1 };
@@ -264,6 +279,7 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
   /** This node leads `term`: it commits a "leader" entry first (at = its wall clock, for leases). */
   becomeLeader(term: number, peers: readonly string[], at: number): void {
     this.leaderTerm = term;
+    this.durableMatch = 0;
     this.progress.clear();
     const next = this.storage.last().index + 1;
     for (const p of peers) this.progress.set(p, { next, match: 0 });
@@ -273,6 +289,7 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
   /** No longer leading: proposals stay pending until their index is applied (committed or replaced). */
   stepDown(): void {
     this.leaderTerm = undefined;
+    this.durableMatch = 0;
     this.frozen = false;
     this.progress.clear();
   }
@@ -322,10 +339,11 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
   }
 
   /**
-   * Queues an entry of this leader's term; the entries proposed in one turn of the event loop reach the
-   * disk in one write (one fsync), then go out to the followers. The turn ends at setImmediate, after its I/O
-   * callbacks: proposals that arrive in separate requests of one poll (a busy leader's usual case) share the
-   * fsync, which blocks the event loop.
+   * Queues an entry of this leader's term; the entries proposed in one turn of the event loop are written
+   * together and go out to the followers while they are flushed to this node's disk (Raft's leader may write
+   * in parallel with replicating: it counts itself only once the flush is done). The turn ends at
+   * setImmediate, after its I/O callbacks: proposals that arrive in separate requests of one poll (a busy
+   * leader's usual case) share one write and one flush.
    */
   private appendLocal(term: number, kind: string, data: unknown): number {
     const index = this.storage.last().index + this.queued.length + 1;
@@ -350,6 +368,15 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
     }
     this.storage.append(batch);
     this.emit('replicate');
+    const upTo = (batch[batch.length - 1] as LogEntry).index;
+    this.storage.sync().then(
+      () => {
+        if (this.leaderTerm !== first.term || upTo <= this.durableMatch) return;
+        this.durableMatch = upTo;
+        this.emit('durable', upTo);
+      },
+      (err: unknown) => this.emit('sync-failed', err instanceof Error ? err : new Error(String(err))),
+    );
   }
 
   /** Adds a peer the leader replicates to (an observer that said hello, or a voter). */
@@ -419,17 +446,20 @@ export class ConsensusLog extends EventEmitter<ConsensusLogEvents> {
     this.advanceCommit(voters, self);
   }
 
-  /** Leader: how many voters (this leader included) hold the entry at `index`. */
+  /** Leader: how many voters (this leader included, once it has the entry on disk) hold the entry at `index`. */
   heldBy(index: number, voters: readonly string[], self: string): number {
-    return voters.filter((v) => v === self || (this.progress.get(v)?.match ?? 0) >= index).length;
+    return voters.filter((v) => this.matchOfVoter(v, self) >= index).length;
+  }
+
+  private matchOfVoter(voter: string, self: string): number {
+    return voter === self ? this.durableMatch : (this.progress.get(voter)?.match ?? 0);
   }
 
   /** Leader: the highest index a majority of voters hold, committed when it is of the current term. */
   advanceCommit(voters: readonly string[], self: string): void {
     const term = this.leaderTerm;
     if (term === undefined || voters.length === 0) return;
-    const last = this.storage.last().index;
-    const matches = voters.map((v) => (v === self ? last : (this.progress.get(v)?.match ?? 0))).sort((a, b) => b - a);
+    const matches = voters.map((v) => this.matchOfVoter(v, self)).sort((a, b) => b - a);
     const n = matches[Math.floor(voters.length / 2)] ?? 0;
     if (n > this.commitIndex && this.storage.termAt(n) === term) {
       this.advanceTo(n);

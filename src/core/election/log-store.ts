@@ -1,8 +1,11 @@
 // Durable storage of the consensus log: the entries after the last snapshot, the snapshot itself (the
-// state machines at an applied index) and a commit hint. The SQLite file is written in WAL mode with
-// synchronous = FULL, so an append has reached the disk when append() returns — a node acknowledges
-// entries to the leader only after that. Memory storage is for the simulated-cluster tests.
+// state machines at an applied index) and a commit hint. The SQLite file is written in WAL mode. An append
+// is written when append() returns and durable once a later sync() resolves: sync() flushes the WAL file
+// with fdatasync on libuv's thread pool, so the event loop goes on (a follower answers, a leader counts
+// itself, only after it). Snapshots, truncations and the cluster binding are rare and durable on return.
+// Memory storage is for the simulated-cluster tests.
 import { chmodSync, closeSync, openSync, renameSync, rmSync } from 'node:fs';
+import { open, type FileHandle } from 'node:fs/promises';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { DATA_FILES } from '../datadir.ts';
 
@@ -34,8 +37,10 @@ export interface LogStorage {
   termAt(index: number): number | undefined;
   /** Entries from..to (inclusive) that are held, stopping once about maxBytes of data were read. */
   entries(from: number, to: number, maxBytes?: number): LogEntry[];
-  /** Appends entries that follow the newest one. Durable when it returns. */
+  /** Appends entries that follow the newest one. Readable when it returns; durable once sync() resolves. */
   append(entries: readonly LogEntry[]): void;
+  /** Resolves once everything written before the call (appends included) is on disk. */
+  sync(): Promise<void>;
   /** Drops every entry at or after `index` (a follower's conflicting suffix). Durable when it returns. */
   truncateFrom(index: number): void;
   snapshot(): LogSnapshot | undefined;
@@ -68,6 +73,12 @@ export class SqliteLogStorage implements LogStorage {
   private newest: { index: number; term: number } = { index: 0, term: 0 };
   private commit = 0;
   private hintDirty = false;
+  /** Writes so far and how many of them are known on disk (sync()). */
+  private written = 0;
+  private synced = 0;
+  private flushing: Promise<void> | undefined;
+  /** The WAL file, opened at the first sync (SQLite keeps it while the connection is open). */
+  private wal: Promise<FileHandle> | undefined;
 
   constructor(file: string) {
     this.file = file;
@@ -84,7 +95,7 @@ export class SqliteLogStorage implements LogStorage {
     }
     this.db = new DatabaseSync(file, { timeout: 5000 });
     this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = FULL');
+    this.db.exec('PRAGMA synchronous = NORMAL');
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)',
     );
@@ -153,21 +164,49 @@ export class SqliteLogStorage implements LogStorage {
 
   append(entries: readonly LogEntry[]): void {
     if (entries.length === 0) return;
-    this.db.exec('BEGIN');
-    try {
+    this.transaction(() => {
       for (const e of entries) this.stmt.insert.run(e.index, e.term, e.kind, JSON.stringify(e.data ?? null));
       this.flushHint();
-      this.db.exec('COMMIT');
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    });
+    this.written++;
     const tail = entries[entries.length - 1] as LogEntry;
     this.newest = { index: tail.index, term: tail.term };
   }
 
+  async sync(): Promise<void> {
+    const target = this.written;
+    while (this.synced < target) {
+      this.flushing ??= this.flushWal().finally(() => (this.flushing = undefined));
+      await this.flushing;
+    }
+  }
+
+  /** One fdatasync of the WAL file, off the event loop; it covers every write made before it starts. */
+  private async flushWal(): Promise<void> {
+    const upTo = this.written;
+    const wal = (this.wal ??= open(`${this.file}-wal`, 'r'));
+    try {
+      await (await wal).datasync();
+    } catch (err) {
+      if (this.wal === wal) this.closeWal(); // the next sync opens it again
+      throw err;
+    }
+    this.synced = Math.max(this.synced, upTo);
+  }
+
+  /** Runs a rare write with SQLite syncing the WAL at its commit, which makes every earlier write durable too. */
+  private durably(write: () => void): void {
+    this.db.exec('PRAGMA synchronous = FULL');
+    try {
+      write();
+    } finally {
+      this.db.exec('PRAGMA synchronous = NORMAL');
+    }
+    this.synced = ++this.written;
+  }
+
   truncateFrom(index: number): void {
-    this.stmt.truncate.run(index);
+    this.durably(() => this.stmt.truncate.run(index));
     this.newest = this.readLast();
   }
 
@@ -176,33 +215,38 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   saveSnapshot(s: LogSnapshot, keep = 0): void {
-    this.db.exec('BEGIN');
-    try {
-      this.stmt.setMeta.run('snapshot', JSON.stringify(s));
-      this.stmt.dropUpTo.run(s.index - keep);
-      this.db.exec('COMMIT');
-    } catch (err) {
-      this.db.exec('ROLLBACK');
-      throw err;
-    }
+    this.durably(() =>
+      this.transaction(() => {
+        this.stmt.setMeta.run('snapshot', JSON.stringify(s));
+        this.stmt.dropUpTo.run(s.index - keep);
+      }),
+    );
     this.snap = s;
     this.newest = this.readLast();
   }
 
   resetTo(s: LogSnapshot): void {
+    this.saveCommitHint(s.index);
+    this.durably(() =>
+      this.transaction(() => {
+        this.stmt.setMeta.run('snapshot', JSON.stringify(s));
+        this.db.exec('DELETE FROM entries');
+        this.flushHint();
+      }),
+    );
+    this.snap = s;
+    this.newest = { index: s.index, term: s.term };
+  }
+
+  private transaction(write: () => void): void {
     this.db.exec('BEGIN');
     try {
-      this.stmt.setMeta.run('snapshot', JSON.stringify(s));
-      this.db.exec('DELETE FROM entries');
+      write();
       this.db.exec('COMMIT');
     } catch (err) {
       this.db.exec('ROLLBACK');
       throw err;
     }
-    this.snap = s;
-    this.newest = { index: s.index, term: s.term };
-    this.saveCommitHint(s.index);
-    this.flushHint();
   }
 
   commitHint(): number {
@@ -220,11 +264,12 @@ export class SqliteLogStorage implements LogStorage {
   }
 
   setCluster(key: string): void {
-    this.stmt.setMeta.run('cluster', key);
+    this.durably(() => this.stmt.setMeta.run('cluster', key));
   }
 
   archive(): string | undefined {
     const held = this.newest.index > 0 || this.snap !== undefined;
+    this.closeWal();
     this.db.close();
     let moved: string | undefined;
     if (held) {
@@ -245,10 +290,18 @@ export class SqliteLogStorage implements LogStorage {
     this.hintDirty = false;
   }
 
+  /** Lets go of the WAL file once its pending flush is done (FileHandle.close waits for it). */
+  private closeWal(): void {
+    const wal = this.wal;
+    this.wal = undefined;
+    void wal?.then((h) => h.close()).catch(() => {});
+  }
+
   close(): void {
     if (!this.db.isOpen) return;
     this.flushHint();
-    this.db.close();
+    this.closeWal();
+    this.db.close(); // its checkpoint syncs the WAL and the database first
   }
 }
 
@@ -320,6 +373,10 @@ export class MemoryLogStorage implements LogStorage {
     }
     this.log.sort((a, b) => a.index - b.index);
     this.appends++;
+  }
+
+  sync(): Promise<void> {
+    return Promise.resolve();
   }
 
   truncateFrom(index: number): void {

@@ -215,6 +215,9 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.persisted = this.storage.load();
     this.lastHeartbeatAt = this.clock.now();
     this.log?.on('replicate', () => this.queueReplicate());
+    this.log?.on('durable', () => {
+      if (this.running && this.role === 'leader') this.log?.advanceCommit(this.voters ?? [], this.id);
+    });
   }
 
   /** [term, index] of the newest log entry. */
@@ -827,7 +830,10 @@ export class Raft extends EventEmitter<RaftEvents> {
     return { term: this.term, ok: true, score: this.scoreFn(), votedFor: from };
   }
 
-  private onHeartbeat(from: string, req: Extract<ElectionRequest, { type: 'heartbeat' }>): ElectionResponse {
+  private async onHeartbeat(
+    from: string,
+    req: Extract<ElectionRequest, { type: 'heartbeat' }>,
+  ): Promise<ElectionResponse> {
     if (req.leader !== from) return { term: this.term, ok: false, reason: 'spoofed' };
     if (this.voters === null || votersKey(this.voters) !== votersKey(req.voters))
       return { term: this.term, ok: false, reason: this.voters === null ? 'no-voters' : 'voter-set' };
@@ -842,7 +848,7 @@ export class Raft extends EventEmitter<RaftEvents> {
     this.leaderSince = req.since;
     this.resetElectionTimer();
     let log: AppendResult | undefined;
-    if (this.log && req.append) log = this.log.handleAppend(req.append);
+    if (this.log && req.append) log = await this.log.handleAppend(req.append);
     else if (this.log && req.snapshot) log = this.log.handleSnapshot(req.snapshot);
     return {
       term: this.term,

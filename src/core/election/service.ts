@@ -187,6 +187,11 @@ export class ElectionService extends EventEmitter<ElectionServiceEvents> {
         file: to,
       }),
     );
+    this.log.on('sync-failed', (err) =>
+      this.opts.logger.error('the consensus log could not be flushed to disk; this leader does not count itself', {
+        error: err.message,
+      }),
+    );
     this.log.start();
     this.paths.start();
     await this.transport.start((from, req) => this.handle(from, req));
