@@ -4,6 +4,9 @@
 // without first waiting out a kad-dht walk that has nobody to ask.
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
+import { renderPut } from '../../src/cli/views/ucxl.ts';
+import { putDecision } from '../../src/core/decisions/routes.ts';
+import { ChorusError } from '../../src/core/errors.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { startNode, stopAll } from '../helpers/cluster.ts';
@@ -26,6 +29,31 @@ describe('decisions on a node without peers', () => {
     assert.equal(second.version, 2);
     const read = await lone.decisions.get(parseAddress('ucxl://alice:developer@solo:t1/*^/adr.md'));
     assert.equal(new TextDecoder().decode(read.content), 'and again');
+  });
+
+  test('publish decision on a lone node: stored, and the receipt says nobody was there to tell', async () => {
+    const lone = await startNode({ dht: { timeoutMs: 3000 }, pubsub: { meshWaitMs: 100 } });
+    nodes.push(lone);
+    await until('the lone node leads its cluster of one', async () => lone.election.soleVoter());
+    const content = Buffer.from('release notes').toString('base64');
+    const address = 'ucxl://alice:developer@solo:t3/*^/notes.md';
+    const receipt = await putDecision(lone, { address, content, announce: true });
+    assert.equal(receipt.version, 1);
+    assert.deepEqual(receipt.announcement, {
+      topic: 'CHORUS/coordination/v1',
+      sent: false,
+      note: 'no peer is subscribed to CHORUS/coordination/v1 (waited 100 ms for the mesh)',
+    });
+    assert.match(renderPut(receipt), /^stored .+\nnot announced: no peer is subscribed to CHORUS\/coordination\/v1/);
+    // any other failure of the announcement names the version that was stored
+    const failing = {
+      decisions: lone.decisions,
+      pubsub: { publish: () => Promise.reject(new ChorusError('SHHH_DENIED', 'refused by a deny rule')) },
+    } as unknown as Parameters<typeof putDecision>[0];
+    await assert.rejects(putDecision(failing, { address, content, announce: true }), {
+      code: 'SHHH_DENIED',
+      message: /^stored ucxl:\/\/alice:developer@solo:t3\/\*~2\/notes\.md \(version 2\), but its announcement failed: /,
+    });
   });
 
   test('a member of a 3-voter cluster with no peer known refuses the write as under-replicated', async () => {

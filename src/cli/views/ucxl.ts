@@ -10,7 +10,12 @@ import type { TerminalFacts } from '../terminal.ts';
 const short = (id: string) => `${id.slice(0, 8)}…${id.slice(-6)}`;
 
 export function renderPut(r: PutReceipt): string {
-  return `stored ${r.address} (version ${r.version}, ${r.size} bytes, on ${r.holders} of ${r.replication} required peers)`;
+  const stored = `stored ${r.address} (version ${r.version}, ${r.size} bytes, on ${r.holders} of ${r.replication} required peers)`;
+  const a = r.announcement;
+  if (!a) return stored;
+  return a.sent
+    ? `${stored}\nannounced on ${a.topic} (sent to ${a.recipients ?? 0} peers)`
+    : `${stored}\nnot announced: ${a.note ?? `nobody is subscribed to ${a.topic}`}`;
 }
 
 export function renderGet(r: GetResult): string | Uint8Array {

@@ -47,6 +47,8 @@ export interface PutReceipt extends DecisionMeta {
   holders: number;
   holderPeers: string[];
   replication: number;
+  /** `chorus publish decision`: whether the DeliverableReady announcement went out (sent: false when nobody subscribes). */
+  announcement?: { topic: string; sent: boolean; recipients?: number; note?: string };
 }
 
 /** The metadata of a record, addressed at its version (`…/*~N/path`). */

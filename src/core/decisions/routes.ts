@@ -7,6 +7,7 @@ import { readersOf } from '../crypto/policy.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import type { RolePolicy } from '../crypto/policy.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
+import { NoSubscribersError } from '../pubsub/errors.ts';
 import type { ChorusPubSub } from '../pubsub/pubsub.ts';
 import { TOPICS } from '../pubsub/topics.ts';
 import { formatAddress, parseAddress, requireDecisionPath, UcxlError, type UcxlAddress } from '../ucxl/address.ts';
@@ -33,7 +34,12 @@ function decisionParam(ctx: RouteContext): UcxlAddress {
   return requireDecisionPath(addressParam(ctx));
 }
 
-/** Writes a decision; with `announce`, also tells the coordination topic (chorus publish decision). */
+/**
+ * Writes a decision; with `announce`, also tells the coordination topic (chorus publish decision). The decision
+ * is stored before the announcement goes out, so the outcome of both is reported: a topic nobody subscribes to
+ * (a lone node) is noted in the receipt — there is nobody to tell, and a retry would only write another
+ * version — and any other failure names the stored version in its message.
+ */
 export async function putDecision(
   node: Pick<DecisionRouteComponents, 'decisions' | 'pubsub'>,
   req: PutRequest,
@@ -48,22 +54,28 @@ export async function putDecision(
       signal,
     },
   );
-  if (req.announce) {
-    await node.pubsub.publish(
-      'DeliverableReady',
-      {
-        decision: {
-          address: receipt.address,
-          version: receipt.version,
-          hash: receipt.hash,
-          roles: receipt.roles,
-          content_type: receipt.contentType,
-        },
-      },
-      { topic: TOPICS.coordination, signal },
+  if (!req.announce) return receipt;
+  const topic = TOPICS.coordination;
+  const decision = {
+    address: receipt.address,
+    version: receipt.version,
+    hash: receipt.hash,
+    roles: receipt.roles,
+    content_type: receipt.contentType,
+  };
+  try {
+    const sent = await node.pubsub.publish('DeliverableReady', { decision }, { topic, signal });
+    return { ...receipt, announcement: { topic, sent: true, recipients: sent.recipients } };
+  } catch (err) {
+    if (err instanceof NoSubscribersError)
+      return { ...receipt, announcement: { topic, sent: false, note: err.message } };
+    const code = err instanceof ChorusError ? err.code : 'ANNOUNCE_FAILED';
+    throw new ChorusError(
+      code,
+      `stored ${receipt.address} (version ${receipt.version}), but its announcement failed: ${describeError(err)}`,
+      { cause: err },
     );
   }
-  return receipt;
 }
 
 export function decisionRoutes(node: DecisionRouteComponents): Record<string, Route> {
