@@ -6,6 +6,8 @@
 // registered per kind (leader-only records, tasks), so every node reaches the same state. Each new leader
 // commits a "leader" entry first (Raft's no-op), which commits what earlier leaders left. Snapshots of the
 // state machines bound the log; a follower too far behind receives the snapshot in chunks.
+// Size: the follower side, the leader side and the applying share one commit index, the pending proposals and
+// the storage (with its flushes); split apart, each part would reach into the others' state.
 import { EventEmitter } from 'node:events';
 import { ChorusError } from '../errors.ts';
 import type { LogEntry, LogSnapshot, LogStorage } from './log-store.ts';
