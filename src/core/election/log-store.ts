@@ -77,6 +77,8 @@ export class SqliteLogStorage implements LogStorage {
   private written = 0;
   private synced = 0;
   private flushing: Promise<void> | undefined;
+  /** False when the file system refused WAL mode: commits are then synced by SQLite itself (FULL). */
+  private walMode = true;
   /** The WAL file, opened at the first sync (SQLite keeps it while the connection is open). */
   private wal: Promise<FileHandle> | undefined;
 
@@ -94,8 +96,10 @@ export class SqliteLogStorage implements LogStorage {
       // the database open below reports the real problem
     }
     this.db = new DatabaseSync(file, { timeout: 5000 });
-    this.db.exec('PRAGMA journal_mode = WAL');
-    this.db.exec('PRAGMA synchronous = NORMAL');
+    const mode = this.db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined;
+    // A file system without WAL support keeps SQLite's rollback journal: then every commit is synced at once.
+    this.walMode = mode?.journal_mode === 'wal';
+    this.db.exec(`PRAGMA synchronous = ${this.walMode ? 'NORMAL' : 'FULL'}`);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)',
     );
@@ -169,6 +173,7 @@ export class SqliteLogStorage implements LogStorage {
       this.flushHint();
     });
     this.written++;
+    if (!this.walMode) this.synced = this.written;
     const tail = entries[entries.length - 1] as LogEntry;
     this.newest = { index: tail.index, term: tail.term };
   }
@@ -200,7 +205,7 @@ export class SqliteLogStorage implements LogStorage {
     try {
       write();
     } finally {
-      this.db.exec('PRAGMA synchronous = NORMAL');
+      this.db.exec(`PRAGMA synchronous = ${this.walMode ? 'NORMAL' : 'FULL'}`);
     }
     this.synced = ++this.written;
   }
