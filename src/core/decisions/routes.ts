@@ -69,11 +69,13 @@ export async function putDecision(
   } catch (err) {
     if (err instanceof NoSubscribersError)
       return { ...receipt, announcement: { topic, sent: false, note: err.message } };
-    const code = err instanceof ChorusError ? err.code : 'ANNOUNCE_FAILED';
+    if (signal?.aborted) throw err; // the caller gave up: its abort answers as before
+    const { code, kind, status } =
+      err instanceof ChorusError ? err : { code: 'ANNOUNCE_FAILED', kind: undefined, status: undefined };
     throw new ChorusError(
       code,
       `stored ${receipt.address} (version ${receipt.version}), but its announcement failed: ${describeError(err)}`,
-      { cause: err },
+      { cause: err, kind, status },
     );
   }
 }
