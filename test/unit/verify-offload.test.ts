@@ -30,12 +30,21 @@ function eager(idleCores = 2): SignatureOffload {
   return new SignatureOffload({ verifyInline: inline, startPerSecond: 0, windowMs: 0, idleCores: () => idleCores });
 }
 
+/** Runs `fn` with an eager offload, stopped afterwards. */
+async function withEager(fn: (offload: SignatureOffload) => Promise<void>): Promise<void> {
+  const offload = eager();
+  try {
+    await fn(offload);
+  } finally {
+    await offload.stop();
+  }
+}
+
 const data = (text: string): Uint8Array => new TextEncoder().encode(`libp2p-pubsub:${text}`);
 
 describe('pubsub signature checks on a worker thread', () => {
-  test("the worker's verdicts are node:crypto's: valid, altered, another author's key, another signature", async () => {
-    const offload = eager();
-    try {
+  test("the worker's verdicts are node:crypto's: valid, altered, another author's key, another signature", async () =>
+    withEager(async (offload) => {
       const [a, b] = [author(), author()];
       const message = data('a message');
       const sig = sign(null, message, a.privateKey);
@@ -52,14 +61,10 @@ describe('pubsub signature checks on a worker thread', () => {
       );
       assert.deepEqual(await Promise.all(checks), [true, false, false, false]);
       assert.equal(offload.offloaded, 4);
-    } finally {
-      await offload.stop();
-    }
-  });
+    }));
 
-  test('copies of one message share one check; a copy with other bytes under the same signature does not', async () => {
-    const offload = eager();
-    try {
+  test('copies of one message share one check; a copy with other bytes under the same signature does not', async () =>
+    withEager(async (offload) => {
       const a = author();
       const message = data('relayed by three peers');
       const sig = sign(null, message, a.privateKey);
@@ -67,14 +72,10 @@ describe('pubsub signature checks on a worker thread', () => {
       const forged = offload.verify(a.raw, data('relayed by three peerz'), sig);
       assert.deepEqual(await Promise.all([...copies, forged]), [true, true, true, false]);
       assert.equal(offload.offloaded, 2, 'one check for the three copies, one for the forged bytes');
-    } finally {
-      await offload.stop();
-    }
-  });
+    }));
 
-  test("bytes changed in the caller's buffer after a check went out do not ride on that check", async () => {
-    const offload = eager();
-    try {
+  test("bytes changed in the caller's buffer after a check went out do not ride on that check", async () =>
+    withEager(async (offload) => {
       const a = author();
       const buffer = Buffer.from(data('the genuine message'));
       const sig = sign(null, buffer, a.privateKey);
@@ -83,10 +84,7 @@ describe('pubsub signature checks on a worker thread', () => {
       buffer.write('forged', 'libp2p-pubsub:the '.length); // the caller reuses its buffer for other bytes
       const forged = offload.verify(a.raw, buffer, sig);
       assert.deepEqual(await Promise.all([genuine, forged]), [true, false]);
-    } finally {
-      await offload.stop();
-    }
-  });
+    }));
 
   test('checks still held by a stopped worker are verified on the event loop', async () => {
     const offload = eager();

@@ -87,6 +87,11 @@ export class SqliteLogStorage implements LogStorage {
     this.open();
   }
 
+  /** SQLite's sync at an ordinary commit: none in WAL mode (sync() flushes), every commit without it. */
+  private get commitSync(): 'NORMAL' | 'FULL' {
+    return this.walMode ? 'NORMAL' : 'FULL';
+  }
+
   private open(): void {
     const file = this.file;
     try {
@@ -99,7 +104,7 @@ export class SqliteLogStorage implements LogStorage {
     const mode = this.db.prepare('PRAGMA journal_mode = WAL').get() as { journal_mode?: string } | undefined;
     // A file system without WAL support keeps SQLite's rollback journal: then every commit is synced at once.
     this.walMode = mode?.journal_mode === 'wal';
-    this.db.exec(`PRAGMA synchronous = ${this.walMode ? 'NORMAL' : 'FULL'}`);
+    this.db.exec(`PRAGMA synchronous = ${this.commitSync}`);
     this.db.exec(
       'CREATE TABLE IF NOT EXISTS entries (idx INTEGER PRIMARY KEY, term INTEGER NOT NULL, kind TEXT NOT NULL, data TEXT NOT NULL)',
     );
@@ -205,7 +210,7 @@ export class SqliteLogStorage implements LogStorage {
     try {
       write();
     } finally {
-      this.db.exec(`PRAGMA synchronous = ${this.walMode ? 'NORMAL' : 'FULL'}`);
+      this.db.exec(`PRAGMA synchronous = ${this.commitSync}`);
     }
     this.synced = ++this.written;
   }
