@@ -35,6 +35,8 @@ describe('decisions on a node without peers', () => {
     const lone = await startNode({ dht: { timeoutMs: 3000 }, pubsub: { meshWaitMs: 100 } });
     nodes.push(lone);
     await until('the lone node leads its cluster of one', async () => lone.election.soleVoter());
+    await until('the lone node expects no peer', () => !lone.pubsub.mayMeetPeers());
+    lone.pubsub.setMeshWait(600_000); // past its start-up grace a lone node does not wait for the mesh
     const content = Buffer.from('release notes').toString('base64');
     const address = 'ucxl://alice:developer@solo:t3/*^/notes.md';
     const receipt = await putDecision(lone, { address, content, announce: true });
@@ -42,7 +44,7 @@ describe('decisions on a node without peers', () => {
     assert.deepEqual(receipt.announcement, {
       topic: 'CHORUS/coordination/v1',
       sent: false,
-      note: 'no peer is subscribed to CHORUS/coordination/v1 (waited 100 ms for the mesh)',
+      note: 'no peer is subscribed to CHORUS/coordination/v1: this node is connected to no peer and is not dialling one',
     });
     assert.match(renderPut(receipt), /^stored .+\nnot announced: no peer is subscribed to CHORUS\/coordination\/v1/);
     // any other failure of the announcement names the version that was stored

@@ -4,6 +4,8 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { publishOnce } from '../../src/core/node/oneshot.ts';
@@ -13,7 +15,9 @@ import type { ReceivedMessage } from '../../src/core/pubsub/pubsub.ts';
 import { TOPICS } from '../../src/core/pubsub/topics.ts';
 import { SecretDeniedError } from '../../src/core/shhh/redactor.ts';
 import { plainHost, startCluster, startNode, stopAll, testConfig, waitForMesh } from '../helpers/cluster.ts';
+import { freePort } from '../helpers/daemon.ts';
 import { nextEvent, until } from '../helpers/events.ts';
+import { until as pollUntil } from '../helpers/poll.ts';
 
 describe('a 5-node cluster', () => {
   let nodes: ChorusNode[] = [];
@@ -271,12 +275,33 @@ describe('a 5-node cluster', () => {
 });
 
 describe('a lone node', () => {
-  test('publishing with nobody subscribed is NoSubscribers after the bounded wait', async () => {
-    const node = await startNode({ pubsub: { meshWaitMs: 300 } });
+  test('past its start-up grace, a node with no connection nor dial fails a publish at once, however long the wait', async () => {
+    const node = await startNode({ pubsub: { meshWaitMs: 200 } });
     try {
+      await pollUntil('the lone node expects no peer', () => !node.pubsub.mayMeetPeers());
+      node.pubsub.setMeshWait(600_000); // waiting it out would hang the test
       await assert.rejects(node.pubsub.publish('TaskClaim', { x: 1 }), (err: unknown) => {
         assert.ok(err instanceof NoSubscribersError);
-        assert.match(err.message, /no peer is subscribed to CHORUS\/coordination\/v1 \(waited 300 ms/);
+        assert.equal(
+          err.message,
+          'no peer is subscribed to CHORUS/coordination/v1: this node is connected to no peer and is not dialling one',
+        );
+        return true;
+      });
+    } finally {
+      await node.stop();
+    }
+  });
+
+  test('a node still dialling its bootstrap peer waits out the bounded wait for subscribers', async () => {
+    const nobody = peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString();
+    const bootstrap = [`/ip4/127.0.0.1/tcp/${await freePort()}/p2p/${nobody}`];
+    const node = await startNode({ pubsub: { meshWaitMs: 100 }, p2p: { bootstrap } });
+    try {
+      node.pubsub.setMeshWait(400); // longer than the start-up grace (100 ms): only the dialling keeps it waiting
+      await assert.rejects(node.pubsub.publish('TaskClaim', { x: 1 }), (err: unknown) => {
+        assert.ok(err instanceof NoSubscribersError);
+        assert.equal(err.message, 'no peer is subscribed to CHORUS/coordination/v1 (waited 400 ms for the mesh)');
         return true;
       });
     } finally {

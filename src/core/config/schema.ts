@@ -289,7 +289,8 @@ export const configSchema = z.strictObject({
         reload: true,
       }),
       meshWaitMs: key(z.number().int().min(0).default(5000), {
-        description: 'How long a first publish waits for subscribers to appear before failing with NoSubscribers.',
+        description:
+          'How long a first publish waits for subscribers to appear before failing with NoSubscribers. A node connected to no peer and dialling none fails at once, once it has been up this long (its value at start).',
         env: 'CHORUS_MESH_WAIT_MS',
         reload: true,
       }),

@@ -32,6 +32,7 @@ import { DiscoveryDialer } from '../p2p/discovery-dial.ts';
 import { lanDiscoveries, type ChorusLibp2p } from '../p2p/host.ts';
 import { loadOrCreateIdentity, type Identity } from '../p2p/identity.ts';
 import { BootstrapJoiner } from '../p2p/join.ts';
+import { peerProspects } from '../p2p/prospects.ts';
 import { signerFor, verifyByAuthor } from '../p2p/signer.ts';
 import type { AckService } from '../pubsub/ack.ts';
 import { PresenceHello } from '../pubsub/hello.ts';
@@ -351,6 +352,9 @@ async function assemble(
       }),
     );
   }
+  pubsub.setPeerProspects(
+    peerProspects({ libp2p, dialling: () => joiner.dialling(), graceMs: config.pubsub.meshWaitMs }),
+  );
   const election = new ElectionService(
     {
       libp2p,

@@ -81,6 +81,11 @@ export class BootstrapJoiner {
     return this.connected.size;
   }
 
+  /** True while a bootstrap peer is being dialled, or waited for between retries. */
+  dialling(): boolean {
+    return this.loops.size > 0;
+  }
+
   private ensureLoop(addr: Multiaddr, delayMs: number): void {
     const peer = peerOf(addr);
     if (this.loops.has(peer) || peer === this.opts.libp2p.peerId.toString()) return;

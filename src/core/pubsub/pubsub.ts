@@ -75,6 +75,13 @@ export interface PubSubOptions {
   recorder?: MessageRecorder;
   /** Admission of authors and relays (licenses): true, false, or a promise while it is being established. */
   admit?: (peer: string) => boolean | Promise<boolean>;
+  /**
+   * Whether a peer could still subscribe within a publish's wait (a connection, a dial in flight, a
+   * bootstrap peer being dialled, a node just started: see p2p/prospects.ts). When it says no, a publish
+   * that finds no subscriber fails at once instead of waiting out meshWaitMs for a mesh that cannot form.
+   * Unset: always.
+   */
+  mayMeetPeers?: () => boolean;
 }
 
 export interface PublishOptions extends RoutingFields {
@@ -160,6 +167,16 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
 
   setMeshWait(ms: number): void {
     this.opts.meshWaitMs = ms;
+  }
+
+  /** Sets how a publish learns that no peer can join in time (see PubSubOptions.mayMeetPeers). */
+  setPeerProspects(mayMeetPeers: () => boolean): void {
+    this.opts.mayMeetPeers = mayMeetPeers;
+  }
+
+  /** False when no peer could subscribe within a publish's wait: a publish finding none fails at once. */
+  mayMeetPeers(): boolean {
+    return this.opts.mayMeetPeers?.() ?? true;
   }
 
   /** Joins a topic (idempotent). Raw topics carry payloads without the envelope. */
@@ -286,7 +303,8 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
 
   /**
    * Resolves once `min` peers (default 1) subscribed to the topic can be sent to, or throws
-   * NoSubscribers after `waitMs` (default pubsub.meshWaitMs).
+   * NoSubscribers after `waitMs` (default pubsub.meshWaitMs) — or as soon as this node has no peer it
+   * could meet in that time (mayMeetPeers).
    */
   async waitForSubscribers(
     topic: string,
@@ -297,10 +315,13 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     const gossip = this.opts.gossip;
     const count = (): number => reachableSubscribers(gossip, topic);
     if (count() >= min) return count();
+    const alone = (): boolean => !this.mayMeetPeers();
+    if (alone()) throw new NoSubscribersError(topic, 0, true);
     if (waitMs <= 0) throw new NoSubscribersError(topic, 0);
     const { promise, resolve, reject } = Promise.withResolvers<number>();
     const onChange = (): void => {
       if (count() >= min) resolve(count());
+      else if (alone()) reject(new NoSubscribersError(topic, 0, true)); // its last connection or dial is gone
     };
     // a SUBSCRIBE can precede our outbound stream to that peer: re-check briefly until it opens
     const poll = setInterval(onChange, 20);
