@@ -4,11 +4,14 @@
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { MemoryDatastore } from 'datastore-core';
 import type { RoleKeyring } from '../../src/core/crypto/keyring.ts';
 import type { RolePolicy } from '../../src/core/crypto/policy.ts';
+import { versionKey } from '../../src/core/decisions/record.ts';
 import { DecisionStore } from '../../src/core/decisions/store.ts';
 import type { DirectReplicas } from '../../src/core/dht/direct.ts';
+import { recordDatastoreKey } from '../../src/core/dht/kad.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusLibp2p } from '../../src/core/p2p/host.ts';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
@@ -32,9 +35,10 @@ async function storeWith(answer: (peer: string, signal: AbortSignal) => Promise<
       return answer(peer, signal);
     },
   } as unknown as DirectReplicas;
+  const datastore = new MemoryDatastore();
   const store = new DecisionStore({
     libp2p: { peerId: { toString: () => 'self' } } as unknown as ChorusLibp2p,
-    datastore: new MemoryDatastore(),
+    datastore,
     keyring: {} as RoleKeyring,
     policy: {} as RolePolicy,
     role: 'architect',
@@ -45,7 +49,7 @@ async function storeWith(answer: (peer: string, signal: AbortSignal) => Promise<
     direct,
   });
   if (heard) store.noteVersion(subject, 2); // an announcement of version 2 was heard
-  return { store, asked, version: (v: number) => ({ value: versions.get(v) }) };
+  return { store, asked, signer, datastore, version: (v: number) => ({ value: versions.get(v) }) };
 }
 
 /** Never answers: ends (as a failed ask) only when the read is done with it. */
@@ -79,5 +83,49 @@ test('a read with no version heard of asks every replica at once', async () => {
   const { store, asked, version } = await storeWith(async () => version(2), false);
   const meta = await store.resolve(address);
   assert.equal(meta.version, 2);
+  assert.deepEqual(asked, ['A', 'B', 'C']);
+});
+
+test('a peer’s note that carried its written record: the next read is answered without asking a replica', async () => {
+  const { store, asked, version } = await storeWith(async () => version(2), false);
+  const bytes = version(2).value as Uint8Array;
+  const hash = (JSON.parse(new TextDecoder().decode(bytes)) as { hash: string }).hash;
+  store.noteRecord({ subject, version: 2, hash }, bytes);
+  assert.equal(store.knownVersion(subject), 2);
+  assert.equal((await store.resolve(address)).version, 2);
+  assert.deepEqual(asked, [], 'no replica was asked');
+});
+
+test('a noted record that is not what the signed hint names, or does not verify, is not used', async () => {
+  const { signer, version } = await storeWith(async () => undefined, false);
+  const bytes = version(2).value as Uint8Array;
+  const hashOf = (b: Uint8Array) => (JSON.parse(new TextDecoder().decode(b)) as { hash: string }).hash;
+  const hash = hashOf(bytes);
+  const forged = new TextEncoder().encode(new TextDecoder().decode(bytes).replace('"size":10', '"size":11'));
+  const elsewhere = signedRecordBytes(signer, `${subject}x`, 2);
+  const cases = {
+    'another hash': [{ subject, version: 2, hash: 'cd'.repeat(32) }, bytes],
+    'another version': [{ subject, version: 3, hash }, bytes],
+    'another subject': [{ subject, version: 2, hash: hashOf(elsewhere) }, elsewhere],
+    'a changed record (its signature fails)': [{ subject, version: 2, hash }, forged],
+  } as const;
+  for (const [what, [hint, noted]] of Object.entries(cases)) {
+    const { store, asked } = await storeWith(async () => version(2), false);
+    store.noteRecord(hint, noted);
+    assert.equal(store.knownVersion(subject), hint.version, `${what}: the hint is still heard`);
+    assert.equal((await store.resolve(address)).version, 2);
+    assert.ok(asked.length > 0, `${what}: the read asked the replicas`);
+  }
+});
+
+test('a replica of the version heard of (its immutable key, not the latest one) answers the read itself', async () => {
+  const { store, asked, datastore, version } = await storeWith(async () => version(2), false);
+  const key = versionKey(subject, 2);
+  await datastore.put(recordDatastoreKey(key), new DhtRecord(key, version(2).value!, new Date()).serialize());
+  store.noteVersion(subject, 2); // the write's put of version 2 reached this node
+  assert.equal((await store.resolve(address)).version, 2);
+  assert.deepEqual(asked, [], 'no replica was asked');
+  store.noteVersion(subject, 3); // a newer version: the held copy of 2 is not enough
+  await store.resolve(address).catch(() => undefined);
   assert.deepEqual(asked, ['A', 'B', 'C']);
 });

@@ -6,6 +6,7 @@ import { generateKeyPair } from '@libp2p/crypto/keys';
 import { signerFor, verifyByAuthor } from '../../src/core/p2p/signer.ts';
 import {
   encodeSignedHint,
+  HINT_RECORD_MAX,
   hintRoutes,
   parseHint,
   verifySignedHint,
@@ -73,6 +74,21 @@ test('a hint sent peer to peer is taken only from an admitted node whose signatu
   }
   for (const junk of ['', 'not json', '{}', JSON.stringify({ ...sent, signature: 7 })])
     assert.equal(verifySignedHint(node.author, new TextEncoder().encode(junk), authors), undefined, junk);
+});
+
+test('a hint note carries a small record (outside the hint signature) and leaves a large one out', async () => {
+  const node = signerFor(await generateKeyPair('Ed25519'));
+  const authors = { verify: verifyByAuthor, isAdmitted: () => true };
+  const hint = { subject: 'a:b@c:d/x', version: 3, hash: 'ab'.repeat(32) };
+  const record = new TextEncoder().encode(JSON.stringify({ subject: hint.subject, payload: 'é'.repeat(100) }));
+  const taken = verifySignedHint(node.author, encodeSignedHint(hint, node.sign, record), authors);
+  assert.deepEqual(taken, { ...hint, record });
+  const large = new Uint8Array(HINT_RECORD_MAX + 1).fill(0x61);
+  assert.deepEqual(verifySignedHint(node.author, encodeSignedHint(hint, node.sign, large), authors), hint);
+  // a record added by someone else on the way is over the limit: the hint alone is taken
+  const sent = JSON.parse(new TextDecoder().decode(encodeSignedHint(hint, node.sign))) as Record<string, unknown>;
+  const padded = new TextEncoder().encode(JSON.stringify({ ...sent, record: 'a'.repeat(HINT_RECORD_MAX + 1) }));
+  assert.deepEqual(verifySignedHint(node.author, padded, authors), hint);
 });
 
 test('a write’s hint: a note to each connected peer that did not store it; the hints topic too when a known member is not connected', () => {

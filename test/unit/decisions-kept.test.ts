@@ -1,13 +1,15 @@
 // The kept latest copy: a node that read a decision from its replicas answers the next read of it from the
 // record it kept (verified, author admitted) while that is as new as any version it heard of; a newer version
 // heard of sends the read to the network again, and the fresh read before a write always goes there. A read
-// answered without the network makes no deadline signal.
+// answered without the network makes no deadline signal. A write's note to a node that stores no copy carries
+// the record, so that node's first read of the new version needs no network either.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
-import { latestKey } from '../../src/core/decisions/record.ts';
+import { HINT_NOTE } from '../../src/core/decisions/hints.ts';
+import { latestKey, versionKey } from '../../src/core/decisions/record.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress, subjectKey } from '../../src/core/ucxl/address.ts';
 import { heard, startCluster, stopAll } from '../helpers/cluster.ts';
@@ -34,9 +36,29 @@ function countReads(node: ChorusNode): () => number {
   return () => reads;
 }
 
+/**
+ * An address of a new subject and a node other than the writer that replicates none of its keys for versions
+ * 1–3 (latest, and each version's own key), so that node holds no copy of it after writes.
+ */
+function outsider(nodes: ChorusNode[], writer: ChorusNode, name: string, exclude: ReadonlySet<ChorusNode>) {
+  const replicas = writer.decisions.replicas;
+  assert.ok(replicas);
+  for (let i = 0; i < 100; i++) {
+    const address = parseAddress(`ucxl://alice:developer@chorus:kept/*^/${name}-${i}.md`);
+    const subject = subjectKey(address);
+    const keys = [latestKey(subject), ...[1, 2, 3].map((v) => versionKey(subject, v))];
+    const holders = new Set(keys.flatMap((k) => replicas.replicaSet(k, 3)));
+    const reader = nodes.find((n) => n !== writer && !exclude.has(n) && !holders.has(n.peerId));
+    if (reader) return { address, subject, reader };
+  }
+  throw new Error('no subject leaves a node without copies');
+}
+
 describe('the kept latest copy of a read', () => {
   const keyring = join(mkdtempSync(join(tmpdir(), 'chorus-keys-')), 'keyring.json');
   let nodes: ChorusNode[] = [];
+  /** Readers that refuse write notes (the first test's), left out of the second. */
+  const deaf = new Set<ChorusNode>();
   before(async () => {
     nodes = await startCluster(5, { config: () => ({ keys: { keyring } }) });
   });
@@ -44,13 +66,12 @@ describe('the kept latest copy of a read', () => {
 
   test('a second read is answered without the network; a newer version heard of, and a fresh read, ask it', async () => {
     const writer = nodes[0] as ChorusNode;
-    const address = parseAddress('ucxl://alice:developer@chorus:kept/*^/adr.md');
-    const subject = subjectKey(address);
+    const { address, subject, reader } = outsider(nodes, writer, 'adr', deaf);
+    // hints reach this reader only through the hints topic, which carries no record
+    reader.decisions.replicas?.onNote(HINT_NOTE, undefined);
+    deaf.add(reader);
     await writer.decisions.put(address, text('v1'));
-    // a reader that holds no copy itself (replication 3 of 5 nodes)
-    const holds = await Promise.all(nodes.map((n) => n.decisions.localRecord(latestKey(subject))));
-    const reader = nodes.find((n, i) => n !== writer && !holds[i]);
-    assert.ok(reader, 'a node without a copy');
+    assert.equal(await reader.decisions.localRecord(latestKey(subject)), undefined, 'the reader holds no copy');
     const reads = countReads(reader);
 
     assert.equal(str((await reader.decisions.get(address)).content), 'v1');
@@ -81,5 +102,22 @@ describe('the kept latest copy of a read', () => {
     const receipt = await reader.decisions.put(address, text('v3'));
     assert.equal(receipt.version, 3);
     assert.ok(reads() > second, 'the read before a write goes to the network');
+  });
+
+  test('a write note carries the record: a node without a copy reads the new version without the network', async () => {
+    const writer = nodes[1] as ChorusNode;
+    const { address, subject, reader } = outsider(nodes, writer, 'noted', deaf);
+    const reads = countReads(reader);
+    for (const [version, content] of [
+      [1, 'first'],
+      [2, 'second'],
+    ] as const) {
+      await writer.decisions.put(address, text(content));
+      await heard(reader, subject, version);
+      assert.equal(await reader.decisions.localRecord(versionKey(subject, version)), undefined);
+      const read = await reader.decisions.get(address);
+      assert.deepEqual([read.meta.version, str(read.content)], [version, content]);
+    }
+    assert.equal(reads(), 0, 'no replica was asked');
   });
 });

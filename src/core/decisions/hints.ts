@@ -3,7 +3,9 @@
 // ask the network (a read that skips its local copy, a validator that checks the replicas before
 // refusing an older record), never refuse on its own. Bounded in number (least recently heard go
 // first) and expiring, so a flood of forged hints costs nothing lasting. A hint sent to a peer directly
-// (encodeSignedHint) is signed by the sending node and taken only from an admitted node whose signature verifies.
+// (encodeSignedHint) is signed by the sending node and taken only from an admitted node whose signature verifies;
+// it carries the written record itself when that is small (HINT_RECORD_MAX), so that the peer's first read of
+// the new version needs no replica (the record is verified like a replica's answer before it is kept).
 export interface VersionHintsOptions {
   /** Subjects remembered at most (default 10,000). */
   max?: number;
@@ -49,20 +51,39 @@ export function hintRoutes(p: {
 /** The note kind of a signed hint sent peer to peer (DirectReplicas.noteTo). */
 export const HINT_NOTE = 'decision-hint/1';
 
+/** A written record up to this many bytes rides along with its hint note; a larger one is read from its replicas. */
+export const HINT_RECORD_MAX = 64 * 1024;
+
+/** A hint as a peer's note brought it: the record it names, when the note carried it (unverified bytes). */
+export interface NotedHint extends VersionHint {
+  record?: Uint8Array;
+}
+
 /** What a hint's signature covers: a domain tag, then the subject, version and record hash. */
 function signedPart(h: VersionHint): Uint8Array {
   return new TextEncoder().encode(`chorus/decision-hint/1\n${h.subject}\n${h.version}\n${h.hash}`);
 }
 
-/** A hint signed by this node, as sent to a peer. */
-export function encodeSignedHint(h: VersionHint, sign: (data: Uint8Array) => Uint8Array): Uint8Array {
+/**
+ * A hint signed by this node, as sent to a peer; with the record's bytes (JSON text) when they are at most
+ * HINT_RECORD_MAX. The record is signed by its author, so the hint's signature does not cover it.
+ */
+export function encodeSignedHint(
+  h: VersionHint,
+  sign: (data: Uint8Array) => Uint8Array,
+  record?: Uint8Array,
+): Uint8Array {
   const signature = Buffer.from(sign(signedPart(h))).toString('base64');
-  return new TextEncoder().encode(JSON.stringify({ subject: h.subject, version: h.version, hash: h.hash, signature }));
+  const attached = record && record.byteLength <= HINT_RECORD_MAX ? { record: new TextDecoder().decode(record) } : {};
+  return new TextEncoder().encode(
+    JSON.stringify({ subject: h.subject, version: h.version, hash: h.hash, signature, ...attached }),
+  );
 }
 
 /**
  * A hint as a peer sent it: taken only when `from` is an admitted node and the hint carries its valid
- * signature over exactly these fields; anything else is undefined.
+ * signature over exactly these fields; anything else is undefined. An attached record comes back as bytes,
+ * for the caller to verify.
  */
 export function verifySignedHint(
   from: string,
@@ -71,8 +92,8 @@ export function verifySignedHint(
     verify: (author: string, data: Uint8Array, signature: Uint8Array) => boolean;
     isAdmitted: (author: string) => boolean;
   },
-): VersionHint | undefined {
-  let raw: { hash?: unknown; signature?: unknown };
+): NotedHint | undefined {
+  let raw: { hash?: unknown; signature?: unknown; record?: unknown };
   try {
     raw = JSON.parse(new TextDecoder().decode(bytes)) as typeof raw;
   } catch {
@@ -84,7 +105,8 @@ export function verifySignedHint(
   const full = { ...hint, hash: raw.hash };
   if (!authors.isAdmitted(from)) return undefined;
   if (!authors.verify(from, signedPart(full), Buffer.from(raw.signature, 'base64'))) return undefined;
-  return full;
+  const record = typeof raw.record === 'string' ? new TextEncoder().encode(raw.record) : undefined;
+  return record && record.byteLength <= HINT_RECORD_MAX ? { ...full, record } : full;
 }
 
 export class VersionHints {

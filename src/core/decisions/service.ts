@@ -1,10 +1,10 @@
 // The decisions service, as the node assembly starts it: the store, its record namespaces (registered
 // with the DHT on start), version hints (announced after each write, heard from others), re-replication
 // and paced provider announcements. A write's hint goes to the connected peers that did not store it, one
-// signed note each on the replica channels (a replica learns of the version from the write); when a peer
-// cannot take a note (an older release) or a cluster member is not connected (a sparse cluster: a note goes
-// one hop), the hint is published on the raw topic CHORUS/decisions/v1 as before, and hints published there
-// by others are still heard.
+// signed note each on the replica channels, carrying the record when small (a replica learns of the version
+// from the write); when a peer cannot take a note (an older release) or a cluster member is not connected (a
+// sparse cluster: a note goes one hop), the hint is published on the raw topic CHORUS/decisions/v1 as before,
+// and hints published there by others are still heard.
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import type { RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
@@ -81,7 +81,8 @@ export class DecisionService {
   };
   private readonly onHintNote = (from: string, bytes: Uint8Array): void => {
     const hint = verifySignedHint(from, bytes, this.c.authors);
-    if (hint) this.store.noteVersion(hint.subject, hint.version);
+    if (hint?.record) this.store.noteRecord(hint, hint.record);
+    else if (hint) this.store.noteVersion(hint.subject, hint.version);
   };
 
   constructor(c: DecisionComponents) {
@@ -113,7 +114,7 @@ export class DecisionService {
       logger: c.logger,
       timeoutMs: s.timeoutMs,
       hints: this.hints,
-      announce: (hint, holders) => this.announce(hint, holders),
+      announce: (hint, holders, record) => this.announce(hint, holders, record),
       provide: (subject) => this.pacer.schedule(subject),
       soleMember: c.soleMember,
     });
@@ -155,11 +156,12 @@ export class DecisionService {
   }
 
   /**
-   * Tells the connected peers that did not store a write of its new version: a signed note each (a GossipSub
-   * message to all would cost every node a delivery, mesh copies and an event-log entry). Should any peer not
+   * Tells the connected peers that did not store a write of its new version: a signed note each, with the record
+   * when it is small, so that their next read of it is local (a GossipSub message to all would cost every node a
+   * delivery, mesh copies and an event-log entry). Should any peer not
    * take it, the hint goes out on the hints topic as well, where every node hears it.
    */
-  private announce(hint: VersionHint, holders: readonly string[]): void {
+  private announce(hint: VersionHint, holders: readonly string[], record: Uint8Array): void {
     const c = this.c;
     const { notes, gossip } = hintRoutes({
       self: c.libp2p.peerId.toString(),
@@ -173,7 +175,7 @@ export class DecisionService {
     if (gossip) publish();
     if (notes.length === 0) return;
     const signal = AbortSignal.timeout(1000);
-    const bytes = encodeSignedHint(hint, c.signer.sign);
+    const bytes = encodeSignedHint(hint, c.signer.sign, record);
     void Promise.all(notes.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))).then((took) => {
       if (!gossip && !took.every(Boolean)) publish();
     });

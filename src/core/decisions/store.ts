@@ -66,7 +66,7 @@ export interface DecisionStoreOptions {
   /** Versions heard of (default: a fresh, bounded, expiring table). */
   hints?: VersionHints;
   /** Tells other nodes that a version exists; `holders` (which stored the write) know already. */
-  announce?: (hint: VersionHint, holders: readonly string[]) => void;
+  announce?: (hint: VersionHint, holders: readonly string[], record: Uint8Array) => void;
   /** Queues a provider announcement of a subject written here (paced by the service). */
   /** A lone node (the only voter, see DecisionComponents): with no peer known, one holder is enough. */
   soleMember?: () => boolean;
@@ -113,6 +113,12 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     maxEntries: 1024,
     maxSize: 8 * 1024 * 1024,
     sizeOf: (r) => r.payload.length,
+  });
+  /** Records peers' write notes carried (noteRecord), unverified until a read takes one. Bounded like `kept`. */
+  private readonly noted = new BoundedLru<{ hint: VersionHint; bytes: Uint8Array }>({
+    maxEntries: 1024,
+    maxSize: 8 * 1024 * 1024,
+    sizeOf: (n) => n.bytes.byteLength,
   });
 
   constructor(opts: DecisionStoreOptions) {
@@ -251,7 +257,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       signal,
     );
     this.noteVersion(subject, record.version);
-    this.opts.announce?.({ subject, version: record.version, hash: record.hash }, [...holderPeers, ...versionHolders]);
+    this.opts.announce?.(
+      { subject, version: record.version, hash: record.hash },
+      [...holderPeers, ...versionHolders],
+      bytes,
+    );
     this.opts.provide?.(subject);
     // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
     const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;
@@ -288,9 +298,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /**
-   * The newest version of a subject. Served from the record the last read returned, or else from the local
-   * copy, when that is at least as new as any version heard of (announcements arrive within milliseconds of a
-   * write); otherwise, and always for `fresh` reads (a writer choosing the next version), asks the DHT (see query).
+   * The newest version of a subject. Served from the record the last read returned, the record a peer's write
+   * note carried, or this node's own copy (of the latest key, or of the version heard of), when that is at least
+   * as new as any version heard of (announcements arrive within milliseconds of a write); otherwise, and always
+   * for `fresh` reads (a writer choosing the next version), asks the DHT (see query).
    */
   private async fetchLatest(subject: string, signal: Deadline, fresh = false): Promise<DecisionRecord> {
     const hint = fresh ? undefined : this.hints.get(subject);
@@ -298,9 +309,14 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       // the record the last read returned, under the same rule as the local copy (its author still admitted)
       const kept = this.kept.get(subject);
       if (kept && kept.version >= hint && this.opts.validation.isAdmitted(kept.author)) return kept;
+      const noted = await this.takeNoted(subject, hint);
+      if (noted) return this.keep(noted);
     }
     const local = await this.localLatest(subject);
     if (local && hint !== undefined && local.version >= hint) return this.keep(local);
+    // a replica of the version heard of (its immutable key) holds that record itself
+    const held = hint === undefined ? undefined : await this.localVersion(subject, hint);
+    if (held) return this.keep(held);
     const best = await this.query(latestKey(subject), signal, local, hint);
     if (!best) throw new NotFoundError(`ucxl://${subject}`);
     this.noteVersion(subject, best.version);
@@ -310,6 +326,36 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   private keep(record: DecisionRecord): DecisionRecord {
     this.kept.set(record.subject, record);
     return record;
+  }
+
+  /**
+   * A peer's note of its write that carried the record (hints.ts): the version is noted and the bytes are held,
+   * unverified, until a read of the subject wants that version (takeNoted) — so this node's first read of it
+   * needs no replica, and a record never read costs no verification.
+   */
+  noteRecord(hint: VersionHint, bytes: Uint8Array): void {
+    const held = this.noted.get(hint.subject);
+    if (!held || held.hint.version <= hint.version) this.noted.set(hint.subject, { hint, bytes });
+    this.noteVersion(hint.subject, hint.version); // after: a listener of 'version' may read at once
+  }
+
+  /**
+   * The noted record of a subject at `version` or newer, verified as a replica's answer is and exactly what
+   * its signed hint named; undefined otherwise (the read then asks the replicas).
+   */
+  private async takeNoted(subject: string, version: number): Promise<DecisionRecord | undefined> {
+    const held = this.noted.get(subject);
+    if (!held || held.hint.version < version) return undefined;
+    this.noted.delete(subject);
+    const { hint, bytes } = held;
+    try {
+      const record = await this.decodeRemote(bytes);
+      return record.subject === hint.subject && record.version === hint.version && record.hash === hint.hash
+        ? record
+        : undefined;
+    } catch {
+      return undefined; // an invalid record is dropped
+    }
   }
 
   /**
@@ -410,16 +456,20 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     return best;
   }
 
-  private async fetchVersion(subject: string, version: number, signal: Deadline): Promise<DecisionRecord> {
-    const key = versionKey(subject, version);
-    const localBytes = await readLocalRecord(this.opts.datastore, key);
-    if (localBytes) {
-      try {
-        return this.decode(localBytes); // versions are immutable: any valid copy is the copy
-      } catch {
-        // fall through to the network
-      }
+  /** This node's copy of an immutable version, when it holds a valid one. */
+  private async localVersion(subject: string, version: number): Promise<DecisionRecord | undefined> {
+    const bytes = await readLocalRecord(this.opts.datastore, versionKey(subject, version));
+    try {
+      return bytes && this.decode(bytes); // versions are immutable: any valid copy is the copy
+    } catch {
+      return undefined;
     }
+  }
+
+  private async fetchVersion(subject: string, version: number, signal: Deadline): Promise<DecisionRecord> {
+    const local = await this.localVersion(subject, version);
+    if (local) return local;
+    const key = versionKey(subject, version);
     const found = await this.query(key, signal, undefined, version); // immutable: one valid copy is enough
     if (!found) throw new NotFoundError(`ucxl://${subject} version ${version}`);
     return found;
