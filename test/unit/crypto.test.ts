@@ -256,6 +256,35 @@ test('envelope: tampering and truncation give CIPHERTEXT_CORRUPT, distinct from 
   await assert.rejects(decryptWithIdentities(flipped(ciphertext.length - 1), obs), NotARecipientError);
 });
 
+test('envelope: payloads of 0, 64 KiB, 64 KiB + 1 and 200 KiB open exactly (STREAM chunks), and chunks cannot be cut or moved', async () => {
+  const { Decrypter, generateIdentity, identityToRecipient } = await import('age-encryption');
+  const identity = await generateIdentity();
+  const recipient = await identityToRecipient(identity);
+  const library = new Decrypter();
+  library.addIdentity(identity);
+  for (const size of [0, 1, 65536, 65537, 200 * 1024]) {
+    const plaintext = randomBytes(size);
+    const ciphertext = await encryptForRoles(plaintext, [recipient]);
+    assert.deepEqual(await decryptWithIdentities(ciphertext, [identity]), new Uint8Array(plaintext), `${size} B`);
+    assert.deepEqual(await library.decrypt(ciphertext), new Uint8Array(plaintext), `${size} B, by age-encryption`);
+  }
+  // three chunks: 64 KiB, 64 KiB, 1 B (each with its 16-byte tag)
+  const ciphertext = await encryptForRoles(randomBytes(2 * 65536 + 1), [recipient]);
+  const chunk = 65536 + 16;
+  const tail = ciphertext.length - (2 * chunk + 17);
+  const cut = ciphertext.subarray(0, tail + chunk); // the first chunk alone: not flagged as the last
+  const swapped = Buffer.concat([
+    ciphertext.subarray(0, tail),
+    ciphertext.subarray(tail + chunk, tail + 2 * chunk),
+    ciphertext.subarray(tail, tail + chunk),
+    ciphertext.subarray(tail + 2 * chunk),
+  ]);
+  const extended = Buffer.concat([ciphertext, randomBytes(32)]);
+  for (const [what, bad] of Object.entries({ cut, swapped, extended })) {
+    await assert.rejects(decryptWithIdentities(bad, [identity]), isCode('CIPHERTEXT_CORRUPT'), what);
+  }
+});
+
 test('envelope: invalid recipients and identities are usage errors', async () => {
   await assert.rejects(encryptForRoles(enc('x'), []), isCode('NO_RECIPIENTS'));
   await assert.rejects(encryptForRoles(enc('x'), ['age1notakey']), UsageError);

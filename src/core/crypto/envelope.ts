@@ -1,6 +1,7 @@
 // Decision envelopes: binary age files with one X25519 stanza per role recipient. Decryption either
 // returns the exact authenticated plaintext or throws: NOT_A_RECIPIENT when no identity matches a
-// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails.
+// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails. age-encryption opens
+// the header; the payload opens on node:crypto (age-payload.ts).
 // age-encryption is handed streams and its output read here: its in-memory paths collect the output with
 // `new Response(stream).arrayBuffer()`, and the first `Response` loads Node's whole fetch stack (undici,
 // http2, vm) into every process that reads or writes a decision, for bytes a reader collects as well.
@@ -8,6 +9,7 @@ import { Decrypter, Encrypter } from 'age-encryption';
 import type { Identity, Stanza } from 'age-encryption';
 import { arrayBuffer } from 'node:stream/consumers';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
+import { decryptPayload, headerLength } from './age-payload.ts';
 import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 
 /** This node's identities match none of the envelope's recipient stanzas. */
@@ -115,7 +117,11 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   }
   decrypter.addIdentity(tail);
   try {
-    return await collect(await decrypter.decrypt(streamOf(ciphertext)));
+    const end = headerLength(ciphertext);
+    if (end === undefined) throw new Error('no header MAC line');
+    // the library parses the header, unwraps the file key and checks the MAC; the payload opens natively
+    const fileKey = await decrypter.decryptHeader(ciphertext.subarray(0, end));
+    return decryptPayload(fileKey, ciphertext.subarray(end));
   } catch (err) {
     if (!head.reached) {
       throw new ChorusError(
