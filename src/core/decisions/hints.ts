@@ -5,7 +5,7 @@
 // first) and expiring, so a flood of forged hints costs nothing lasting. A hint sent to a peer directly
 // (encodeSignedHint) is signed by the sending node and taken only from an admitted node whose signature verifies;
 // it carries the written record itself when that is small (HINT_RECORD_MAX), so that the peer's first read of
-// the new version needs no replica (the record is verified like a replica's answer before it is kept).
+// the new version needs no replica (the record is verified like a replica's answer when a read uses it).
 export interface VersionHintsOptions {
   /** Subjects remembered at most (default 10,000). */
   max?: number;

@@ -158,8 +158,8 @@ export class DecisionService {
   /**
    * Tells the connected peers that did not store a write of its new version: a signed note each, with the record
    * when it is small, so that their next read of it is local (a GossipSub message to all would cost every node a
-   * delivery, mesh copies and an event-log entry). Should any peer not
-   * take it, the hint goes out on the hints topic as well, where every node hears it.
+   * delivery, mesh copies and an event-log entry). Should any peer not take it, the hint goes out on the hints
+   * topic as well, where every node hears it.
    */
   private announce(hint: VersionHint, holders: readonly string[], record: Uint8Array): void {
     const c = this.c;
