@@ -285,6 +285,42 @@ test('envelope: payloads of 0, 64 KiB, 64 KiB + 1 and 200 KiB open exactly (STRE
   }
 });
 
+test('envelope: the native reader parses headers as age-encryption does — other stanzas, long bodies, malformations', async () => {
+  const { Decrypter, Encrypter, Stanza, generateIdentity, identityToRecipient } = await import('age-encryption');
+  const identity = await generateIdentity();
+  const plaintext = enc('read natively');
+  // a file whose header also holds stanzas of another kind, with bodies of 0, 48 (an empty last line) and 100 bytes
+  const encrypter = new Encrypter();
+  for (const size of [0, 48, 100])
+    encrypter.addRecipient({ wrapFileKey: () => [new Stanza(['other.example/x', 'a'], randomBytes(size))] });
+  encrypter.addRecipient(await identityToRecipient(identity));
+  const file = await encrypter.encrypt(plaintext);
+  assert.deepEqual(await decryptWithIdentities(file, [identity]), plaintext);
+  await assert.rejects(decryptWithIdentities(file, [await generateIdentity()]), (err: unknown) => {
+    assert.ok(err instanceof NotARecipientError);
+    assert.equal(err.stanzas, 4);
+    return true;
+  });
+  const library = new Decrypter();
+  library.addIdentity(identity);
+  const text = Buffer.from(file).toString('latin1');
+  const edit = (from: string | RegExp, to: string) => Buffer.from(text.replace(from, to), 'latin1');
+  const macLine = /\n--- [^\n]+\n/.exec(text)?.[0] ?? '';
+  const malformed = {
+    'another version line': edit('age-encryption.org/v1', 'age-encryption.org/v2'),
+    'a non-ASCII byte in a stanza line': edit('other.example/x', 'other.ex\u00e9mple/x'),
+    'an empty argument': edit('other.example/x a', 'other.example/x  a'),
+    'base64 with padding in a body': edit(/\n([A-Za-z0-9+/]{43})\n---/, '\n$1=\n---'),
+    'no MAC line': edit(macLine, '\n'),
+    "a MAC that is not the header's": edit(macLine, `\n--- ${'A'.repeat(43)}\n`),
+  };
+  for (const [what, bad] of Object.entries(malformed)) {
+    assert.notDeepEqual(bad, Buffer.from(file), `${what}: the edit applies`);
+    await assert.rejects(decryptWithIdentities(bad, [identity]), isCode('CIPHERTEXT_CORRUPT'), what);
+    await assert.rejects(library.decrypt(bad), Error, `${what}: age-encryption refuses it too`);
+  }
+});
+
 test('envelope: invalid recipients and identities are usage errors', async () => {
   await assert.rejects(encryptForRoles(enc('x'), []), isCode('NO_RECIPIENTS'));
   await assert.rejects(encryptForRoles(enc('x'), ['age1notakey']), UsageError);

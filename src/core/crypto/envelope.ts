@@ -1,7 +1,7 @@
 // Decision envelopes: binary age files with one X25519 stanza per role recipient. Decryption either
 // returns the exact authenticated plaintext or throws: NOT_A_RECIPIENT when no identity matches a
-// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails. age-encryption opens
-// the header; the payload opens on node:crypto (age-payload.ts).
+// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails. age-encryption writes
+// them; X25519 identities read them on node:crypto (age-reader.ts).
 // age-encryption is handed streams and its output read here: its in-memory paths collect the output with
 // `new Response(stream).arrayBuffer()`, and the first `Response` loads Node's whole fetch stack (undici,
 // http2, vm) into every process that reads or writes a decision, for bytes a reader collects as well.
@@ -9,7 +9,7 @@ import { Decrypter, Encrypter } from 'age-encryption';
 import type { Identity, Stanza } from 'age-encryption';
 import { arrayBuffer } from 'node:stream/consumers';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
-import { decryptPayload, headerLength } from './age-payload.ts';
+import { checkHeaderMac, decryptPayload, parseAgeHeader, type AgeHeader } from './age-reader.ts';
 import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 
 /** This node's identities match none of the envelope's recipient stanzas. */
@@ -97,12 +97,51 @@ function nativeIdentity(secret: string): NativeX25519Identity {
   return id;
 }
 
+/** A CIPHERTEXT_CORRUPT error: the header does not parse, or authentication failed. */
+function corrupt(what: 'bad header' | 'authentication failed', err: unknown): ChorusError {
+  const message =
+    what === 'bad header'
+      ? `decision ciphertext is corrupt: bad header (${describeError(err)})`
+      : `decision ciphertext is corrupt or truncated: authentication failed (${describeError(err)})`;
+  return new ChorusError('CIPHERTEXT_CORRUPT', message, { cause: err });
+}
+
 /**
  * Decrypts an envelope with any of `identities` (`AGE-SECRET-KEY-1…`, e.g. from
  * `RoleKeyring.identitiesFor`). Throws NotARecipientError when none matches, ChorusError
  * CIPHERTEXT_CORRUPT for damaged or truncated input; never returns unauthenticated bytes.
+ * X25519 identities read the file on node:crypto (age-reader.ts); any other kind goes through age-encryption.
  */
 export async function decryptWithIdentities(ciphertext: Uint8Array, identities: string[]): Promise<Uint8Array> {
+  const native: NativeX25519Identity[] = [];
+  for (const identity of identities) {
+    if (!identity.startsWith('AGE-SECRET-KEY-1')) return decryptWithLibrary(ciphertext, identities);
+    try {
+      native.push(nativeIdentity(identity));
+    } catch (err) {
+      // never echo the identity: it is a secret key
+      throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);
+    }
+  }
+  let header: AgeHeader;
+  try {
+    header = parseAgeHeader(ciphertext);
+  } catch (err) {
+    throw corrupt('bad header', err);
+  }
+  let fileKey: Uint8Array | null = null;
+  for (const identity of native) if ((fileKey = identity.unwrapFileKey(header.stanzas))) break;
+  if (!fileKey) throw new NotARecipientError(header.stanzas.length);
+  try {
+    checkHeaderMac(fileKey, header);
+    return decryptPayload(fileKey, ciphertext.subarray(header.length));
+  } catch (err) {
+    throw corrupt('authentication failed', err);
+  }
+}
+
+/** decryptWithIdentities through age-encryption, for identities other than X25519 ones. */
+async function decryptWithLibrary(ciphertext: Uint8Array, identities: string[]): Promise<Uint8Array> {
   const decrypter = new Decrypter();
   const head = new Probe();
   const tail = new Probe();
@@ -117,27 +156,11 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   }
   decrypter.addIdentity(tail);
   try {
-    const end = headerLength(ciphertext);
-    if (end === undefined) throw new Error('no header MAC line');
-    // the library parses the header, unwraps the file key and checks the MAC; the payload opens natively
-    const fileKey = await decrypter.decryptHeader(ciphertext.subarray(0, end));
-    return decryptPayload(fileKey, ciphertext.subarray(end));
+    return await collect(await decrypter.decrypt(streamOf(ciphertext)));
   } catch (err) {
-    if (!head.reached) {
-      throw new ChorusError(
-        'CIPHERTEXT_CORRUPT',
-        `decision ciphertext is corrupt: bad header (${describeError(err)})`,
-        {
-          cause: err,
-        },
-      );
-    }
+    if (!head.reached) throw corrupt('bad header', err);
     if (tail.reached) throw new NotARecipientError(tail.stanzas);
-    throw new ChorusError(
-      'CIPHERTEXT_CORRUPT',
-      `decision ciphertext is corrupt or truncated: authentication failed (${describeError(err)})`,
-      { cause: err },
-    );
+    throw corrupt('authentication failed', err);
   }
 }
 
