@@ -97,6 +97,15 @@ function nativeIdentity(secret: string): NativeX25519Identity {
   return id;
 }
 
+/** Takes a secret identity in: a malformed one is INVALID_IDENTITY, and its message never echoes the key. */
+function asIdentity<T>(take: () => T): T {
+  try {
+    return take();
+  } catch (err) {
+    throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);
+  }
+}
+
 /** A CIPHERTEXT_CORRUPT error: the header does not parse, or authentication failed. */
 function corrupt(what: 'bad header' | 'authentication failed', err: unknown): ChorusError {
   const message =
@@ -116,12 +125,7 @@ export async function decryptWithIdentities(ciphertext: Uint8Array, identities: 
   const native: NativeX25519Identity[] = [];
   for (const identity of identities) {
     if (!identity.startsWith('AGE-SECRET-KEY-1')) return decryptWithLibrary(ciphertext, identities);
-    try {
-      native.push(nativeIdentity(identity));
-    } catch (err) {
-      // never echo the identity: it is a secret key
-      throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);
-    }
+    native.push(asIdentity(() => nativeIdentity(identity)));
   }
   let header: AgeHeader;
   try {
@@ -147,12 +151,9 @@ async function decryptWithLibrary(ciphertext: Uint8Array, identities: string[]):
   const tail = new Probe();
   decrypter.addIdentity(head);
   for (const identity of identities) {
-    try {
-      decrypter.addIdentity(identity.startsWith('AGE-SECRET-KEY-1') ? nativeIdentity(identity) : identity);
-    } catch (err) {
-      // never echo the identity: it is a secret key
-      throw new UsageError(`invalid age identity: ${describeError(err)}`, 'INVALID_IDENTITY', err);
-    }
+    asIdentity(() =>
+      decrypter.addIdentity(identity.startsWith('AGE-SECRET-KEY-1') ? nativeIdentity(identity) : identity),
+    );
   }
   decrypter.addIdentity(tail);
   try {

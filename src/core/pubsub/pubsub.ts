@@ -75,13 +75,6 @@ export interface PubSubOptions {
   recorder?: MessageRecorder;
   /** Admission of authors and relays (licenses): true, false, or a promise while it is being established. */
   admit?: (peer: string) => boolean | Promise<boolean>;
-  /**
-   * Whether a peer could still subscribe within a publish's wait (a connection, a dial in flight, a
-   * bootstrap peer being dialled, a node just started: see p2p/prospects.ts). When it says no, a publish
-   * that finds no subscriber fails at once instead of waiting out meshWaitMs for a mesh that cannot form.
-   * Unset: always.
-   */
-  mayMeetPeers?: () => boolean;
 }
 
 export interface PublishOptions extends RoutingFields {
@@ -131,6 +124,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   private readonly joined = new Map<string, { raw: boolean }>();
   private hopLimit: number;
   private role: string;
+  private prospects: (() => boolean) | undefined;
   private readonly onGossip = (evt: CustomEvent<GossipsubMessage>): void => this.receive(evt.detail);
   /** Envelopes parsed by the validator, reused on delivery (each message is parsed once). */
   private readonly parsed = new WeakMap<Uint8Array, Envelope>();
@@ -169,14 +163,18 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
     this.opts.meshWaitMs = ms;
   }
 
-  /** Sets how a publish learns that no peer can join in time (see PubSubOptions.mayMeetPeers). */
-  setPeerProspects(mayMeetPeers: () => boolean): void {
-    this.opts.mayMeetPeers = mayMeetPeers;
+  /**
+   * Sets whether a peer could still subscribe within a publish's wait (a connection, a dial in flight, a
+   * bootstrap peer being dialled, a node just started: see p2p/prospects.ts). When it says no, a publish
+   * that finds no subscriber fails at once instead of waiting out meshWaitMs for a mesh that cannot form.
+   */
+  setPeerProspects(prospects: () => boolean): void {
+    this.prospects = prospects;
   }
 
-  /** False when no peer could subscribe within a publish's wait: a publish finding none fails at once. */
+  /** False when no peer could subscribe within a publish's wait (setPeerProspects; unset: true). */
   mayMeetPeers(): boolean {
-    return this.opts.mayMeetPeers?.() ?? true;
+    return this.prospects?.() ?? true;
   }
 
   /** Joins a topic (idempotent). Raw topics carry payloads without the envelope. */
@@ -304,7 +302,7 @@ export class ChorusPubSub extends EventEmitter<PubSubEvents> {
   /**
    * Resolves once `min` peers (default 1) subscribed to the topic can be sent to, or throws
    * NoSubscribers after `waitMs` (default pubsub.meshWaitMs) — or as soon as this node has no peer it
-   * could meet in that time (mayMeetPeers).
+   * could meet in that time (setPeerProspects).
    */
   async waitForSubscribers(
     topic: string,
