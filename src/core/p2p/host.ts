@@ -17,6 +17,7 @@ import { forwardAfterIDontWant } from './gossip-forwards.ts';
 import { keepGossipStreamsOpen } from './gossip-streams.ts';
 import { coalesceGossipWrites } from './gossip-writes.ts';
 import { cacheEd25519KeyObjects } from './key-objects.ts';
+import { installQuietEmptyReads } from './length-prefix-reads.ts';
 import { coalesceSocketWrites } from './socket-writes.ts';
 import { installHalfWindowUpdates } from './yamux-window.ts';
 import { UsageError } from '../errors.ts';
@@ -168,6 +169,7 @@ export async function startHost(node: ChorusLibp2p): Promise<void> {
 export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   cacheEd25519KeyObjects();
   installHalfWindowUpdates();
+  installQuietEmptyReads();
   const live = { maxPeersPerIp: opts.maxPeersPerIp };
   // built unstarted: the gater (which counts the node's connections) is only asked once it listens
   const connectionsFrom = (ip: string): number =>
