@@ -1,12 +1,14 @@
 // The DHT datastore: records persist in node:sqlite, and a query visits each record once even when the
-// consumer rewrites records while it iterates (as republish does).
+// consumer rewrites records while it iterates (as republish does); a miss can be answered without an exception.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { test } from 'node:test';
+import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { Key } from 'interface-datastore';
 import { ChorusDatastore } from '../../src/core/dht/datastore.ts';
+import { readLocalRecord, recordDatastoreKey } from '../../src/core/dht/kad.ts';
 import { StoreDamagedError } from '../../src/core/store-check.ts';
 import { truncateFile } from '../helpers/damage.ts';
 
@@ -49,6 +51,33 @@ test('records survive reopening; keys outside /dht stay in memory', async () => 
     assert.equal(await second.has(new Key('/peers/x')), false);
   } finally {
     second.close();
+  }
+});
+
+test('getIfPresent answers a miss with undefined where get() throws; readLocalRecord reads through it', async () => {
+  const ds = new ChorusDatastore(join(mkdtempSync(join(tmpdir(), 'chorus-ds-')), 'dht.db'));
+  try {
+    await ds.put(new Key('/dht/record/a'), Uint8Array.of(7));
+    await ds.put(new Key('/peers/x'), Uint8Array.of(8));
+    assert.deepEqual(await ds.getIfPresent(new Key('/dht/record/a')), Uint8Array.of(7));
+    assert.equal(await ds.getIfPresent(new Key('/dht/record/b')), undefined);
+    assert.deepEqual(await ds.getIfPresent(new Key('/peers/x')), Uint8Array.of(8));
+    assert.equal(await ds.getIfPresent(new Key('/peers/y')), undefined);
+    await assert.rejects(async () => ds.get(new Key('/dht/record/b')), { name: 'NotFoundError' });
+
+    const held = new TextEncoder().encode('/decision/held');
+    await ds.put(recordDatastoreKey(held), new DhtRecord(held, Uint8Array.of(1, 2), new Date()).serialize());
+    const get = ds.get.bind(ds);
+    let gets = 0;
+    ds.get = (key) => {
+      gets++;
+      return get(key);
+    };
+    assert.deepEqual(await readLocalRecord(ds, held), Uint8Array.of(1, 2));
+    assert.equal(await readLocalRecord(ds, new TextEncoder().encode('/decision/missing')), undefined);
+    assert.equal(gets, 0, 'readLocalRecord went through get()');
+  } finally {
+    ds.close();
   }
 });
 

@@ -68,6 +68,18 @@ export class ChorusDatastore extends BaseDatastore {
     return new Uint8Array(row.value);
   }
 
+  /**
+   * The value of a key, or undefined: a miss without the NotFoundError that get() throws (an Error captures a
+   * stack trace, and a decision write misses on every replica that has not held its subject before).
+   */
+  getIfPresent(key: Key): Uint8Array | undefined | Promise<Uint8Array | undefined> {
+    if (!this.persistent(key)) {
+      return Promise.resolve(this.memory.has(key)).then((held) => (held ? this.memory.get(key) : undefined));
+    }
+    const row = this.stmt.get.get(key.toString()) as { value: Uint8Array } | undefined;
+    return row ? new Uint8Array(row.value) : undefined;
+  }
+
   override has(key: Key): boolean | Promise<boolean> {
     if (!this.persistent(key)) return this.memory.has(key);
     return this.stmt.has.get(key.toString()) !== undefined;

@@ -15,11 +15,20 @@ export function recordDatastoreKey(key: Uint8Array): Key {
   return new Key(`${DHT_DATASTORE_PREFIX}/record/${base32.baseEncode(key)}`, false);
 }
 
+/** A datastore that can answer a miss without throwing (ChorusDatastore). */
+interface MissWithoutThrow {
+  getIfPresent(key: Key): Uint8Array | undefined | Promise<Uint8Array | undefined>;
+}
+
+const answersMisses = (d: Datastore): d is Datastore & MissWithoutThrow =>
+  typeof (d as Partial<MissWithoutThrow>).getIfPresent === 'function';
+
 /** The record this node holds locally for a DHT key, if any (not re-validated). */
 export async function readLocalRecord(datastore: Datastore, key: Uint8Array): Promise<Uint8Array | undefined> {
+  const at = recordDatastoreKey(key);
   try {
-    const raw = await datastore.get(recordDatastoreKey(key));
-    return DhtRecord.deserialize(raw).value;
+    const raw = await (answersMisses(datastore) ? datastore.getIfPresent(at) : datastore.get(at));
+    return raw && DhtRecord.deserialize(raw).value;
   } catch {
     return undefined;
   }
