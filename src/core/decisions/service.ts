@@ -7,6 +7,7 @@
 // and hints published there by others are still heard.
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import type { RolePolicy } from '../crypto/policy.ts';
+import { withDeadline } from '../deadline.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
 import type { RecordNamespaces } from '../dht/namespaces.ts';
 import type { Logger } from '../log.ts';
@@ -174,9 +175,10 @@ export class DecisionService {
     };
     if (gossip) publish();
     if (notes.length === 0) return;
-    const signal = AbortSignal.timeout(1000);
     const bytes = encodeSignedHint(hint, c.signer.sign, record);
-    void Promise.all(notes.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))).then((took) => {
+    void withDeadline(1000, (signal) =>
+      Promise.all(notes.map((p) => c.replicas.noteTo(p, HINT_NOTE, bytes, signal))),
+    ).then((took) => {
       if (!gossip && !took.every(Boolean)) publish();
     });
   }

@@ -10,6 +10,7 @@ import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
 import type { RoleKeyring } from '../crypto/keyring.ts';
 import { readersOf, type RolePolicy } from '../crypto/policy.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
+import { withDeadline } from '../deadline.ts';
 import { heldRecordKeys, heldRecords, readLocalRecord } from '../dht/kad.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { checkDecisionSize } from '../limits.ts';
@@ -153,7 +154,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /**
    * The signal of one operation: its deadline and the caller's signal. (Not the store's own stop
    * signal: AbortSignal.any keeps every composite alive as long as a long-lived source lives — about
-   * 1 KB per operation. On stop, libp2p closes its streams, so operations in flight end anyway.)
+   * 1 KB per operation. On stop, libp2p closes its streams, so operations in flight end anyway.) A write
+   * uses withDeadline instead, whose timer goes when the write ends.
    */
   operationSignal(signal?: AbortSignal): AbortSignal {
     const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
@@ -202,10 +204,19 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** Writes a new version of the decision at `address` and replicates it to `replication` peers. */
   put(address: UcxlAddress, content: Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
-    return this.timed('put', () => this.putNow(address, content, opts));
+    // the deadline's timer goes with the write (see operationSignal)
+    const timeoutMs = this.opts.timeoutMs ?? 10_000;
+    return this.timed('put', () =>
+      withDeadline(timeoutMs, (signal) => this.putNow(address, content, opts, signal), opts.signal),
+    );
   }
 
-  private async putNow(address: UcxlAddress, content: Uint8Array, opts: PutOptions): Promise<PutReceipt> {
+  private async putNow(
+    address: UcxlAddress,
+    content: Uint8Array,
+    opts: PutOptions,
+    signal: AbortSignal,
+  ): Promise<PutReceipt> {
     if (isPattern(address))
       throw new UsageError('cannot write to an address with "any": name the agent, role, project and task');
     if (address.temporal.kind !== 'latest') {
@@ -214,7 +225,6 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       );
     }
     checkDecisionSize(content.byteLength); // the documented limit, before encryption inflates it
-    const signal = this.operationSignal(opts.signal);
     const subject = subjectKey(address);
     const roles = opts.roles?.length ? opts.roles : [this.opts.role];
     const readers = readersOf(roles, this.opts.policy);

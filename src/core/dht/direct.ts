@@ -18,6 +18,7 @@ import type { CID } from 'multiformats/cid';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
+import { withDeadline } from '../deadline.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RpcClient, serveChannel } from '../p2p/rpc.ts';
@@ -282,8 +283,8 @@ export class DirectReplicas {
   }
 
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
-    const deadline = AbortSignal.any([signal, AbortSignal.timeout(this.opts.timeoutMs ?? 3000)]);
-    return (await this.rpc.request(peer, req, deadline)) as Response;
+    const timeoutMs = this.opts.timeoutMs ?? 3000;
+    return (await withDeadline(timeoutMs, (deadline) => this.rpc.request(peer, req, deadline), signal)) as Response;
   }
 
   /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */

@@ -7,6 +7,7 @@
 // reachability predicate (both directions) to partition a cluster of real nodes.
 import type { Connection, Libp2p, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
+import { withDeadline } from '../deadline.ts';
 import { describeError } from '../errors.ts';
 import { RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
@@ -96,7 +97,7 @@ export class Libp2pElectionTransport implements ElectionTransport {
       await new Promise((r) => setTimeout(r, Math.min(timeoutMs, 50)));
       throw new Error(`${to} is unreachable (cut)`);
     }
-    const res = await this.rpc.request(to, req, AbortSignal.timeout(timeoutMs));
+    const res = await withDeadline(timeoutMs, (signal) => this.rpc.request(to, req, signal));
     if (!isElectionResponse(res)) throw new Error(`malformed election answer from ${to}`);
     return res;
   }
