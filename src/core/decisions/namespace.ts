@@ -33,6 +33,7 @@ export interface DecisionValidation extends ValidationContext {
 
 /** Parses a record without checking it (an author for admission, a version for the selector). */
 export function decodeLoose(bytes: Uint8Array): DecisionRecord | undefined {
+  if (bytes.byteLength === 0) return undefined; // nothing held: no SyntaxError (and its stack) to build and catch
   try {
     return JSON.parse(new TextDecoder().decode(bytes)) as DecisionRecord;
   } catch {
