@@ -6,7 +6,7 @@
 // DOMException as AbortSignal.timeout's.
 
 /** The reason AbortSignal.timeout aborts with. */
-export function timeoutReason(): DOMException {
+function timeoutReason(): DOMException {
   return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
 }
 

@@ -158,7 +158,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * uses withDeadline instead, whose timer goes when the write ends.
    */
   operationSignal(signal?: AbortSignal): AbortSignal {
-    const deadline = AbortSignal.timeout(this.opts.timeoutMs ?? 10_000);
+    const deadline = AbortSignal.timeout(this.timeoutMs);
     return signal ? AbortSignal.any([deadline, signal]) : deadline;
   }
 
@@ -205,9 +205,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /** Writes a new version of the decision at `address` and replicates it to `replication` peers. */
   put(address: UcxlAddress, content: Uint8Array, opts: PutOptions = {}): Promise<PutReceipt> {
     // the deadline's timer goes with the write (see operationSignal)
-    const timeoutMs = this.opts.timeoutMs ?? 10_000;
     return this.timed('put', () =>
-      withDeadline(timeoutMs, (signal) => this.putNow(address, content, opts, signal), opts.signal),
+      withDeadline(this.timeoutMs, (signal) => this.putNow(address, content, opts, signal), opts.signal),
     );
   }
 
@@ -634,7 +633,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (!direct) return undefined;
     const key = latestKey(subject);
     const self = this.opts.libp2p.peerId.toString();
-    const signal = AbortSignal.timeout(Math.min(this.opts.timeoutMs ?? 10_000, 3000));
+    const signal = AbortSignal.timeout(Math.min(this.timeoutMs, 3000));
     const peers = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
     const answers = await Promise.all(peers.map((p) => direct.getFrom(p, key, signal)));
     let newest: number | undefined;
