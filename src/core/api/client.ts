@@ -5,6 +5,7 @@
 // open are told apart, and the latter names the socket's owner.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
+import { withDeadline } from '../deadline.ts';
 import { ChorusError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
@@ -128,9 +129,13 @@ export class ApiClient {
   }
 
   /** A JSON request/response call. */
-  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    const timeout = AbortSignal.timeout(this.opts.timeoutMs ?? 30_000);
-    const both = signal ? AbortSignal.any([signal, timeout]) : timeout;
+  call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    // the deadline ends with the call: a client that makes many calls (an agent, a benchmark) keeps no timer, and
+    // no composite of its own long-lived signal, for each call it made in the last timeoutMs
+    return withDeadline(this.opts.timeoutMs ?? 30_000, (both) => this.callNow<T>(method, path, body, both), signal);
+  }
+
+  private async callNow<T>(method: 'GET' | 'POST', path: string, body: unknown, both: AbortSignal): Promise<T> {
     if (!this.opts.tcp && !this.agent && body === undefined) {
       // a request without a body, on a connection of its own over the socket, without node:http (socket-call.ts);
       // a body goes through node:http, which reads an early answer (a body over the limit) while it still writes
