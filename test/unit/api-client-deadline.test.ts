@@ -105,8 +105,8 @@ for (const t of transports) {
     const cleared = new Set<unknown>();
     const realSetTimeout = globalThis.setTimeout;
     const realClearTimeout = globalThis.clearTimeout;
-    ctx.mock.method(globalThis, 'setTimeout', (fn: () => void, ms?: number, ...args: unknown[]) => {
-      const timer = realSetTimeout(fn, ms, ...args);
+    ctx.mock.method(globalThis, 'setTimeout', (fn: () => void, ms?: number) => {
+      const timer = realSetTimeout(fn, ms);
       if (ms === timeoutMs) armed.add(timer);
       return timer;
     });
