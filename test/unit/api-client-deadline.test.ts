@@ -1,6 +1,6 @@
 // ApiClient's deadline, over each way a call travels (a one-off request over the socket, node:http with a body,
-// kept-alive connections): a call that outlives timeoutMs is cancelled, at the client and at the node, with the
-// platform's TimeoutError as its cause; the caller's abort passes its reason; and the deadline's timer is gone
+// kept-alive connections): a call that outlives timeoutMs is cancelled, at the client and at the node, and fails with
+// a TimeoutError that names the node's socket and the time it had; the caller's abort passes its reason; and the deadline's timer is gone
 // once the call has settled (a client making many calls keeps no timer per call it made).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
@@ -8,7 +8,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, test } from 'node:test';
 import { ApiClient, type ApiClientOptions } from '../../src/core/api/client.ts';
+import { socketPath } from '../../src/core/api/protocol.ts';
 import { ApiServer, type Route } from '../../src/core/api/server.ts';
+import { TimeoutError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/log.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'chorus-api-deadline-'));
@@ -62,7 +64,7 @@ function aborted(signal: AbortSignal): Promise<void> {
 }
 
 for (const t of transports) {
-  test(`${t.name}: a call past timeoutMs is cancelled with a TimeoutError (at the node too, when it got there)`, async () => {
+  test(`${t.name}: a call past timeoutMs fails with a TimeoutError naming the node, and is let go at the node`, async () => {
     const client = new ApiClient({ dataDir, timeoutMs: 300, ...t.opts });
     try {
       const count = held.length + 1;
@@ -70,7 +72,11 @@ for (const t of transports) {
         () => assert.fail('the call should have timed out'),
         (e: unknown) => e,
       );
-      assert.equal((causeOf(err) as Error).name, 'TimeoutError');
+      // one clear line: which node did not answer, and within how long; the platform's TimeoutError underneath
+      assert.ok(err instanceof TimeoutError);
+      assert.equal(err.code, 'TIMEOUT');
+      assert.equal(err.message, `the chorus node at ${socketPath(dataDir)} did not answer within 0.3 s`);
+      assert.equal((causeOf(causeOf(err)) as Error).name, 'TimeoutError');
       // a request that reached the node before the deadline is let go there too (the node sees its client leave);
       // on a slow machine the deadline may pass before it arrives, and then there is nothing held
       if (held.length >= count) await aborted(held[count - 1]!);

@@ -6,7 +6,7 @@
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { withDeadline } from '../deadline.ts';
-import { ChorusError, type ErrorKind } from '../errors.ts';
+import { ChorusError, TimeoutError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
 import { socketCall } from './socket-call.ts';
@@ -50,6 +50,12 @@ export interface ApiClientOptions {
   timeoutMs?: number;
   /** Keep connections open between requests (at most `maxSockets` at once); close() ends them. */
   keepAlive?: { maxSockets: number };
+}
+
+/** True for a request that its signal aborted with a TimeoutError (node:http and socket-call give it as the cause). */
+function deadlinePassed(err: unknown): boolean {
+  const cause = (err as { cause?: unknown } | null)?.cause;
+  return cause instanceof DOMException && cause.name === 'TimeoutError';
 }
 
 /** The error an answer with an error status stands for: the node's error body, or the status when it has none. */
@@ -129,10 +135,19 @@ export class ApiClient {
   }
 
   /** A JSON request/response call. */
-  call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
-    // the deadline ends with the call: a client that makes many calls (an agent, a benchmark) keeps no timer, and
-    // no composite of its own long-lived signal, for each call it made in the last timeoutMs
-    return withDeadline(this.opts.timeoutMs ?? 30_000, (both) => this.callNow<T>(method, path, body, both), signal);
+  async call<T>(method: 'GET' | 'POST', path: string, body?: unknown, signal?: AbortSignal): Promise<T> {
+    const ms = this.opts.timeoutMs ?? 30_000;
+    try {
+      // the deadline ends with the call: a client that makes many calls (an agent, a benchmark) keeps no timer, and
+      // no composite of its own long-lived signal, for each call it made in the last timeoutMs
+      return await withDeadline(ms, (both) => this.callNow<T>(method, path, body, both), signal);
+    } catch (err) {
+      // the deadline ran out, not the caller's signal: say so, and where (a node that accepts and never answers)
+      if (!signal?.aborted && deadlinePassed(err)) {
+        throw new TimeoutError(`the chorus node at ${this.where()} did not answer within ${ms / 1000} s`, err);
+      }
+      throw err;
+    }
   }
 
   private async callNow<T>(method: 'GET' | 'POST', path: string, body: unknown, both: AbortSignal): Promise<T> {
