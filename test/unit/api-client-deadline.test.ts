@@ -1,7 +1,7 @@
 // ApiClient's deadline, over each way a call travels (a one-off request over the socket, node:http with a body,
-// kept-alive connections): a call that outlives timeoutMs is cancelled, at the client and at the node, and fails with
-// a TimeoutError that names the node's socket and the time it had; the caller's abort passes its reason; and the deadline's timer is gone
-// once the call has settled (a client making many calls keeps no timer per call it made).
+// kept-alive connections): a call that outlives timeoutMs is cancelled, at the client and at the node, and fails
+// with a TimeoutError that names the node's socket and the time it had; the caller's abort passes its reason; and
+// the deadline's timer is gone once the call has settled (a client making many calls keeps no timer per call).
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
