@@ -12,6 +12,7 @@ import { socketPath } from '../../src/core/api/protocol.ts';
 import { ApiServer, type Route } from '../../src/core/api/server.ts';
 import { TimeoutError } from '../../src/core/errors.ts';
 import { silentLogger } from '../../src/core/log.ts';
+import { until } from '../helpers/events.ts';
 
 const dataDir = mkdtempSync(join(tmpdir(), 'chorus-api-deadline-'));
 /** The signals of the requests the hanging routes received, in arrival order. */
@@ -57,11 +58,8 @@ async function nodeHolds(count: number): Promise<AbortSignal> {
   return held[count - 1]!;
 }
 
-function aborted(signal: AbortSignal): Promise<void> {
-  return signal.aborted
-    ? Promise.resolve()
-    : new Promise((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
-}
+/** Resolves once the node's request signal aborted (the node saw its client let go). */
+const aborted = (signal: AbortSignal): Promise<void> => until(signal, 'abort', () => signal.aborted);
 
 for (const t of transports) {
   test(`${t.name}: a call past timeoutMs fails with a TimeoutError naming the node, and is let go at the node`, async () => {
