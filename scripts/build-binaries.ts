@@ -1,18 +1,32 @@
 // Builds the distributables: an ESM bundle (dist/chorus.mjs, also runnable with `deno run -A`) and
 // Node single-executable binaries per target (dist/chorus-linux-x64, dist/chorus-linux-arm64),
-// then dist/SHA256SUMS. An executable holds two bundles: its main script is the client entry (bin.ts →
-// client.ts: the client verbs, with the SEA code cache) and the full program (main.ts) is an asset with
-// its own V8 code cache, loaded only for the verbs the client entry does not run (src/cli/sea-full.ts). The portal's files (ui/, built first) are embedded in both: the module
-// src/core/hap/embedded.ts is replaced by one holding them, loaded only when the portal serves a file.
-// The only network access is the npm registry (for a foreign-arch Node).
+// then dist/SHA256SUMS. An executable's main script is a small loader (src/cli/sea-main.ts) and its program
+// two assets, each a bundle with a V8 code cache made by running it (native targets only): the client entry
+// (entry.ts → client.ts: the client verbs) and the full program (main.ts), which is loaded only for the
+// verbs the client entry does not run (src/cli/sea-full.ts). The portal's files (ui/, built first) are
+// embedded in both: the module src/core/hap/embedded.ts is replaced by one holding them, loaded only when the
+// portal serves a file. The only network access is the npm registry (for a foreign-arch Node).
 //   node scripts/build-binaries.ts [--target linux-x64,linux-arm64]
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
-import { chmodSync, copyFileSync, existsSync, mkdirSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
+import {
+  chmodSync,
+  copyFileSync,
+  existsSync,
+  mkdirSync,
+  mkdtempSync,
+  readFileSync,
+  rmSync,
+  statSync,
+  writeFileSync,
+} from 'node:fs';
+import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, wrapBundle } from '../src/cli/sea-full.ts';
+import { wrapBundle } from '../src/cli/sea-asset.ts';
+import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET } from '../src/cli/sea-full.ts';
+import { CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET } from '../src/cli/sea-main.ts';
 import { buildUi } from '../ui/build.ts';
 import { bundlePatches } from './bundle-patches.ts';
 
@@ -75,11 +89,11 @@ function embedPortal(files: Record<string, string>): Plugin {
 }
 
 /**
- * In the executable's main bundle (the client entry), the full program and the modules of a client verb's
- * uncommon paths come from the full program's asset: bin.ts's ./main.ts and invoke.ts's ./uncommon.ts.
+ * In the executable's client bundle, the full program and the modules of a client verb's uncommon paths come
+ * from the full program's asset: entry.ts's ./main.ts and invoke.ts's ./uncommon.ts.
  */
 export const FROM_FULL_ASSET: Record<string, string> = {
-  'src/cli/bin.ts → ./main.ts': 'src/cli/sea-full.ts',
+  'src/cli/entry.ts → ./main.ts': 'src/cli/sea-full.ts',
   'src/cli/invoke.ts → ./uncommon.ts': 'src/cli/sea-uncommon.ts',
 };
 
@@ -133,9 +147,11 @@ function fromFullAsset(): Plugin {
 interface Bundles {
   /** dist/chorus.mjs: the whole program as ESM (runs under `deno run -A` and any Node ≥ 24). */
   esm: string;
-  /** The executable's main script (CommonJS: Node's SEA code cache applies to CommonJS mains). */
+  /** The executable's main script: the loader of the client asset (sea-main.ts), CommonJS. */
+  main: string;
+  /** The client entry (entry.ts), CommonJS wrapped as sea-asset.ts loads it. */
   client: string;
-  /** The full program (main.ts), CommonJS wrapped as sea-full.ts loads it. */
+  /** The full program (main.ts), CommonJS wrapped as sea-asset.ts loads it. */
   full: string;
 }
 
@@ -158,25 +174,50 @@ function commonOptions(ui: Record<string, string>) {
 }
 
 /**
- * The executable's main script: bin.ts with the full program and the uncommon paths taken from the asset
- * (test/unit/cli-split.test.ts checks what it holds). Resolves to esbuild's metafile.
+ * The executable's client asset: entry.ts with the full program and the uncommon paths taken from the full
+ * program's asset, wrapped for sea-asset.ts (test/unit/cli-split.test.ts checks what it holds). Resolves to
+ * esbuild's metafile.
  */
 export async function buildClientBundle(outfile: string, ui: Record<string, string> = {}): Promise<Metafile> {
   const common = commonOptions(ui);
   const result = await build({
     ...common,
+    entryPoints: [join(root, 'src/cli/entry.ts')],
     outfile,
     format: 'cjs',
+    write: false,
     metafile: true,
     plugins: [...common.plugins, fromFullAsset()],
+  });
+  writeFileSync(outfile, wrapBundle(result.outputFiles[0]!.text));
+  return result.metafile;
+}
+
+/**
+ * The executable's main script: sea-main.ts's start(), which loads the client asset. Resolves to esbuild's
+ * metafile.
+ */
+export async function buildMainBundle(outfile: string): Promise<Metafile> {
+  const result = await build({
+    stdin: { contents: "import { start } from './sea-main.ts';\nstart();\n", resolveDir: join(root, 'src/cli') },
+    bundle: true,
+    platform: 'node',
+    target: 'node24',
+    format: 'cjs',
+    minify: true,
+    legalComments: 'none',
+    logLevel: 'error',
+    metafile: true,
+    outfile,
   });
   return result.metafile;
 }
 
-/** The bundles of the same code: dist/chorus.mjs, and the executable's client main and full-program asset. */
+/** The bundles of the same code: dist/chorus.mjs, and the executable's main script and its two assets. */
 async function bundle(): Promise<Bundles> {
   const esm = join(dist, 'chorus.mjs');
-  const client = join(cache, 'chorus.cjs');
+  const main = join(cache, 'chorus-main.cjs');
+  const client = join(cache, CLIENT_BUNDLE_ASSET);
   const full = join(cache, FULL_BUNDLE_ASSET);
   const ui = await buildUi();
   const uiBytes = Object.values(ui).reduce((n, text) => n + Buffer.byteLength(text), 0);
@@ -190,6 +231,7 @@ async function bundle(): Promise<Bundles> {
       js: "import { createRequire as __chorusCreateRequire } from 'node:module'; const require = __chorusCreateRequire(import.meta.url);",
     },
   });
+  await buildMainBundle(main);
   await buildClientBundle(client, ui);
   const fullOut = await build({
     ...common,
@@ -199,30 +241,61 @@ async function bundle(): Promise<Bundles> {
     outfile: full,
   });
   writeFileSync(full, wrapBundle(fullOut.outputFiles[0]!.text));
-  return { esm, client, full };
+  return { esm, main, client, full };
 }
 
 /**
- * The V8 code cache of the full-program asset, made by the target's Node (this one: native targets only)
- * with the executable's flags, for exactly the source the executable compiles. The program runs `chorus
- * version` first (it prints to the build's /dev/null), so the cache also holds the functions every verb
- * compiles on its way (building the command tree, parsing, the runner), not only the top level.
+ * The V8 code cache of a bundle asset, made by the target's Node (this one: native targets only) with the
+ * executable's flags, for exactly the source the executable compiles — after running it (`exercise`, a
+ * script over `exports`), so that the cache holds the functions that run compiled, not only the top level.
+ * The runs print to the build's /dev/null.
  */
-function codeCacheFor(full: string): string {
-  const out = join(cache, FULL_CACHE_ASSET);
+function codeCacheFor(bundle: string, asset: string, cacheAsset: string, exercise: string): string {
+  const out = join(cache, cacheAsset);
   const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
 const [src, out, filename] = process.argv.slice(1);
 const script = new Script(fs.readFileSync(src, 'utf8'), { filename });
 const module = { exports: {} };
 script.runInThisContext()(module.exports, require, module);
-module.exports.main(['version']).then((code) => {
-  if (code !== 0) throw new Error('chorus version failed');
+const exports = module.exports;
+(async () => { ${exercise} })().then(() => {
   fs.writeFileSync(out, script.createCachedData());
+  process.exit(0);
 });`;
-  execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, full, out, FULL_BUNDLE_ASSET], {
-    stdio: ['ignore', 'ignore', 'inherit'],
-  });
+  const home = mkdtempSync(join(tmpdir(), 'chorus-build-cache-'));
+  try {
+    // a clean environment: no CHORUS_* variable or config file changes which code runs
+    execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, bundle, out, asset], {
+      cwd: home,
+      env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
+      stdio: ['ignore', 'ignore', 'pipe'],
+    });
+  } finally {
+    rmSync(home, { recursive: true, force: true });
+  }
   return out;
+}
+
+/**
+ * The client asset's cache: the client verbs run through it against a data dir where no node answers, so
+ * argument parsing, configuration, the control-socket call and the error path are compiled (~10 ms of a
+ * client verb's CPU here).
+ */
+function clientCodeCache(client: string): string {
+  const verbs = [['status'], ['elect', 'status'], ['ucxl', 'get', 'ucxl://build:cache@chorus:client/*^/warm.md']];
+  const exercise = `const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'chorus-build-'));
+for (const verb of ${JSON.stringify(verbs)}) await exports.run(['--data-dir', dir, ...verb]);
+fs.rmSync(dir, { recursive: true, force: true });`;
+  return codeCacheFor(client, CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET, exercise);
+}
+
+/**
+ * The full program's cache: it runs `chorus version` (building the command tree, parsing, the runner: what
+ * every verb compiles on its way).
+ */
+function fullCodeCache(full: string): string {
+  const exercise = `if ((await exports.main(['version'])) !== 0) throw new Error('chorus version failed');`;
+  return codeCacheFor(full, FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, exercise);
 }
 
 /** The Node executable for a target: this runtime when it matches, else the same version from npm. */
@@ -268,7 +341,7 @@ function buildExecutable(bundles: Bundles, target: Target): string {
   const built = join(cache, `chorus-${target}.sea`);
   const native = target === `${process.platform}-${process.arch}`;
   const config = {
-    main: bundles.client,
+    main: bundles.main,
     mainFormat: 'commonjs',
     execArgv: SEA_EXEC_ARGV,
     executable: nodeFor(target),
@@ -277,8 +350,11 @@ function buildExecutable(bundles: Bundles, target: Target): string {
     useSnapshot: false,
     useCodeCache: native, // a code cache only loads on the platform that made it
     assets: {
+      [CLIENT_BUNDLE_ASSET]: bundles.client,
       [FULL_BUNDLE_ASSET]: bundles.full,
-      ...(native ? { [FULL_CACHE_ASSET]: codeCacheFor(bundles.full) } : {}),
+      ...(native
+        ? { [CLIENT_CACHE_ASSET]: clientCodeCache(bundles.client), [FULL_CACHE_ASSET]: fullCodeCache(bundles.full) }
+        : {}),
     },
   };
   const configFile = join(cache, `sea-${target}.json`);
@@ -313,7 +389,9 @@ async function mainBuild(): Promise<void> {
   mkdirSync(cache, { recursive: true });
   const bundles = await bundle();
   const mb = (file: string) => `${(statSync(file).size / 1e6).toFixed(2)} MB`;
-  log(`chorus.mjs ${mb(bundles.esm)}; executable: client main ${mb(bundles.client)}, full program ${mb(bundles.full)}`);
+  log(
+    `chorus.mjs ${mb(bundles.esm)}; executable: main ${mb(bundles.main)}, client ${mb(bundles.client)}, full program ${mb(bundles.full)}`,
+  );
   const outputs = [bundles.esm];
   for (const t of targets) outputs.push(buildExecutable(bundles, t));
   for (const stale of ALL_TARGETS.filter((t) => !targets.includes(t)))

@@ -1,7 +1,9 @@
 // Build identity: version, git commit, build date, runtime and target. A built binary carries these
-// as constants injected by scripts/build-binaries.ts; from source they are read from the checkout.
+// as constants injected by scripts/build-binaries.ts; from source they are read from the checkout. The single
+// executable also says whether its bundles ran from the code caches the build made (code-cache.ts).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
+import { codeCacheUse, type CodeCacheUse } from './code-cache.ts';
 
 export interface BuildInfo {
   name: string;
@@ -10,6 +12,8 @@ export interface BuildInfo {
   buildDate: string;
   runtime: string;
   target: string;
+  /** The single executable: per bundle asset, whether V8 ran it from the build's code cache. */
+  codeCache?: Readonly<Record<string, CodeCacheUse>>;
 }
 
 declare const __CHORUS_BUILD__: Omit<BuildInfo, 'runtime'> | undefined;
@@ -55,5 +59,11 @@ function isSingleExecutable(): boolean {
 export function buildInfo(): BuildInfo {
   if (typeof __CHORUS_BUILD__ === 'undefined') return { ...fromSource(), runtime: runtimeName() };
   const kind = isSingleExecutable() ? 'single executable' : 'bundle';
-  return { ...__CHORUS_BUILD__, target: `${process.platform}-${process.arch} (${kind})`, runtime: runtimeName() };
+  const codeCache = codeCacheUse();
+  return {
+    ...__CHORUS_BUILD__,
+    target: `${process.platform}-${process.arch} (${kind})`,
+    runtime: runtimeName(),
+    ...(Object.keys(codeCache).length > 0 ? { codeCache } : {}),
+  };
 }

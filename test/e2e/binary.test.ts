@@ -32,8 +32,10 @@ test('env -i binary --version from an empty directory', async () => {
 test('env -i binary --json output parses', async () => {
   const r = await bare(['version', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const info = JSON.parse(r.stdout) as { runtime: string; commit: string };
+  const info = JSON.parse(r.stdout) as { runtime: string; commit: string; codeCache?: Record<string, string> };
   assert.match(info.runtime, /^node v2\d\./);
+  // the main script ran the client entry, and the client entry the full program, each from the build's code cache
+  assert.deepEqual(info.codeCache, { 'chorus-client.js': 'used', 'chorus-full.js': 'used' });
   const config = await bare(['config', '--json', '--data-dir', empty]);
   assert.equal(config.code, 0, config.stderr);
   assert.equal((JSON.parse(config.stdout) as { dataDir: string }).dataDir, empty);

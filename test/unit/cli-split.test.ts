@@ -7,7 +7,8 @@ import { tmpdir } from 'node:os';
 import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import type { Command } from 'commander';
-import { buildClientBundle } from '../../scripts/build-binaries.ts';
+import type { Metafile } from 'esbuild';
+import { buildClientBundle, buildMainBundle } from '../../scripts/build-binaries.ts';
 import { buildClientProgram, clientProgramFor } from '../../src/cli/client.ts';
 import { buildProgram } from '../../src/cli/program.ts';
 import { ROOT } from '../helpers/run.ts';
@@ -84,17 +85,36 @@ test('a client verb is the full tree’s verb: same help, arguments and flags', 
   );
 });
 
-test('the executable’s main bundle holds the client verbs, not the node, the config schema or SHHH', async () => {
+/** The source files a bundle's output holds (meta.inputs also lists files esbuild read but tree-shook away). */
+function bundled(meta: Metafile): string[] {
+  const held = Object.values(meta.outputs)[0]!.inputs;
+  return Object.keys(held)
+    .filter((f) => held[f]!.bytesInOutput > 0)
+    .map((f) => relative(ROOT, join(process.cwd(), f)));
+}
+
+test('the executable’s main script is the loader of its client asset, and nothing else', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
+  try {
+    const out = join(dir, 'main.cjs');
+    const inputs = bundled(await buildMainBundle(out)).sort();
+    assert.deepEqual(inputs, ['<stdin>', 'src/cli/sea-asset.ts', 'src/cli/sea-main.ts', 'src/core/code-cache.ts']);
+    const code = readFileSync(out, 'utf8');
+    assert.match(code, /"chorus-client\.js"/);
+    assert.match(code, /"chorus-client\.cache"/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the executable’s client asset holds the client verbs, not the node, the config schema or SHHH', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
   try {
     const out = join(dir, 'client.cjs');
     const meta = await buildClientBundle(out);
-    // what the output holds (meta.inputs also lists files esbuild read but tree-shook away)
-    const held = Object.values(meta.outputs)[0]!.inputs;
-    const inputs = Object.keys(held)
-      .filter((f) => held[f]!.bytesInOutput > 0)
-      .map((f) => relative(ROOT, join(process.cwd(), f)));
+    const inputs = bundled(meta);
     for (const needed of [
+      'src/cli/entry.ts',
       'src/cli/client.ts',
       'src/cli/verbs/node.ts',
       'src/commands/node/status.ts',

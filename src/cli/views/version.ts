@@ -9,5 +9,12 @@ export function renderVersion(info: BuildInfo): string {
     ['built', info.buildDate],
     ['runtime', info.runtime],
     ['target', info.target],
+    [
+      'code cache',
+      info.codeCache &&
+        Object.entries(info.codeCache)
+          .map(([bundle, use]) => `${bundle} ${use}`)
+          .join(', '),
+    ],
   ]);
 }
