@@ -105,6 +105,11 @@ export const FROM_FULL_ASSET: Record<string, string> = {
  * node:http is loaded only for a streaming call or TCP.
  */
 const LAZY_BUILTINS = ['node:child_process', 'node:fs/promises', 'node:http'];
+/**
+ * And in the full program's bundle: child_process (commander's, the build identity's git call from source,
+ * the exec provider, bench children) is ~10 ms of every full-program verb's start-up, and most never spawn.
+ */
+const FULL_LAZY_BUILTINS = ['node:child_process'];
 
 /**
  * An ES module with a function of the same name for each function of a built-in module, which requires the
@@ -123,19 +128,26 @@ function lazyBuiltin(id: string): string {
   ].join('\n');
 }
 
-function fromFullAsset(): Plugin {
+/** Each of `ids` (built-in modules) is required on its first call instead of when the bundle loads. */
+function lazyBuiltins(ids: readonly string[]): Plugin {
   return {
-    name: 'chorus-from-full-asset',
+    name: 'chorus-lazy-builtins',
     setup(b) {
-      // Built-in modules the client entry's code imports but a client verb's common path never calls: each
-      // is required on first use instead (see LAZY_BUILTINS).
       b.onResolve({ filter: /^node:/ }, (args) =>
-        LAZY_BUILTINS.includes(args.path) ? { path: args.path, namespace: 'chorus-lazy-builtin' } : undefined,
+        ids.includes(args.path) ? { path: args.path, namespace: 'chorus-lazy-builtin' } : undefined,
       );
       b.onLoad({ filter: /.*/, namespace: 'chorus-lazy-builtin' }, (args) => ({
         contents: lazyBuiltin(args.path),
         loader: 'js',
       }));
+    },
+  };
+}
+
+function fromFullAsset(): Plugin {
+  return {
+    name: 'chorus-from-full-asset',
+    setup(b) {
       b.onResolve({ filter: /^\.\/(main|uncommon)\.ts$/ }, (args) => {
         const to = FROM_FULL_ASSET[`${relative(root, args.importer)} → ${args.path}`];
         return to ? { path: join(root, to) } : undefined;
@@ -187,7 +199,7 @@ export async function buildClientBundle(outfile: string, ui: Record<string, stri
     format: 'cjs',
     write: false,
     metafile: true,
-    plugins: [...common.plugins, fromFullAsset()],
+    plugins: [...common.plugins, lazyBuiltins(LAZY_BUILTINS), fromFullAsset()],
   });
   writeFileSync(outfile, wrapBundle(result.outputFiles[0]!.text));
   return result.metafile;
@@ -239,33 +251,45 @@ async function bundle(): Promise<Bundles> {
     format: 'cjs',
     write: false,
     outfile: full,
+    plugins: [...common.plugins, lazyBuiltins(FULL_LAZY_BUILTINS)],
   });
   writeFileSync(full, wrapBundle(fullOut.outputFiles[0]!.text));
   return { esm, main, client, full };
 }
 
+/** A verb the build runs through a bundle before taking its code cache; `ok`: it must exit 0. */
+interface WarmUpRun {
+  argv: string[];
+  ok?: boolean;
+}
+
 /**
  * The V8 code cache of a bundle asset, made by the target's Node (this one: native targets only) with the
- * executable's flags, for exactly the source the executable compiles — after running it (`exercise`, a
- * script over `exports`), so that the cache holds the functions that run compiled, not only the top level.
- * The runs print to the build's /dev/null.
+ * executable's flags, for exactly the source the executable compiles — after running verbs through it
+ * (`call`: the bundle's exported function of argv), so that the cache holds the functions they ran compiled,
+ * not only the top level. They run in a clean environment (no CHORUS_* variable, no config file) with a data
+ * dir where no node answers, so a node verb goes as far as its call to the node and ends in its error line;
+ * "{dir}" in an argument is a directory holding a file x.md. What they print goes to the build's /dev/null.
  */
-function codeCacheFor(bundle: string, asset: string, cacheAsset: string, exercise: string): string {
+function codeCacheFor(bundle: string, asset: string, cacheAsset: string, call: string, runs: WarmUpRun[]): string {
   const out = join(cache, cacheAsset);
   const make = `const { Script } = require('node:vm'); const fs = require('node:fs');
-const [src, out, filename] = process.argv.slice(1);
+const [src, out, filename, dir, runs] = process.argv.slice(1);
 const script = new Script(fs.readFileSync(src, 'utf8'), { filename });
 const module = { exports: {} };
 script.runInThisContext()(module.exports, require, module);
-const exports = module.exports;
-(async () => { ${exercise} })().then(() => {
+(async () => {
+  for (const { argv, ok } of JSON.parse(runs)) {
+    const code = await module.exports[${JSON.stringify(call)}](['--data-dir', dir + '/node', ...argv.map((a) => a.replace('{dir}', dir))]);
+    if (ok && code !== 0) throw new Error(argv.join(' ') + ' exited ' + code);
+  }
   fs.writeFileSync(out, script.createCachedData());
   process.exit(0);
-});`;
+})();`;
   const home = mkdtempSync(join(tmpdir(), 'chorus-build-cache-'));
   try {
-    // a clean environment: no CHORUS_* variable or config file changes which code runs
-    execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, bundle, out, asset], {
+    writeFileSync(join(home, 'x.md'), 'x');
+    execFileSync(process.execPath, [...SEA_EXEC_ARGV, '-e', make, bundle, out, asset, home, JSON.stringify(runs)], {
       cwd: home,
       env: { PATH: process.env.PATH ?? '/usr/bin:/bin', HOME: home },
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -277,25 +301,35 @@ const exports = module.exports;
 }
 
 /**
- * The client asset's cache: the client verbs run through it against a data dir where no node answers, so
- * argument parsing, configuration, the control-socket call and the error path are compiled (~10 ms of a
- * client verb's CPU here).
+ * The client asset's cache: the client verbs (argument parsing, configuration, the control-socket call, the
+ * error path): ~10 ms less CPU per client verb here.
  */
 function clientCodeCache(client: string): string {
-  const verbs = [['status'], ['elect', 'status'], ['ucxl', 'get', 'ucxl://build:cache@chorus:client/*^/warm.md']];
-  const exercise = `const dir = fs.mkdtempSync(require('node:path').join(require('node:os').tmpdir(), 'chorus-build-'));
-for (const verb of ${JSON.stringify(verbs)}) await exports.run(['--data-dir', dir, ...verb]);
-fs.rmSync(dir, { recursive: true, force: true });`;
-  return codeCacheFor(client, CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET, exercise);
+  const verbs = [['status'], ['elect', 'status'], ['ucxl', 'get', 'ucxl://build:cache@chorus:client/*^/x.md']];
+  return codeCacheFor(
+    client,
+    CLIENT_BUNDLE_ASSET,
+    CLIENT_CACHE_ASSET,
+    'run',
+    verbs.map((argv) => ({ argv })),
+  );
 }
 
 /**
- * The full program's cache: it runs `chorus version` (building the command tree, parsing, the runner: what
- * every verb compiles on its way).
+ * The full program's cache: `chorus version` (the command tree, parsing, the runner: what every verb compiles
+ * on its way), then verbs that scripts and people run often — the configuration load (zod, yaml) and the
+ * control-API client come with them: `publish` and `task ls` ~50 ms less CPU each, `config` ~45 ms; a
+ * full-program verb that takes none of it pays ~5–8 ms more for the larger cache (`--version`, `peers`).
  */
 function fullCodeCache(full: string): string {
-  const exercise = `if ((await exports.main(['version'])) !== 0) throw new Error('chorus version failed');`;
-  return codeCacheFor(full, FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, exercise);
+  const runs: WarmUpRun[] = [
+    { argv: ['version'], ok: true },
+    { argv: ['publish', 'TaskAnnouncement', '--data', '{}'] },
+    { argv: ['ucxl', 'put', 'ucxl://build:cache@chorus:full/*^/x.md', '{dir}/x.md'] },
+    { argv: ['task', 'ls'] },
+    { argv: ['peers'] },
+  ];
+  return codeCacheFor(full, FULL_BUNDLE_ASSET, FULL_CACHE_ASSET, 'main', runs);
 }
 
 /** The Node executable for a target: this runtime when it matches, else the same version from npm. */
