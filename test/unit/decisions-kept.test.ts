@@ -2,12 +2,14 @@
 // record it kept (verified, author admitted) while that is as new as any version it heard of; a newer version
 // heard of sends the read to the network again, and the fresh read before a write always goes there. A read
 // answered without the network makes no deadline signal. A write's note to a node that stores no copy carries
-// the record, so that node's first read of the new version needs no network either.
+// the record, so that node's first read of the new version needs no network either; and it is read ahead there
+// (verified and decrypted before any read), as is a new version on a node that stores it — not a re-put.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import type { DecisionStore } from '../../src/core/decisions/store.ts';
 import { HINT_NOTE } from '../../src/core/decisions/hints.ts';
 import { latestKey, versionKey } from '../../src/core/decisions/record.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
@@ -34,6 +36,37 @@ function countReads(node: ChorusNode): () => number {
     return get(...args);
   };
   return () => reads;
+}
+
+/** Counts the decryptions of a record (by its hash) a node makes from now on: the plaintext cache's misses. */
+function countDecrypts(node: ChorusNode): (hash: string) => number {
+  const decrypted: string[] = [];
+  const cache = node.decisions.plaintexts;
+  const read = cache.read.bind(cache);
+  cache.read = (hash, reader, decrypt) =>
+    read(hash, reader, () => {
+      decrypted.push(hash);
+      return decrypt();
+    });
+  return (hash) => decrypted.filter((h) => h === hash).length;
+}
+
+/** Settles when `store` has read ahead `version` (or newer) of `subject`; counts every read-ahead of it. */
+function readAheads(store: DecisionStore, subject: string) {
+  let count = 0;
+  let newest = 0;
+  const waiting: { version: number; resolve: () => void }[] = [];
+  store.on('readAhead', (e) => {
+    if (e.subject !== subject) return;
+    count++;
+    newest = Math.max(newest, e.version);
+    for (const w of waiting.filter((x) => x.version <= newest)) w.resolve();
+  });
+  return {
+    count: () => count,
+    reached: (version: number) =>
+      new Promise<void>((resolve) => (newest >= version ? resolve() : waiting.push({ version, resolve }))),
+  };
 }
 
 /**
@@ -120,4 +153,51 @@ describe('the kept latest copy of a read', () => {
     }
     assert.equal(reads(), 0, 'no replica was asked');
   });
+
+  test(
+    'a write note is read ahead: the new version is verified and decrypted before the first read',
+    { timeout: 60_000 },
+    async () => {
+      const writer = nodes[2] as ChorusNode;
+      const { address, subject, reader } = outsider(nodes, writer, 'ahead', deaf);
+      const ahead = readAheads(reader.decisions, subject);
+      const reads = countReads(reader);
+      const decrypts = countDecrypts(reader);
+      const { hash } = await writer.decisions.put(address, text('read me'));
+      await ahead.reached(1);
+      assert.equal(decrypts(hash), 1, 'decrypted once, ahead of any read');
+      const read = await reader.decisions.get(address);
+      assert.deepEqual([read.meta.version, str(read.content)], [1, 'read me']);
+      assert.equal(decrypts(hash), 1, 'the first read decrypts nothing');
+      assert.equal(reads(), 0, 'no replica was asked');
+    },
+  );
+
+  test(
+    'a replica reads ahead a new version stored there, not a re-put of the version it holds',
+    { timeout: 60_000 },
+    async () => {
+      const writer = nodes[3] as ChorusNode;
+      const address = parseAddress('ucxl://alice:developer@chorus:kept/*^/replica.md');
+      const subject = subjectKey(address);
+      const replicaIds = writer.decisions.replicas?.replicaSet(latestKey(subject), 3) ?? [];
+      const replica = nodes.find((n) => n !== writer && replicaIds.includes(n.peerId));
+      assert.ok(replica, 'a node other than the writer replicates the subject');
+      const ahead = readAheads(replica.decisions, subject);
+      const { hash } = await writer.decisions.put(address, text('held here'));
+      await ahead.reached(1);
+      assert.equal(ahead.count(), 1);
+      const decrypts = countDecrypts(replica);
+      assert.equal(str((await replica.decisions.get(address)).content), 'held here');
+      assert.equal(decrypts(hash), 0, 'the first read decrypts nothing');
+
+      // republication re-puts the same version: the replica validates it again but has nothing new to read ahead
+      const bytes = await writer.decisions.localRecord(latestKey(subject));
+      assert.ok(bytes);
+      const holders = await writer.decisions.replicate(latestKey(subject), bytes, AbortSignal.timeout(10_000));
+      assert.ok(holders.includes(replica.peerId), 'the replica took the re-put');
+      assert.equal(ahead.count(), 1, 'no read-ahead of a version already held');
+      assert.ok(replica.decisions.readAheadQueue.idle, 'and none queued');
+    },
+  );
 });

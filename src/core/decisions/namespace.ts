@@ -27,8 +27,11 @@ export interface DecisionValidation extends ValidationContext {
   hintedVersion?: (subject: string) => number | undefined;
   /** A verified version newer than `version` held by the subject's replicas (asked when a hint says so). */
   newerOnReplicas?: (subject: string, version: number) => Promise<number | undefined>;
-  /** Told of every record that passed: its version of the subject exists (verified, not hearsay). */
-  heard?: (subject: string, version: number) => void;
+  /**
+   * Told of every record that passed: its version of the subject exists (verified, not hearsay); `fresh`: a
+   * latest-version record newer than the one this node held (a write, not a re-put of the same version).
+   */
+  heard?: (subject: string, version: number, fresh: boolean) => void;
 }
 
 /** Parses a record without checking it (an author for admission, a version for the selector). */
@@ -80,7 +83,7 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
             throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${newer} exists`);
           }
         }
-        ctx.heard?.(d.subject, d.version);
+        ctx.heard?.(d.subject, d.version, !held || held.version < d.version);
       },
       select: selectBest,
     },
@@ -90,7 +93,7 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
         await admitAuthor(ctx, value);
         const d = decodeRecord(value, ctx);
         checkKey(key, d);
-        ctx.heard?.(d.subject, d.version);
+        ctx.heard?.(d.subject, d.version, false);
       },
       select: selectBest,
     },

@@ -134,7 +134,7 @@ export class DecisionService {
         datastore: c.datastore,
         hintedVersion: (subject) => this.hints.get(subject),
         newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),
-        heard: (subject, version) => this.store.stored(subject, version),
+        heard: (subject, version, fresh) => this.store.stored(subject, version, fresh),
       }),
     );
   }
@@ -149,6 +149,7 @@ export class DecisionService {
   }
 
   async stop(): Promise<void> {
+    this.store.stop();
     await this.republisher.stop();
     this.pacer.stop();
     this.c.pubsub.off('message', this.onHint);

@@ -1,6 +1,7 @@
 // The decision store over the Kademlia DHT: versioned, signed, role-encrypted decisions with verified
 // replication (a PUT counts the peers that stored it) and fast reads (local copy when it is known to be
-// the newest, otherwise the lookup stops as soon as enough valid answers agree). Re-replication
+// the newest, otherwise the lookup stops as soon as enough valid answers agree; a new version this node
+// holds is verified and decrypted ahead of its first read, read-ahead.ts). Re-replication
 // (republisher.ts), provider announcements (provider-pacer.ts) and the wiring (service.ts) live beside it.
 // Size: the read and the write paths share the version rules, the local copy and the hints, and read best
 // together; what could stand apart (re-replication, pacing, replication writes, records) already does.
@@ -32,6 +33,8 @@ import { VersionHints, type VersionHint } from './hints.ts';
 import { checkWritable, currentOf, describeVersion, type VersionVotes } from './votes.ts';
 import { findProviders } from './provider-pacer.ts';
 import { BoundedLru, PlaintextCache } from './read-cache.ts';
+import { ReadAheadQueue } from './read-ahead.ts';
+import { LoopLoad } from '../loop-load.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
 import { replicate, replicateAll } from './replicate.ts';
 import {
@@ -87,6 +90,8 @@ export interface DecisionStoreEvents {
   op: [{ op: 'put' | 'get' | 'resolve' | 'history'; ms: number; ok: boolean; code?: string }];
   /** A write or re-replication of a subject reached `holders` of the `want` required. */
   replication: [{ subject: string; holders: number; want: number }];
+  /** A new version was read ahead: verified, kept, and decrypted for this node's role. */
+  readAhead: [{ subject: string; version: number }];
 }
 
 /** A read's signal, made on first use (see DecisionStore.lazySignal). */
@@ -122,6 +127,13 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     sizeOf: (n) => n.bytes.byteLength,
   });
 
+  /** New versions this node holds, waiting to be read ahead (readAheadNow). */
+  readonly readAheadQueue = new ReadAheadQueue((subject) => this.readAheadNow(subject), {
+    busy: () => this.loopLoad.busy(),
+  });
+  /** The event loop's recent load: read-ahead stands back while it is busy. */
+  private readonly loopLoad = new LoopLoad();
+
   constructor(opts: DecisionStoreOptions) {
     super();
     this.opts = opts;
@@ -141,9 +153,14 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     this.votes = votes;
   }
 
-  /** Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network). */
-  noteVersion(subject: string, version: number): void {
-    if (this.hints.note(subject, version)) this.emit('version', { subject, version });
+  /**
+   * Records that a newer version exists somewhere (from an announcement: it only makes reads ask the network).
+   * True when it is newer than any version heard of before.
+   */
+  noteVersion(subject: string, version: number): boolean {
+    const newer = this.hints.note(subject, version);
+    if (newer) this.emit('version', { subject, version });
+    return newer;
   }
 
   /** The newest version of a subject this node has heard of. */
@@ -258,6 +275,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       this.opts.signer.sign,
     );
     const bytes = encodeOwnRecord(record, this.opts.validation);
+    // the writer has the plaintext: its own read (and read-ahead) of this version needs no decryption
+    if (!opts.deleted && this.mayRead(roles)) void this.plaintextOf(record, content).catch(() => {});
     // one request per peer, carrying the keys (latest, version) that peer replicates
     const [holderPeers = [], versionHolders = []] = await replicateAll(
       this.opts,
@@ -314,22 +333,60 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    */
   private async fetchLatest(subject: string, signal: Deadline, fresh = false): Promise<DecisionRecord> {
     const hint = fresh ? undefined : this.hints.get(subject);
-    if (hint !== undefined) {
-      // the record the last read returned, under the same rule as the local copy (its author still admitted)
-      const kept = this.kept.get(subject);
-      if (kept && kept.version >= hint && this.opts.validation.isAdmitted(kept.author)) return kept;
-      const noted = await this.takeNoted(subject, hint);
-      if (noted) return this.keep(noted);
-    }
-    const local = await this.localLatest(subject);
-    if (local && hint !== undefined && local.version >= hint) return this.keep(local);
-    // a replica of the version heard of (its immutable key) holds that record itself
-    const held = hint === undefined ? undefined : await this.localVersion(subject, hint);
-    if (held) return this.keep(held);
+    const { held, local } = await this.heldLatest(subject, hint);
+    if (held) return held;
     const best = await this.query(latestKey(subject), signal, local, hint);
     if (!best) throw new NotFoundError(`ucxl://${subject}`);
     this.noteVersion(subject, best.version);
     return this.keep(best);
+  }
+
+  /**
+   * The newest version of a subject when this node holds it (`held`): the record the last read returned, the
+   * record a peer's write note carried, or this node's own copy (of the latest key, or of the version heard of),
+   * when that is at least as new as the version heard of (`hint`; none without one). `local`: this node's copy
+   * of the latest key when it was read, for a read that goes on to ask the network.
+   */
+  private async heldLatest(
+    subject: string,
+    hint: number | undefined,
+  ): Promise<{ held?: DecisionRecord; local?: DecisionRecord }> {
+    if (hint !== undefined) {
+      // the record the last read returned, under the same rule as the local copy (its author still admitted)
+      const kept = this.kept.get(subject);
+      if (kept && kept.version >= hint && this.opts.validation.isAdmitted(kept.author)) return { held: kept };
+      const noted = await this.takeNoted(subject, hint);
+      if (noted) return { held: this.keep(noted) };
+    }
+    const local = await this.localLatest(subject);
+    if (hint === undefined) return { local };
+    if (local && local.version >= hint) return { held: this.keep(local) };
+    // a replica of the version heard of (its immutable key) holds that record itself
+    const version = await this.localVersion(subject, hint);
+    return version ? { held: this.keep(version) } : { local };
+  }
+
+  /**
+   * Read-ahead (queued by readAheadQueue) of a subject's new version this node now holds — a peer's write note
+   * carried it, or it was stored here as a replica: when this node's role is among its readers, the record is
+   * verified and kept, and its payload decrypted into the plaintext cache, so that the first read of it costs
+   * what a repeated read does. The rules are the read's (heldLatest), only applied earlier; a note whose
+   * record names readers this role is not among is not even verified.
+   */
+  private async readAheadNow(subject: string): Promise<void> {
+    const hint = this.hints.get(subject);
+    if (hint === undefined) return;
+    const noted = this.noted.get(subject);
+    if (noted && !this.mayRead(decodeLoose(noted.bytes)?.roles)) return;
+    const { held: record } = await this.heldLatest(subject, hint);
+    if (!record || record.deleted || !this.mayRead(record.roles)) return;
+    await this.plaintextOf(record);
+    this.emit('readAhead', { subject, version: record.version });
+  }
+
+  /** Whether this node's role is among the readers of a record authorized for `roles`. */
+  private mayRead(roles: unknown): boolean {
+    return Array.isArray(roles) && readersOf(roles as string[], this.opts.policy).includes(this.opts.role);
   }
 
   private keep(record: DecisionRecord): DecisionRecord {
@@ -345,7 +402,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   noteRecord(hint: VersionHint, bytes: Uint8Array): void {
     const held = this.noted.get(hint.subject);
     if (!held || held.hint.version <= hint.version) this.noted.set(hint.subject, { hint, bytes });
-    this.noteVersion(hint.subject, hint.version); // after: a listener of 'version' may read at once
+    // after: a listener of 'version' may read at once
+    if (this.noteVersion(hint.subject, hint.version)) this.readAheadQueue.schedule(hint.subject);
   }
 
   /**
@@ -370,12 +428,19 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /**
    * A verified record of `subject` at `version` reached this node's datastore (its validators): the version is
    * noted, and the kept copy of a read is dropped unless newer (the datastore may now hold a better record of
-   * the same version — a concurrent write — which the next read picks up).
+   * the same version — a concurrent write — which the next read picks up). A `fresh` one (newer than the copy
+   * this node held: a write, not a re-put of the same version) is read ahead.
    */
-  stored(subject: string, version: number): void {
+  stored(subject: string, version: number, fresh = false): void {
     const kept = this.kept.get(subject);
     if (kept && kept.version <= version) this.kept.delete(subject);
     this.noteVersion(subject, version);
+    if (fresh) this.readAheadQueue.schedule(subject);
+  }
+
+  /** Read-ahead takes nothing more (the node is stopping). */
+  stop(): void {
+    this.readAheadQueue.stop();
   }
 
   /**
@@ -524,16 +589,26 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   ): Promise<{ meta: DecisionMeta; content: Uint8Array }> {
     const record = await this.locate(address, this.lazySignal(signal));
     if (record.deleted) throw new NotFoundError(`${meta(record).address} (deleted)`);
+    const content = await this.plaintextOf(record);
+    return { meta: describeVersion(record, this.votes), content };
+  }
+
+  /**
+   * A verified record's payload decrypted with this node's role keys, once per record and reader; `known`:
+   * the plaintext, when this node wrote the record (kept without decrypting).
+   */
+  private plaintextOf(record: DecisionRecord, known?: Uint8Array): Promise<Uint8Array> {
     const role = this.opts.role;
     const identities = this.opts.keyring.identitiesFor(role);
-    const content = await this.plaintexts.read(record.hash, { role, identities }, () =>
-      decryptAsRole(Buffer.from(record.payload, 'base64'), {
-        role,
-        identities,
-        readers: readersOf(record.roles, this.opts.policy),
-      }),
+    return this.plaintexts.read(record.hash, { role, identities }, () =>
+      known
+        ? Promise.resolve(known)
+        : decryptAsRole(Buffer.from(record.payload, 'base64'), {
+            role,
+            identities,
+            readers: readersOf(record.roles, this.opts.policy),
+          }),
     );
-    return { meta: describeVersion(record, this.votes), content };
   }
 
   /** Every version, newest first, with the hash chain checked link by link. */

@@ -1,0 +1,95 @@
+// The queue of a node's read-ahead: subjects with a new version this node now holds (a peer's write note
+// carried it, or it was stored here as a replica), whose record the store verifies and decrypts before anyone
+// reads it (DecisionStore.readAheadNow). It is speculative work, so it only uses room the node has: one subject
+// at a time, each started on its own event-loop turn (setImmediate) so that requests and I/O go between them,
+// and none while the loop is busy (`busy`, e.g. LoopLoad) — it waits `retryMs` and asks again. At most `max`
+// subjects wait, the longest-waiting dropped first (its first read then does the work, as without read-ahead).
+
+export interface ReadAheadOptions {
+  /** Subjects waiting at most (default 256). */
+  max?: number;
+  /** True while the process has no room for speculative work (default: never). */
+  busy?: () => boolean;
+  /** How long to stand back while busy (ms, default 100). */
+  retryMs?: number;
+}
+
+export class ReadAheadQueue {
+  private readonly pending = new Set<string>();
+  private readonly warm: (subject: string) => Promise<void>;
+  private readonly max: number;
+  private readonly busy: () => boolean;
+  private readonly retryMs: number;
+  /** The next turn (an immediate) or the wait while busy (a timer), when one is armed. */
+  private next: { cancel: () => void } | undefined;
+  private running = false;
+  private stopped = false;
+
+  /** `warm` reads a subject ahead; its failures are the store's to ignore (a read reports them). */
+  constructor(warm: (subject: string) => Promise<void>, opts: ReadAheadOptions = {}) {
+    this.warm = warm;
+    this.max = opts.max ?? 256;
+    this.busy = opts.busy ?? (() => false);
+    this.retryMs = opts.retryMs ?? 100;
+  }
+
+  /** Queues a subject (once: a subject queued again keeps one place, the later one). */
+  schedule(subject: string): void {
+    if (this.stopped) return;
+    this.pending.delete(subject);
+    this.pending.add(subject);
+    for (const oldest of this.pending) {
+      if (this.pending.size <= this.max) break;
+      this.pending.delete(oldest);
+    }
+    this.arm();
+  }
+
+  /** Subjects waiting (not counting one being read ahead now). */
+  get size(): number {
+    return this.pending.size;
+  }
+
+  /** True while nothing waits and nothing runs. */
+  get idle(): boolean {
+    return this.pending.size === 0 && !this.running;
+  }
+
+  /** Drops what waits and takes nothing more (the node is stopping). */
+  stop(): void {
+    this.stopped = true;
+    this.pending.clear();
+    this.next?.cancel();
+    this.next = undefined;
+  }
+
+  private arm(): void {
+    if (this.next || this.running || this.pending.size === 0) return;
+    const immediate = setImmediate(() => this.turn());
+    this.next = { cancel: () => clearImmediate(immediate) };
+  }
+
+  private turn(): void {
+    this.next = undefined;
+    if (this.stopped) return;
+    if (this.busy()) {
+      const timer = setTimeout(() => {
+        this.next = undefined;
+        this.arm();
+      }, this.retryMs);
+      timer.unref(); // read-ahead never keeps a process alive
+      this.next = { cancel: () => clearTimeout(timer) };
+      return;
+    }
+    const subject = this.pending.values().next().value;
+    if (subject === undefined) return;
+    this.pending.delete(subject);
+    this.running = true;
+    void this.warm(subject)
+      .catch(() => {})
+      .finally(() => {
+        this.running = false;
+        this.arm();
+      });
+  }
+}

@@ -1,0 +1,125 @@
+// The read-ahead queue (src/core/decisions/read-ahead.ts): one subject at a time, each on an event-loop turn
+// of its own; a subject queued twice runs once; at most `max` wait (the longest-waiting dropped); a failure
+// does not stop it; nothing runs while the loop is busy; stop() drops what waits. And LoopLoad, which tells
+// busy from idle by the event loop's utilization.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
+import { ReadAheadQueue } from '../../src/core/decisions/read-ahead.ts';
+import { LoopLoad } from '../../src/core/loop-load.ts';
+
+/** A warm function whose calls the test finishes one by one. */
+function controlled() {
+  const started: string[] = [];
+  const finish: ((fail?: boolean) => void)[] = [];
+  const warm = (subject: string): Promise<void> =>
+    new Promise<void>((resolve, reject) => {
+      started.push(subject);
+      finish.push((fail) => (fail ? reject(new Error(`cannot read ${subject}`)) : resolve()));
+    });
+  /** Finishes the oldest call still running, then lets the queue take its next turn. */
+  const done = async (fail = false): Promise<void> => {
+    finish.shift()?.(fail);
+    await nextTurn(); // the call's settlement
+    await nextTurn(); // the queue's next turn
+  };
+  return { started, warm, done };
+}
+
+test('one subject at a time, each on a turn of its own, in the order queued', async () => {
+  const w = controlled();
+  const q = new ReadAheadQueue(w.warm);
+  q.schedule('a');
+  q.schedule('b');
+  assert.deepEqual(w.started, [], 'nothing runs in the turn that queued it');
+  await nextTurn();
+  assert.deepEqual(w.started, ['a']);
+  await nextTurn();
+  assert.deepEqual(w.started, ['a'], 'b waits while a runs');
+  assert.equal(q.idle, false);
+  await w.done();
+  assert.deepEqual(w.started, ['a', 'b']);
+  await w.done();
+  assert.equal(q.idle, true);
+});
+
+test('a subject queued again runs once, in its later place; a failure does not stop the queue', async () => {
+  const w = controlled();
+  const q = new ReadAheadQueue(w.warm);
+  q.schedule('a');
+  q.schedule('b');
+  q.schedule('a');
+  assert.equal(q.size, 2);
+  await nextTurn();
+  await w.done(true);
+  await w.done();
+  assert.deepEqual(w.started, ['b', 'a']);
+  assert.equal(q.idle, true);
+});
+
+test('at most max subjects wait: the longest-waiting is dropped', async () => {
+  const w = controlled();
+  const q = new ReadAheadQueue(w.warm, { max: 2 });
+  for (const s of ['a', 'b', 'c']) q.schedule(s);
+  assert.equal(q.size, 2);
+  await nextTurn();
+  await w.done();
+  await w.done();
+  assert.deepEqual(w.started, ['b', 'c']);
+});
+
+test('stop drops what waits and takes nothing more', async () => {
+  const w = controlled();
+  const q = new ReadAheadQueue(w.warm);
+  q.schedule('a');
+  q.schedule('b');
+  await nextTurn();
+  q.stop();
+  q.schedule('c');
+  await w.done();
+  await nextTurn();
+  assert.deepEqual(w.started, ['a']);
+  assert.equal(q.size, 0);
+});
+
+test('nothing runs while the loop is busy: the queue asks again after retryMs, and goes on once there is room', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const w = controlled();
+  let busy = true;
+  let asked = 0;
+  const q = new ReadAheadQueue(w.warm, {
+    retryMs: 100,
+    busy: () => {
+      asked++;
+      return busy;
+    },
+  });
+  q.schedule('a');
+  await nextTurn();
+  assert.deepEqual([w.started, asked, q.size], [[], 1, 1], 'busy: a waits');
+  t.mock.timers.tick(99);
+  await nextTurn();
+  assert.equal(asked, 1, 'not asked again before retryMs');
+  t.mock.timers.tick(1);
+  await nextTurn();
+  assert.deepEqual([w.started, asked], [[], 2], 'still busy');
+  busy = false;
+  t.mock.timers.tick(100);
+  await nextTurn();
+  assert.deepEqual(w.started, ['a']);
+  await w.done();
+  assert.equal(q.idle, true);
+});
+
+test('LoopLoad: busy after the loop ran code for most of a window, not after it waited', async () => {
+  await nextTurn(); // inside a running event loop
+  const load = new LoopLoad({ windowMs: 50, threshold: 0.5 });
+  assert.equal(load.busy(), false, 'the first check only starts a window');
+  const start = performance.now();
+  while (performance.now() - start < 120) {
+    // the loop runs code and waits for nothing
+  }
+  assert.equal(load.busy(), true);
+  await sleep(150); // the loop waits for a timer: idle time
+  assert.equal(load.busy(), false);
+});
