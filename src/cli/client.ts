@@ -1,9 +1,10 @@
 // The client verbs' entry: `chorus status`, `chorus elect status` and `chorus ucxl get` talk only to the
 // local node's API, so they run from a command tree that holds just them — built by the same verb
 // definition modules as the full tree (program.ts), under the same root flags (root.ts) — and never load
-// the rest of the program. Anything else (another verb, help of a group, --version, a bad global flag) goes
-// to the full program. In the single executable this module is the main script and the full program a
-// separate asset loaded only then (sea-full.ts), which is what keeps these verbs' start-up small.
+// the rest of the program; so does `chorus --version`. Anything else (another verb, help of a group, a bad
+// global flag) goes to the full program. In the single executable this tree is in the client asset that the
+// main script loads, and the full program a separate asset loaded only then (sea-main.ts, sea-full.ts),
+// which is what keeps these verbs' start-up small.
 import type { Command } from 'commander';
 import { clientConfig } from '../core/config/client.ts';
 import type { GlobalOptions } from './invoke.ts';
@@ -13,12 +14,14 @@ import { guardCommandTree } from './strict.ts';
 import { electGroup, registerElectStatus } from './verbs/elect.ts';
 import { registerStatusVerb } from './verbs/node.ts';
 import { registerUcxlGet, ucxlGroup } from './verbs/ucxl.ts';
+import { registerRootAction } from './verbs/version.ts';
 
 export function buildClientProgram(): Command {
   const program = createRoot();
   registerStatusVerb(program);
   registerElectStatus(electGroup(program));
   registerUcxlGet(ucxlGroup(program));
+  registerRootAction(program);
   guardCommandTree(program);
   return program;
 }
@@ -32,13 +35,15 @@ export function buildClientProgram(): Command {
 export function clientProgramFor(argv: readonly string[], env: NodeJS.ProcessEnv = process.env): Command | undefined {
   const root = createRoot();
   let operands: string[];
+  let unknown: string[];
   try {
-    operands = root.parseOptions([...argv]).operands;
+    ({ operands, unknown } = root.parseOptions([...argv]));
   } catch {
     return undefined;
   }
-  const g = root.opts<GlobalOptions>();
-  if (operands.length === 0 || !clientConfig({ file: g.config, env, flags: g })) return undefined;
+  const g = root.opts<GlobalOptions & { version?: boolean }>();
+  if (operands.length === 0) return g.version && unknown.length === 0 ? buildClientProgram() : undefined;
+  if (!clientConfig({ file: g.config, env, flags: g })) return undefined;
   const program = buildClientProgram();
   let cmd = program;
   for (const word of operands) {

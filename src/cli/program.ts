@@ -13,19 +13,13 @@ import { registerElectVerbs } from './verbs/elect.ts';
 import { registerTaskVerbs } from './verbs/task.ts';
 import { registerHapVerbs } from './verbs/hap.ts';
 import { registerAgentVerbs } from './verbs/agent.ts';
+import { registerRootAction, registerVersionVerb } from './verbs/version.ts';
 
 export function buildProgram(): Command {
   const program = createRoot();
 
-  program.action(async (_opts, cmd: Command) => {
-    if (cmd.opts().version) return runVersion(cmd);
-    program.outputHelp();
-  });
-
-  program
-    .command('version')
-    .description('print version, git commit, build date, runtime and target')
-    .action(async (_opts, cmd: Command) => runVersion(cmd));
+  registerRootAction(program);
+  registerVersionVerb(program);
 
   registerNodeVerbs(program);
   registerUcxlVerbs(program);
@@ -60,12 +54,4 @@ export function buildProgram(): Command {
 
   guardCommandTree(program);
   return program;
-}
-
-async function runVersion(cmd: Command): Promise<void> {
-  const [{ run }, { renderVersion }] = await Promise.all([
-    import('../commands/version.ts'),
-    import('./views/version.ts'),
-  ]);
-  await invoke(cmd, run, { view: renderVersion, noConfig: true });
 }

@@ -26,6 +26,8 @@ test('env -i binary --version from an empty directory', async () => {
   assert.match(r.stdout, /^chorus:\s+\d+\.\d+\.\d+/m);
   assert.match(r.stdout, /target:\s+linux-x64 \(single executable\)/);
   assert.match(r.stdout, /built:\s+\d{4}-\d\d-\d\dT/);
+  // the flag runs from the client asset alone: the full program is never loaded
+  assert.match(r.stdout, /^code cache:\s+chorus-client\.js used$/m);
   assert.equal(r.stderr, '');
 });
 

@@ -29,12 +29,16 @@ test('the client tree takes exactly the client verbs, with any global flags arou
     ['elect', '--json', 'status', '--require-leader'],
     ['ucxl', 'get', 'ucxl://a:b@c:d/*^/x', '--out', 'f'],
     ['ucxl', 'get'], // missing argument: the same get definition says so
+    ['--version'],
+    ['-V'],
+    ['--json', '--data-dir', '/d', '--version'],
   ])
     assert.ok(routed(argv), argv.join(' '));
   for (const argv of [
     [],
-    ['--version'],
     ['--help'],
+    ['--version', '--help'], // commander shows the full tree's help
+    ['--version', '--frobnicate'],
     ['help', 'status'],
     ['version'],
     ['peers'],
@@ -118,6 +122,8 @@ test('the executable’s client asset holds the client verbs, not the node, the 
       'src/cli/client.ts',
       'src/cli/verbs/node.ts',
       'src/commands/node/status.ts',
+      'src/cli/verbs/version.ts',
+      'src/commands/version.ts',
       'src/cli/sea-full.ts',
     ])
       assert.ok(inputs.includes(needed), needed);

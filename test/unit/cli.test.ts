@@ -18,6 +18,12 @@ test('--version and version print the build identity; --json parses', async () =
   assert.equal(info.name, 'chorus');
   assert.match(info.runtime ?? '', /^node v\d+/);
   assert.equal(json.stderr, '');
+  // the flag runs from the client tree, the verb from the full program: the same identity either way
+  const verb = await runCli(['version']);
+  assert.equal(text.stdout, verb.stdout);
+  const flagJson = await runCli(['--json', '--version']);
+  assert.equal(flagJson.code, 0, flagJson.stderr);
+  assert.deepEqual(JSON.parse(flagJson.stdout), info);
 });
 
 test('an unknown flag exits 2 with exactly one line on stderr', async () => {
