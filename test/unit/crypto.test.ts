@@ -21,6 +21,8 @@ import {
   decryptWithIdentities,
   encryptForRoles,
 } from '../../src/core/crypto/envelope.ts';
+import { encryptAgeFile } from '../../src/core/crypto/age-writer.ts';
+import { NativeX25519Recipient } from '../../src/core/crypto/x25519.ts';
 import { canonicalJson } from '../../src/core/canonical.ts';
 import { derivedRoleKey } from '../../src/core/crypto/derived-keys.ts';
 import {
@@ -319,6 +321,27 @@ test('envelope: the native reader parses headers as age-encryption does — othe
     await assert.rejects(decryptWithIdentities(bad, [identity]), isCode('CIPHERTEXT_CORRUPT'), what);
     await assert.rejects(library.decrypt(bad), Error, `${what}: age-encryption refuses it too`);
   }
+});
+
+test('envelope: the native writer writes what age-encryption reads — other stanzas, bodies of 0, 48 and 100 bytes', async () => {
+  const { Decrypter, Stanza, generateIdentity, identityToRecipient } = await import('age-encryption');
+  const identity = await generateIdentity();
+  const plaintext = enc('written natively');
+  // a 48-byte body needs an empty line after it, or a reader takes the next stanza's line for its body
+  const others = [0, 48, 100].map((size) => ({
+    wrapFileKey: () => [new Stanza(['other.example/x', 'a'], randomBytes(size))],
+  }));
+  const file = encryptAgeFile(plaintext, [...others, new NativeX25519Recipient(await identityToRecipient(identity))]);
+  const library = new Decrypter();
+  library.addIdentity(identity);
+  assert.deepEqual(await library.decrypt(file), plaintext);
+  assert.deepEqual(await decryptWithIdentities(file, [identity]), plaintext);
+  const head = Buffer.from(file).toString('latin1').split('\n---')[0]!;
+  assert.equal(head.split('\n').filter((line) => line === '').length, 2, 'the empty line after 0 and 48 bytes');
+  // a different file key and nonce each time
+  const again = encryptAgeFile(plaintext, [new NativeX25519Recipient(await identityToRecipient(identity))]);
+  const once = encryptAgeFile(plaintext, [new NativeX25519Recipient(await identityToRecipient(identity))]);
+  assert.notDeepEqual(again.subarray(-plaintext.length - 32), once.subarray(-plaintext.length - 32));
 });
 
 test('envelope: invalid recipients and identities are usage errors', async () => {

@@ -1,7 +1,8 @@
 // Decision envelopes: binary age files with one X25519 stanza per role recipient. Decryption either
 // returns the exact authenticated plaintext or throws: NOT_A_RECIPIENT when no identity matches a
-// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails. age-encryption writes
-// them; X25519 identities read them on node:crypto (age-reader.ts).
+// stanza, CIPHERTEXT_CORRUPT when the header does not parse or authentication fails. X25519 recipients write
+// them and X25519 identities read them on node:crypto (age-writer.ts, age-reader.ts); age-encryption writes
+// and reads for any other kind of key.
 // age-encryption is handed streams and its output read here: its in-memory paths collect the output with
 // `new Response(stream).arrayBuffer()`, and the first `Response` loads Node's whole fetch stack (undici,
 // http2, vm) into every process that reads or writes a decision, for bytes a reader collects as well.
@@ -10,6 +11,7 @@ import type { Identity, Stanza } from 'age-encryption';
 import { arrayBuffer } from 'node:stream/consumers';
 import { ChorusError, UsageError, describeError } from '../errors.ts';
 import { checkHeaderMac, decryptPayload, parseAgeHeader, type AgeHeader } from './age-reader.ts';
+import { encryptAgeFile } from './age-writer.ts';
 import { NativeX25519Identity, NativeX25519Recipient } from './x25519.ts';
 
 /** This node's identities match none of the envelope's recipient stanzas. */
@@ -57,12 +59,21 @@ export async function encryptForRoles(plaintext: Uint8Array, recipients: string[
   if (unique.length === 0) {
     throw new UsageError('cannot encrypt a decision to no recipients', 'NO_RECIPIENTS');
   }
-  const encrypter = new Encrypter();
-  for (const recipient of unique) {
+  const taken = unique.map((recipient) => {
     try {
-      encrypter.addRecipient(recipient.startsWith('age1') ? nativeRecipient(recipient) : recipient);
+      return recipient.startsWith('age1') ? nativeRecipient(recipient) : recipient;
     } catch (err) {
       throw new UsageError(`invalid age recipient "${recipient}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
+    }
+  });
+  const native = taken.filter((r) => r instanceof NativeX25519Recipient);
+  if (native.length === taken.length) return encryptAgeFile(plaintext, native);
+  const encrypter = new Encrypter();
+  for (const [i, recipient] of taken.entries()) {
+    try {
+      encrypter.addRecipient(recipient);
+    } catch (err) {
+      throw new UsageError(`invalid age recipient "${unique[i]}": ${describeError(err)}`, 'INVALID_RECIPIENT', err);
     }
   }
   return collect(await encrypter.encrypt(streamOf(plaintext)));
