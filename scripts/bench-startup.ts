@@ -72,14 +72,15 @@ const results = {
   keys: measure(['keys', 'combine', '--help']),
   log: measure(['log', 'verify', '--help']),
 };
-const vsVersion = (ms: number) =>
-  `${(((ms - results.version.medianMs) / results.version.medianMs) * 100).toFixed(1)} % vs --version`;
+// a verb's help loads the full program, as the root's help does (--version runs from the client entry alone)
+const vsHelp = (ms: number) =>
+  `${(((ms - results.help.medianMs) / results.help.medianMs) * 100).toFixed(1)} % vs --help`;
 const out = [
   `chorus start-up benchmark: ${runs} runs each, ${binary} (load ${loadBefore})`,
   line('--version', results.version, 'target ≤ 60 ms, ≤ 70 MB'),
   line('--help', results.help, 'target ≤ 90 ms'),
-  line('keys combine --help', results.keys, `${vsVersion(results.keys.medianMs)}; target within 10 %`),
-  line('log verify --help', results.log, `${vsVersion(results.log.medianMs)}; target within 10 %`),
+  line('keys combine --help', results.keys, `${vsHelp(results.keys.medianMs)}; target within 10 %`),
+  line('log verify --help', results.log, `${vsHelp(results.log.medianMs)}; target within 10 %`),
   `  binary     ${(size / 1e6).toFixed(1)} MB, gzip -9 ${(gz / 1e6).toFixed(1)} MB`,
 ];
 process.stdout.write(`${out.join('\n')}\n`);
