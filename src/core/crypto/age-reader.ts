@@ -2,8 +2,8 @@
 // the header's lines parsed as age-encryption parses them, its MAC checked with HMAC-SHA-256, and the payload
 // — a 16-byte nonce, then ChaCha20-Poly1305 STREAM chunks of 64 KiB, the last one flagged — opened chunk by
 // chunk. age-encryption's own reader (JavaScript hashes and cipher behind web streams) cost a node ~0.8 ms per
-// 1 KiB decision on a first read (its code rarely warm there); this one ~0.15 ms. Files are still written by
-// age-encryption, and any age implementation reads them.
+// 1 KiB decision on a first read (its code rarely warm there); this one ~0.15 ms. Files to X25519 recipients are
+// written on node:crypto too (age-writer.ts); any age implementation reads them.
 import { base64nopad } from '@scure/base';
 import { Stanza } from 'age-encryption';
 import { createDecipheriv, createHmac, hkdfSync, timingSafeEqual } from 'node:crypto';
