@@ -276,7 +276,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     );
     const bytes = encodeOwnRecord(record, this.opts.validation);
     // the writer has the plaintext: its own read (and read-ahead) of this version needs no decryption
-    if (!opts.deleted && this.mayRead(roles)) void this.plaintextOf(record, content).catch(() => {});
+    if (!opts.deleted && readers.includes(this.opts.role)) void this.plaintextOf(record, content).catch(() => {});
     // one request per peer, carrying the keys (latest, version) that peer replicates
     const [holderPeers = [], versionHolders = []] = await replicateAll(
       this.opts,
