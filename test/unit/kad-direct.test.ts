@@ -1,11 +1,12 @@
 // One-hop replica writes (src/core/dht/direct.ts) between real libp2p hosts: one value stored under several
 // keys in one request and one datastore batch on the receiver, a key refused by its namespace reported on
-// its own, and peers of an earlier release (no 'puts' op) still served, one 'put' per key.
+// its own, and peers of an earlier release (no 'puts' op) still served, one 'put' per key. Creates: stored
+// only where no other record is held under any key, under all keys or none; taken back only by their sender.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MemoryDatastore } from 'datastore-core';
 import type { Batch, Datastore, Key } from 'interface-datastore';
-import { DIRECT_PROTOCOL, DirectReplicas } from '../../src/core/dht/direct.ts';
+import { DIRECT_PROTOCOL, DirectReplicas, RecordExistsError } from '../../src/core/dht/direct.ts';
 import { readLocalRecord } from '../../src/core/dht/kad.ts';
 import { RecordNamespaces } from '../../src/core/dht/namespaces.ts';
 import { silentLogger } from '../../src/core/log.ts';
@@ -44,6 +45,9 @@ describe('kad-direct replica writes', () => {
   let server: PlainHost;
   let client: PlainHost;
   let old: PlainHost;
+  /** A third peer, to try to take back what another created. */
+  let third: PlainHost;
+  let other: DirectReplicas;
   const served = new CountingDatastore();
   let direct: DirectReplicas;
   let serving: DirectReplicas;
@@ -52,7 +56,7 @@ describe('kad-direct replica writes', () => {
   const oldStore = new Map<string, string>();
 
   before(async () => {
-    [server, client, old] = (await plainHosts(3)) as [PlainHost, PlainHost, PlainHost];
+    [server, client, old, third] = (await plainHosts(4)) as [PlainHost, PlainHost, PlainHost, PlainHost];
     serving = new DirectReplicas({
       libp2p: server.host,
       datastore: served,
@@ -84,13 +88,21 @@ describe('kad-direct replica writes', () => {
         { maxMessage: 1 << 20 },
       ),
     );
+    other = new DirectReplicas({
+      libp2p: third.host,
+      datastore: new MemoryDatastore() as Datastore,
+      namespaces: namespaces(),
+      logger: silentLogger,
+    });
+    await other.start();
+    await third.host.dial(server.host.getMultiaddrs()[0]!);
     await client.host.dial(server.host.getMultiaddrs()[0]!);
     await client.host.dial(old.host.getMultiaddrs()[0]!);
   });
   after(async () => {
-    await direct.stop();
+    await Promise.all([direct.stop(), other.stop()]);
     await serving.stop();
-    await Promise.all([server.stop(), client.stop(), old.stop()]);
+    await Promise.all([server.stop(), client.stop(), old.stop(), third.stop()]);
   });
 
   const signal = (): AbortSignal => AbortSignal.timeout(5000);
@@ -131,8 +143,68 @@ describe('kad-direct replica writes', () => {
     assert.equal(served.puts - puts, 1);
   });
 
+  test('a create is stored under every key where none is held, again with the same bytes, and nowhere over another record', async () => {
+    const server_ = server.host.peerId.toString();
+    const [latest, version] = [enc('/t/c-latest'), enc('/t/c-version/1')];
+    assert.equal(await direct.createAllTo(server_, [latest, version], enc('first'), signal()), 'created');
+    assert.deepEqual(await readLocalRecord(served, latest), enc('first'));
+    assert.deepEqual(await readLocalRecord(served, version), enc('first'));
+    assert.equal(await direct.createAllTo(server_, [latest, version], enc('first'), signal()), 'created', 'a retry');
+
+    // another record under one key: nothing is stored, under that key or the other
+    const fresh = enc('/t/c-version/2');
+    assert.equal(await direct.createAllTo(server_, [latest, fresh], enc('second'), signal()), 'exists');
+    assert.deepEqual(await readLocalRecord(served, latest), enc('first'));
+    assert.equal(await readLocalRecord(served, fresh), undefined);
+
+    // a key its namespace refuses: the other is not stored either
+    const other = enc('/t/c-other');
+    assert.equal(await direct.createAllTo(server_, [other, enc('/t/c-refused')], enc('x'), signal()), 'refused');
+    assert.equal(await readLocalRecord(served, other), undefined);
+
+    // the same rules on this node's own store
+    const local = await serving.storeAll([latest, enc('/t/c-local')], enc('third'), { create: true });
+    assert.ok(local[0]?.error instanceof RecordExistsError);
+    assert.equal(await readLocalRecord(served, enc('/t/c-local')), undefined);
+  });
+
+  test('a create is taken back by the peer that sent it, while the same bytes are held, and by nobody else', async () => {
+    const to = server.host.peerId.toString();
+    const keys = [enc('/t/r-latest'), enc('/t/r-version/1')];
+    assert.equal(await direct.createAllTo(to, keys, enc('taken'), signal()), 'created');
+    assert.equal(await other.retractFrom(to, keys, enc('taken'), signal()), 0, 'another peer cannot');
+    assert.equal(await direct.retractFrom(to, keys, enc('other bytes'), signal()), 0, 'nor other bytes');
+    assert.deepEqual(await readLocalRecord(served, keys[0]!), enc('taken'));
+    assert.equal(await direct.retractFrom(to, keys, enc('taken'), signal()), 2);
+    assert.equal(await readLocalRecord(served, keys[0]!), undefined);
+    assert.equal(await readLocalRecord(served, keys[1]!), undefined);
+    assert.equal(await direct.retractFrom(to, keys, enc('taken'), signal()), 0, 'once');
+
+    // a record replaced since the create stays
+    assert.equal(await direct.createAllTo(to, keys, enc('again'), signal()), 'created');
+    assert.deepEqual(await direct.putAllTo(to, keys, enc('newer'), signal()), [true, true]);
+    assert.equal(await direct.retractFrom(to, keys, enc('again'), signal()), 0);
+    assert.deepEqual(await readLocalRecord(served, keys[1]!), enc('newer'));
+    // a plain put is never taken back
+    assert.equal(await direct.retractFrom(to, keys, enc('newer'), signal()), 0);
+  });
+
+  test('a peer of an earlier release answers a create with bad request: nothing is stored, and it is not asked again', async () => {
+    const peer = old.host.peerId.toString();
+    oldRequests.length = 0;
+    assert.equal(await direct.createAllTo(peer, [enc('/t/e'), enc('/t/f')], enc('v'), signal()), 'unsupported');
+    assert.equal(await direct.createAllTo(peer, [enc('/t/e'), enc('/t/f')], enc('v'), signal()), 'unsupported');
+    assert.deepEqual(
+      oldRequests.map((r) => r.op),
+      ['creates'],
+      'one request, then none to a peer known to lack creates',
+    );
+    assert.equal(oldStore.has('/t/e'), false);
+  });
+
   test('a peer of an earlier release answers "puts" with bad request: it gets one put per key, then only puts', async () => {
     const peer = old.host.peerId.toString();
+    oldRequests.length = 0;
     const first = await direct.putAllTo(peer, [enc('/t/a'), enc('/t/b')], enc('v1'), signal());
     assert.deepEqual(first, [true, true]);
     assert.deepEqual(

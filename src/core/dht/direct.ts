@@ -12,6 +12,11 @@
 // Provider records go the same way: ADD_PROVIDER straight to the peers closest to the CID (provideTo).
 // A short note (noteTo: a kind and bytes, handed with the sender's peer ID to the handler registered for that
 // kind) rides the same channels: the decisions service tells peers of a new version that way.
+// A create (op 'creates', createAllTo) is a 'puts' that a peer carries out only when it holds no other record under
+// any of the keys, and then under all of them or none: a writer's first version of a subject needs no read first.
+// A peer of an earlier release answers it "bad request", and the writer reads first, as before. A create that did
+// not take on every replica is taken back (op 'retract') from the peers that took it: only by the peer that sent
+// it, shortly after, and only while the same bytes are held.
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { CID } from 'multiformats/cid';
@@ -32,11 +37,11 @@ export const DIRECT_PROTOCOL_V1 = '/chorus/kad-direct/1.0.0';
 const MAX_MESSAGE = 2 * 1024 * 1024;
 
 interface Request {
-  op: 'get' | 'put' | 'puts' | 'note';
-  /** base64 DHT key (get, put; puts: its first key, so that a peer of an earlier release answers "bad request"); the note's kind (note) */
+  op: 'get' | 'put' | 'puts' | 'creates' | 'retract' | 'note';
+  /** base64 DHT key (get, put; puts, creates: its first key, so that a peer of an earlier release answers "bad request"); the note's kind (note) */
   key: string;
   value?: string;
-  /** puts: every base64 DHT key the value is stored under */
+  /** puts, creates, retract: every base64 DHT key the value is stored under */
   keys?: string[];
 }
 
@@ -47,15 +52,35 @@ interface Response {
   ok: boolean;
   value?: string;
   error?: string;
-  /** puts: per key, in order, whether it was stored (and why not) */
-  results?: { ok: boolean; error?: string }[];
+  /** puts, creates: per key, in order, whether it was stored (and why not; `exists`: another record is held) */
+  results?: { ok: boolean; error?: string; exists?: boolean }[];
+}
+
+/** What a create (createAllTo) came to on one peer. */
+export type CreateOutcome =
+  | 'created' // stored under every key
+  | 'exists' // the peer holds another record under one of the keys: nothing stored
+  | 'refused' // a key's namespace refused the record: nothing stored
+  | 'unsupported' // a peer of an earlier release (no 'creates'): nothing stored
+  | 'failed'; // no answer
+
+/** A create found another record under its key (storeAll with `create`). */
+export class RecordExistsError extends Error {
+  constructor(key: Uint8Array) {
+    super(`another record is held under ${new TextDecoder().decode(key)}`);
+    this.name = 'RecordExistsError';
+  }
 }
 
 /** Keys one 'puts' request may carry. */
 const MAX_PUT_KEYS = 8;
-/** What a receiver without the 'puts' op answers (and how long such a peer gets one 'put' per key). */
+/** What a receiver without an op ('puts', 'creates') answers. */
 const BAD_REQUEST = 'bad request';
-const SINGLE_PUTS_MS = 5 * 60_000;
+/** How long a peer that lacks an op is served without it (one 'put' per key; a read before a first version). */
+const EARLIER_RELEASE_MS = 5 * 60_000;
+/** How long the peer that created a record may take it back, and how many such records are remembered. */
+const RETRACT_MS = 30_000;
+const MAX_RETRACTABLE = 4096;
 
 /**
  * The parts of kad-dht 16's service that a one-hop provider announcement uses (public fields of its
@@ -109,6 +134,10 @@ export class DirectReplicas {
   private readonly notes = new Map<string, NoteHandler>();
   /** Peers that answered 'puts' with "bad request" (an earlier release), until when they get one 'put' per key. */
   private readonly singlePutsUntil = new Map<string, number>();
+  /** Peers that answered 'creates' with "bad request" (an earlier release), until when they are not asked again. */
+  private readonly noCreatesUntil = new Map<string, number>();
+  /** Records stored here by a create, oldest first: base64 DHT key → the peer that sent it, its digest, until when. */
+  private readonly retractable = new Map<string, { peer: string; digest: Buffer; until: number }>();
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -205,9 +234,21 @@ export class DirectReplicas {
 
   /**
    * Validates one value under each of `keys` and stores those that pass in one datastore batch; resolves with
-   * each key's outcome, in order (a key refused does not keep the others from being stored).
+   * each key's outcome, in order (a key refused does not keep the others from being stored). With `create`,
+   * the value is stored only if no other record is held under any of the keys (RecordExistsError, checked before
+   * any validation), and under all of them or none.
    */
-  async storeAll(keys: readonly Uint8Array[], value: Uint8Array): Promise<{ ok: boolean; error?: unknown }[]> {
+  async storeAll(
+    keys: readonly Uint8Array[],
+    value: Uint8Array,
+    opts: { create?: boolean } = {},
+  ): Promise<{ ok: boolean; error?: unknown }[]> {
+    if (opts.create) {
+      const held = await Promise.all(keys.map((key) => readLocalRecord(this.opts.datastore, key)));
+      const exists = held.map((h, i) => h !== undefined && !Buffer.from(h).equals(value) && keys[i]);
+      if (exists.some(Boolean))
+        return exists.map((key) => (key ? { ok: false, error: new RecordExistsError(key) } : { ok: false }));
+    }
     const results: { ok: boolean; error?: unknown }[] = [];
     const batch = this.opts.datastore.batch();
     const now = new Date();
@@ -220,6 +261,7 @@ export class DirectReplicas {
         results.push({ ok: false, error: err });
       }
     }
+    if (opts.create && results.some((r) => !r.ok)) return results;
     await batch.commit();
     return results;
   }
@@ -249,18 +291,62 @@ export class DirectReplicas {
         await this.store(key, Buffer.from(req.value, 'base64'));
         return { ok: true };
       }
-      if (req.op === 'puts' && typeof req.value === 'string' && validKeys(req.keys)) {
+      if ((req.op === 'puts' || req.op === 'creates') && typeof req.value === 'string' && validKeys(req.keys)) {
         const keys = req.keys.map((k) => Buffer.from(k, 'base64'));
-        const results = await this.storeAll(keys, Buffer.from(req.value, 'base64'));
+        const value = Buffer.from(req.value, 'base64');
+        const results = await this.storeAll(keys, value, { create: req.op === 'creates' });
+        if (req.op === 'creates' && results.every((r) => r.ok)) this.rememberCreate(req.keys, from, value);
         return {
           ok: true,
-          results: results.map((r) => (r.ok ? { ok: true } : { ok: false, error: describeError(r.error) })),
+          results: results.map((r) =>
+            r.ok
+              ? { ok: true }
+              : {
+                  ok: false,
+                  error: r.error === undefined ? 'not stored' : describeError(r.error),
+                  ...(r.error instanceof RecordExistsError ? { exists: true } : {}),
+                },
+          ),
         };
+      }
+      if (req.op === 'retract' && typeof req.value === 'string' && validKeys(req.keys)) {
+        const value = Buffer.from(req.value, 'base64');
+        const taken = await Promise.all(req.keys.map((k) => this.retract(k, from, value)));
+        return { ok: true, results: taken.map((ok) => ({ ok })) };
       }
       return { ok: false, error: BAD_REQUEST };
     } catch (err) {
       return { ok: false, error: describeError(err) };
     }
+  }
+
+  /** Notes the records a peer's create stored here (see retract), forgetting those past RETRACT_MS. */
+  private rememberCreate(keys: readonly string[], peer: string, value: Uint8Array): void {
+    const now = Date.now();
+    for (const [key, made] of this.retractable) {
+      if (made.until > now && this.retractable.size < MAX_RETRACTABLE) break;
+      this.retractable.delete(key);
+    }
+    const digest = sha(value);
+    for (const key of keys) {
+      this.retractable.delete(key); // re-inserted last: the map stays oldest first
+      this.retractable.set(key, { peer, digest, until: now + RETRACT_MS });
+    }
+  }
+
+  /**
+   * Takes back a record under a base64 key that `from`'s create stored here within RETRACT_MS, if the same bytes
+   * are still held; true when it was removed.
+   */
+  private async retract(key: string, from: string, value: Uint8Array): Promise<boolean> {
+    const made = this.retractable.get(key);
+    if (!made || made.peer !== from || made.until < Date.now() || !made.digest.equals(sha(value))) return false;
+    this.retractable.delete(key);
+    const raw = Buffer.from(key, 'base64');
+    const held = await readLocalRecord(this.opts.datastore, raw);
+    if (!held || !Buffer.from(held).equals(value)) return false;
+    await this.opts.datastore.delete(recordDatastoreKey(raw));
+    return true;
   }
 
   private async serveV1(stream: Stream, conn: Connection): Promise<void> {
@@ -335,7 +421,7 @@ export class DirectReplicas {
       return keys.map(() => false);
     }
     if (!r.ok && r.error === BAD_REQUEST) {
-      this.singlePutsUntil.set(peer, Date.now() + SINGLE_PUTS_MS);
+      this.singlePutsUntil.set(peer, Date.now() + EARLIER_RELEASE_MS);
       return Promise.all(keys.map((key) => this.putTo(peer, key, value, signal)));
     }
     return keys.map((_, i) => {
@@ -343,6 +429,68 @@ export class DirectReplicas {
       if (!one?.ok) this.opts.logger.debug('replica refused a record', { peer, error: one?.error ?? r.error });
       return one?.ok === true;
     });
+  }
+
+  /**
+   * Stores one value on a peer under each of `keys` if the peer holds no other record under any of them (op
+   * 'creates'): under all of them, or none (see CreateOutcome).
+   */
+  async createAllTo(
+    peer: string,
+    keys: readonly Uint8Array[],
+    value: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<CreateOutcome> {
+    if (keys.length === 0) return 'created';
+    if ((this.noCreatesUntil.get(peer) ?? 0) > Date.now()) return 'unsupported';
+    const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
+    let r: Response;
+    try {
+      r = await this.call(
+        peer,
+        { op: 'creates', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
+        signal,
+      );
+    } catch (err) {
+      this.opts.logger.debug('replica create failed', { peer, error: describeError(err) });
+      return 'failed';
+    }
+    if (!r.ok && r.error === BAD_REQUEST) {
+      this.noCreatesUntil.set(peer, Date.now() + EARLIER_RELEASE_MS);
+      return 'unsupported';
+    }
+    const results = r.ok ? (r.results ?? []) : [];
+    if (results.length === keys.length && results.every((one) => one.ok)) return 'created';
+    if (results.some((one) => one.exists)) return 'exists';
+    this.opts.logger.debug('replica refused a record', {
+      peer,
+      error: results.find((one) => !one.ok)?.error ?? r.error,
+    });
+    return 'refused';
+  }
+
+  /**
+   * Takes back from a peer what this node's create stored there under `keys` (see retract); resolves with how
+   * many keys it removed (0 when it could not be reached).
+   */
+  async retractFrom(
+    peer: string,
+    keys: readonly Uint8Array[],
+    value: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<number> {
+    const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
+    try {
+      const r = await this.call(
+        peer,
+        { op: 'retract', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
+        signal,
+      );
+      return r.ok ? (r.results ?? []).filter((one) => one.ok).length : 0;
+    } catch (err) {
+      this.opts.logger.debug('retract failed', { peer, error: describeError(err) });
+      return 0;
+    }
   }
 
   /** Sends a peer a note of `kind`; resolves true when the peer took it (false: it failed, or the peer has no such kind). */
