@@ -1,24 +1,46 @@
 // Decisions on real nodes in one process: role encryption across nodes, temporal navigation,
-// forged/stale/unadmitted records refused by every node, holders lost and regained, full restart.
+// forged/stale/unadmitted records refused by every node, a subject's first version written as a create (and
+// after the newest version when the subject exists), holders lost and regained, full restart.
 import assert from 'node:assert/strict';
+import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
+import { peerIdFromString } from '@libp2p/peer-id';
 import { NotARecipientError } from '../../src/core/crypto/envelope.ts';
-import { encodeRecord, latestKey, signDecision, type DecisionRecord } from '../../src/core/decisions/record.ts';
+import {
+  encodeRecord,
+  latestKey,
+  signDecision,
+  versionKey,
+  type DecisionRecord,
+} from '../../src/core/decisions/record.ts';
+import { recordDatastoreKey } from '../../src/core/dht/kad.ts';
 import { NotFoundError } from '../../src/core/decisions/store.ts';
 import { DECISION_HINTS_TOPIC } from '../../src/core/decisions/service.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
+import { DirectReplicas } from '../../src/core/dht/direct.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
-import { connectAll, heard, startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
+import { connectAll, heard, startCluster, startNode, startWithConfig, stopAll } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 const addr = (s: string) => parseAddress(s);
+
+/** The `count` of `peers` closest to a DHT key, by the XOR distance of their SHA-256 ids (as kad-dht measures). */
+function closestOf(key: Uint8Array, peers: string[], count: number): string[] {
+  const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+  const target = sha(key);
+  const distance = (p: string): Buffer => {
+    const id = sha(peerIdFromString(p).toMultihash().bytes);
+    return Buffer.from(id.map((b, i) => b ^ (target[i] as number)));
+  };
+  return [...peers].sort((a, b) => Buffer.compare(distance(a), distance(b))).slice(0, count);
+}
 
 async function holdersOf(nodes: ChorusNode[], key: Uint8Array): Promise<ChorusNode[]> {
   const held = await Promise.all(nodes.map(async (n) => ((await n.decisions.localRecord(key)) ? n : undefined)));
@@ -63,6 +85,36 @@ describe('decisions on a 5-node cluster', () => {
     // the writer announces itself as a provider of the decision (in the background, once writes pause)
     await until('the writer as a provider', async () =>
       (await nodes[3]!.decisions.providers(a)).includes(nodes[0]!.peerId),
+    );
+  });
+
+  test("a subject's first version goes out as a create: no replica is read before it", async () => {
+    const subject = 'frank:developer@chorus:create/first';
+    const writer = nodes[3]!;
+    const writes: { create: boolean; stored: boolean; version: number }[] = [];
+    const onWrite = (w: { subject: string; create: boolean; stored: boolean; version: number }): void => {
+      if (w.subject === subject) writes.push({ create: w.create, stored: w.stored, version: w.version });
+    };
+    writer.decisions.on('write', onWrite);
+    const getFrom = DirectReplicas.prototype.getFrom;
+    let reads = 0;
+    DirectReplicas.prototype.getFrom = function (this: DirectReplicas, peer, key, signal) {
+      if (Buffer.from(key).equals(latestKey(subject))) reads++;
+      return getFrom.call(this, peer, key, signal);
+    };
+    try {
+      const receipt = await writer.decisions.put(addr('ucxl://frank:developer@chorus:create/*^/first'), text('one'));
+      assert.equal(receipt.version, 1);
+      assert.ok(receipt.holders >= 3, `holders: ${receipt.holders}`);
+    } finally {
+      DirectReplicas.prototype.getFrom = getFrom;
+      writer.decisions.off('write', onWrite);
+    }
+    assert.deepEqual(writes, [{ create: true, stored: true, version: 1 }]);
+    assert.equal(reads, 0, 'no replica was asked for the subject before the write');
+    assert.equal(
+      str((await nodes[1]!.decisions.get(addr('ucxl://frank:developer@chorus:create/*^/first'))).content),
+      'one',
     );
   });
 
@@ -207,6 +259,79 @@ describe('decisions on a 5-node cluster', () => {
           'real v2',
         );
       }
+    }
+  });
+
+  test('a node that never heard of a subject writes after its newest version; its create is taken back', async () => {
+    const subject = 'grace:developer@chorus:create/known';
+    const a = (t: string): ReturnType<typeof addr> => addr(`ucxl://grace:developer@chorus:create/${t}/known`);
+    await nodes[0]!.decisions.put(a('*^'), text('first'), { roles: ['developer'] });
+    await nodes[1]!.decisions.put(a('*^'), text('second'), { roles: ['developer'] });
+    // a sixth node joins after both writes: it knows every peer, and nothing of the subject
+    const late = await startNode(
+      { agent: { role: 'developer' }, keys: { keyring }, pubsub: { meshWaitMs: 5000 } },
+      {},
+      (author) => admitted.has(author),
+    );
+    try {
+      admitted.add(late.peerId);
+      for (const n of nodes) await late.libp2p.dial(n.libp2p.getMultiaddrs()[0]!);
+      const table = (late.libp2p.services.dht as unknown as { routingTable: { size: number } }).routingTable;
+      await until('the late node knows every peer', () => table.size >= nodes.length);
+      assert.equal(late.decisions.knownVersion(subject), undefined);
+      // one replica of version 1 lost its copies: it takes the late node's create, and gives it back
+      const v1 = versionKey(subject, 1);
+      const wiped = nodes.find((n) =>
+        closestOf(
+          v1,
+          [...nodes, late].map((p) => p.peerId),
+          3,
+        ).includes(n.peerId),
+      )!;
+      for (const key of [v1, latestKey(subject)]) await wiped.datastore.delete(recordDatastoreKey(key));
+      const writes: { create: boolean; stored: boolean; version: number }[] = [];
+      late.decisions.on('write', (w) => writes.push({ create: w.create, stored: w.stored, version: w.version }));
+
+      const receipt = await late.decisions.put(a('*^'), text('third'), { roles: ['developer'] });
+      assert.deepEqual(writes, [
+        { create: true, stored: false, version: 1 },
+        { create: false, stored: true, version: 3 },
+      ]);
+      assert.equal(receipt.version, 3);
+      await Promise.all(nodes.map((n) => heard(n, subject, 3)));
+      const reader = nodes[3]!;
+      assert.equal(str((await reader.decisions.get(a('*^'))).content), 'third');
+      for (const n of [reader, late]) {
+        assert.equal(str((await n.decisions.get(a('*~1'))).content), 'first', 'version 1 is the first write');
+      }
+      const history = await reader.decisions.history(a('*^'));
+      assert.deepEqual(
+        history.map((m) => m.version),
+        [3, 2, 1],
+      );
+      for (let i = 0; i < history.length - 1; i++) assert.equal(history[i]!.prevHash, history[i + 1]!.hash);
+      assert.equal(history[2]!.author, nodes[0]!.peerId);
+      assert.equal(await wiped.decisions.localRecord(v1), undefined, "the late node's version 1 was taken back");
+
+      // the late node stops while the others still count it among the closest peers of a new subject: a write
+      // of that subject passes it over, and is still the subject's version 1
+      const peers = [...nodes, late].map((n) => n.peerId);
+      const dead = Array.from({ length: 500 }, (_, i) => `heidi:developer@chorus:create/dead-${i}`).find((s) =>
+        closestOf(latestKey(s), peers, 3).includes(late.peerId),
+      )!;
+      await late.stop();
+      writes.length = 0;
+      const writer = nodes[2]!;
+      writer.decisions.on('write', (w) => writes.push({ create: w.create, stored: w.stored, version: w.version }));
+      const first = await writer.decisions.put(
+        addr(`ucxl://${dead.replace('/dead-', '/*^/dead-')}`),
+        text('despite a dead peer'),
+      );
+      assert.equal(first.version, 1);
+      assert.ok(first.holders >= 3, `holders: ${first.holders}`);
+      assert.deepEqual(writes.at(-1), { create: true, stored: true, version: 1 });
+    } finally {
+      await late.stop();
     }
   });
 });

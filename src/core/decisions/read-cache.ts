@@ -43,6 +43,11 @@ export class BoundedLru<V> {
     return value;
   }
 
+  /** Whether a value is kept under `key` (its place in the order unchanged). */
+  has(key: string): boolean {
+    return this.map.has(key);
+  }
+
   /** Keeps `value` under `key`, evicting the least recently used beyond the bounds; one over maxSize alone is not kept. */
   set(key: string, value: V): void {
     this.delete(key);

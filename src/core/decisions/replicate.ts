@@ -2,7 +2,8 @@
 // closest to its key (then the next closest), and the holders that confirmed storing it are counted;
 // without the one-hop path, or when it falls short, the iterative kad-dht PUT. A record stored under
 // several keys (a decision's latest-version and version keys) goes to each peer once, with the keys
-// that peer replicates (DirectReplicas.putAllTo).
+// that peer replicates (DirectReplicas.putAllTo). A subject's first version can go as a create (createAll):
+// stored only where no other record is held under its keys, so the writer needs no read before it.
 import type { DirectReplicas } from '../dht/direct.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -43,37 +44,121 @@ export async function replicateAll(
 ): Promise<string[][]> {
   const direct = o.direct;
   if (!direct) return Promise.all(keys.map((key) => replicateKad(o, key, value, signal)));
-  const self = o.libp2p.peerId.toString();
   const refused = (await direct.storeAll(keys, value)).find((r) => !r.ok);
   if (refused) throw refused.error;
+  const self = o.libp2p.peerId.toString();
+  const progress = { holders: keys.map(() => new Set([self])), tried: keys.map(() => new Set([self])) };
+  return reachHolders(o, direct, keys, value, signal, progress);
+}
+
+/**
+ * Writes a record that must be the first one under its keys (a subject's first version): each peer of the keys'
+ * replica sets gets one create ('creates': stored only where no other record is held under those keys, under
+ * all of them or none), the next-closest peers too while a key is short of `replication` holders, then this
+ * node stores it the same way; a key still short after that goes on as in replicateAll. Resolves undefined when
+ * a peer holds another record, refuses it or runs an earlier release, when no peer of a key's replica set
+ * answered, or when no peer is known: the peers that took the create are then asked to take it back, and the
+ * caller reads the newest version and writes after it. (A peer that does not answer is passed over, as a write
+ * passes it over.)
+ */
+export async function createAll(
+  o: ReplicateOptions,
+  keys: readonly Uint8Array[],
+  value: Uint8Array,
+  signal: AbortSignal,
+): Promise<string[][] | undefined> {
+  const direct = o.direct;
+  if (!direct) return undefined;
+  const self = o.libp2p.peerId.toString();
+  const progress = { holders: keys.map(() => new Set([self])), tried: keys.map(() => new Set([self])) };
+  const created = new Map<string, Uint8Array[]>(); // peer → the keys its create stored
+  const takeBack = async (): Promise<undefined> => {
+    await Promise.all([...created].map(([peer, its]) => direct.retractFrom(peer, its, value, signal)));
+    return undefined;
+  };
+  for (const width of [o.replication, o.replication + 3]) {
+    if (!(await askReplicas(direct, keys, value, signal, progress, width, o.replication, created))) return takeBack();
+    // every key needs a peer's word that nothing is held under it
+    const unconfirmed = progress.holders.some((h, i) => h.size === 1 && (progress.tried[i] as Set<string>).size > 1);
+    if (width === o.replication && (unconfirmed || progress.tried.every((t) => t.size === 1))) return takeBack();
+  }
+  if ((await direct.storeAll(keys, value, { create: true })).some((r) => !r.ok)) return takeBack();
+  return reachHolders(o, direct, keys, value, signal, progress);
+}
+
+interface Progress {
+  /** Per key: the peers that stored it (this node first). */
+  holders: Set<string>[];
+  /** Per key: the peers asked (this node first). */
+  tried: Set<string>[];
+}
+
+/**
+ * Asks the `width` peers closest to each key that is still short of `want` holders and was not asked yet to
+ * store it, one request per peer carrying its keys; adds those that stored it to `holders`. With `created`, as
+ * creates, noting there the peers that took one: false when one refused (another record held, refused, an
+ * earlier release).
+ */
+async function askReplicas(
+  direct: DirectReplicas,
+  keys: readonly Uint8Array[],
+  value: Uint8Array,
+  signal: AbortSignal,
+  { holders, tried }: Progress,
+  width: number,
+  want: number,
+  created?: Map<string, Uint8Array[]>,
+): Promise<boolean> {
+  const asks = new Map<string, number[]>(); // peer → the keys it is asked to store
+  keys.forEach((key, i) => {
+    if ((holders[i] as Set<string>).size >= want) return;
+    for (const p of direct.replicaSet(key, width)) {
+      if ((tried[i] as Set<string>).has(p)) continue;
+      (tried[i] as Set<string>).add(p);
+      asks.set(p, [...(asks.get(p) ?? []), i]);
+    }
+  });
+  const answers = await Promise.all(
+    [...asks].map(async ([peer, idx]) => {
+      const peerKeys = idx.map((i) => keys[i] as Uint8Array);
+      if (created) {
+        const outcome = await direct.createAllTo(peer, peerKeys, value, signal);
+        if (outcome === 'created') {
+          idx.forEach((i) => (holders[i] as Set<string>).add(peer));
+          created.set(peer, peerKeys);
+        }
+        return outcome === 'created' || outcome === 'failed';
+      }
+      const ok = await direct.putAllTo(peer, peerKeys, value, signal);
+      idx.forEach((i, j) => ok[j] && (holders[i] as Set<string>).add(peer));
+      return true;
+    }),
+  );
+  return answers.every(Boolean);
+}
+
+/**
+ * Puts a record to the peers closest to each key that is short of `replication` holders (the replica sets
+ * first, then the next-closest peers, then kad-dht's walk) and returns each key's holders.
+ */
+async function reachHolders(
+  o: ReplicateOptions,
+  direct: DirectReplicas,
+  keys: readonly Uint8Array[],
+  value: Uint8Array,
+  signal: AbortSignal,
+  progress: Progress,
+): Promise<string[][]> {
   const want = o.replication;
-  const holders = keys.map(() => new Set<string>([self]));
-  const tried = keys.map(() => new Set<string>([self]));
+  const { holders } = progress;
   const short = (): number[] => keys.flatMap((_, i) => ((holders[i] as Set<string>).size < want ? [i] : []));
   const result = (): string[][] => holders.map((h) => [...h]);
   // the replica sets first, then the next-closest peers, until enough confirmed
   for (const width of [want, want + 3]) {
-    const asks = new Map<string, number[]>(); // peer → the keys it is asked to store
-    for (const i of short()) {
-      for (const p of direct.replicaSet(keys[i] as Uint8Array, width)) {
-        if ((tried[i] as Set<string>).has(p)) continue;
-        (tried[i] as Set<string>).add(p);
-        asks.set(p, [...(asks.get(p) ?? []), i]);
-      }
-    }
-    await Promise.all(
-      [...asks].map(async ([peer, idx]) => {
-        const ok = await direct.putAllTo(
-          peer,
-          idx.map((i) => keys[i] as Uint8Array),
-          value,
-          signal,
-        );
-        idx.forEach((i, j) => ok[j] && (holders[i] as Set<string>).add(peer));
-      }),
-    );
     if (short().length === 0) return result();
+    await askReplicas(direct, keys, value, signal, progress, width, want);
   }
+  if (short().length === 0) return result();
   // not connected to anyone: a kad-dht walk has nobody to ask and would only wait out the deadline
   if (o.libp2p.getPeers().length === 0) return result();
   await Promise.all(

@@ -36,7 +36,7 @@ import { BoundedLru, PlaintextCache } from './read-cache.ts';
 import { ReadAheadQueue } from './read-ahead.ts';
 import { LoopLoad } from '../loop-load.ts';
 import { AnswerTimes, readReplicas } from './replica-read.ts';
-import { replicate, replicateAll } from './replicate.ts';
+import { createAll, replicate, replicateAll } from './replicate.ts';
 import {
   compareRecords,
   decodeRecord,
@@ -92,6 +92,22 @@ export interface DecisionStoreEvents {
   replication: [{ subject: string; holders: number; want: number }];
   /** A new version was read ahead: verified, kept, and decrypted for this node's role. */
   readAhead: [{ subject: string; version: number }];
+  /** A version was sent to its replicas, as a create or after a read; `stored`: false when a create did not take. */
+  write: [{ subject: string; version: number; create: boolean; stored: boolean }];
+}
+
+/** A write in progress (putNow): what every attempt at its version needs. */
+interface PendingWrite {
+  subject: string;
+  roles: string[];
+  readers: string[];
+  content: Uint8Array;
+  opts: PutOptions;
+  signal: AbortSignal;
+  /** The sealed payload (it does not depend on the version). */
+  sealing: Promise<Uint8Array> | undefined;
+  /** Its version 1, once signed (see recordAfter). */
+  first?: { record: DecisionRecord; bytes: Uint8Array };
 }
 
 /** A read's signal, made on first use (see DecisionStore.lazySignal). */
@@ -245,45 +261,56 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     const roles = opts.roles?.length ? opts.roles : [this.opts.role];
     const readers = readersOf(roles, this.opts.policy);
     const recipients = opts.deleted ? [] : this.opts.keyring.recipients(readers);
+    const write: PendingWrite = { subject, roles, readers, content, opts, signal, sealing: undefined };
+    // A subject this node has never heard of goes out as a create: its version 1, stored only by replicas that
+    // hold no version of it, so no read comes first. When a replica does hold one (or the create cannot be
+    // made), the write reads the newest version and goes after it, as every write of a known subject does.
+    if (!opts.deleted && this.opts.libp2p.getPeers().length > 0 && (await this.unheardOf(subject))) {
+      write.sealing = encryptForRoles(content, recipients);
+      const created = await this.writeVersion(write, undefined, true);
+      if (created) return created;
+    }
     // The payload does not depend on the version: it is sealed while the replicas answer the fresh read (started
     // on the next turn, once the read's requests are out), not after it.
-    const sealing = opts.deleted
+    write.sealing ??= opts.deleted
       ? Promise.resolve(new Uint8Array())
       : new Promise<void>((resolve) => setImmediate(resolve)).then(() => encryptForRoles(content, recipients));
-    sealing.catch(() => {}); // awaited below, unless the read fails first
+    write.sealing.catch(() => {}); // awaited below, unless the read fails first
     const previous = await this.fetchLatest(subject, () => signal, true).catch((err: unknown) => {
       if (err instanceof NotFoundError) return undefined;
       throw err;
     });
     checkWritable(previous, this.votes);
-    const payload = await sealing;
-    const record = signDecision(
-      {
-        v: 1,
-        subject,
-        version: (previous?.version ?? 0) + 1,
-        author: this.opts.signer.author,
-        authorRole: this.opts.role,
-        timestamp: new Date().toISOString(),
-        contentType: opts.contentType ?? 'application/octet-stream',
-        prevHash: previous?.hash ?? '',
-        roles,
-        payload: Buffer.from(payload).toString('base64'),
-        size: opts.deleted ? 0 : content.byteLength,
-        ...(opts.deleted ? { deleted: true } : {}),
-      },
-      this.opts.signer.sign,
-    );
-    const bytes = encodeOwnRecord(record, this.opts.validation);
+    return (await this.writeVersion(write, previous, false)) as PutReceipt;
+  }
+
+  /** Whether this node knows nothing of a subject: no version heard of, and no record read, noted or held here. */
+  private async unheardOf(subject: string): Promise<boolean> {
+    if (this.hints.get(subject) !== undefined || this.kept.has(subject) || this.noted.has(subject)) return false;
+    return (await readLocalRecord(this.opts.datastore, latestKey(subject))) === undefined;
+  }
+
+  /**
+   * Signs the version after `previous`, stores it on its replicas and tells the other nodes. `create`: the first
+   * version, sent as a create (createAll); undefined when it did not take on every replica asked.
+   */
+  private async writeVersion(
+    w: PendingWrite,
+    previous: DecisionRecord | undefined,
+    create: boolean,
+  ): Promise<PutReceipt | undefined> {
+    const { subject, opts } = w;
+    const { record, bytes } = await this.recordAfter(w, previous);
     // the writer has the plaintext: its own read (and read-ahead) of this version needs no decryption
-    if (!opts.deleted && readers.includes(this.opts.role)) void this.plaintextOf(record, content).catch(() => {});
+    if (!opts.deleted && w.readers.includes(this.opts.role)) void this.plaintextOf(record, w.content).catch(() => {});
     // one request per peer, carrying the keys (latest, version) that peer replicates
-    const [holderPeers = [], versionHolders = []] = await replicateAll(
-      this.opts,
-      [latestKey(subject), versionKey(subject, record.version)],
-      bytes,
-      signal,
-    );
+    const keys = [latestKey(subject), versionKey(subject, record.version)];
+    const stored = create
+      ? await createAll(this.opts, keys, bytes, w.signal)
+      : await replicateAll(this.opts, keys, bytes, w.signal);
+    this.emit('write', { subject, version: record.version, create, stored: stored !== undefined });
+    if (!stored) return undefined;
+    const [holderPeers = [], versionHolders = []] = stored;
     this.noteVersion(subject, record.version);
     this.opts.announce?.(
       { subject, version: record.version, hash: record.hash },
@@ -303,6 +330,40 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       );
     }
     return receipt;
+  }
+
+  /**
+   * The signed record of the version after `previous`. A version 1 is signed once per write: should a create
+   * not take and the read find no version either, the same record goes out again (the same bytes a replica
+   * may already hold from the create).
+   */
+  private async recordAfter(
+    w: PendingWrite,
+    previous: DecisionRecord | undefined,
+  ): Promise<{ record: DecisionRecord; bytes: Uint8Array }> {
+    if (!previous && w.first) return w.first;
+    const { subject, opts } = w;
+    const payload = await (w.sealing as Promise<Uint8Array>);
+    const record = signDecision(
+      {
+        v: 1,
+        subject,
+        version: (previous?.version ?? 0) + 1,
+        author: this.opts.signer.author,
+        authorRole: this.opts.role,
+        timestamp: new Date().toISOString(),
+        contentType: opts.contentType ?? 'application/octet-stream',
+        prevHash: previous?.hash ?? '',
+        roles: w.roles,
+        payload: Buffer.from(payload).toString('base64'),
+        size: opts.deleted ? 0 : w.content.byteLength,
+        ...(opts.deleted ? { deleted: true } : {}),
+      },
+      this.opts.signer.sign,
+    );
+    const signed = { record, bytes: encodeOwnRecord(record, this.opts.validation) };
+    if (!previous) w.first = signed;
+    return signed;
   }
 
   /** A lone node: the only voter of its cluster, and connected to no peer that could hold a copy. */

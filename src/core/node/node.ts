@@ -139,6 +139,10 @@ export class ChorusNode {
   get decisions(): DecisionStore {
     return this.c.decisions;
   }
+  /** The DHT's datastore (records and provider records under /dht/, on disk). */
+  get datastore(): ChorusDatastore {
+    return this.c.datastore;
+  }
   get keyring(): RoleKeyring {
     return this.c.keyring;
   }
