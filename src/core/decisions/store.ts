@@ -269,6 +269,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       write.sealing = encryptForRoles(content, recipients);
       const created = await this.writeVersion(write, undefined, true);
       if (created) return created;
+      this.opts.logger.debug('a first version did not go out as a create: reading the newest version first', {
+        subject,
+      });
     }
     // The payload does not depend on the version: it is sealed while the replicas answer the fresh read (started
     // on the next turn, once the read's requests are out), not after it.

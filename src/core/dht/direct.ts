@@ -461,7 +461,10 @@ export class DirectReplicas {
     }
     const results = r.ok ? (r.results ?? []) : [];
     if (results.length === keys.length && results.every((one) => one.ok)) return 'created';
-    if (results.some((one) => one.exists)) return 'exists';
+    if (results.some((one) => one.exists)) {
+      this.opts.logger.debug('replica holds another record under a key of a create', { peer });
+      return 'exists';
+    }
     this.opts.logger.debug('replica refused a record', {
       peer,
       error: results.find((one) => !one.ok)?.error ?? r.error,
