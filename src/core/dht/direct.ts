@@ -28,6 +28,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
+import { CreatedRecords } from './created-records.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
 import type { RecordNamespaces } from './namespaces.ts';
 
@@ -78,9 +79,6 @@ const MAX_PUT_KEYS = 8;
 const BAD_REQUEST = 'bad request';
 /** How long a peer that lacks an op is served without it (one 'put' per key; a read before a first version). */
 const EARLIER_RELEASE_MS = 5 * 60_000;
-/** How long the peer that created a record may take it back, and how many such records are remembered. */
-const RETRACT_MS = 30_000;
-const MAX_RETRACTABLE = 4096;
 
 /**
  * The parts of kad-dht 16's service that a one-hop provider announcement uses (public fields of its
@@ -136,8 +134,8 @@ export class DirectReplicas {
   private readonly singlePutsUntil = new Map<string, number>();
   /** Peers that answered 'creates' with "bad request" (an earlier release), until when they are not asked again. */
   private readonly noCreatesUntil = new Map<string, number>();
-  /** Records stored here by a create, oldest first: base64 DHT key → the peer that sent it, its digest, until when. */
-  private readonly retractable = new Map<string, { peer: string; digest: Buffer; until: number }>();
+  /** Records stored here by peers' creates, which those peers may take back for a while. */
+  private readonly created = new CreatedRecords();
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -295,7 +293,7 @@ export class DirectReplicas {
         const keys = req.keys.map((k) => Buffer.from(k, 'base64'));
         const value = Buffer.from(req.value, 'base64');
         const results = await this.storeAll(keys, value, { create: req.op === 'creates' });
-        if (req.op === 'creates' && results.every((r) => r.ok)) this.rememberCreate(req.keys, from, value);
+        if (req.op === 'creates' && results.every((r) => r.ok)) this.created.note(req.keys, from, value);
         return {
           ok: true,
           results: results.map((r) =>
@@ -320,28 +318,9 @@ export class DirectReplicas {
     }
   }
 
-  /** Notes the records a peer's create stored here (see retract), forgetting those past RETRACT_MS. */
-  private rememberCreate(keys: readonly string[], peer: string, value: Uint8Array): void {
-    const now = Date.now();
-    for (const [key, made] of this.retractable) {
-      if (made.until > now && this.retractable.size < MAX_RETRACTABLE) break;
-      this.retractable.delete(key);
-    }
-    const digest = sha(value);
-    for (const key of keys) {
-      this.retractable.delete(key); // re-inserted last: the map stays oldest first
-      this.retractable.set(key, { peer, digest, until: now + RETRACT_MS });
-    }
-  }
-
-  /**
-   * Takes back a record under a base64 key that `from`'s create stored here within RETRACT_MS, if the same bytes
-   * are still held; true when it was removed.
-   */
+  /** Takes back a record under a base64 key that `from`'s create stored here (CreatedRecords), if still held. */
   private async retract(key: string, from: string, value: Uint8Array): Promise<boolean> {
-    const made = this.retractable.get(key);
-    if (!made || made.peer !== from || made.until < Date.now() || !made.digest.equals(sha(value))) return false;
-    this.retractable.delete(key);
+    if (!this.created.take(key, from, value)) return false;
     const raw = Buffer.from(key, 'base64');
     const held = await readLocalRecord(this.opts.datastore, raw);
     if (!held || !Buffer.from(held).equals(value)) return false;
