@@ -280,6 +280,7 @@ describe('decisions on a 5-node cluster', () => {
       await until('the late node knows every peer', () => table.size >= nodes.length);
       assert.equal(late.decisions.knownVersion(subject), undefined);
       // one replica of version 1 lost its copies: it takes the late node's create, and gives it back
+      // (decisions-create.test.ts checks the same without the re-replication that a join sets off)
       const v1 = versionKey(subject, 1);
       const wiped = nodes.find((n) =>
         closestOf(
@@ -311,7 +312,9 @@ describe('decisions on a 5-node cluster', () => {
       );
       for (let i = 0; i < history.length - 1; i++) assert.equal(history[i]!.prevHash, history[i + 1]!.hash);
       assert.equal(history[2]!.author, nodes[0]!.peerId);
-      assert.equal(await wiped.decisions.localRecord(v1), undefined, "the late node's version 1 was taken back");
+      // (the replicas' re-replication after the late node joined may have brought the first writer's version back)
+      const kept = await wiped.decisions.localRecord(v1);
+      assert.notEqual(kept && JSON.parse(str(kept)).author, late.peerId, "the late node's version 1 was taken back");
 
       // the late node stops while the others still count it among the closest peers of a new subject: a write
       // of that subject passes it over, and is still the subject's version 1
