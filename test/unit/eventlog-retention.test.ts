@@ -17,6 +17,7 @@ import { silentLogger } from '../../src/core/log.ts';
 import { EventRecorder } from '../../src/core/node/recorder.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { Redactor } from '../../src/core/shhh/redactor.ts';
+import { until } from '../helpers/poll.ts';
 
 const KEYS = generateKeyPairSync('ed25519');
 const AUTHOR = '12D3KooWRetentionTestAuthor';
@@ -127,7 +128,10 @@ describe('retention by age', () => {
   it("LogRetention (the node's periodic pass) compacts; an empty policy is switched off", async () => {
     const file = freshFile();
     const log = EventLog.open(file, SIGNER);
-    fill(log, 100);
+    const newest = fill(log, 100).at(-1) as LogEntry;
+    // the policy below keeps what is under 1 ms old: every entry but the newest must be past that (entry times
+    // have millisecond precision, so the clock waits out one more)
+    await until('the entries are over 1 ms old', () => Date.now() >= Date.parse(newest.time) + 2, { intervalMs: 1 });
     const none = new LogRetention(log, { policy: { maxAgeMs: 0, maxBytes: 0 } });
     assert.equal(none.enabled, false);
     const retention = new LogRetention(log, { policy: { maxAgeMs: 1, maxBytes: 0 }, logger: silentLogger });
