@@ -76,12 +76,13 @@ export async function createAll(
     await Promise.all([...created].map(([peer, its]) => direct.retractFrom(peer, its, value, signal)));
     return undefined;
   };
-  for (const width of [o.replication, o.replication + 3]) {
-    if (!(await askReplicas(direct, keys, value, signal, progress, width, o.replication, created))) return takeBack();
-    // every key needs a peer's word that nothing is held under it
-    const unconfirmed = progress.holders.some((h, i) => h.size === 1 && (progress.tried[i] as Set<string>).size > 1);
-    if (width === o.replication && (unconfirmed || progress.tried.every((t) => t.size === 1))) return takeBack();
-  }
+  const want = o.replication;
+  const took = await askReplicas(direct, keys, value, signal, progress, want, want, created);
+  // every key needs a peer's word that nothing is held under it (a peer that does not answer is passed over)
+  const unconfirmed = progress.holders.some((h, i) => h.size === 1 && (progress.tried[i] as Set<string>).size > 1);
+  if (!took || unconfirmed || progress.tried.every((t) => t.size === 1)) return takeBack();
+  // the next-closest peers of a key still short, asked with creates too
+  if (!(await askReplicas(direct, keys, value, signal, progress, want + 3, want, created))) return takeBack();
   if ((await direct.storeAll(keys, value, { create: true })).some((r) => !r.ok)) return takeBack();
   return reachHolders(o, direct, keys, value, signal, progress);
 }
