@@ -1,6 +1,6 @@
 // A subject's first version as a create (src/core/decisions/replicate.ts createAll) between real libp2p hosts:
 // stored on every peer of the replica set and here when none holds a record; when one does, nothing is kept
-// anywhere: the peers that took it give it back and this node stores nothing.
+// anywhere: the peers that took it give it back (and tell their listener, onRetracted) and this node stores nothing.
 import assert from 'node:assert/strict';
 import { after, before, describe, test } from 'node:test';
 import { MemoryDatastore } from 'datastore-core';
@@ -68,7 +68,19 @@ describe('a first version as a create', () => {
   test('a peer holds another record: the other peer gives the create back, and this node stores nothing', async () => {
     const keys = [enc('/t/known'), enc('/t/known/1')];
     await replicas[1]!.storeAll([keys[0]!], enc('the real one')); // the subject's record, held by one peer
+    const givenBack: [string, string][] = [];
+    const told = (i: number) => (key: Uint8Array, value: Uint8Array) =>
+      givenBack.push([`${i} ${Buffer.from(key).toString()}`, Buffer.from(value).toString()]);
+    for (const i of [1, 2]) replicas[i]!.onRetracted(told(i));
     assert.equal(await create(keys, enc('a stray')), undefined);
+    assert.deepEqual(
+      givenBack.sort(),
+      [
+        ['2 /t/known', 'a stray'],
+        ['2 /t/known/1', 'a stray'],
+      ],
+      'the peer that gave it back says so, once per key; the holder has nothing to say',
+    );
     for (const key of keys) {
       assert.equal(await held(0, key), undefined, 'nothing stored here');
       assert.equal(await held(2, key), undefined, 'the peer that took it gave it back');

@@ -3,7 +3,8 @@
 // heard of sends the read to the network again, and the fresh read before a write always goes there. A read
 // answered without the network makes no deadline signal. A write's note to a node that stores no copy carries
 // the record, so that node's first read of the new version needs no network either; and it is read ahead there
-// (verified and decrypted before any read), as is a new version on a node that stores it — not a re-put.
+// (verified and decrypted before any read), as is a new version on a node that stores it — not a re-put. A first
+// version a replica gave back (its create did not take everywhere) is dropped from what it read ahead.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -11,7 +12,9 @@ import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import type { DecisionStore } from '../../src/core/decisions/store.ts';
 import { HINT_NOTE } from '../../src/core/decisions/hints.ts';
+import { NotFoundError } from '../../src/core/decisions/meta.ts';
 import { latestKey, versionKey } from '../../src/core/decisions/record.ts';
+import { recordDatastoreKey } from '../../src/core/dht/kad.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress, subjectKey } from '../../src/core/ucxl/address.ts';
 import { heard, startCluster, stopAll } from '../helpers/cluster.ts';
@@ -198,6 +201,39 @@ describe('the kept latest copy of a read', () => {
       assert.ok(holders.includes(replica.peerId), 'the replica took the re-put');
       assert.equal(ahead.count(), 1, 'no read-ahead of a version already held');
       assert.ok(replica.decisions.readAheadQueue.idle, 'and none queued');
+    },
+  );
+
+  test(
+    'a create taken back from a replica that read it ahead is not served from its kept copy',
+    { timeout: 60_000 },
+    async () => {
+      const writer = nodes[4] as ChorusNode;
+      const address = parseAddress('ucxl://alice:developer@chorus:kept/*^/given-back.md');
+      const subject = subjectKey(address);
+      const keys = [latestKey(subject), versionKey(subject, 1)];
+      const direct = writer.decisions.replicas;
+      assert.ok(direct);
+      const latestReplicas = direct.replicaSet(latestKey(subject), 3);
+      const replica = nodes.find((n) => n !== writer && latestReplicas.includes(n.peerId));
+      assert.ok(replica, 'a node other than the writer replicates the subject');
+      const replicaIds = new Set(keys.flatMap((k) => direct.replicaSet(k, 3)));
+      const ahead = readAheads(replica.decisions, subject);
+      const writes: boolean[] = [];
+      writer.decisions.on('write', (w) => w.subject === subject && writes.push(w.create));
+      await writer.decisions.put(address, text('given back'));
+      assert.deepEqual(writes, [true], 'the first version went out as a create');
+      await ahead.reached(1);
+
+      // every peer that took the create gives it back, and the writer drops its own copy: no replica holds it
+      const bytes = await writer.decisions.localRecord(latestKey(subject));
+      assert.ok(bytes);
+      const signal = AbortSignal.timeout(10_000);
+      for (const peer of replicaIds) if (peer !== writer.peerId) await direct.retractFrom(peer, keys, bytes, signal);
+      for (const key of keys) await writer.datastore.delete(recordDatastoreKey(key));
+      assert.equal(await replica.decisions.localRecord(latestKey(subject)), undefined, 'the replica gave it back');
+
+      await assert.rejects(replica.decisions.get(address), NotFoundError, 'not served from the read-ahead copy');
     },
   );
 });

@@ -144,6 +144,7 @@ export class DecisionService {
     this.c.pubsub.join(DECISION_HINTS_TOPIC, { raw: true });
     this.c.pubsub.on('message', this.onHint);
     this.c.replicas.onNote(HINT_NOTE, this.onHintNote);
+    this.c.replicas.onRetracted((_key, bytes) => this.store.retracted(bytes));
     this.pacer.start();
     this.republisher.start();
   }
@@ -154,6 +155,7 @@ export class DecisionService {
     this.pacer.stop();
     this.c.pubsub.off('message', this.onHint);
     this.c.replicas.onNote(HINT_NOTE, undefined);
+    this.c.replicas.onRetracted(undefined);
     this.namespaces.stop();
   }
 

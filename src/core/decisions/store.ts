@@ -502,6 +502,18 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (fresh) this.readAheadQueue.schedule(subject);
   }
 
+  /**
+   * A record this node stored as a replica of a peer's create was taken back (kad-direct's retract: the create did
+   * not take everywhere). Its read-ahead kept that version: the kept copy goes, so that no read here is answered
+   * with a version its replicas gave back; the writer's next version replaces it everywhere else.
+   */
+  retracted(bytes: Uint8Array): void {
+    const given = decodeLoose(bytes);
+    if (given === undefined || typeof given.subject !== 'string') return;
+    const kept = this.kept.get(given.subject);
+    if (kept && kept.version === given.version && kept.hash === given.hash) this.kept.delete(given.subject);
+  }
+
   /** Read-ahead takes nothing more (the node is stopping). */
   stop(): void {
     this.readAheadQueue.stop();

@@ -136,6 +136,8 @@ export class DirectReplicas {
   private readonly noCreatesUntil = new Map<string, number>();
   /** Records stored here by peers' creates, which those peers may take back for a while. */
   private readonly created = new CreatedRecords();
+  /** Told of each record a peer took back from this node (so what read it ahead can forget it). */
+  private onGivenBack: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -270,6 +272,11 @@ export class DirectReplicas {
     else this.notes.delete(kind);
   }
 
+  /** Calls `handler` for each record a peer's retract removed here, with its DHT key (undefined: nobody). */
+  onRetracted(handler: ((key: Uint8Array, value: Uint8Array) => void) | undefined): void {
+    this.onGivenBack = handler;
+  }
+
   /** One request, on either protocol, from the peer `from`. */
   private async answer(req: Request, from: string): Promise<Response> {
     try {
@@ -325,6 +332,7 @@ export class DirectReplicas {
     const held = await readLocalRecord(this.opts.datastore, raw);
     if (!held || !Buffer.from(held).equals(value)) return false;
     await this.opts.datastore.delete(recordDatastoreKey(raw));
+    this.onGivenBack?.(raw, value);
     return true;
   }
 
