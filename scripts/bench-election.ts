@@ -11,7 +11,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { setTimeout as delay } from 'node:timers/promises';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import { ApiClient } from '../src/core/api/client.ts';
 import {
   childEnv,
@@ -23,17 +22,22 @@ import {
 } from '../src/bench/children.ts';
 import { summarize } from '../src/bench/stats.ts';
 import type { ElectionStatus } from '../src/core/election/service.ts';
+import { scriptArgs } from './script-args.ts';
 
 const USAGE = `usage: node scripts/bench-election.ts [--kills 20] [--nodes 5] [--source] [--json]`;
-const { values: flags } = parseArgs({
-  options: {
-    kills: { type: 'string' },
-    nodes: { type: 'string' },
-    source: { type: 'boolean' },
-    json: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+const { values: flags } = scriptArgs(
+  'bench:election',
+  {
+    options: {
+      kills: { type: 'string' },
+      nodes: { type: 'string' },
+      source: { type: 'boolean' },
+      json: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   },
-});
+  USAGE,
+);
 if (flags.help) {
   process.stdout.write(`${USAGE}\n`);
   process.exit(0);

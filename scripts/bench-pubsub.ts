@@ -5,7 +5,6 @@
 // the tables.
 import { accessSync, constants } from 'node:fs';
 import { fileURLToPath } from 'node:url';
-import { parseArgs } from 'node:util';
 import {
   floorCeiling,
   killBenchChildren,
@@ -14,6 +13,7 @@ import {
   type PubSubBenchReport,
 } from '../src/bench/pubsub/run.ts';
 import { createLogger } from '../src/core/log.ts';
+import { scriptArgs } from './script-args.ts';
 
 const USAGE = `usage: node scripts/bench-pubsub.ts [options]
   --json                 print the report as JSON on stdout
@@ -31,25 +31,29 @@ const USAGE = `usage: node scripts/bench-pubsub.ts [options]
   --source               run the processes from source (node src/cli/bin.ts), not dist/chorus-linux-x64
   --quiet                no progress on stderr`;
 
-const { values: flags } = parseArgs({
-  options: {
-    json: { type: 'boolean' },
-    only: { type: 'string' },
-    publisher: { type: 'string' },
-    nodes: { type: 'string' },
-    processes: { type: 'string' },
-    messages: { type: 'string' },
-    'max-publish': { type: 'string' },
-    rate: { type: 'string' },
-    duration: { type: 'string' },
-    window: { type: 'string' },
-    deadline: { type: 'string' },
-    source: { type: 'boolean' },
-    'child-cpu-prof': { type: 'string' },
-    quiet: { type: 'boolean' },
-    help: { type: 'boolean', short: 'h' },
+const { values: flags } = scriptArgs(
+  'bench:pubsub',
+  {
+    options: {
+      json: { type: 'boolean' },
+      only: { type: 'string' },
+      publisher: { type: 'string' },
+      nodes: { type: 'string' },
+      processes: { type: 'string' },
+      messages: { type: 'string' },
+      'max-publish': { type: 'string' },
+      rate: { type: 'string' },
+      duration: { type: 'string' },
+      window: { type: 'string' },
+      deadline: { type: 'string' },
+      source: { type: 'boolean' },
+      'child-cpu-prof': { type: 'string' },
+      quiet: { type: 'boolean' },
+      help: { type: 'boolean', short: 'h' },
+    },
   },
-});
+  USAGE,
+);
 
 if (flags.help) {
   process.stdout.write(`${USAGE}\n`);

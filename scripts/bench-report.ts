@@ -17,9 +17,9 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
+import { scriptArgs } from './script-args.ts';
 
-const { values: flags } = parseArgs({
+const { values: flags } = scriptArgs('bench:report', {
   options: {
     root: { type: 'string' },
     only: { type: 'string' },

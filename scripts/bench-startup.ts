@@ -8,10 +8,10 @@ import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
-import { parseArgs } from 'node:util';
 import { gzipSync } from 'node:zlib';
+import { scriptArgs } from './script-args.ts';
 
-const { values: flags } = parseArgs({
+const { values: flags } = scriptArgs('bench:startup', {
   options: { binary: { type: 'string' }, 'no-verbs': { type: 'boolean' } },
 });
 const binary = resolve(flags.binary ?? join(import.meta.dirname, '../dist/chorus-linux-x64'));

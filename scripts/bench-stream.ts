@@ -8,7 +8,6 @@ import { mkdtempSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
 import { noise } from '@chainsafe/libp2p-noise';
 import { yamux } from '@chainsafe/libp2p-yamux';
 import type { Libp2p, Stream } from '@libp2p/interface';
@@ -19,8 +18,9 @@ import type * as LogModule from '../src/core/log.ts';
 import type * as NodeModule from '../src/core/node/node.ts';
 import type * as RpcModule from '../src/core/p2p/rpc.ts';
 import type * as StreamsModule from '../src/core/p2p/streams.ts';
+import { scriptArgs } from './script-args.ts';
 
-const { values: flags } = parseArgs({
+const { values: flags } = scriptArgs('bench:stream', {
   options: { root: { type: 'string' }, count: { type: 'string' }, json: { type: 'boolean' } },
 });
 const root = resolve(flags.root ?? join(import.meta.dirname, '..'));
