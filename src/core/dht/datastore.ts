@@ -10,6 +10,8 @@ import { DatabaseSync, type StatementSync } from 'node:sqlite';
 import { StoreDamagedError, sqliteDamage } from '../store-check.ts';
 
 const PERSISTENT_PREFIX = '/dht/';
+/** How much of the file SQLite reads through a memory map (the rest by pread). */
+const MMAP_BYTES = 64 * 1024 * 1024;
 
 export class ChorusDatastore extends BaseDatastore {
   private readonly db: DatabaseSync;
@@ -28,6 +30,10 @@ export class ChorusDatastore extends BaseDatastore {
     try {
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
+      // Reads of the file's pages from a memory map instead of a pread() each: a record's lookup walks ~4 pages
+      // and its value overflows into two more, so a point read made ~13 system calls (a hit 43 -> 16 µs of CPU,
+      // a miss 28 -> 8, a two-record commit 102 -> 91 here). The map is bounded; pages past it are read as before.
+      this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
       this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
     } catch (err) {
       this.db.close();
