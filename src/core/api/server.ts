@@ -154,20 +154,7 @@ export class ApiServer {
 
   /** Refuses to start when another node answers on the socket; removes a stale socket file. */
   private async claimSocket(sock: string): Promise<void> {
-    const alive = await new Promise<boolean>((resolve) => {
-      const c = connect(sock);
-      c.once('connect', () => {
-        c.destroy();
-        resolve(true);
-      });
-      c.once('error', () => resolve(false));
-    });
-    if (alive) {
-      throw new ChorusError(
-        'ALREADY_RUNNING',
-        `another chorus node is already running with data dir ${this.opts.dataDir}`,
-      );
-    }
+    await refuseIfRunning(this.opts.dataDir);
     await unlink(sock).catch(() => {});
   }
 
@@ -236,4 +223,22 @@ export class ApiServer {
       else res.end();
     }
   }
+}
+
+/**
+ * Throws ALREADY_RUNNING when a node answers on the control socket of `dataDir`. A node starting on that data dir
+ * asks this before it opens anything there (its stores, its keys, its identity on the network), and again when it
+ * takes the socket.
+ */
+export async function refuseIfRunning(dataDir: string): Promise<void> {
+  const alive = await new Promise<boolean>((resolve) => {
+    const c = connect(socketPath(dataDir));
+    c.once('connect', () => {
+      c.destroy();
+      resolve(true);
+    });
+    c.once('error', () => resolve(false));
+  });
+  if (alive)
+    throw new ChorusError('ALREADY_RUNNING', `another chorus node is already running with data dir ${dataDir}`);
 }

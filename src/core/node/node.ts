@@ -6,7 +6,7 @@
 // Size: the one place every service is composed and started in order — it grows by a few lines with each
 // feature, and splitting it would scatter the start order that the lifecycle depends on.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
-import { ApiServer } from '../api/server.ts';
+import { ApiServer, refuseIfRunning } from '../api/server.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { RoleKeyring } from '../crypto/keyring.ts';
 import { dataFile, keyringPath } from '../datadir.ts';
@@ -87,6 +87,9 @@ export class ChorusNode {
 
   static async start(opts: NodeOptions): Promise<ChorusNode> {
     const { config, logger } = opts;
+    // a node already running on this data dir is refused before anything of its is opened here: its stores, its
+    // election state and its identity on the network (the socket it answers on is how a node is found)
+    if (opts.api !== false) await refuseIfRunning(config.dataDir);
     // fail-closed: no license, no identity, no log, no socket
     const license = opts.license ?? announceLicense(resolveNodeLicense(config), logger);
     checkNodeStores(config, { repair: opts.repair, logger }); // damaged stores are named before any is opened
