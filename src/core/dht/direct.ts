@@ -395,18 +395,8 @@ export class DirectReplicas {
     if (keys.length === 0) return [];
     if (keys.length === 1 || (this.singlePutsUntil.get(peer) ?? 0) > Date.now())
       return Promise.all(keys.map((key) => this.putTo(peer, key, value, signal)));
-    const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
-    let r: Response;
-    try {
-      r = await this.call(
-        peer,
-        { op: 'puts', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
-        signal,
-      );
-    } catch (err) {
-      this.opts.logger.debug('replica put failed', { peer, error: describeError(err) });
-      return keys.map(() => false);
-    }
+    const r = await this.callWithKeys(peer, 'puts', keys, value, signal);
+    if (!r) return keys.map(() => false);
     if (!r.ok && r.error === BAD_REQUEST) {
       this.singlePutsUntil.set(peer, Date.now() + EARLIER_RELEASE_MS);
       return Promise.all(keys.map((key) => this.putTo(peer, key, value, signal)));
@@ -430,18 +420,8 @@ export class DirectReplicas {
   ): Promise<CreateOutcome> {
     if (keys.length === 0) return 'created';
     if ((this.noCreatesUntil.get(peer) ?? 0) > Date.now()) return 'unsupported';
-    const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
-    let r: Response;
-    try {
-      r = await this.call(
-        peer,
-        { op: 'creates', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
-        signal,
-      );
-    } catch (err) {
-      this.opts.logger.debug('replica create failed', { peer, error: describeError(err) });
-      return 'failed';
-    }
+    const r = await this.callWithKeys(peer, 'creates', keys, value, signal);
+    if (!r) return 'failed';
     if (!r.ok && r.error === BAD_REQUEST) {
       this.noCreatesUntil.set(peer, Date.now() + EARLIER_RELEASE_MS);
       return 'unsupported';
@@ -469,17 +449,31 @@ export class DirectReplicas {
     value: Uint8Array,
     signal: AbortSignal,
   ): Promise<number> {
+    const r = await this.callWithKeys(peer, 'retract', keys, value, signal);
+    return r?.ok ? (r.results ?? []).filter((one) => one.ok).length : 0;
+  }
+
+  /**
+   * One request carrying a value and every key it goes under (ops 'puts', 'creates', 'retract'; `key` is the first,
+   * so that a peer of an earlier release answers "bad request"); undefined when the peer could not be asked.
+   */
+  private async callWithKeys(
+    peer: string,
+    op: 'puts' | 'creates' | 'retract',
+    keys: readonly Uint8Array[],
+    value: Uint8Array,
+    signal: AbortSignal,
+  ): Promise<Response | undefined> {
     const b64 = keys.map((k) => Buffer.from(k).toString('base64'));
     try {
-      const r = await this.call(
+      return await this.call(
         peer,
-        { op: 'retract', key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
+        { op, key: b64[0] as string, keys: b64, value: Buffer.from(value).toString('base64') },
         signal,
       );
-      return r.ok ? (r.results ?? []).filter((one) => one.ok).length : 0;
     } catch (err) {
-      this.opts.logger.debug('retract failed', { peer, error: describeError(err) });
-      return 0;
+      this.opts.logger.debug(`replica ${op} failed`, { peer, error: describeError(err) });
+      return undefined;
     }
   }
 
