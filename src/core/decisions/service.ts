@@ -20,7 +20,7 @@ import {
   HINT_NOTE,
   hintRoutes,
   parseHint,
-  verifySignedHint,
+  readHintNote,
   VersionHints,
   type VersionHint,
 } from './hints.ts';
@@ -81,7 +81,7 @@ export class DecisionService {
     if (hint) this.store.noteVersion(hint.subject, hint.version);
   };
   private readonly onHintNote = (from: string, bytes: Uint8Array): void => {
-    const hint = verifySignedHint(from, bytes, this.c.authors);
+    const hint = readHintNote(from, bytes, (peer) => this.c.authors.isAdmitted(peer));
     if (hint?.record) this.store.noteRecord(hint, hint.record);
     else if (hint) this.store.noteVersion(hint.subject, hint.version);
   };
