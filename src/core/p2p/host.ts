@@ -18,6 +18,7 @@ import { keepGossipStreamsOpen } from './gossip-streams.ts';
 import { coalesceGossipWrites } from './gossip-writes.ts';
 import { cacheEd25519KeyObjects } from './key-objects.ts';
 import { installQuietEmptyReads } from './length-prefix-reads.ts';
+import { libp2pLogger } from './libp2p-logger.ts';
 import { coalesceSocketWrites } from './socket-writes.ts';
 import { installHalfWindowUpdates } from './yamux-window.ts';
 import { UsageError } from '../errors.ts';
@@ -179,6 +180,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
   const node: ChorusLibp2p = await createLibp2p({
     privateKey: opts.privateKey,
     start: false,
+    logger: libp2pLogger,
     ...(opts.datastore ? { datastore: opts.datastore } : {}),
     addresses: { listen: opts.listen },
     transports: [tcp()],
