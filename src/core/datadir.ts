@@ -25,6 +25,8 @@ export const DATA_FILES = {
   election: 'election.json',
   /** Leader-only records of an earlier version (imported into the consensus log once). */
   legacyLeaderRecords: 'leader-records.json',
+  /** Held locked by the running node (node/data-dir-lock.ts): one node per data dir. Empty. */
+  nodeLock: 'node.lock',
 } as const;
 
 export type DataFile = keyof typeof DATA_FILES;

@@ -44,6 +44,7 @@ import { Redactor } from '../shhh/redactor.ts';
 import { TaskService } from '../tasks/service.ts';
 import { buildInfo } from '../version.ts';
 import { daemonProfile, startNetwork } from './assembly.ts';
+import { takeDataDirLock } from './data-dir-lock.ts';
 import type { NodeComponents } from './components.ts';
 import { checkNodeStores } from './integrity.ts';
 import { EventRecorder } from './recorder.ts';
@@ -88,17 +89,21 @@ export class ChorusNode {
   static async start(opts: NodeOptions): Promise<ChorusNode> {
     const { config, logger } = opts;
     // a node already running on this data dir is refused before anything of its is opened here: its stores, its
-    // election state and its identity on the network (the socket it answers on is how a node is found)
+    // election state and its identity on the network (the socket it answers on is how a node is found); the
+    // data dir's lock, held until the node stops, refuses one that has not bound its socket yet
     if (opts.api !== false) await refuseIfRunning(config.dataDir);
-    // fail-closed: no license, no identity, no log, no socket
+    // fail-closed: no license, no identity, no log, no socket (and no lock file)
     const license = opts.license ?? announceLicense(resolveNodeLicense(config), logger);
-    checkNodeStores(config, { repair: opts.repair, logger }); // damaged stores are named before any is opened
-    const identity = await loadOrCreateIdentity(config.dataDir);
-    if (identity.created)
-      logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
+    const lock = opts.api !== false ? takeDataDirLock(config.dataDir) : undefined;
     const life = new Lifecycle((name, error) => logger.debug('service stop failed', { service: name, error }));
+    if (lock) life.adopt('data-dir lock', () => lock.release()); // stopped last
     const halt = Promise.withResolvers<string>();
+    // a start that fails stops what it started, the lock last
     const node = await Lifecycle.assemble(life, async () => {
+      checkNodeStores(config, { repair: opts.repair, logger }); // damaged stores are named before any is opened
+      const identity = await loadOrCreateIdentity(config.dataDir);
+      if (identity.created)
+        logger.info('created a new node identity', { peerId: identity.peerId.toString(), file: identity.file });
       const c = await assemble(life, opts, license, identity, halt.resolve);
       return new ChorusNode(c, life, halt.promise);
     });
