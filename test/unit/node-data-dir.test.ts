@@ -12,23 +12,35 @@ import type { ChorusError } from '../../src/core/errors.ts';
 import { takeDataDirLock } from '../../src/core/node/data-dir-lock.ts';
 import { startWithConfig, testConfig } from '../helpers/cluster.ts';
 
+type Config = ReturnType<typeof testConfig>;
+
+/**
+ * `config` set to listen on a port this test holds: a node started with it fails with LISTEN_FAILED only if it got
+ * as far as the network. close() gives the port back.
+ */
+async function onTakenPort(config: Config): Promise<{ config: Config; close(): void }> {
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const { port } = taken.address() as AddressInfo;
+  return {
+    config: { ...config, p2p: { ...config.p2p, listen: [`/ip4/127.0.0.1/tcp/${port}`] } },
+    close: () => taken.close(),
+  };
+}
+
 test('a second node on a running node’s data dir is refused before it listens on the network', async () => {
   const config = testConfig();
   const first = await startWithConfig(config, {}, undefined, { api: true });
-  // the second would listen on a port that is taken: it fails that way only if it got as far as the network
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const second = await onTakenPort(config);
   try {
-    const { port } = taken.address() as AddressInfo;
-    const second = { ...config, p2p: { ...config.p2p, listen: [`/ip4/127.0.0.1/tcp/${port}`] } };
-    await assert.rejects(startWithConfig(second, {}, undefined, { api: true }), (err: ChorusError) => {
+    await assert.rejects(startWithConfig(second.config, {}, undefined, { api: true }), (err: ChorusError) => {
       assert.equal(err.code, 'ALREADY_RUNNING', String(err));
       assert.match(err.message, /another chorus node is already running with data dir/);
       return true;
     });
     assert.equal(first.status().peerId, first.peerId, 'the first node still runs');
   } finally {
-    taken.close();
+    second.close();
     await first.stop();
   }
 });
@@ -56,12 +68,9 @@ async function lockHolder(dataDir: string): Promise<ChildProcess> {
 test('a node that has taken the data dir but not bound its socket yet: a second is refused before the network', async () => {
   const config = testConfig();
   const holder = await lockHolder(config.dataDir); // another process in the window before its socket exists
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const second = await onTakenPort(config);
   try {
-    const { port } = taken.address() as AddressInfo;
-    const second = { ...config, p2p: { ...config.p2p, listen: [`/ip4/127.0.0.1/tcp/${port}`] } };
-    await assert.rejects(startWithConfig(second, {}, undefined, { api: true }), (err: ChorusError) => {
+    await assert.rejects(startWithConfig(second.config, {}, undefined, { api: true }), (err: ChorusError) => {
       assert.equal(err.code, 'ALREADY_RUNNING', String(err)); // without the lock: LISTEN_FAILED, on the network
       return true;
     });
@@ -73,7 +82,7 @@ test('a node that has taken the data dir but not bound its socket yet: a second 
     await node.stop();
   } finally {
     holder.kill('SIGKILL');
-    taken.close();
+    second.close();
   }
 });
 
@@ -90,14 +99,11 @@ test('the lock is held from start to stop: in this process too, and taken again 
   }
   takeDataDirLock(config.dataDir).release();
   // a start that fails after taking the lock (its listen port is taken) lets the lock go
-  const taken = createServer();
-  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const failing = await onTakenPort(config);
   try {
-    const { port } = taken.address() as AddressInfo;
-    const failing = { ...config, p2p: { ...config.p2p, listen: [`/ip4/127.0.0.1/tcp/${port}`] } };
-    await assert.rejects(startWithConfig(failing, {}, undefined, { api: true }), /EADDRINUSE/);
+    await assert.rejects(startWithConfig(failing.config, {}, undefined, { api: true }), /EADDRINUSE/);
   } finally {
-    taken.close();
+    failing.close();
   }
   takeDataDirLock(config.dataDir).release();
 });
