@@ -25,7 +25,7 @@ export const DATA_FILES = {
   election: 'election.json',
   /** Leader-only records of an earlier version (imported into the consensus log once). */
   legacyLeaderRecords: 'leader-records.json',
-  /** Held locked by the running node (node/data-dir-lock.ts): one node per data dir. Empty. */
+  /** Held locked by the running node (data-dir-lock.ts): one node per data dir. Empty. */
   nodeLock: 'node.lock',
 } as const;
 

@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import { test } from 'node:test';
 import { pathToFileURL } from 'node:url';
 import type { ChorusError } from '../../src/core/errors.ts';
-import { takeDataDirLock } from '../../src/core/node/data-dir-lock.ts';
+import { takeDataDirLock } from '../../src/core/data-dir-lock.ts';
 import { startWithConfig, testConfig } from '../helpers/cluster.ts';
 
 type Config = ReturnType<typeof testConfig>;
@@ -47,7 +47,7 @@ test('a second node on a running node’s data dir is refused before it listens 
 
 /** A process of its own that takes `dataDir`'s lock as a starting node does, and holds it until killed. */
 async function lockHolder(dataDir: string): Promise<ChildProcess> {
-  const lockModule = pathToFileURL(join(import.meta.dirname, '../../src/core/node/data-dir-lock.ts')).href;
+  const lockModule = pathToFileURL(join(import.meta.dirname, '../../src/core/data-dir-lock.ts')).href;
   const child = spawn(
     process.execPath,
     [

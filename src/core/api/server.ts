@@ -4,11 +4,11 @@
 import { randomBytes, timingSafeEqual } from 'node:crypto';
 import { chmod, readFile, unlink } from 'node:fs/promises';
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
-import { connect } from 'node:net';
 import { ChorusError, describeError, UsageError } from '../errors.ts';
 import { close, isLoopbackHost, listen, readBody, readJsonBody, sendJson, type BodyLimits } from '../http.ts';
 import { MAX_REQUEST_BYTES, requestTooLarge } from '../limits.ts';
 import type { Logger } from '../log.ts';
+import { refuseIfRunning } from '../data-dir-lock.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 import { socketPath, tokenPath, type ApiErrorBody } from './protocol.ts';
 
@@ -223,22 +223,4 @@ export class ApiServer {
       else res.end();
     }
   }
-}
-
-/**
- * Throws ALREADY_RUNNING when a node answers on the control socket of `dataDir`. A node starting on that data dir
- * asks this before it opens anything there (its stores, its keys, its identity on the network), and again when it
- * takes the socket.
- */
-export async function refuseIfRunning(dataDir: string): Promise<void> {
-  const alive = await new Promise<boolean>((resolve) => {
-    const c = connect(socketPath(dataDir));
-    c.once('connect', () => {
-      c.destroy();
-      resolve(true);
-    });
-    c.once('error', () => resolve(false));
-  });
-  if (alive)
-    throw new ChorusError('ALREADY_RUNNING', `another chorus node is already running with data dir ${dataDir}`);
 }

@@ -6,7 +6,7 @@
 // Size: the one place every service is composed and started in order — it grows by a few lines with each
 // feature, and splitting it would scatter the start order that the lifecycle depends on.
 import type { GossipsubOpts } from '@libp2p/gossipsub';
-import { ApiServer, refuseIfRunning } from '../api/server.ts';
+import { ApiServer } from '../api/server.ts';
 import type { ChorusConfig } from '../config/schema.ts';
 import { RoleKeyring } from '../crypto/keyring.ts';
 import { dataFile, keyringPath } from '../datadir.ts';
@@ -44,7 +44,7 @@ import { Redactor } from '../shhh/redactor.ts';
 import { TaskService } from '../tasks/service.ts';
 import { buildInfo } from '../version.ts';
 import { daemonProfile, startNetwork } from './assembly.ts';
-import { takeDataDirLock } from './data-dir-lock.ts';
+import { refuseIfRunning, takeDataDirLock } from '../data-dir-lock.ts';
 import type { NodeComponents } from './components.ts';
 import { checkNodeStores } from './integrity.ts';
 import { EventRecorder } from './recorder.ts';
