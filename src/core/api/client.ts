@@ -1,7 +1,7 @@
 // The client side of the control API, used by the client verbs (publish, subscribe, peers, status),
 // benchmarks and agents: requests over the data dir's Unix socket, or over TCP with the bearer token;
-// optionally over kept-alive connections for callers that send many requests. A one-off request without a body
-// over the socket skips node:http (socket-call.ts). A node that is not running and a socket this user may not
+// optionally over kept-alive connections for callers that send many requests (over the socket without node:http,
+// socket-pool.ts). A one-off request without a body over the socket skips node:http too (socket-call.ts). A node that is not running and a socket this user may not
 // open are told apart, and the latter names the socket's owner.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
@@ -10,6 +10,7 @@ import { ChorusError, TimeoutError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
 import { socketCall } from './socket-call.ts';
+import { SocketPool } from './socket-pool.ts';
 import { parseStreamLine } from './stream.ts';
 
 export class DaemonUnreachableError extends ChorusError {
@@ -74,16 +75,22 @@ function failWith(status: number, text: string): never {
 
 export class ApiClient {
   private readonly opts: ApiClientOptions;
+  /** Kept-alive connections over TCP (node:http). */
   private readonly agent: Agent | undefined;
+  /** Kept-alive connections over the socket. */
+  private readonly pool: SocketPool | undefined;
 
   constructor(opts: ApiClientOptions) {
     this.opts = opts;
-    this.agent = opts.keepAlive ? new Agent({ keepAlive: true, maxSockets: opts.keepAlive.maxSockets }) : undefined;
+    const keep = opts.keepAlive;
+    this.agent = keep && opts.tcp ? new Agent({ keepAlive: true, maxSockets: keep.maxSockets }) : undefined;
+    this.pool = keep && !opts.tcp ? new SocketPool(socketPath(opts.dataDir), keep.maxSockets) : undefined;
   }
 
   /** Ends kept-alive connections (a no-op without keepAlive). */
   close(): void {
     this.agent?.destroy();
+    this.pool?.close();
   }
 
   private where(): string {
@@ -100,11 +107,9 @@ export class ApiClient {
           path,
           ...(tcp
             ? { host: tcp.host, port: tcp.port }
-            : this.agent
-              ? { socketPath: socketPath(this.opts.dataDir) }
-              : // one request, one connection: no agent, whose TLS-servername step compiles node's IPv6
-                // regex (~8 ms of a client verb's start-up) for a Unix socket that needs none
-                { createConnection: () => connect(socketPath(this.opts.dataDir)) }),
+            : // one request, one connection: no agent, whose TLS-servername step compiles node's IPv6
+              // regex (~8 ms of a client verb's start-up) for a Unix socket that needs none
+              { createConnection: () => connect(socketPath(this.opts.dataDir)) }),
           headers: {
             ...(payload ? { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) } : {}),
             ...(tcp ? { authorization: `Bearer ${tcp.token}` } : {}),
@@ -151,14 +156,18 @@ export class ApiClient {
   }
 
   private async callNow<T>(method: 'GET' | 'POST', path: string, body: unknown, both: AbortSignal): Promise<T> {
-    if (!this.opts.tcp && !this.agent && body === undefined) {
-      // a request without a body, on a connection of its own over the socket, without node:http (socket-call.ts);
-      // a body goes through node:http, which reads an early answer (a body over the limit) while it still writes
-      const answer = await socketCall(socketPath(this.opts.dataDir), method, path, both).catch(
-        async (err: NodeJS.ErrnoException) => {
-          throw await this.connectionError(err);
-        },
-      );
+    if (this.pool || (!this.opts.tcp && body === undefined)) {
+      // over the socket without node:http: kept-alive connections (socket-pool.ts), or a request without a body on a
+      // connection of its own (socket-call.ts); a one-off body goes through node:http, which reads an early answer
+      // (a body over the limit) while it still writes
+      const sock = socketPath(this.opts.dataDir);
+      const answer = await (
+        this.pool
+          ? this.pool.request(method, path, body === undefined ? undefined : JSON.stringify(body), both)
+          : socketCall(sock, method, path, both)
+      ).catch(async (err: NodeJS.ErrnoException) => {
+        throw await this.connectionError(err);
+      });
       if (answer.status >= 400) return failWith(answer.status, answer.body);
       return JSON.parse(answer.body) as T;
     }
