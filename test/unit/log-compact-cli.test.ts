@@ -1,5 +1,6 @@
 // `chorus log compact`: through the running node when one answers on the socket, else on the file with the
-// node's own key; then `chorus log verify` proves the kept entries from the checkpoint on.
+// node's own key, under the data dir's lock (not while a starting node holds it); then `chorus log verify` proves
+// the kept entries from the checkpoint on.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -7,6 +8,7 @@ import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
 import { ApiServer } from '../../src/core/api/server.ts';
 import { validateConfig } from '../../src/core/config/load.ts';
+import { takeDataDirLock } from '../../src/core/data-dir-lock.ts';
 import { EventLog } from '../../src/core/eventlog/eventlog.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { logRoutes } from '../../src/core/node/log-routes.ts';
@@ -74,6 +76,32 @@ describe('chorus log compact', () => {
     assert.ok(out.fileBytesAfter < out.fileBytesBefore / 2, `${out.fileBytesBefore} → ${out.fileBytesAfter}`);
     assert.equal(log.verify().from, out.from);
     assert.equal(log.verify().ok, true);
+  });
+
+  it('without an answering node, but with its lock held (a node starting): refuses in one line and leaves the log', async () => {
+    const { dataDir, open } = await dataDirWithLog();
+    const lock = takeDataDirLock(dataDir); // held by this process, as a starting node holds it before its socket
+    try {
+      const r = await runCli(['--data-dir', dataDir, 'log', 'compact'], { env: ENV });
+      assert.equal(r.code, 1, r.stderr);
+      assert.match(
+        r.stderr,
+        /^chorus: a chorus node holds data dir .* but does not answer on its socket yet: run `chorus log compact` again once it does\n$/,
+      );
+    } finally {
+      lock.release();
+    }
+    const log = open();
+    try {
+      assert.equal(log.verify().from, 1, 'nothing was removed');
+      assert.equal(log.head.seq, 2000);
+    } finally {
+      log.close();
+    }
+    // the lock let go, the same command compacts
+    const r = await runCli(['--data-dir', dataDir, '--json', 'log', 'compact'], { env: ENV });
+    assert.equal(r.code, 0, r.stderr);
+    assert.ok((JSON.parse(r.stdout) as Compacted).removed > 1000);
   });
 
   it('refuses to sign a checkpoint with anything but the node key', async () => {

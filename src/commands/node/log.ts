@@ -1,9 +1,11 @@
 // `chorus log tail` and `chorus log verify`: read the node's event log file directly (read-only),
 // so they work while the daemon runs and after it died. `chorus log compact` applies retention now:
-// through the running node when one answers, else on the file with the node's key.
+// through the running node when one answers, else on the file with the node's key, holding the data dir's lock
+// (data-dir-lock.ts) so that no node starts on the log while it is rewritten.
 import { existsSync } from 'node:fs';
 import { ApiClient, DaemonUnreachableError } from '../../core/api/client.ts';
-import { CheckFailedError, UsageError } from '../../core/errors.ts';
+import { takeDataDirLock, type DataDirLock } from '../../core/data-dir-lock.ts';
+import { CheckFailedError, ChorusError, UsageError } from '../../core/errors.ts';
 import { EventLog, compactLog, retentionPolicy, type CompactResult } from '../../core/eventlog/eventlog.ts';
 import type { LogEntry, VerifyReport } from '../../core/eventlog/types.ts';
 import { DATA_FILES, dataFile } from '../../core/datadir.ts';
@@ -66,7 +68,33 @@ export async function compact(_opts: object, ctx: CommandContext): Promise<Compa
   } catch (err) {
     if (!(err instanceof DaemonUnreachableError)) throw err;
   }
-  // No node runs: sign the checkpoint with the node's own key, never a new one.
+  const lock = lockForCompaction(ctx.config.dataDir);
+  try {
+    return await compactFile(file, ctx);
+  } finally {
+    lock.release();
+  }
+}
+
+/**
+ * The data dir's lock for a compaction without a node. A node that holds it but did not answer is starting (it
+ * takes the lock before it binds its socket): that node compacts, once it answers.
+ */
+function lockForCompaction(dataDir: string): DataDirLock {
+  try {
+    return takeDataDirLock(dataDir);
+  } catch (err) {
+    if (!(err instanceof ChorusError) || err.code !== 'ALREADY_RUNNING') throw err;
+    throw new ChorusError(
+      'ALREADY_RUNNING',
+      `a chorus node holds data dir ${dataDir} but does not answer on its socket yet: run \`chorus log compact\` again once it does`,
+      { cause: err },
+    );
+  }
+}
+
+/** No node runs: compacts the file, signing the checkpoint with the node's own key, never a new one. */
+async function compactFile(file: string, ctx: CommandContext): Promise<CompactReport> {
   const [{ loadOrCreateIdentity }, { signerFor }] = await Promise.all([
     import('../../core/p2p/identity.ts'),
     import('../../core/p2p/signer.ts'),
