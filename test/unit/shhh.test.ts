@@ -11,6 +11,7 @@ import { RE2JS } from 're2js';
 import { parsePolicy } from '../../src/core/election/leader-paths.ts';
 import { compileRules, MAX_PATTERN_LENGTH, MAX_RULES } from '../../src/core/shhh/configured.ts';
 import { BUILTIN_RULES } from '../../src/core/shhh/rules.ts';
+import { CleanTexts } from '../../src/core/shhh/clean-texts.ts';
 import { Redactor, SecretDeniedError } from '../../src/core/shhh/redactor.ts';
 import type { RedactionFinding } from '../../src/core/shhh/redactor.ts';
 
@@ -561,4 +562,44 @@ test('several configured rules scanned together find exactly what each finds alo
     together.redactText(texts[0] as string).text,
     '[REDACTED:emp] met [REDACTED:emp] about [REDACTED:codename]',
   );
+});
+
+test('a text found clean is not scanned again under the same rules, and is scanned again once the rules change', () => {
+  const text = `progress on the build: ${'all green, nothing to report. '.repeat(12)}codeword=swordfish`;
+  const r = new Redactor({ builtins: false });
+  assert.equal(r.redactValue({ text }).value.text, text, 'clean under no rules');
+  // a configured rule that matches it: the text kept as clean under the old rules is redacted now
+  r.setRules([rule({ name: 'codeword', pattern: '(?<=codeword=)\\w+' })]);
+  const { value, findings } = r.redactValue({ note: { text } });
+  assert.equal(value.note.text, text.replace('swordfish', '[REDACTED:codeword]'));
+  assert.equal(findings.length, 1);
+  // and a leader's policy that matches it, after the text was seen clean under another one
+  const p = new Redactor({ builtins: false });
+  p.setPolicyRules([rule({ name: 'other', pattern: 'nomatch' })]);
+  assert.equal(p.redactText(text).text, text);
+  p.setPolicyRules([rule({ name: 'codeword', pattern: 'swordfish', action: 'deny' })]);
+  assert.throws(() => p.redactText(text), SecretDeniedError);
+});
+
+test('the clean texts a redactor keeps: long ones only, under one set of rules, within a budget of characters', () => {
+  const rulesA = {};
+  const rulesB = {};
+  const kept = new CleanTexts<object>();
+  const long = (i: number, length = 1000): string => `${i}:`.padEnd(length, 'x');
+  kept.add('short and cheap to scan', rulesA);
+  assert.equal(kept.has('short and cheap to scan', rulesA), false);
+  kept.add(long(1), rulesA);
+  assert.equal(kept.has(long(1), rulesA), true);
+  assert.equal(kept.has(long(1), rulesB), false, 'other rules');
+  assert.equal(kept.has(long(2), rulesA), false);
+  kept.add(long(2), rulesB);
+  assert.equal(kept.has(long(1), rulesA), false, 'dropped when the rules changed');
+  assert.equal(kept.has(long(2), rulesB), true);
+  kept.add(long(3, 200_000), rulesB);
+  assert.equal(kept.has(long(3, 200_000), rulesB), false, 'too long to keep');
+  // ~1 MiB of characters at most: the oldest go first
+  for (let i = 0; i < 1100; i++) kept.add(long(i + 10), rulesB);
+  assert.equal(kept.has(long(2), rulesB), false);
+  assert.equal(kept.has(long(10), rulesB), false);
+  assert.equal(kept.has(long(1109), rulesB), true);
 });

@@ -3,6 +3,7 @@
 import { createHash } from 'node:crypto';
 import { ChorusError } from '../errors.ts';
 import type { RedactionRuleConfig } from '../config/schema.ts';
+import { CleanTexts } from './clean-texts.ts';
 import { LinearRules, compileRules } from './configured.ts';
 import { BUILTIN_RULES, SECRET_KEY_NAME } from './rules.ts';
 import type { RedactionRule, RuleInfo, Severity } from './rules.ts';
@@ -100,6 +101,8 @@ function isPlainRecord(value: object): value is Record<string, unknown> {
 
 export class Redactor {
   #rules: RuleSet;
+  /** Texts the current rules found nothing in (clean-texts.ts). */
+  readonly #clean = new CleanTexts<RuleSet>();
   readonly #keyNames: boolean;
   readonly #builtins: boolean;
 
@@ -210,10 +213,15 @@ export class Redactor {
    * at least one non-marker character into a marker, so the loop ends.
    */
   #redact(text: string, location: string, strict: boolean, findings: RedactionFinding[]): string {
+    const rules = this.#rules;
+    if (this.#clean.has(text, rules)) return text;
     let current = text;
     for (;;) {
       const spans = this.#scan(current);
-      if (spans.length === 0) return current;
+      if (spans.length === 0) {
+        this.#clean.add(current, rules);
+        return current;
+      }
       const kept = current.includes(MARKER_PREFIX) ? withoutMarkers(current, spans) : spans;
       if (kept.length === 0) return current;
       if (strict) {
