@@ -270,8 +270,9 @@ export class SignatureOffload {
   }
 }
 
+/** Compares without reading `.buffer`, which makes V8 move a small array's bytes off its heap (a 32-byte key). */
 function equalBytes(a: Uint8Array, b: Uint8Array): boolean {
-  return Buffer.from(a.buffer, a.byteOffset, a.byteLength).equals(b);
+  return a.byteLength === b.byteLength && Buffer.compare(a, b) === 0;
 }
 
 /** The process's offload of pubsub signature checks, or undefined on a single core. */
