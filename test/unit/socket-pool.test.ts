@@ -24,7 +24,7 @@ interface Seen {
 }
 
 /** What the server does with a request: write these bytes (and end the connection after them when `end`). */
-type Reply = { write?: string; end?: boolean; destroy?: boolean; hang?: boolean };
+type Reply = { write?: string; pieces?: number; end?: boolean; destroy?: boolean; hang?: boolean };
 
 const ok = (body: string, extra = ''): string =>
   `HTTP/1.1 200 OK\r\ncontent-type: application/json\r\ncontent-length: ${Buffer.byteLength(body)}\r\n${extra}\r\n${body}`;
@@ -60,7 +60,11 @@ describe('SocketPool', () => {
           const reply = script(seen.length, s);
           if (reply.destroy) return void socket.destroy();
           if (reply.hang) return;
-          if (reply.write) socket.write(reply.write);
+          if (reply.write) {
+            const bytes = Buffer.from(reply.write);
+            const size = Math.ceil(bytes.length / (reply.pieces ?? 1));
+            for (let at = 0; at < bytes.length; at += size) socket.write(bytes.subarray(at, at + size));
+          }
           if (reply.end) socket.end();
         }
       });
@@ -138,11 +142,12 @@ describe('SocketPool', () => {
       );
       script = (n) => (n === 5 ? { destroy: true } : { write: ok(`{"n":${n}}`) });
       await get(pool); // n = 4, on connection 2
-      await assert.rejects(pool.request('POST', '/v1/y', '{}', new AbortController().signal));
+      // node:http's "socket hang up": ApiClient tells the caller no node is answering
+      await assert.rejects(pool.request('POST', '/v1/y', '{}', new AbortController().signal), { code: 'ECONNRESET' });
       assert.equal(seen.length, 5); // the POST reached the node once
       // a GET on a new connection that ends without an answer is not retried either
       script = () => ({ destroy: true });
-      await assert.rejects(get(pool));
+      await assert.rejects(get(pool), { code: 'ECONNRESET' });
       assert.equal(seen.length, 6);
     } finally {
       pool.close();
@@ -175,6 +180,63 @@ describe('SocketPool', () => {
     } finally {
       pool.close();
     }
+  });
+
+  test('an interim 1xx answer is skipped; a 204, and the answer to a HEAD, have no body; a long answer comes whole', async () => {
+    fresh();
+    const pool = new SocketPool(sock, 1);
+    try {
+      script = (n) =>
+        n === 1
+          ? { write: `HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n${ok('{"n":1}')}` }
+          : n === 2
+            ? { write: 'HTTP/1.1 204 No Content\r\nkeep-alive: timeout=5\r\n\r\n' }
+            : { write: ok('{"n":3}').replace(/\r\n\r\n.*$/s, '\r\n\r\n') };
+      assert.deepEqual(await get(pool), { status: 200, body: '{"n":1}' });
+      assert.deepEqual(await get(pool), { status: 204, body: '' });
+      assert.deepEqual(await pool.request('HEAD', '/v1/x', undefined, new AbortController().signal), {
+        status: 200,
+        body: '',
+      });
+      assert.equal(connections, 1, 'each answer was read whole, and the connection kept');
+      // 2 MiB written in 2,048 pieces, with content-length and chunked
+      const big = 'z'.repeat(2 * 1024 * 1024);
+      const pieces = (text: string): Reply => ({ write: text, pieces: 2048 });
+      script = (n) =>
+        n === 4
+          ? pieces(ok(big))
+          : pieces(
+              `HTTP/1.1 200 OK\r\ntransfer-encoding: chunked\r\n\r\n${[...Array(64).keys()]
+                .map(() => `8000\r\n${'z'.repeat(0x8000)}\r\n`)
+                .join('')}0\r\n\r\n`,
+            );
+      assert.equal((await get(pool)).body, big);
+      assert.equal((await get(pool)).body, big);
+      assert.equal(connections, 1);
+    } finally {
+      pool.close();
+    }
+  });
+
+  test('close() ends the running request and fails those waiting; the client takes no call after it', async () => {
+    fresh();
+    const pool = new SocketPool(sock, 1);
+    const arrived = Promise.withResolvers<void>();
+    script = () => {
+      arrived.resolve();
+      return { hang: true };
+    };
+    const running = get(pool, '/v1/running');
+    const waiting = get(pool, '/v1/waiting');
+    await arrived.promise;
+    const outcomes = [
+      assert.rejects(running, { code: 'ECONNRESET' }),
+      assert.rejects(waiting, { code: 'ERR_CLIENT_CLOSED' }),
+    ];
+    pool.close();
+    await Promise.all(outcomes);
+    await assert.rejects(get(pool), { code: 'ERR_CLIENT_CLOSED' });
+    assert.equal(seen.length, 1);
   });
 
   test('requests beyond maxSockets wait their turn in order, and one aborted while it waits leaves the queue', async () => {
