@@ -81,12 +81,20 @@ describe('SocketPool', () => {
     connections = 0;
     script = (n) => ({ write: ok(`{"n":${n}}`) });
   };
+  /** Runs `fn` with a pool of `maxSockets` against a fresh script, and closes the pool after it. */
+  const withPool = async (maxSockets: number, fn: (pool: SocketPool) => Promise<void>): Promise<void> => {
+    fresh();
+    const pool = new SocketPool(sock, maxSockets);
+    try {
+      await fn(pool);
+    } finally {
+      pool.close();
+    }
+  };
   const get = (pool: SocketPool, path = '/v1/x') => pool.request('GET', path, undefined, new AbortController().signal);
 
   test('answers are read whole and one connection carries request after request; a body goes with its length', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 4);
-    try {
+    await withPool(4, async (pool) => {
       script = (n) =>
         n === 2
           ? { write: 'HTTP/1.1 404 Not Found\r\ntransfer-encoding: chunked\r\n\r\n3\r\n{"a\r\n4\r\n":1}\r\n0\r\n\r\n' }
@@ -101,15 +109,11 @@ describe('SocketPool', () => {
       assert.match(seen[2]!.head, /^POST \/v1\/y HTTP\/1\.1\r\n/);
       assert.match(seen[2]!.head, /content-length: 8/); // bytes, not characters
       assert.equal(Buffer.from(seen[2]!.body, 'latin1').toString('utf8'), '{"é":1}');
-    } finally {
-      pool.close();
-    }
+    });
   });
 
   test('a connection the node closes, says it closes, or let idle past its keep-alive timeout is not reused', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 1);
-    try {
+    await withPool(1, async (pool) => {
       script = (n) => (n === 1 ? { write: ok('{}'), end: true } : { write: ok('{}', 'connection: close\r\n') });
       await get(pool);
       await get(pool);
@@ -124,15 +128,11 @@ describe('SocketPool', () => {
       await get(pool);
       await get(pool);
       assert.equal(connections, 5);
-    } finally {
-      pool.close();
-    }
+    });
   });
 
   test('a GET the node dropped on a reused connection goes again on a new one; a POST fails and is not sent again', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 1);
-    try {
+    await withPool(1, async (pool) => {
       script = (n) => (n === 2 ? { destroy: true } : { write: ok(`{"n":${n}}`) });
       await get(pool);
       assert.deepEqual(await get(pool), { status: 200, body: '{"n":3}' });
@@ -149,15 +149,11 @@ describe('SocketPool', () => {
       script = () => ({ destroy: true });
       await assert.rejects(get(pool), { code: 'ECONNRESET' });
       assert.equal(seen.length, 6);
-    } finally {
-      pool.close();
-    }
+    });
   });
 
   test('a malformed answer, or one cut off by the node, is a MalformedAnswerError and never a partial body', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 1);
-    try {
+    await withPool(1, async (pool) => {
       script = () => ({ write: 'SSH-2.0-OpenSSH\r\n\r\n' });
       await assert.rejects(
         get(pool),
@@ -177,15 +173,11 @@ describe('SocketPool', () => {
       script = () => ({ write: ok('{}') });
       assert.deepEqual(await get(pool), { status: 200, body: '{}' });
       assert.equal(connections, 4);
-    } finally {
-      pool.close();
-    }
+    });
   });
 
   test('an interim 1xx answer is skipped; a 204, and the answer to a HEAD, have no body; a long answer comes whole', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 1);
-    try {
+    await withPool(1, async (pool) => {
       script = (n) =>
         n === 1
           ? { write: `HTTP/1.1 103 Early Hints\r\nlink: </x>\r\n\r\n${ok('{"n":1}')}` }
@@ -213,9 +205,7 @@ describe('SocketPool', () => {
       assert.equal((await get(pool)).body, big);
       assert.equal((await get(pool)).body, big);
       assert.equal(connections, 1);
-    } finally {
-      pool.close();
-    }
+    });
   });
 
   test('close() ends the running request and fails those waiting; the client takes no call after it', async () => {
@@ -240,9 +230,7 @@ describe('SocketPool', () => {
   });
 
   test('requests beyond maxSockets wait their turn in order, and one aborted while it waits leaves the queue', async () => {
-    fresh();
-    const pool = new SocketPool(sock, 1);
-    try {
+    await withPool(1, async (pool) => {
       const arrived = Promise.withResolvers<void>();
       script = (n, s) => {
         if (s.head.startsWith('GET /v1/held ')) {
@@ -270,9 +258,7 @@ describe('SocketPool', () => {
         seen.map((s) => s.head.split(' ')[1]),
         ['/v1/held', '/v1/later'],
       );
-    } finally {
-      pool.close();
-    }
+    });
   });
 });
 

@@ -1,8 +1,8 @@
 // The client side of the control API, used by the client verbs (publish, subscribe, peers, status),
 // benchmarks and agents: requests over the data dir's Unix socket, or over TCP with the bearer token;
 // optionally over kept-alive connections for callers that send many requests (over the socket without node:http,
-// socket-pool.ts). A one-off request without a body over the socket skips node:http too (socket-call.ts). A node that is not running and a socket this user may not
-// open are told apart, and the latter names the socket's owner.
+// socket-pool.ts). A one-off request without a body over the socket skips node:http too (socket-call.ts). A node
+// that is not running and a socket this user may not open are told apart, and the latter names the socket's owner.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
 import { withDeadline } from '../deadline.ts';
@@ -160,11 +160,10 @@ export class ApiClient {
       // over the socket without node:http: kept-alive connections (socket-pool.ts), or a request without a body on a
       // connection of its own (socket-call.ts); a one-off body goes through node:http, which reads an early answer
       // (a body over the limit) while it still writes
-      const sock = socketPath(this.opts.dataDir);
       const answer = await (
         this.pool
           ? this.pool.request(method, path, body === undefined ? undefined : JSON.stringify(body), both)
-          : socketCall(sock, method, path, both)
+          : socketCall(socketPath(this.opts.dataDir), method, path, both)
       ).catch(async (err: NodeJS.ErrnoException) => {
         throw await this.connectionError(err);
       });

@@ -29,8 +29,8 @@ const DEFAULT_IDLE_MS = 4000;
 
 /** A request in flight on a connection. */
 interface Exchange {
-  /** A HEAD's answer has no body, whatever its head says. */
-  head: boolean;
+  /** A HEAD request: its answer has no body, whatever its head says. */
+  headRequest: boolean;
   resolve: (answer: SocketAnswer) => void;
   reject: (err: Error) => void;
 }
@@ -150,7 +150,7 @@ class Connection {
         continue;
       }
       const framing: BodyFraming =
-        x.head || BODILESS.has(head.status) ? { kind: 'length', length: 0 } : bodyFraming(head.headers);
+        x.headRequest || BODILESS.has(head.status) ? { kind: 'length', length: 0 } : bodyFraming(head.headers);
       r.parsed = { ...head, framing, bodyAt: blank + 4 };
       last = undefined; // the whole rest is new to the body
     }
@@ -225,17 +225,17 @@ export class SocketPool {
       `${method} ${path} HTTP/1.1\r\nhost: localhost\r\n` +
       (length === undefined ? '' : `content-type: application/json\r\ncontent-length: ${length}\r\n`) +
       `\r\n${body ?? ''}`;
-    const head = method === 'HEAD';
+    const headRequest = method === 'HEAD';
     await this.turn(signal);
     try {
       const conn = this.take();
       try {
-        return await this.exchange(conn, request, head, signal);
+        return await this.exchange(conn, request, headRequest, signal);
       } catch (err) {
         // the node closed a kept connection just as it was reused: a GET goes again, on a new connection
         const again = NO_ANSWER.has(err as Error) && conn.answered > 0 && method === 'GET';
         if (!again || signal.aborted || this.closed) throw err;
-        return await this.exchange(this.take(true), request, head, signal);
+        return await this.exchange(this.take(true), request, headRequest, signal);
       }
     } finally {
       this.busy--;
@@ -262,10 +262,6 @@ export class SocketPool {
       return;
     }
     const { promise, resolve, reject } = Promise.withResolvers<void>();
-    const done = (): void => {
-      signal.removeEventListener('abort', onAbort);
-      this.queue.splice(this.queue.indexOf(waiter), 1);
-    };
     const waiter = {
       go: (): void => {
         signal.removeEventListener('abort', onAbort);
@@ -278,7 +274,7 @@ export class SocketPool {
       },
     };
     const onAbort = (): void => {
-      done();
+      this.queue.splice(this.queue.indexOf(waiter), 1);
       reject(abortError(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
@@ -304,7 +300,12 @@ export class SocketPool {
     return conn;
   }
 
-  private exchange(conn: Connection, request: string, head: boolean, signal: AbortSignal): Promise<SocketAnswer> {
+  private exchange(
+    conn: Connection,
+    request: string,
+    headRequest: boolean,
+    signal: AbortSignal,
+  ): Promise<SocketAnswer> {
     // a signal that aborted while this request waited for its turn (in the moment between its turn and now)
     if (signal.aborted) {
       if (conn.answered === 0) conn.destroy();
@@ -317,7 +318,7 @@ export class SocketPool {
       reject(abortError(signal));
     };
     signal.addEventListener('abort', onAbort, { once: true });
-    conn.send(request, { head, resolve, reject });
+    conn.send(request, { headRequest, resolve, reject });
     return promise.finally(() => {
       signal.removeEventListener('abort', onAbort);
       if (conn.reusable && !this.closed && !signal.aborted) {
