@@ -1,14 +1,19 @@
 // Re-replication of the decisions a node holds: every record is re-put on a schedule, and when peers
 // join or leave, the records whose replica set involves one of them are re-put (a joining peer gets
-// the records it is now responsible for; a departed holder is replaced).
+// the records it is now responsible for; a departed holder is replaced) — those this node stored before it
+// saw the change: a record stored since went out with that peer known.
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
-import { LATEST_NS, type DecisionRecord } from './record.ts';
+import { LATEST_NS } from './record.ts';
+import type { HeldRecord } from './store.ts';
+
+/** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
+export type PeerChanges = ReadonlyMap<string, number>;
 
 /** What the republisher needs of the store. */
 export interface RepublishSource {
-  heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }>;
+  heldRecords(): AsyncGenerator<HeldRecord>;
   replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]>;
   /** The signal of one operation (its default deadline). */
   operationSignal(): AbortSignal;
@@ -33,14 +38,16 @@ export class Republisher {
   private timer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
+  /** The pass asked for while one ran (the changes of every such request, or all records), and its end. */
+  private waiting: { changed: PeerChanges | undefined; done: Promise<void> } | undefined;
   private readonly controller = new AbortController();
-  /** Peers that joined or left since the last targeted re-replication. */
-  private readonly changedPeers = new Set<string>();
+  /** Peers that joined or left since the last targeted re-replication, with when. */
+  private readonly changedPeers = new Map<string, number>();
   private readonly onMembership = (evt: Event): void => {
-    this.changedPeers.add(String((evt as CustomEvent<unknown>).detail));
+    this.changedPeers.set(String((evt as CustomEvent<unknown>).detail), Date.now());
     clearTimeout(this.connectTimer);
     this.connectTimer = setTimeout(() => {
-      const peers = new Set(this.changedPeers);
+      const peers = new Map(this.changedPeers);
       this.changedPeers.clear();
       void this.republish(peers);
     }, 1000);
@@ -64,43 +71,74 @@ export class Republisher {
     clearTimeout(this.connectTimer);
     this.opts.membership.removeEventListener('peer:connect', this.onMembership);
     this.opts.membership.removeEventListener('peer:disconnect', this.onMembership);
-    await this.running?.catch(() => {});
+    await (this.waiting?.done ?? this.running)?.catch(() => {});
   }
 
   /**
-   * Re-puts held decision records so that each lives on `replication` current peers; with `changed`,
-   * only records whose replica set involves one of those peers. One pass at a time.
+   * Re-puts held decision records so that each lives on `replication` current peers; with `changed`, only the
+   * records whose replica set involves one of those peers and that this node stored no later than it saw that
+   * peer change. A record stored after that went out with the peer known to this node; a write that had not seen
+   * the change yet may have placed it without that peer, and its writer re-puts it when it sees the change (the
+   * scheduled pass re-puts every record regardless). One pass at a time: one asked for meanwhile runs after it,
+   * with the changes of every such request (or all records, if any asked for all).
    */
-  republish(changed?: Set<string>): Promise<void> {
-    const { store, direct, replication, logger } = this.opts;
-    this.running ??= (async () => {
-      try {
-        for await (const { dhtKey, bytes, record } of store.heldRecords()) {
-          if (this.controller.signal.aborted) return;
-          const key = new TextEncoder().encode(dhtKey);
-          if (changed && direct) {
-            const set = direct.replicaSet(key, replication + changed.size);
-            if (!set.some((p) => changed.has(p))) continue;
-          }
-          const latest = dhtKey.startsWith(`/${LATEST_NS}/`);
-          if (latest) this.opts.provide(record.subject);
-          const holders = await store.replicate(key, bytes, store.operationSignal());
-          if (latest) store.replicated(record.subject, holders.length, replication);
-          if (holders.length < replication) {
-            logger.warn('decision under-replicated', {
-              subject: record.subject,
-              version: record.version,
-              holders: holders.length,
-              want: replication,
-            });
-          }
-        }
-      } catch (err) {
-        logger.debug('republish stopped', { error: describeError(err) });
-      } finally {
+  republish(changed?: PeerChanges): Promise<void> {
+    if (this.running === undefined) {
+      this.running = this.pass(changed).finally(() => {
         this.running = undefined;
-      }
-    })();
-    return this.running;
+      });
+      return this.running;
+    }
+    if (this.waiting) {
+      this.waiting.changed = mergeChanges(this.waiting.changed, changed);
+      return this.waiting.done;
+    }
+    const waiting: { changed: PeerChanges | undefined; done: Promise<void> } = { changed, done: Promise.resolve() };
+    waiting.done = this.running.then(() => {
+      this.waiting = undefined;
+      return this.controller.signal.aborted ? undefined : this.republish(waiting.changed);
+    });
+    this.waiting = waiting;
+    return waiting.done;
   }
+
+  private async pass(changed: PeerChanges | undefined): Promise<void> {
+    const { store, direct, replication, logger } = this.opts;
+    try {
+      for await (const { dhtKey, bytes, record, storedAt } of store.heldRecords()) {
+        if (this.controller.signal.aborted) return;
+        const key = new TextEncoder().encode(dhtKey);
+        if (changed) {
+          const set = direct ? direct.replicaSet(key, replication + changed.size) : [...changed.keys()];
+          const involved = (peer: string): boolean => {
+            const at = changed.get(peer);
+            return at !== undefined && !(storedAt > at); // a time that did not parse (NaN) counts as before
+          };
+          if (!set.some(involved)) continue;
+        }
+        const latest = dhtKey.startsWith(`/${LATEST_NS}/`);
+        if (latest) this.opts.provide(record.subject);
+        const holders = await store.replicate(key, bytes, store.operationSignal());
+        if (latest) store.replicated(record.subject, holders.length, replication);
+        if (holders.length < replication) {
+          logger.warn('decision under-replicated', {
+            subject: record.subject,
+            version: record.version,
+            holders: holders.length,
+            want: replication,
+          });
+        }
+      }
+    } catch (err) {
+      logger.debug('republish stopped', { error: describeError(err) });
+    }
+  }
+}
+
+/** Two requests' changes as one: each peer at its latest time; undefined (all records) when either is. */
+function mergeChanges(a: PeerChanges | undefined, b: PeerChanges | undefined): PeerChanges | undefined {
+  if (a === undefined || b === undefined) return undefined;
+  const merged = new Map(a);
+  for (const [peer, at] of b) merged.set(peer, Math.max(at, merged.get(peer) ?? at));
+  return merged;
 }

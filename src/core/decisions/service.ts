@@ -26,7 +26,7 @@ import {
 } from './hints.ts';
 import { decisionNamespaces } from './namespace.ts';
 import { ProvidePacer } from './provider-pacer.ts';
-import { Republisher } from './republisher.ts';
+import { Republisher, type PeerChanges } from './republisher.ts';
 import { VerifiedRecords } from './record.ts';
 import { DecisionStore } from './store.ts';
 
@@ -187,7 +187,7 @@ export class DecisionService {
   }
 
   /** Re-puts held records now (all of them, or those whose replica set involves `changed` peers). */
-  republish(changed?: Set<string>): Promise<void> {
+  republish(changed?: PeerChanges): Promise<void> {
     return this.republisher.republish(changed);
   }
 }

@@ -53,6 +53,15 @@ import {
 export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 export type { VersionVotes } from './votes.ts';
 
+/** A decision record this node holds (listings and the republisher read them). */
+export interface HeldRecord {
+  dhtKey: string;
+  bytes: Uint8Array;
+  record: DecisionRecord;
+  /** When this node last stored it (ms since the epoch; NaN when unknown). */
+  storedAt: number;
+}
+
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
   datastore: Datastore;
@@ -760,10 +769,10 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   }
 
   /** Every valid decision record in the local datastore, with the DHT key it is stored under. */
-  async *heldRecords(): AsyncGenerator<{ dhtKey: string; bytes: Uint8Array; record: DecisionRecord }> {
-    for await (const { dhtKey, value } of heldRecords(this.opts.datastore)) {
+  async *heldRecords(): AsyncGenerator<HeldRecord> {
+    for await (const { dhtKey, value, storedAt } of heldRecords(this.opts.datastore)) {
       try {
-        yield { dhtKey, bytes: value, record: this.decode(value) };
+        yield { dhtKey, bytes: value, record: this.decode(value), storedAt };
       } catch {
         // not a decision record: skipped
       }

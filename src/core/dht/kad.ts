@@ -48,12 +48,18 @@ export async function* heldRecordKeys(datastore: Datastore): AsyncGenerator<stri
   }
 }
 
-/** Every record held in the datastore with its DHT key (damaged entries skipped). */
-export async function* heldRecords(datastore: Datastore): AsyncGenerator<{ dhtKey: string; value: Uint8Array }> {
+/**
+ * Every record held in the datastore with its DHT key and when this node stored it (ms since the epoch; NaN when
+ * the stored time does not parse). Damaged entries are skipped.
+ */
+export async function* heldRecords(
+  datastore: Datastore,
+): AsyncGenerator<{ dhtKey: string; value: Uint8Array; storedAt: number }> {
   for await (const { key, value } of datastore.query({ prefix: RECORD_PREFIX })) {
     try {
       const dhtKey = decoder.decode(base32.baseDecode(key.toString().slice(RECORD_PREFIX.length)));
-      yield { dhtKey, value: DhtRecord.deserialize(value).value };
+      const record = DhtRecord.deserialize(value);
+      yield { dhtKey, value: record.value, storedAt: record.timeReceived.getTime() };
     } catch {
       // damaged: skipped
     }

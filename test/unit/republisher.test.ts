@@ -1,0 +1,133 @@
+// The republisher (src/core/decisions/republisher.ts): a peer that joins or leaves makes the node re-put the
+// records it stored before it saw that, whose replica set involves the peer — not those it stored since, nor
+// those the peer has no part in; a membership event reaches a pass one second later, with its time; a pass asked
+// for while one runs is not dropped but runs after it, with every request's changes.
+import assert from 'node:assert/strict';
+import { test } from 'node:test';
+import { setImmediate as nextTurn } from 'node:timers/promises';
+import type { DecisionRecord } from '../../src/core/decisions/record.ts';
+import { Republisher, type PeerChanges, type RepublishSource } from '../../src/core/decisions/republisher.ts';
+import type { HeldRecord } from '../../src/core/decisions/store.ts';
+import { silentLogger } from '../../src/core/log.ts';
+
+/** A held record under `/ucxlv/<name>` whose replica set is `set`, stored at `storedAt`. */
+interface Fake {
+  name: string;
+  set: string[];
+  storedAt: number;
+}
+
+/** A store holding `records`, whose re-puts the test sees (and, with `hold`, finishes one by one). */
+function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
+  const reput: string[] = [];
+  const finish: (() => void)[] = [];
+  const store: RepublishSource = {
+    async *heldRecords(): AsyncGenerator<HeldRecord> {
+      for (const r of records) {
+        const record = { subject: r.name, version: 1 } as DecisionRecord;
+        yield { dhtKey: `/ucxlv/${r.name}`, bytes: new Uint8Array(), record, storedAt: r.storedAt };
+      }
+    },
+    replicate: (key) => {
+      reput.push(new TextDecoder().decode(key).slice('/ucxlv/'.length));
+      if (!opts.hold) return Promise.resolve(['a', 'b', 'c']);
+      return new Promise((resolve) => finish.push(() => resolve(['a', 'b', 'c'])));
+    },
+    operationSignal: () => new AbortController().signal,
+    replicated: () => {},
+  };
+  const sets = new Map(records.map((r) => [`/ucxlv/${r.name}`, r.set]));
+  const direct = { replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [] };
+  return { store, direct, reput, finish };
+}
+
+function republisher(f: ReturnType<typeof fakeStore>, membership = new EventTarget()): Republisher {
+  return new Republisher({
+    store: f.store,
+    membership,
+    direct: f.direct,
+    replication: 3,
+    intervalMs: 3_600_000,
+    provide: () => {},
+    logger: silentLogger,
+  });
+}
+
+test('a change re-puts the records stored before it that involve the peer, not those stored since', async () => {
+  const f = fakeStore([
+    { name: 'old-involved', set: ['a', 'p', 'b'], storedAt: 1_000 },
+    { name: 'same-ms', set: ['p', 'a', 'b'], storedAt: 2_000 },
+    { name: 'old-other', set: ['a', 'b', 'c'], storedAt: 1_000 },
+    { name: 'new-involved', set: ['a', 'p', 'b'], storedAt: 2_001 },
+    { name: 'unknown-time', set: ['a', 'b', 'p'], storedAt: Number.NaN },
+  ]);
+  const changes: PeerChanges = new Map([['p', 2_000]]);
+  await republisher(f).republish(changes);
+  assert.deepEqual(f.reput, ['old-involved', 'same-ms', 'unknown-time']);
+});
+
+test('each changed peer counts from its own time; a full pass re-puts everything', async () => {
+  const f = fakeStore([
+    { name: 'x', set: ['a', 'p', 'b'], storedAt: 1_500 },
+    { name: 'y', set: ['a', 'q', 'b'], storedAt: 1_500 },
+  ]);
+  const r = republisher(f);
+  await r.republish(
+    new Map([
+      ['p', 1_000],
+      ['q', 2_000],
+    ]),
+  );
+  assert.deepEqual(f.reput, ['y'], 'x was stored after p changed, y before q did');
+  await r.republish();
+  assert.deepEqual(f.reput, ['y', 'x', 'y']);
+});
+
+test('a membership event reaches a pass a second later, with when it happened', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 5_000 });
+  const f = fakeStore([
+    { name: 'before', set: ['a', 'p', 'b'], storedAt: 4_000 },
+    { name: 'after', set: ['a', 'p', 'b'], storedAt: 5_500 },
+  ]);
+  const membership = new EventTarget();
+  const r = republisher(f, membership);
+  r.start();
+  try {
+    membership.dispatchEvent(new CustomEvent('peer:connect', { detail: 'p' }));
+    t.mock.timers.tick(999);
+    await nextTurn();
+    assert.deepEqual(f.reput, [], 'nothing before the second is up');
+    t.mock.timers.tick(1);
+    for (let i = 0; i < 5 && f.reput.length === 0; i++) await nextTurn();
+    assert.deepEqual(f.reput, ['before']);
+  } finally {
+    await r.stop();
+  }
+});
+
+test('a pass asked for while one runs runs after it, with the changes of every such request', async () => {
+  const f = fakeStore(
+    [
+      { name: 'p-record', set: ['a', 'p', 'b'], storedAt: 1_000 },
+      { name: 'q-record', set: ['a', 'q', 'b'], storedAt: 1_000 },
+      { name: 'r-record', set: ['a', 'r', 'b'], storedAt: 1_000 },
+    ],
+    { hold: true },
+  );
+  const r = republisher(f);
+  const first = r.republish(new Map([['p', 2_000]]));
+  await nextTurn();
+  assert.deepEqual(f.reput, ['p-record'], 'the first pass is re-putting');
+  const second = r.republish(new Map([['q', 2_000]]));
+  const third = r.republish(new Map([['r', 2_000]]));
+  f.finish.shift()?.();
+  await first;
+  for (let i = 0; i < 5 && f.reput.length < 2; i++) await nextTurn();
+  assert.deepEqual(f.reput, ['p-record', 'q-record'], 'the waiting pass carries both requests');
+  f.finish.shift()?.();
+  for (let i = 0; i < 5 && f.reput.length < 3; i++) await nextTurn();
+  assert.deepEqual(f.reput, ['p-record', 'q-record', 'r-record']);
+  f.finish.shift()?.();
+  await Promise.all([second, third]);
+  assert.equal(f.reput.length, 3, 'one pass after the running one, not one per request');
+});
