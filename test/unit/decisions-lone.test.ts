@@ -31,6 +31,29 @@ describe('decisions on a node without peers', () => {
     assert.equal(new TextDecoder().decode(read.content), 'and again');
   });
 
+  test('held records carry when they were stored; a pass takes only those it asks for', async () => {
+    const lone = await startNode({ dht: { timeoutMs: 3000 } });
+    nodes.push(lone);
+    await until('the lone node leads its cluster of one', async () => lone.election.soleVoter());
+    const before = Date.now();
+    await lone.decisions.put(parseAddress('ucxl://alice:developer@solo:t2/*^/a.md'), text('one'));
+    await lone.decisions.put(parseAddress('ucxl://alice:developer@solo:t2/*^/b.md'), text('two'));
+    const stored = Date.now();
+    const all = [];
+    for await (const r of lone.decisions.heldRecords()) all.push(r);
+    assert.equal(all.length, 4, 'a latest-version and a version record per decision');
+    for (const r of all) assert.ok(r.storedAt >= before && r.storedAt <= stored, `${r.dhtKey} stored at ${r.storedAt}`);
+    const asked: string[] = [];
+    const latest = [];
+    for await (const r of lone.decisions.heldRecords((dhtKey) => (asked.push(dhtKey), dhtKey.startsWith('/ucxl/'))))
+      latest.push(r);
+    assert.equal(asked.length, 4, 'every held record is offered');
+    assert.deepEqual(latest.map((r) => r.record.subject).sort(), [
+      'alice:developer@solo:t2/a.md',
+      'alice:developer@solo:t2/b.md',
+    ]);
+  });
+
   test('publish decision on a lone node: stored, and the receipt says nobody was there to tell', async () => {
     const lone = await startNode({ dht: { timeoutMs: 3000 }, pubsub: { meshWaitMs: 100 } });
     nodes.push(lone);

@@ -20,10 +20,13 @@ interface Fake {
 /** A store holding `records`, whose re-puts the test sees (and, with `hold`, finishes one by one). */
 function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   const reput: string[] = [];
+  const decoded: string[] = [];
   const finish: (() => void)[] = [];
   const store: RepublishSource = {
-    async *heldRecords(): AsyncGenerator<HeldRecord> {
+    async *heldRecords(wanted): AsyncGenerator<HeldRecord> {
       for (const r of records) {
+        if (wanted && !wanted(`/ucxlv/${r.name}`, r.storedAt)) continue;
+        decoded.push(r.name);
         const record = { subject: r.name, version: 1 } as DecisionRecord;
         yield { dhtKey: `/ucxlv/${r.name}`, bytes: new Uint8Array(), record, storedAt: r.storedAt };
       }
@@ -38,7 +41,7 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   };
   const sets = new Map(records.map((r) => [`/ucxlv/${r.name}`, r.set]));
   const direct = { replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [] };
-  return { store, direct, reput, finish };
+  return { store, direct, reput, decoded, finish };
 }
 
 function republisher(f: ReturnType<typeof fakeStore>, membership = new EventTarget()): Republisher {
@@ -64,6 +67,7 @@ test('a change re-puts the records stored before it that involve the peer, not t
   const changes: PeerChanges = new Map([['p', 2_000]]);
   await republisher(f).republish(changes);
   assert.deepEqual(f.reput, ['old-involved', 'same-ms', 'unknown-time']);
+  assert.deepEqual(f.decoded, f.reput, 'the others are passed over before they are decoded');
 });
 
 test('each changed peer counts from its own time; a full pass re-puts everything', async () => {

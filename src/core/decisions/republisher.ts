@@ -13,7 +13,8 @@ export type PeerChanges = ReadonlyMap<string, number>;
 
 /** What the republisher needs of the store. */
 export interface RepublishSource {
-  heldRecords(): AsyncGenerator<HeldRecord>;
+  /** Held records; with `wanted`, those it takes (asked before a record is decoded and checked). */
+  heldRecords(wanted?: (dhtKey: string, storedAt: number) => boolean): AsyncGenerator<HeldRecord>;
   replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]>;
   /** The signal of one operation (its default deadline). */
   operationSignal(): AbortSignal;
@@ -104,18 +105,11 @@ export class Republisher {
 
   private async pass(changed: PeerChanges | undefined): Promise<void> {
     const { store, direct, replication, logger } = this.opts;
+    const involved = changed && involvedIn(changed, direct, replication);
     try {
-      for await (const { dhtKey, bytes, record, storedAt } of store.heldRecords()) {
+      for await (const { dhtKey, bytes, record } of store.heldRecords(involved)) {
         if (this.controller.signal.aborted) return;
         const key = new TextEncoder().encode(dhtKey);
-        if (changed) {
-          const set = direct ? direct.replicaSet(key, replication + changed.size) : [...changed.keys()];
-          const involved = (peer: string): boolean => {
-            const at = changed.get(peer);
-            return at !== undefined && !(storedAt > at); // a time that did not parse (NaN) counts as before
-          };
-          if (!set.some(involved)) continue;
-        }
         const latest = dhtKey.startsWith(`/${LATEST_NS}/`);
         if (latest) this.opts.provide(record.subject);
         const holders = await store.replicate(key, bytes, store.operationSignal());
@@ -141,4 +135,26 @@ function mergeChanges(a: PeerChanges | undefined, b: PeerChanges | undefined): P
   const merged = new Map(a);
   for (const [peer, at] of b) merged.set(peer, Math.max(at, merged.get(peer) ?? at));
   return merged;
+}
+
+/**
+ * Which held records a pass for `changed` re-puts: those whose replica set involves a changed peer and that this node
+ * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). Asked with the
+ * record's DHT key and stored time only, before the record is decoded.
+ */
+function involvedIn(
+  changed: PeerChanges,
+  direct: Pick<DirectReplicas, 'replicaSet'> | undefined,
+  replication: number,
+): (dhtKey: string, storedAt: number) => boolean {
+  const latest = Math.max(...changed.values());
+  return (dhtKey, storedAt) => {
+    if (storedAt > latest) return false; // stored after every change of the pass
+    const key = new TextEncoder().encode(dhtKey);
+    const set = direct ? direct.replicaSet(key, replication + changed.size) : [...changed.keys()];
+    return set.some((peer) => {
+      const at = changed.get(peer);
+      return at !== undefined && !(storedAt > at);
+    });
+  };
 }
