@@ -45,7 +45,9 @@ describe('decisions on a node without peers', () => {
     for (const r of all) assert.ok(r.storedAt >= before && r.storedAt <= stored, `${r.dhtKey} stored at ${r.storedAt}`);
     const asked: string[] = [];
     const latest = [];
-    for await (const r of lone.decisions.heldRecords((dhtKey) => (asked.push(dhtKey), dhtKey.startsWith('/ucxl/'))))
+    for await (const r of lone.decisions.heldRecords({
+      wanted: (dhtKey) => (asked.push(dhtKey), dhtKey.startsWith('/ucxl/')),
+    }))
       latest.push(r);
     assert.equal(asked.length, 4, 'every held record is offered');
     assert.deepEqual(latest.map((r) => r.record.subject).sort(), [

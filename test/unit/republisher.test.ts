@@ -21,10 +21,13 @@ interface Fake {
 function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   const reput: string[] = [];
   const decoded: string[] = [];
+  let passes = 0;
   const finish: (() => void)[] = [];
   const store: RepublishSource = {
-    async *heldRecords(wanted): AsyncGenerator<HeldRecord> {
+    async *heldRecords(opts = {}): AsyncGenerator<HeldRecord> {
+      passes++;
       for (const r of records) {
+        const { wanted } = opts;
         if (wanted && !wanted(`/ucxlv/${r.name}`, r.storedAt)) continue;
         decoded.push(r.name);
         const record = { subject: r.name, version: 1 } as DecisionRecord;
@@ -40,8 +43,12 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
     replicated: () => {},
   };
   const sets = new Map(records.map((r) => [`/ucxlv/${r.name}`, r.set]));
-  const direct = { replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [] };
-  return { store, direct, reput, decoded, finish };
+  const routing = new EventTarget();
+  const direct = {
+    replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [],
+    routingEvents: () => routing,
+  };
+  return { store, direct, routing, reput, decoded, finish, passes: () => passes };
 }
 
 function republisher(f: ReturnType<typeof fakeStore>, membership = new EventTarget()): Republisher {
@@ -115,6 +122,7 @@ test('a pass asked for while one runs runs after it, with the changes of every s
       { name: 'p-record', set: ['a', 'p', 'b'], storedAt: 1_000 },
       { name: 'q-record', set: ['a', 'q', 'b'], storedAt: 1_000 },
       { name: 'r-record', set: ['a', 'r', 'b'], storedAt: 1_000 },
+      { name: 'qr-record', set: ['q', 'r', 'b'], storedAt: 1_000 },
     ],
     { hold: true },
   );
@@ -128,10 +136,37 @@ test('a pass asked for while one runs runs after it, with the changes of every s
   await first;
   for (let i = 0; i < 5 && f.reput.length < 2; i++) await nextTurn();
   assert.deepEqual(f.reput, ['p-record', 'q-record'], 'the waiting pass carries both requests');
-  f.finish.shift()?.();
-  for (let i = 0; i < 5 && f.reput.length < 3; i++) await nextTurn();
-  assert.deepEqual(f.reput, ['p-record', 'q-record', 'r-record']);
+  for (let n = 3; n <= 4; n++) {
+    f.finish.shift()?.();
+    for (let i = 0; i < 5 && f.reput.length < n; i++) await nextTurn();
+  }
   f.finish.shift()?.();
   await Promise.all([second, third]);
-  assert.equal(f.reput.length, 3, 'one pass after the running one, not one per request');
+  assert.deepEqual(f.reput, ['p-record', 'q-record', 'r-record', 'qr-record'], 'a record both asked for, once');
+  assert.equal(f.passes(), 2, 'one pass after the running one, not one per request');
+});
+
+test('a peer the routing table adds after it connected counts from the add; nothing runs after stop', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 5_000 });
+  const f = fakeStore([
+    { name: 'before-connect', set: ['a', 'p', 'b'], storedAt: 4_000 },
+    { name: 'between', set: ['a', 'p', 'b'], storedAt: 5_200 },
+    { name: 'after-add', set: ['a', 'p', 'b'], storedAt: 5_600 },
+  ]);
+  const membership = new EventTarget();
+  const r = republisher(f, membership);
+  r.start();
+  try {
+    membership.dispatchEvent(new CustomEvent('peer:connect', { detail: 'p' }));
+    t.mock.timers.tick(500);
+    // kad-dht adds the peer to its routing table once it identified it: replica sets change only now
+    f.routing.dispatchEvent(new CustomEvent('peer:add', { detail: 'p' }));
+    t.mock.timers.tick(1000);
+    for (let i = 0; i < 5 && f.reput.length < 2; i++) await nextTurn();
+    assert.deepEqual(f.reput, ['before-connect', 'between'], 'stored before the add: placed without p');
+  } finally {
+    await r.stop();
+  }
+  await r.republish();
+  assert.equal(f.passes(), 1, 'a republish after stop runs no pass');
 });

@@ -1,12 +1,13 @@
 // Re-replication of the decisions a node holds: every record is re-put on a schedule, and when peers
 // join or leave, the records whose replica set involves one of them are re-put (a joining peer gets
 // the records it is now responsible for; a departed holder is replaced) — those this node stored before it
-// saw the change: a record stored since went out with that peer known.
+// saw the change: a record stored since went out with that peer known. A change is seen when the peer connects
+// or disconnects and again when kad-dht's routing table adds or removes it (which is when replica sets change).
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { DirectReplicas } from '../dht/direct.ts';
+import type { DirectReplicas, RoutingEvents } from '../dht/direct.ts';
 import { LATEST_NS } from './record.ts';
-import type { HeldRecord } from './store.ts';
+import type { HeldRecord, HeldRecordsOptions } from './store.ts';
 
 /** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
 export type PeerChanges = ReadonlyMap<string, number>;
@@ -14,7 +15,7 @@ export type PeerChanges = ReadonlyMap<string, number>;
 /** What the republisher needs of the store. */
 export interface RepublishSource {
   /** Held records; with `wanted`, those it takes (asked before a record is decoded and checked). */
-  heldRecords(wanted?: (dhtKey: string, storedAt: number) => boolean): AsyncGenerator<HeldRecord>;
+  heldRecords(opts?: HeldRecordsOptions): AsyncGenerator<HeldRecord>;
   replicate(key: Uint8Array, value: Uint8Array, signal: AbortSignal): Promise<string[]>;
   /** The signal of one operation (its default deadline). */
   operationSignal(): AbortSignal;
@@ -26,7 +27,8 @@ export interface RepublisherOptions {
   store: RepublishSource;
   /** Emits 'peer:connect' / 'peer:disconnect' (libp2p). */
   membership: Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
-  direct?: Pick<DirectReplicas, 'replicaSet'>;
+  /** The replica sets; with routingEvents, the routing table whose changes count as peers changing. */
+  direct?: Pick<DirectReplicas, 'replicaSet'> & Partial<Pick<DirectReplicas, 'routingEvents'>>;
   replication: number;
   intervalMs: number;
   /** Provider announcement of a subject (paced elsewhere). */
@@ -42,6 +44,7 @@ export class Republisher {
   /** The pass asked for while one ran (the changes of every such request, or all records), and its end. */
   private waiting: { changed: PeerChanges | undefined; done: Promise<void> } | undefined;
   private readonly controller = new AbortController();
+  private routing: RoutingEvents | undefined;
   /** Peers that joined or left since the last targeted re-replication, with when. */
   private readonly changedPeers = new Map<string, number>();
   private readonly onMembership = (evt: Event): void => {
@@ -64,6 +67,9 @@ export class Republisher {
     this.timer.unref();
     this.opts.membership.addEventListener('peer:connect', this.onMembership);
     this.opts.membership.addEventListener('peer:disconnect', this.onMembership);
+    this.routing = this.opts.direct?.routingEvents?.();
+    this.routing?.addEventListener('peer:add', this.onMembership);
+    this.routing?.addEventListener('peer:remove', this.onMembership);
   }
 
   async stop(): Promise<void> {
@@ -72,6 +78,8 @@ export class Republisher {
     clearTimeout(this.connectTimer);
     this.opts.membership.removeEventListener('peer:connect', this.onMembership);
     this.opts.membership.removeEventListener('peer:disconnect', this.onMembership);
+    this.routing?.removeEventListener('peer:add', this.onMembership);
+    this.routing?.removeEventListener('peer:remove', this.onMembership);
     await (this.waiting?.done ?? this.running)?.catch(() => {});
   }
 
@@ -84,6 +92,7 @@ export class Republisher {
    * with the changes of every such request (or all records, if any asked for all).
    */
   republish(changed?: PeerChanges): Promise<void> {
+    if (this.controller.signal.aborted) return Promise.resolve();
     if (this.running === undefined) {
       this.running = this.pass(changed).finally(() => {
         this.running = undefined;
@@ -107,7 +116,8 @@ export class Republisher {
     const { store, direct, replication, logger } = this.opts;
     const involved = changed && involvedIn(changed, direct, replication);
     try {
-      for await (const { dhtKey, bytes, record } of store.heldRecords(involved)) {
+      const signal = this.controller.signal;
+      for await (const { dhtKey, bytes, record } of store.heldRecords({ wanted: involved, signal })) {
         if (this.controller.signal.aborted) return;
         const key = new TextEncoder().encode(dhtKey);
         const latest = dhtKey.startsWith(`/${LATEST_NS}/`);

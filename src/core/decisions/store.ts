@@ -63,6 +63,14 @@ export interface HeldRecord {
   storedAt: number;
 }
 
+/** Which held records to read (DecisionStore.heldRecords). */
+export interface HeldRecordsOptions {
+  /** Asked with each record's DHT key and stored time, before the record is decoded: false passes over it. */
+  wanted?: (dhtKey: string, storedAt: number) => boolean;
+  /** Ends the reading. */
+  signal?: AbortSignal;
+}
+
 export interface DecisionStoreOptions {
   libp2p: ChorusLibp2p;
   datastore: Datastore;
@@ -774,12 +782,14 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /**
    * Every valid decision record in the local datastore, with the DHT key it is stored under; with `wanted`, only the
-   * records it takes, asked before a record is decoded and checked (~0.2 ms each). The event loop gets a turn every
+   * records it takes, asked before a record is decoded and checked (~0.2 ms each); it ends once `signal` aborts. The event loop gets a turn every
    * HELD_RECORDS_PER_TURN records read, so that a pass over a large store does not hold it.
    */
-  async *heldRecords(wanted?: (dhtKey: string, storedAt: number) => boolean): AsyncGenerator<HeldRecord> {
+  async *heldRecords(opts: HeldRecordsOptions = {}): AsyncGenerator<HeldRecord> {
+    const { wanted, signal } = opts;
     let read = 0;
     for await (const { dhtKey, value, storedAt } of heldRecords(this.opts.datastore)) {
+      if (signal?.aborted) return;
       if (++read % HELD_RECORDS_PER_TURN === 0) await nextTurn();
       if (wanted && !wanted(dhtKey, storedAt)) continue;
       try {

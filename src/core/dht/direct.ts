@@ -85,8 +85,11 @@ const EARLIER_RELEASE_MS = 5 * 60_000;
  * KadDHT class, not of the exported interface: when a release lacks them, provideTo returns undefined
  * and the caller walks the network with kad-dht's own provide).
  */
+/** What a listener of kad-dht's routing table needs: it emits 'peer:add' and 'peer:remove' with a PeerId. */
+export type RoutingEvents = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+
 interface KadInternals {
-  routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] };
+  routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] } & Partial<RoutingEvents>;
   providers?: { addProvider(cid: CID, provider: PeerId, options?: { signal?: AbortSignal }): Promise<void> };
   network?: {
     sendMessage(
@@ -182,6 +185,17 @@ export class DirectReplicas {
 
   private get kad(): KadInternals {
     return this.opts.libp2p.services.dht as KadInternals;
+  }
+
+  /**
+   * kad-dht's routing table as an event target, or undefined without one: a peer it adds or removes changes the
+   * replica sets (replicaSet) from then on.
+   */
+  routingEvents(): RoutingEvents | undefined {
+    const table = this.kad.routingTable;
+    return typeof table?.addEventListener === 'function' && typeof table.removeEventListener === 'function'
+      ? (table as RoutingEvents)
+      : undefined;
   }
 
   /** The `count` peers closest to a key among this node and its routing table, closest first. */
