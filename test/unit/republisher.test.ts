@@ -63,6 +63,22 @@ function republisher(f: ReturnType<typeof fakeStore>, membership = new EventTarg
   });
 }
 
+/** Runs `body` with a started republisher over `f` and its membership events; stops it after, and returns it. */
+async function whileStarted(
+  f: ReturnType<typeof fakeStore>,
+  body: (membership: EventTarget) => Promise<void>,
+): Promise<Republisher> {
+  const membership = new EventTarget();
+  const r = republisher(f, membership);
+  r.start();
+  try {
+    await body(membership);
+  } finally {
+    await r.stop();
+  }
+  return r;
+}
+
 test('a change re-puts the records stored before it that involve the peer, not those stored since', async () => {
   const f = fakeStore([
     { name: 'old-involved', set: ['a', 'p', 'b'], storedAt: 1_000 },
@@ -100,10 +116,7 @@ test('a membership event reaches a pass a second later, with when it happened', 
     { name: 'before', set: ['a', 'p', 'b'], storedAt: 4_000 },
     { name: 'after', set: ['a', 'p', 'b'], storedAt: 5_500 },
   ]);
-  const membership = new EventTarget();
-  const r = republisher(f, membership);
-  r.start();
-  try {
+  await whileStarted(f, async (membership) => {
     membership.dispatchEvent(new CustomEvent('peer:connect', { detail: 'p' }));
     t.mock.timers.tick(999);
     await nextTurn();
@@ -111,9 +124,7 @@ test('a membership event reaches a pass a second later, with when it happened', 
     t.mock.timers.tick(1);
     for (let i = 0; i < 5 && f.reput.length === 0; i++) await nextTurn();
     assert.deepEqual(f.reput, ['before']);
-  } finally {
-    await r.stop();
-  }
+  });
 });
 
 test('a pass asked for while one runs runs after it, with the changes of every such request', async () => {
@@ -153,10 +164,7 @@ test('a peer the routing table adds after it connected counts from the add; noth
     { name: 'between', set: ['a', 'p', 'b'], storedAt: 5_200 },
     { name: 'after-add', set: ['a', 'p', 'b'], storedAt: 5_600 },
   ]);
-  const membership = new EventTarget();
-  const r = republisher(f, membership);
-  r.start();
-  try {
+  const r = await whileStarted(f, async (membership) => {
     membership.dispatchEvent(new CustomEvent('peer:connect', { detail: 'p' }));
     t.mock.timers.tick(500);
     // kad-dht adds the peer to its routing table once it identified it: replica sets change only now
@@ -164,9 +172,7 @@ test('a peer the routing table adds after it connected counts from the add; noth
     t.mock.timers.tick(1000);
     for (let i = 0; i < 5 && f.reput.length < 2; i++) await nextTurn();
     assert.deepEqual(f.reput, ['before-connect', 'between'], 'stored before the add: placed without p');
-  } finally {
-    await r.stop();
-  }
+  });
   await r.republish();
   assert.equal(f.passes(), 1, 'a republish after stop runs no pass');
 });

@@ -12,6 +12,12 @@ import type { HeldRecord, HeldRecordsOptions } from './store.ts';
 /** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
 export type PeerChanges = ReadonlyMap<string, number>;
 
+/** A pass asked for while one runs: the changes of every such request (undefined: all records), and its end. */
+interface WaitingPass {
+  changed: PeerChanges | undefined;
+  done: Promise<void>;
+}
+
 /** What the republisher needs of the store. */
 export interface RepublishSource {
   /** Held records; with `wanted`, those it takes (asked before a record is decoded and checked). */
@@ -41,8 +47,7 @@ export class Republisher {
   private timer: NodeJS.Timeout | undefined;
   private connectTimer: NodeJS.Timeout | undefined;
   private running: Promise<void> | undefined;
-  /** The pass asked for while one ran (the changes of every such request, or all records), and its end. */
-  private waiting: { changed: PeerChanges | undefined; done: Promise<void> } | undefined;
+  private waiting: WaitingPass | undefined;
   private readonly controller = new AbortController();
   private routing: RoutingEvents | undefined;
   /** Peers that joined or left since the last targeted re-replication, with when. */
@@ -103,7 +108,7 @@ export class Republisher {
       this.waiting.changed = mergeChanges(this.waiting.changed, changed);
       return this.waiting.done;
     }
-    const waiting: { changed: PeerChanges | undefined; done: Promise<void> } = { changed, done: Promise.resolve() };
+    const waiting: WaitingPass = { changed, done: Promise.resolve() };
     waiting.done = this.running.then(() => {
       this.waiting = undefined;
       return this.controller.signal.aborted ? undefined : this.republish(waiting.changed);
@@ -118,7 +123,7 @@ export class Republisher {
     try {
       const signal = this.controller.signal;
       for await (const { dhtKey, bytes, record } of store.heldRecords({ wanted: involved, signal })) {
-        if (this.controller.signal.aborted) return;
+        if (signal.aborted) return;
         const key = new TextEncoder().encode(dhtKey);
         const latest = dhtKey.startsWith(`/${LATEST_NS}/`);
         if (latest) this.opts.provide(record.subject);
