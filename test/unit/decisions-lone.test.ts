@@ -5,6 +5,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, test } from 'node:test';
 import { renderPut } from '../../src/cli/views/ucxl.ts';
+import { latestKey, versionKey } from '../../src/core/decisions/record.ts';
 import { putDecision } from '../../src/core/decisions/routes.ts';
 import { ChorusError } from '../../src/core/errors.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
@@ -27,6 +28,8 @@ describe('decisions on a node without peers', () => {
     assert.deepEqual([receipt.version, receipt.holders, receipt.replication], [1, 1, 1]);
     const second = await lone.decisions.put(address, text('and again'));
     assert.equal(second.version, 2);
+    const latest = new TextDecoder().decode(latestKey('alice:developer@solo:t1/adr.md'));
+    assert.equal(lone.decisions.fellShort(latest), false, 'a lone node needs only itself: nothing fell short');
     const read = await lone.decisions.get(parseAddress('ucxl://alice:developer@solo:t1/*^/adr.md'));
     assert.equal(new TextDecoder().decode(read.content), 'and again');
   });
@@ -90,6 +93,22 @@ describe('decisions on a node without peers', () => {
     await assert.rejects(
       cut.decisions.put(parseAddress('ucxl://alice:developer@solo:t2/*^/adr.md'), text('not enough')),
       /stored on 1 of 3 required peers \(version 1 is kept locally/,
+    );
+    // the schedule re-puts what fell short although it was stored within its interval
+    const subject = 'alice:developer@solo:t2/adr.md';
+    const keys = [latestKey(subject), versionKey(subject, 1)].map((k) => new TextDecoder().decode(k));
+    assert.deepEqual(
+      keys.map((k) => cut.decisions.fellShort(k)),
+      [true, true],
+    );
+    assert.equal(
+      cut.decisions.fellShort(new TextDecoder().decode(latestKey('alice:developer@solo:t2/other.md'))),
+      false,
+    );
+    cut.decisions.replicated(subject, 3, 3); // a re-put that reached its holders
+    assert.deepEqual(
+      keys.map((k) => cut.decisions.fellShort(k)),
+      [false, false],
     );
   });
 });

@@ -1,7 +1,9 @@
 // The republisher (src/core/decisions/republisher.ts): a peer that joins or leaves makes the node re-put the
 // records it stored before it saw that, whose replica set involves the peer — not those it stored since, nor
 // those the peer has no part in; a membership event reaches a pass one second later, with its time; a pass asked
-// for while one runs is not dropped but runs after it, with every request's changes.
+// for while one runs is not dropped but runs after it, with every request's changes. The schedule re-puts only
+// what was not stored here within the interval, so that of a record's holders one re-puts it, and its first pass
+// falls at a random point between half an interval and one and a half.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as nextTurn } from 'node:timers/promises';
@@ -10,12 +12,16 @@ import { Republisher, type PeerChanges, type RepublishSource } from '../../src/c
 import type { HeldRecord } from '../../src/core/decisions/store.ts';
 import { silentLogger } from '../../src/core/log.ts';
 
-/** A held record under `/ucxlv/<name>` whose replica set is `set`, stored at `storedAt`. */
+/** A held record under `/ucxlv/<name>` (`/ucxl/<name>` if `latest`) whose replica set is `set`, stored at `storedAt`. */
 interface Fake {
   name: string;
   set: string[];
   storedAt: number;
+  latest?: boolean;
 }
+
+const HOUR = 3_600_000;
+const dhtKeyOf = (r: Fake): string => `/${r.latest ? 'ucxl' : 'ucxlv'}/${r.name}`;
 
 /** A store holding `records`, whose re-puts the test sees (and, with `hold`, finishes one by one). */
 function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
@@ -28,21 +34,24 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
       passes++;
       for (const r of records) {
         const { wanted } = opts;
-        if (wanted && !wanted(`/ucxlv/${r.name}`, r.storedAt)) continue;
+        if (wanted && !wanted(dhtKeyOf(r), r.storedAt)) continue;
         decoded.push(r.name);
         const record = { subject: r.name, version: 1 } as DecisionRecord;
-        yield { dhtKey: `/ucxlv/${r.name}`, bytes: new Uint8Array(), record, storedAt: r.storedAt };
+        yield { dhtKey: dhtKeyOf(r), bytes: new Uint8Array(), record, storedAt: r.storedAt };
       }
     },
     replicate: (key) => {
-      reput.push(new TextDecoder().decode(key).slice('/ucxlv/'.length));
+      const name = new TextDecoder().decode(key).replace(/^\/ucxlv?\//, '');
+      reput.push(name);
+      for (const r of records) if (r.name === name) r.storedAt = Date.now(); // stored here again, as a re-put does
       if (!opts.hold) return Promise.resolve(['a', 'b', 'c']);
       return new Promise((resolve) => finish.push(() => resolve(['a', 'b', 'c'])));
     },
     operationSignal: () => new AbortController().signal,
     replicated: () => {},
+    fellShort: () => false,
   };
-  const sets = new Map(records.map((r) => [`/ucxlv/${r.name}`, r.set]));
+  const sets = new Map(records.map((r) => [dhtKeyOf(r), r.set]));
   const routing = new EventTarget();
   const direct = {
     replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [],
@@ -51,14 +60,19 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   return { store, direct, routing, reput, decoded, finish, passes: () => passes };
 }
 
-function republisher(f: ReturnType<typeof fakeStore>, membership = new EventTarget()): Republisher {
+function republisher(
+  f: ReturnType<typeof fakeStore>,
+  membership = new EventTarget(),
+  opts: { provide?: (subject: string) => void; random?: () => number } = {},
+): Republisher {
   return new Republisher({
     store: f.store,
     membership,
     direct: f.direct,
     replication: 3,
-    intervalMs: 3_600_000,
-    provide: () => {},
+    intervalMs: HOUR,
+    provide: opts.provide ?? (() => {}),
+    random: opts.random,
     logger: silentLogger,
   });
 }
@@ -93,7 +107,7 @@ test('a change re-puts the records stored before it that involve the peer, not t
   assert.deepEqual(f.decoded, f.reput, 'the others are passed over before they are decoded');
 });
 
-test('each changed peer counts from its own time; a full pass re-puts everything', async () => {
+test('each changed peer counts from its own time; the schedule then re-puts what that pass did not', async () => {
   const f = fakeStore([
     { name: 'x', set: ['a', 'p', 'b'], storedAt: 1_500 },
     { name: 'y', set: ['a', 'q', 'b'], storedAt: 1_500 },
@@ -107,7 +121,7 @@ test('each changed peer counts from its own time; a full pass re-puts everything
   );
   assert.deepEqual(f.reput, ['y'], 'x was stored after p changed, y before q did');
   await r.republish();
-  assert.deepEqual(f.reput, ['y', 'x', 'y']);
+  assert.deepEqual(f.reput, ['y', 'x'], 'y was stored here again just now, by its re-put');
 });
 
 test('a membership event reaches a pass a second later, with when it happened', async (t) => {
@@ -175,4 +189,124 @@ test('a peer the routing table adds after it connected counts from the add; noth
   });
   await r.republish();
   assert.equal(f.passes(), 1, 'a republish after stop runs no pass');
+});
+
+test('a scheduled pass skips what was stored here within the interval, and still announces latest records', async () => {
+  const now = Date.now();
+  const f = fakeStore([
+    { name: 'old', set: ['a', 'b', 'c'], storedAt: now - 2 * HOUR },
+    { name: 'recent', set: ['a', 'b', 'c'], storedAt: now - 10 * 60_000 },
+    { name: 'nearly-an-hour', set: ['a', 'b', 'c'], storedAt: now - 0.97 * HOUR },
+    { name: 'unknown-time', set: ['a', 'b', 'c'], storedAt: Number.NaN },
+    { name: 'old-latest', set: ['a', 'b', 'c'], storedAt: now - 2 * HOUR, latest: true },
+    { name: 'recent-latest', set: ['a', 'b', 'c'], storedAt: now - 60_000, latest: true },
+    { name: 'recent-short', set: ['a', 'b', 'c'], storedAt: now - 60_000 },
+    { name: 'recent-latest-short', set: ['a', 'b', 'c'], storedAt: now - 60_000, latest: true },
+  ]);
+  const provided: string[] = [];
+  f.store.fellShort = (dhtKey) => dhtKey.endsWith('-short'); // its last write or re-put here fell short
+  await republisher(f, new EventTarget(), { provide: (s) => provided.push(s) }).republish();
+  assert.deepEqual(f.reput, [
+    'old',
+    'nearly-an-hour',
+    'unknown-time',
+    'old-latest',
+    'recent-short',
+    'recent-latest-short',
+  ]);
+  assert.deepEqual(
+    provided,
+    ['old-latest', 'recent-latest', 'recent-latest-short'],
+    'every latest record held is announced',
+  );
+  assert.deepEqual(
+    f.decoded,
+    ['old', 'nearly-an-hour', 'unknown-time', 'old-latest', 'recent-latest', 'recent-short', 'recent-latest-short'],
+    'a recent version record is passed over undecoded',
+  );
+});
+
+/**
+ * Holders of one record `r`, stored at 0 on each; a re-put by any of them stores it on all again, now (a network of
+ * three, faked). Each has its republisher.
+ */
+function holdersOfOneRecord() {
+  const holders = ['a', 'b', 'c'].map((name) => ({ name, storedAt: 0, reput: 0 }));
+  const republishers = holders.map(
+    (h) =>
+      new Republisher({
+        store: {
+          async *heldRecords(opts = {}): AsyncGenerator<HeldRecord> {
+            if (opts.wanted && !opts.wanted('/ucxlv/r', h.storedAt)) return;
+            const record = { subject: 'r', version: 1 } as DecisionRecord;
+            yield { dhtKey: '/ucxlv/r', bytes: new Uint8Array(), record, storedAt: h.storedAt };
+          },
+          replicate: async () => {
+            h.reput++;
+            for (const each of holders) each.storedAt = Date.now();
+            return holders.map((each) => each.name);
+          },
+          operationSignal: () => new AbortController().signal,
+          replicated: () => {},
+          fellShort: () => false,
+        },
+        membership: new EventTarget(),
+        replication: 3,
+        intervalMs: HOUR,
+        provide: () => {},
+        logger: silentLogger,
+      }),
+  ) as [Republisher, Republisher, Republisher];
+  return { republishers, reputs: (): number[] => holders.map((h) => h.reput) };
+}
+
+test("of a record's holders, the one whose scheduled pass comes first re-puts it, hour after hour", async (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 10 * HOUR });
+  const {
+    republishers: [a, b, c],
+    reputs,
+  } = holdersOfOneRecord();
+  // the holders' passes, 20 minutes apart: a's first
+  await a.republish();
+  t.mock.timers.tick(20 * 60_000);
+  await b.republish();
+  t.mock.timers.tick(20 * 60_000);
+  await c.republish();
+  assert.deepEqual(reputs(), [1, 0, 0], 'b and c skip it: a has just re-put it to them');
+  t.mock.timers.tick(20 * 60_000);
+  await a.republish();
+  t.mock.timers.tick(20 * 60_000);
+  await b.republish();
+  assert.deepEqual(reputs(), [2, 0, 0], 'an hour later a re-puts it again, and b still skips it');
+  // a is gone: b's next pass finds the record an hour old and re-puts it
+  t.mock.timers.tick(60 * 60_000);
+  await b.republish();
+  t.mock.timers.tick(20 * 60_000);
+  await c.republish();
+  assert.deepEqual(reputs(), [2, 1, 0], 'without a, b re-puts it, and c skips it');
+});
+
+test('the first scheduled pass falls between half an interval and one and a half after start, then each interval', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'setInterval', 'Date'], now: 10 * HOUR });
+  for (const [random, first] of [
+    [0, 0.5 * HOUR],
+    [0.75, 1.25 * HOUR],
+  ] as const) {
+    const f = fakeStore([{ name: 'r', set: ['a', 'b', 'c'], storedAt: 0 }]);
+    const r = republisher(f, new EventTarget(), { random: () => random });
+    r.start();
+    try {
+      const passesAfter = async (ms: number): Promise<number> => {
+        t.mock.timers.tick(ms);
+        for (let i = 0; i < 5; i++) await nextTurn();
+        return f.passes();
+      };
+      assert.equal(await passesAfter(first - 1), 0, `random ${random}: not before ${first} ms`);
+      assert.equal(await passesAfter(1), 1, `random ${random}: the first pass at ${first} ms`);
+      assert.equal(await passesAfter(HOUR - 1), 1);
+      assert.equal(await passesAfter(1), 2, `random ${random}: the next one an interval later`);
+    } finally {
+      await r.stop();
+    }
+  }
 });

@@ -55,6 +55,12 @@ export function latestKey(subject: string): Uint8Array {
   return new TextEncoder().encode(`/${LATEST_NS}/${subjectId(subject)}`);
 }
 
+/** The subject id in a decision's DHT key (`/ucxl/<id>` or `/ucxlv/<id>/<n>`), undefined in any other key. */
+export function subjectIdOf(dhtKey: string): string | undefined {
+  const [, ns, id] = dhtKey.split('/');
+  return (ns === LATEST_NS || ns === VERSION_NS) && id ? id : undefined;
+}
+
 /** `/ucxlv/<id>/<n>`: one immutable version. */
 export function versionKey(subject: string, version: number): Uint8Array {
   return new TextEncoder().encode(`/${VERSION_NS}/${subjectId(subject)}/${version}`);

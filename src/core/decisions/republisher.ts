@@ -3,11 +3,21 @@
 // the records it is now responsible for; a departed holder is replaced) — those this node stored before it
 // saw the change: a record stored since went out with that peer known. A change is seen when the peer connects
 // or disconnects and again when kad-dht's routing table adds or removes it (which is when replica sets change).
+// The schedule skips a record stored here within the last interval: a write or another holder's re-put just sent
+// it to its replica set (Kademlia's rule), so of a record's holders, the one whose pass comes first re-puts it.
+// Each node's first pass falls at a random point, so that holders started together do not re-put in step.
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { DirectReplicas, RoutingEvents } from '../dht/direct.ts';
 import { LATEST_NS } from './record.ts';
 import type { HeldRecord, HeldRecordsOptions } from './store.ts';
+
+/**
+ * The share of the interval a scheduled pass allows for drift: a record stored more recently than (1 − this) ×
+ * the interval ago is not re-put. The holder that re-put it stored it too, and its own next pass, one interval
+ * later, must still find it due although that pass may reach it a little earlier than the last one did.
+ */
+const DRIFT_SHARE = 0.05;
 
 /** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
 export type PeerChanges = ReadonlyMap<string, number>;
@@ -27,6 +37,8 @@ export interface RepublishSource {
   operationSignal(): AbortSignal;
   /** A re-replication of a latest record reached `holders` of `want`. */
   replicated(subject: string, holders: number, want: number): void;
+  /** Whether this node's last write or re-put of the subject under a DHT key fell short of its holders. */
+  fellShort(dhtKey: string): boolean;
 }
 
 export interface RepublisherOptions {
@@ -40,6 +52,8 @@ export interface RepublisherOptions {
   /** Provider announcement of a subject (paced elsewhere). */
   provide: (subject: string) => void;
   logger: Logger;
+  /** Where in [0, 1) the first scheduled pass falls between 0.5 and 1.5 intervals after start (default random). */
+  random?: () => number;
 }
 
 export class Republisher {
@@ -68,7 +82,15 @@ export class Republisher {
   }
 
   start(): void {
-    this.timer = setInterval(() => void this.republish(), this.opts.intervalMs);
+    const { intervalMs, random = Math.random } = this.opts;
+    this.timer = setTimeout(
+      () => {
+        void this.republish();
+        this.timer = setInterval(() => void this.republish(), intervalMs);
+        this.timer.unref();
+      },
+      intervalMs * (0.5 + random()),
+    );
     this.timer.unref();
     this.opts.membership.addEventListener('peer:connect', this.onMembership);
     this.opts.membership.addEventListener('peer:disconnect', this.onMembership);
@@ -79,7 +101,7 @@ export class Republisher {
 
   async stop(): Promise<void> {
     this.controller.abort();
-    clearInterval(this.timer);
+    clearTimeout(this.timer); // the first pass's timeout or, after it, the interval
     clearTimeout(this.connectTimer);
     this.opts.membership.removeEventListener('peer:connect', this.onMembership);
     this.opts.membership.removeEventListener('peer:disconnect', this.onMembership);
@@ -93,8 +115,10 @@ export class Republisher {
    * records whose replica set involves one of those peers and that this node stored no later than it saw that
    * peer change. A record stored after that went out with the peer known to this node; a write that had not seen
    * the change yet may have placed it without that peer, and its writer re-puts it when it sees the change (the
-   * scheduled pass re-puts every record regardless). One pass at a time: one asked for meanwhile runs after it,
-   * with the changes of every such request (or all records, if any asked for all).
+   * scheduled pass re-puts it within two intervals). Without `changed` (the schedule), every record not stored
+   * here within the last interval; the latest records' providers are announced either way. One pass at a time:
+   * one asked for meanwhile runs after it, with the changes of every such request (or all records, if any asked
+   * for all).
    */
   republish(changed?: PeerChanges): Promise<void> {
     if (this.controller.signal.aborted) return Promise.resolve();
@@ -119,14 +143,22 @@ export class Republisher {
 
   private async pass(changed: PeerChanges | undefined): Promise<void> {
     const { store, direct, replication, logger } = this.opts;
-    const involved = changed && involvedIn(changed, direct, replication);
+    const cutoff = Date.now() - this.opts.intervalMs * (1 - DRIFT_SHARE);
+    // on the schedule: a record stored within the interval only if its last write or re-put here fell short (a
+    // time that did not parse, NaN, counts as due)
+    const due = (dhtKey: string, storedAt: number): boolean =>
+      changed !== undefined || !(storedAt > cutoff) || store.fellShort(dhtKey);
+    const wanted = changed
+      ? involvedIn(changed, direct, replication)
+      : (dhtKey: string, storedAt: number) => isLatest(dhtKey) || due(dhtKey, storedAt);
     try {
       const signal = this.controller.signal;
-      for await (const { dhtKey, bytes, record } of store.heldRecords({ wanted: involved, signal })) {
+      for await (const { dhtKey, bytes, record, storedAt } of store.heldRecords({ wanted, signal })) {
         if (signal.aborted) return;
         const key = new TextEncoder().encode(dhtKey);
-        const latest = dhtKey.startsWith(`/${LATEST_NS}/`);
+        const latest = isLatest(dhtKey);
         if (latest) this.opts.provide(record.subject);
+        if (!due(dhtKey, storedAt)) continue; // a write or another holder's re-put sent it out within the interval
         const holders = await store.replicate(key, bytes, store.operationSignal());
         if (latest) store.replicated(record.subject, holders.length, replication);
         if (holders.length < replication) {
@@ -143,6 +175,8 @@ export class Republisher {
     }
   }
 }
+
+const isLatest = (dhtKey: string): boolean => dhtKey.startsWith(`/${LATEST_NS}/`);
 
 /** Two requests' changes as one: each peer at its latest time; undefined (all records) when either is. */
 function mergeChanges(a: PeerChanges | undefined, b: PeerChanges | undefined): PeerChanges | undefined {

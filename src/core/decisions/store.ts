@@ -46,6 +46,8 @@ import {
   LATEST_NS,
   VERSION_NS,
   signDecision,
+  subjectId,
+  subjectIdOf,
   versionKey,
   type DecisionRecord,
   type ValidationContext,
@@ -152,6 +154,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * store): served again while it is as new as any version heard of — the held-copy rule of fetchLatest.
    * Bounded: 1024 subjects, 8 MiB of payload.
    */
+  /**
+   * Ids of the subjects whose last write or re-put here reached fewer holders than wanted: the schedule re-puts
+   * them although they were stored within its interval (fellShort).
+   */
+  private readonly shortSubjects = new Set<string>();
   private readonly kept = new BoundedLru<DecisionRecord>({
     maxEntries: 1024,
     maxSize: 8 * 1024 * 1024,
@@ -345,7 +352,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
     const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: want };
-    this.emit('replication', { subject, holders: holderPeers.length, want: this.opts.replication });
+    this.noteReplication(subject, holderPeers.length, this.opts.replication);
     if (holderPeers.length < want) {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
@@ -802,6 +809,19 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** Reports a re-replication of a subject's latest record (the republisher calls it). */
   replicated(subject: string, holders: number, want: number): void {
+    this.noteReplication(subject, holders, want);
+  }
+
+  /** Whether this node's last write or re-put of the subject under a DHT key (either of its keys) fell short. */
+  fellShort(dhtKey: string): boolean {
+    const id = subjectIdOf(dhtKey);
+    return id !== undefined && this.shortSubjects.has(id);
+  }
+
+  /** Reports a write's or re-put's holders; it fell short below `want` (a lone node needs only itself). */
+  private noteReplication(subject: string, holders: number, want: number): void {
+    if (holders < (this.alone() ? 1 : want)) this.shortSubjects.add(subjectId(subject));
+    else this.shortSubjects.delete(subjectId(subject));
     this.emit('replication', { subject, holders, want });
   }
 
