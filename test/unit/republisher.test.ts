@@ -49,7 +49,7 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
     },
     operationSignal: () => new AbortController().signal,
     replicated: () => {},
-    fellShort: () => false,
+    fellShort: () => () => false,
   };
   const sets = new Map(records.map((r) => [dhtKeyOf(r), r.set]));
   const routing = new EventTarget();
@@ -204,7 +204,7 @@ test('a scheduled pass skips what was stored here within the interval, and still
     { name: 'recent-latest-short', set: ['a', 'b', 'c'], storedAt: now - 60_000, latest: true },
   ]);
   const provided: string[] = [];
-  f.store.fellShort = (dhtKey) => dhtKey.endsWith('-short'); // its last write or re-put here fell short
+  f.store.fellShort = () => (dhtKey) => dhtKey.endsWith('-short'); // its last write or re-put here fell short
   await republisher(f, new EventTarget(), { provide: (s) => provided.push(s) }).republish();
   assert.deepEqual(f.reput, [
     'old',
@@ -248,7 +248,7 @@ function holdersOfOneRecord() {
           },
           operationSignal: () => new AbortController().signal,
           replicated: () => {},
-          fellShort: () => false,
+          fellShort: () => () => false,
         },
         membership: new EventTarget(),
         replication: 3,

@@ -37,8 +37,8 @@ export interface RepublishSource {
   operationSignal(): AbortSignal;
   /** A re-replication of a latest record reached `holders` of `want`. */
   replicated(subject: string, holders: number, want: number): void;
-  /** Whether this node's last write or re-put of the subject under a DHT key fell short of its holders. */
-  fellShort(dhtKey: string): boolean;
+  /** As of now: whether this node's last write or re-put of a subject fell short, asked with either DHT key. */
+  fellShort(): (dhtKey: string) => boolean;
 }
 
 export interface RepublisherOptions {
@@ -144,10 +144,11 @@ export class Republisher {
   private async pass(changed: PeerChanges | undefined): Promise<void> {
     const { store, direct, replication, logger } = this.opts;
     const cutoff = Date.now() - this.opts.intervalMs * (1 - DRIFT_SHARE);
+    const fellShort = changed ? undefined : store.fellShort();
     // on the schedule: a record stored within the interval only if its last write or re-put here fell short (a
     // time that did not parse, NaN, counts as due)
     const due = (dhtKey: string, storedAt: number): boolean =>
-      changed !== undefined || !(storedAt > cutoff) || store.fellShort(dhtKey);
+      fellShort === undefined || !(storedAt > cutoff) || fellShort(dhtKey);
     const wanted = changed
       ? involvedIn(changed, direct, replication)
       : (dhtKey: string, storedAt: number) => isLatest(dhtKey) || due(dhtKey, storedAt);

@@ -812,10 +812,16 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     this.noteReplication(subject, holders, want);
   }
 
-  /** Whether this node's last write or re-put of the subject under a DHT key (either of its keys) fell short. */
-  fellShort(dhtKey: string): boolean {
-    const id = subjectIdOf(dhtKey);
-    return id !== undefined && this.shortSubjects.has(id);
+  /**
+   * As of now (a pass re-puts a subject's latest record before or after its version records, and the first re-put
+   * may clear it): whether this node's last write or re-put of a subject fell short, asked with either DHT key.
+   */
+  fellShort(): (dhtKey: string) => boolean {
+    const ids = new Set(this.shortSubjects);
+    return (dhtKey) => {
+      const id = subjectIdOf(dhtKey);
+      return id !== undefined && ids.has(id);
+    };
   }
 
   /** Reports a write's or re-put's holders; it fell short below `want` (a lone node needs only itself). */
