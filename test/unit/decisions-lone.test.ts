@@ -113,5 +113,14 @@ describe('decisions on a node without peers', () => {
       keys.map((k) => cut.decisions.fellShort()(k)),
       [false, false],
     );
+    // bounded: 10,000 subjects; beyond that the oldest flag goes (the schedule re-puts it when it is due)
+    const many = Array.from({ length: 10_001 }, (_, i) => `alice:developer@solo:t2/many-${i}.md`);
+    for (const m of many) cut.decisions.replicated(m, 1, 3);
+    const flagged = cut.decisions.fellShort();
+    const latestOf = (m: string) => new TextDecoder().decode(latestKey(m));
+    assert.deepEqual(
+      [flagged(latestOf(many[0]!)), flagged(latestOf(many[1]!)), flagged(latestOf(many[10_000]!))],
+      [false, true, true],
+    );
   });
 });

@@ -198,6 +198,7 @@ test('a scheduled pass skips what was stored here within the interval, and still
     { name: 'recent', set: ['a', 'b', 'c'], storedAt: now - 10 * 60_000 },
     { name: 'nearly-an-hour', set: ['a', 'b', 'c'], storedAt: now - 0.97 * HOUR },
     { name: 'unknown-time', set: ['a', 'b', 'c'], storedAt: Number.NaN },
+    { name: 'ahead-of-clock', set: ['a', 'b', 'c'], storedAt: now + HOUR },
     { name: 'old-latest', set: ['a', 'b', 'c'], storedAt: now - 2 * HOUR, latest: true },
     { name: 'recent-latest', set: ['a', 'b', 'c'], storedAt: now - 60_000, latest: true },
     { name: 'recent-short', set: ['a', 'b', 'c'], storedAt: now - 60_000 },
@@ -210,6 +211,7 @@ test('a scheduled pass skips what was stored here within the interval, and still
     'old',
     'nearly-an-hour',
     'unknown-time',
+    'ahead-of-clock',
     'old-latest',
     'recent-short',
     'recent-latest-short',
@@ -221,7 +223,16 @@ test('a scheduled pass skips what was stored here within the interval, and still
   );
   assert.deepEqual(
     f.decoded,
-    ['old', 'nearly-an-hour', 'unknown-time', 'old-latest', 'recent-latest', 'recent-short', 'recent-latest-short'],
+    [
+      'old',
+      'nearly-an-hour',
+      'unknown-time',
+      'ahead-of-clock',
+      'old-latest',
+      'recent-latest',
+      'recent-short',
+      'recent-latest-short',
+    ],
     'a recent version record is passed over undecoded',
   );
 });
@@ -273,7 +284,7 @@ test("of a record's holders, the one whose scheduled pass comes first re-puts it
   t.mock.timers.tick(20 * 60_000);
   await c.republish();
   assert.deepEqual(reputs(), [1, 0, 0], 'b and c skip it: a has just re-put it to them');
-  t.mock.timers.tick(20 * 60_000);
+  t.mock.timers.tick(19 * 60_000); // a's next pass reaches it a minute early (its timer, a faster pass before it)
   await a.republish();
   t.mock.timers.tick(20 * 60_000);
   await b.republish();
@@ -305,8 +316,50 @@ test('the first scheduled pass falls between half an interval and one and a half
       assert.equal(await passesAfter(1), 1, `random ${random}: the first pass at ${first} ms`);
       assert.equal(await passesAfter(HOUR - 1), 1);
       assert.equal(await passesAfter(1), 2, `random ${random}: the next one an interval later`);
+      await r.stop();
+      assert.equal(await passesAfter(HOUR), 2, `random ${random}: none after stop`);
     } finally {
       await r.stop();
     }
   }
+});
+
+test('a scheduled pass and a change waiting behind a running pass run as one, with both rules', async () => {
+  const now = Date.now();
+  const f = fakeStore(
+    [
+      { name: 'q-old', set: ['a', 'q', 'b'], storedAt: now - 2 * HOUR },
+      { name: 'due-old', set: ['a', 'b', 'c'], storedAt: now - 2 * HOUR },
+      { name: 'p-recent', set: ['a', 'p', 'b'], storedAt: now - 10 * 60_000 },
+      { name: 'recent', set: ['a', 'b', 'c'], storedAt: now - 10 * 60_000 },
+    ],
+    { hold: true },
+  );
+  const r = republisher(f);
+  const first = r.republish(new Map([['q', now]]));
+  await nextTurn();
+  assert.deepEqual(f.reput, ['q-old'], 'the first pass is re-putting');
+  const scheduled = r.republish();
+  const change = r.republish(new Map([['p', now]]));
+  for (let n = 1; n <= 3; n++) {
+    f.finish.shift()?.();
+    for (let i = 0; i < 5 && f.reput.length <= n; i++) await nextTurn();
+  }
+  await Promise.all([first, scheduled, change]);
+  assert.deepEqual(f.reput, ['q-old', 'due-old', 'p-recent'], 'due on the schedule, or stored before p changed');
+  assert.equal(f.passes(), 2);
+});
+
+test('a record whose re-put fails does not end the pass', async () => {
+  const f = fakeStore([
+    { name: 'refused', set: ['a', 'b', 'c'], storedAt: 0 },
+    { name: 'next', set: ['a', 'b', 'c'], storedAt: 0 },
+  ]);
+  const replicate = f.store.replicate;
+  f.store.replicate = (key, value, signal) =>
+    new TextDecoder().decode(key).endsWith('/refused')
+      ? Promise.reject(new Error('this node holds a newer version'))
+      : replicate(key, value, signal);
+  await republisher(f).republish();
+  assert.deepEqual(f.reput, ['next']);
 });

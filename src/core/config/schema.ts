@@ -381,7 +381,7 @@ export const configSchema = z.strictObject({
       }),
       republishIntervalMs: key(z.number().int().min(1000).default(3_600_000), {
         description:
-          'How often held decision records are re-put so they stay on enough live peers (a record stored within the last interval, by a write or another holder’s re-put, is skipped; the first pass falls 0.5–1.5 intervals after start).',
+          'How often held decision records are re-put so they stay on enough live peers (a record this node stored within the last interval, by a write or another holder’s re-put, is skipped unless that write or re-put fell short of its holders; the first pass falls 0.5–1.5 intervals after start).',
         env: 'CHORUS_REPUBLISH_INTERVAL_MS',
       }),
       timeoutMs: key(z.number().int().min(100).default(10_000), {

@@ -1,4 +1,4 @@
-// Re-replication of the decisions a node holds: every record is re-put on a schedule, and when peers
+// Re-replication of the decisions a node holds: records are re-put on a schedule, and when peers
 // join or leave, the records whose replica set involves one of them are re-put (a joining peer gets
 // the records it is now responsible for; a departed holder is replaced) — those this node stored before it
 // saw the change: a record stored since went out with that peer known. A change is seen when the peer connects
@@ -14,17 +14,24 @@ import type { HeldRecord, HeldRecordsOptions } from './store.ts';
 
 /**
  * The share of the interval a scheduled pass allows for drift: a record stored more recently than (1 − this) ×
- * the interval ago is not re-put. The holder that re-put it stored it too, and its own next pass, one interval
- * later, must still find it due although that pass may reach it a little earlier than the last one did.
+ * the interval before the pass reaches it is not re-put. The holder that re-put it stored it too, and its own next
+ * pass, one interval later, must still find it due although that pass may reach it a little earlier than the last
+ * one did (its timer, or records before it that took less time).
  */
 const DRIFT_SHARE = 0.05;
 
 /** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
 export type PeerChanges = ReadonlyMap<string, number>;
 
-/** A pass asked for while one runs: the changes of every such request (undefined: all records), and its end. */
+/** What a pass re-puts: the records due on the schedule, those that changed peers involve, or both. */
+interface PassRequest {
+  scheduled: boolean;
+  changed?: PeerChanges;
+}
+
+/** A pass asked for while one runs: every such request merged, and its end. */
 interface WaitingPass {
-  changed: PeerChanges | undefined;
+  request: PassRequest;
   done: Promise<void>;
 }
 
@@ -111,47 +118,54 @@ export class Republisher {
   }
 
   /**
-   * Re-puts held decision records so that each lives on `replication` current peers; with `changed`, only the
-   * records whose replica set involves one of those peers and that this node stored no later than it saw that
-   * peer change. A record stored after that went out with the peer known to this node; a write that had not seen
-   * the change yet may have placed it without that peer, and its writer re-puts it when it sees the change (the
-   * scheduled pass re-puts it within two intervals). Without `changed` (the schedule), every record not stored
-   * here within the last interval; the latest records' providers are announced either way. One pass at a time:
-   * one asked for meanwhile runs after it, with the changes of every such request (or all records, if any asked
-   * for all).
+   * Re-puts held decision records so that each lives on `replication` current peers; with `changed`, the records
+   * whose replica set involves one of those peers and that this node stored no later than it saw that peer change.
+   * A record stored after that went out with the peer known to this node; a write that had not seen the change yet
+   * may have placed it without that peer, and its writer re-puts it when it sees the change (the schedule re-puts
+   * it within about two intervals). Without `changed` (the schedule), the records not stored here within the last
+   * interval, and those whose last write or re-put here fell short; the latest records' providers are announced
+   * either way. One pass at a time: one asked for meanwhile runs after it, with every such request merged.
    */
   republish(changed?: PeerChanges): Promise<void> {
+    return this.request(changed ? { scheduled: false, changed } : { scheduled: true });
+  }
+
+  private request(req: PassRequest): Promise<void> {
     if (this.controller.signal.aborted) return Promise.resolve();
     if (this.running === undefined) {
-      this.running = this.pass(changed).finally(() => {
+      this.running = this.pass(req).finally(() => {
         this.running = undefined;
       });
       return this.running;
     }
     if (this.waiting) {
-      this.waiting.changed = mergeChanges(this.waiting.changed, changed);
+      this.waiting.request = mergeRequests(this.waiting.request, req);
       return this.waiting.done;
     }
-    const waiting: WaitingPass = { changed, done: Promise.resolve() };
+    const waiting: WaitingPass = { request: req, done: Promise.resolve() };
     waiting.done = this.running.then(() => {
       this.waiting = undefined;
-      return this.controller.signal.aborted ? undefined : this.republish(waiting.changed);
+      return this.controller.signal.aborted ? undefined : this.request(waiting.request);
     });
     this.waiting = waiting;
     return waiting.done;
   }
 
-  private async pass(changed: PeerChanges | undefined): Promise<void> {
-    const { store, direct, replication, logger } = this.opts;
-    const cutoff = Date.now() - this.opts.intervalMs * (1 - DRIFT_SHARE);
-    const fellShort = changed ? undefined : store.fellShort();
-    // on the schedule: a record stored within the interval only if its last write or re-put here fell short (a
-    // time that did not parse, NaN, counts as due)
-    const due = (dhtKey: string, storedAt: number): boolean =>
-      fellShort === undefined || !(storedAt > cutoff) || fellShort(dhtKey);
-    const wanted = changed
-      ? involvedIn(changed, direct, replication)
-      : (dhtKey: string, storedAt: number) => isLatest(dhtKey) || due(dhtKey, storedAt);
+  private async pass({ scheduled, changed }: PassRequest): Promise<void> {
+    const { store, direct, replication, logger, intervalMs } = this.opts;
+    const involved = changed && involvedIn(changed, direct, replication);
+    const fellShort = scheduled ? store.fellShort() : undefined;
+    // on the schedule: a record not stored here within the interval before now (a time that did not parse, NaN,
+    // or one ahead of this node's clock counts as not), or whose last write or re-put here fell short
+    const due = (dhtKey: string, storedAt: number): boolean => {
+      if (fellShort === undefined) return false;
+      const now = Date.now();
+      return !(storedAt > now - intervalMs * (1 - DRIFT_SHARE) && storedAt <= now) || fellShort(dhtKey);
+    };
+    const take = (dhtKey: string, storedAt: number): boolean =>
+      (involved?.(dhtKey, storedAt) ?? false) || due(dhtKey, storedAt);
+    // the schedule takes every latest record, for its provider announcement
+    const wanted = scheduled ? (dhtKey: string, storedAt: number) => isLatest(dhtKey) || take(dhtKey, storedAt) : take;
     try {
       const signal = this.controller.signal;
       for await (const { dhtKey, bytes, record, storedAt } of store.heldRecords({ wanted, signal })) {
@@ -159,8 +173,20 @@ export class Republisher {
         const key = new TextEncoder().encode(dhtKey);
         const latest = isLatest(dhtKey);
         if (latest) this.opts.provide(record.subject);
-        if (!due(dhtKey, storedAt)) continue; // a write or another holder's re-put sent it out within the interval
-        const holders = await store.replicate(key, bytes, store.operationSignal());
+        if (scheduled && !take(dhtKey, storedAt)) continue; // a write or another holder's re-put sent it out lately
+        let holders: string[];
+        try {
+          holders = await store.replicate(key, bytes, store.operationSignal());
+        } catch (err) {
+          // this node's store refused it (a newer version arrived meanwhile, say): the pass goes on
+          if (signal.aborted) return;
+          logger.debug('re-put failed', {
+            subject: record.subject,
+            version: record.version,
+            error: describeError(err),
+          });
+          continue;
+        }
         if (latest) store.replicated(record.subject, holders.length, replication);
         if (holders.length < replication) {
           logger.warn('decision under-replicated', {
@@ -179,12 +205,13 @@ export class Republisher {
 
 const isLatest = (dhtKey: string): boolean => dhtKey.startsWith(`/${LATEST_NS}/`);
 
-/** Two requests' changes as one: each peer at its latest time; undefined (all records) when either is. */
-function mergeChanges(a: PeerChanges | undefined, b: PeerChanges | undefined): PeerChanges | undefined {
-  if (a === undefined || b === undefined) return undefined;
-  const merged = new Map(a);
-  for (const [peer, at] of b) merged.set(peer, Math.max(at, merged.get(peer) ?? at));
-  return merged;
+/** Two requests as one: scheduled if either is; every changed peer of both, each at its latest time. */
+function mergeRequests(a: PassRequest, b: PassRequest): PassRequest {
+  const scheduled = a.scheduled || b.scheduled;
+  if (!a.changed || !b.changed) return { scheduled, changed: a.changed ?? b.changed };
+  const merged = new Map(a.changed);
+  for (const [peer, at] of b.changed) merged.set(peer, Math.max(at, merged.get(peer) ?? at));
+  return { scheduled, changed: merged };
 }
 
 /**

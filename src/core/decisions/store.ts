@@ -56,6 +56,9 @@ import {
 export { NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 export type { VersionVotes } from './votes.ts';
 
+/** At most this many subjects are remembered as fallen short (fellShort). */
+const MAX_SHORT_SUBJECTS = 10_000;
+
 /** A decision record this node holds (listings and the republisher read them). */
 export interface HeldRecord {
   dhtKey: string;
@@ -150,15 +153,16 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   /** Plaintexts of records this node decrypted (a repeated read of a verified record skips age). */
   readonly plaintexts = new PlaintextCache();
   /**
+   * Ids of the subjects whose last write or re-put here reached fewer holders than wanted: the schedule re-puts
+   * them although they were stored within its interval (fellShort). Bounded: MAX_SHORT_SUBJECTS, the oldest go
+   * first (the schedule re-puts them when they are due).
+   */
+  private readonly shortSubjects = new Set<string>();
+  /**
    * The latest record of each subject a read last returned (verified; from the replicas or this node's own
    * store): served again while it is as new as any version heard of — the held-copy rule of fetchLatest.
    * Bounded: 1024 subjects, 8 MiB of payload.
    */
-  /**
-   * Ids of the subjects whose last write or re-put here reached fewer holders than wanted: the schedule re-puts
-   * them although they were stored within its interval (fellShort).
-   */
-  private readonly shortSubjects = new Set<string>();
   private readonly kept = new BoundedLru<DecisionRecord>({
     maxEntries: 1024,
     maxSize: 8 * 1024 * 1024,
@@ -352,7 +356,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
     const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: want };
-    this.noteReplication(subject, holderPeers.length, this.opts.replication);
+    // short if either key is: the schedule then re-puts both
+    const reached = Math.min(holderPeers.length, versionHolders.length);
+    this.noteReplication(subject, holderPeers.length, this.opts.replication, reached);
     if (holderPeers.length < want) {
       throw new ReplicationError(
         `stored on ${holderPeers.length} of ${this.opts.replication} required peers (version ${record.version} is kept locally and re-replicated when peers join)`,
@@ -824,10 +830,18 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     };
   }
 
-  /** Reports a write's or re-put's holders; it fell short below `want` (a lone node needs only itself). */
-  private noteReplication(subject: string, holders: number, want: number): void {
-    if (holders < (this.alone() ? 1 : want)) this.shortSubjects.add(subjectId(subject));
-    else this.shortSubjects.delete(subjectId(subject));
+  /**
+   * Reports a write's or re-put's holders of the latest record; it fell short if `reached` (the fewest holders of
+   * any of its keys) is below `want` (a lone node needs only itself).
+   */
+  private noteReplication(subject: string, holders: number, want: number, reached = holders): void {
+    const id = subjectId(subject);
+    this.shortSubjects.delete(id); // re-added last: the set's order is the eviction order
+    if (reached < (this.alone() ? 1 : want)) {
+      this.shortSubjects.add(id);
+      if (this.shortSubjects.size > MAX_SHORT_SUBJECTS)
+        this.shortSubjects.delete(this.shortSubjects.values().next().value as string);
+    }
     this.emit('replication', { subject, holders, want });
   }
 
