@@ -795,8 +795,9 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /**
    * Every valid decision record in the local datastore, with the DHT key it is stored under; with `wanted`, only the
-   * records it takes, asked before a record is decoded and checked (~0.2 ms each); it ends once `signal` aborts. The event loop gets a turn every
-   * HELD_RECORDS_PER_TURN records read, so that a pass over a large store does not hold it.
+   * records it takes, asked before a record is decoded and checked (~0.2 ms each); it ends once `signal` aborts.
+   * The event loop gets a turn every HELD_RECORDS_PER_TURN records read, so that a pass over a large store does not
+   * hold it.
    */
   async *heldRecords(opts: HeldRecordsOptions = {}): AsyncGenerator<HeldRecord> {
     const { wanted, signal } = opts;

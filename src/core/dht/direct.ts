@@ -80,14 +80,14 @@ const BAD_REQUEST = 'bad request';
 /** How long a peer that lacks an op is served without it (one 'put' per key; a read before a first version). */
 const EARLIER_RELEASE_MS = 5 * 60_000;
 
+/** What a listener of kad-dht's routing table needs: it emits 'peer:add' and 'peer:remove' with a PeerId. */
+export type RoutingEvents = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
+
 /**
  * The parts of kad-dht 16's service that a one-hop provider announcement uses (public fields of its
  * KadDHT class, not of the exported interface: when a release lacks them, provideTo returns undefined
  * and the caller walks the network with kad-dht's own provide).
  */
-/** What a listener of kad-dht's routing table needs: it emits 'peer:add' and 'peer:remove' with a PeerId. */
-export type RoutingEvents = Pick<EventTarget, 'addEventListener' | 'removeEventListener'>;
-
 interface KadInternals {
   routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] } & Partial<RoutingEvents>;
   providers?: { addProvider(cid: CID, provider: PeerId, options?: { signal?: AbortSignal }): Promise<void> };
