@@ -245,6 +245,20 @@ describe('ops on a node without peers', () => {
     assert.equal((await get(lone, '/healthz')).status, 200);
     assert.equal(sample((await get(lone, '/metrics')).text, 'chorus_ready'), 0);
   });
+
+  test('a lone node, which needs only itself, counts its writes as replicated, not as deficits', async () => {
+    await until('the lone node leads its cluster of one', async () => lone.election.soleVoter());
+    const receipt = await lone.decisions.put(
+      parseAddress('ucxl://ops:developer@solo:t1/*^/a.md'),
+      new TextEncoder().encode('kept here'),
+    );
+    assert.deepEqual([receipt.holders, receipt.replication], [1, 1]);
+    const t = (await get(lone, '/metrics')).text;
+    assert.equal(sample(t, 'chorus_dht_op_duration_seconds_count', { op: 'put' }), 1, 'the write was counted');
+    assert.equal(sample(t, 'chorus_dht_replication_deficit'), 0);
+    assert.equal(sample(t, 'chorus_dht_replication_missing_holders'), 0);
+    assert.equal(sample(t, 'chorus_dht_under_replicated_total'), 0);
+  });
 });
 
 describe('replication deficits', () => {

@@ -10,7 +10,7 @@ import { setImmediate as nextTurn } from 'node:timers/promises';
 import type { DecisionRecord } from '../../src/core/decisions/record.ts';
 import { Republisher, type PeerChanges, type RepublishSource } from '../../src/core/decisions/republisher.ts';
 import type { HeldRecord } from '../../src/core/decisions/store.ts';
-import { silentLogger } from '../../src/core/log.ts';
+import { createLogger, silentLogger } from '../../src/core/log.ts';
 
 /** A held record under `/ucxlv/<name>` (`/ucxl/<name>` if `latest`) whose replica set is `set`, stored at `storedAt`. */
 interface Fake {
@@ -49,6 +49,7 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
     },
     operationSignal: () => new AbortController().signal,
     replicated: () => {},
+    holdersWanted: (replication) => replication,
     fellShort: () => () => false,
   };
   const sets = new Map(records.map((r) => [dhtKeyOf(r), r.set]));
@@ -259,6 +260,7 @@ function holdersOfOneRecord() {
           },
           operationSignal: () => new AbortController().signal,
           replicated: () => {},
+          holdersWanted: (replication) => replication,
           fellShort: () => () => false,
         },
         membership: new EventTarget(),
@@ -362,4 +364,44 @@ test('a record whose re-put fails does not end the pass', async () => {
       : replicate(key, value, signal);
   await republisher(f).republish();
   assert.deepEqual(f.reput, ['next']);
+});
+
+test('a re-put is under-replicated below the holders the store wants: all three, or a lone node itself', async () => {
+  const warnings: { message: string; fields: unknown }[] = [];
+  const logger = createLogger({
+    level: 'warn',
+    format: 'json',
+    sink: (line) => warnings.push(JSON.parse(line) as { message: string; fields: unknown }),
+  });
+  const f = fakeStore([{ name: 'kept', set: ['self'], storedAt: 0, latest: true }]);
+  const reported: [number, number][] = [];
+  f.store.replicate = () => Promise.resolve(['self']); // nobody else to hold it
+  f.store.replicated = (_subject, holders, want) => void reported.push([holders, want]);
+  const pass = (wanted: number) => {
+    f.store.holdersWanted = () => wanted;
+    return new Republisher({
+      store: f.store,
+      membership: new EventTarget(),
+      direct: f.direct,
+      replication: 3,
+      intervalMs: HOUR,
+      provide: () => {},
+      logger,
+    }).republish();
+  };
+  await pass(1); // a lone node
+  assert.equal(warnings.length, 0);
+  await pass(3); // a member of a cluster that knows no peer now
+  assert.deepEqual(
+    warnings.map((w) => [w.message, w.fields]),
+    [['decision under-replicated', { subject: 'kept', version: 1, holders: 1, want: 3 }]],
+  );
+  assert.deepEqual(
+    reported,
+    [
+      [1, 3],
+      [1, 3],
+    ],
+    'the store is told of dht.replication; it judges what it needs',
+  );
 });

@@ -44,6 +44,8 @@ export interface RepublishSource {
   operationSignal(): AbortSignal;
   /** A re-replication of a latest record reached `holders` of `want`. */
   replicated(subject: string, holders: number, want: number): void;
+  /** The holders a record needs: `replication`, or fewer where this node is on its own (a lone node: itself). */
+  holdersWanted(replication: number): number;
   /** As of now: whether this node's last write or re-put of a subject fell short, asked with either DHT key. */
   fellShort(): (dhtKey: string) => boolean;
 }
@@ -188,12 +190,13 @@ export class Republisher {
           continue;
         }
         if (latest) store.replicated(record.subject, holders.length, replication);
-        if (holders.length < replication) {
+        const want = store.holdersWanted(replication);
+        if (holders.length < want) {
           logger.warn('decision under-replicated', {
             subject: record.subject,
             version: record.version,
             holders: holders.length,
-            want: replication,
+            want,
           });
         }
       }

@@ -354,7 +354,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     );
     this.opts.provide?.(subject);
     // a lone node needs only itself (see alone()); anyone else needs dht.replication holders
-    const want = holderPeers.length < this.opts.replication && this.alone() ? 1 : this.opts.replication;
+    const want = this.holdersWanted(this.opts.replication);
     const receipt = { ...meta(record), holders: holderPeers.length, holderPeers, replication: want };
     // short if either key is: the schedule then re-puts both
     const reached = Math.min(holderPeers.length, versionHolders.length);
@@ -831,19 +831,26 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     };
   }
 
+  /** The holders a write needs: `replication`, except on a lone node, which needs only itself (see alone()). */
+  holdersWanted(replication: number): number {
+    return this.alone() ? 1 : replication;
+  }
+
   /**
    * Reports a write's or re-put's holders of the latest record; it fell short if `reached` (the fewest holders of
-   * any of its keys) is below `want` (a lone node needs only itself).
+   * any of its keys) is below what it wanted (a lone node needs only itself), and so does the 'replication'
+   * event that the under-replication metrics count.
    */
   private noteReplication(subject: string, holders: number, want: number, reached = holders): void {
     const id = subjectId(subject);
+    const wanted = this.holdersWanted(want);
     this.shortSubjects.delete(id); // re-added last: the set's order is the eviction order
-    if (reached < (this.alone() ? 1 : want)) {
+    if (reached < wanted) {
       this.shortSubjects.add(id);
       if (this.shortSubjects.size > MAX_SHORT_SUBJECTS)
         this.shortSubjects.delete(this.shortSubjects.values().next().value as string);
     }
-    this.emit('replication', { subject, holders, want });
+    this.emit('replication', { subject, holders, want: wanted });
   }
 
   /**
