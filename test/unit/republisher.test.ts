@@ -55,7 +55,8 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   const sets = new Map(records.map((r) => [dhtKeyOf(r), r.set]));
   const routing = new EventTarget();
   const direct = {
-    replicaSet: (key: Uint8Array) => sets.get(new TextDecoder().decode(key)) ?? [],
+    // `set`: the record's peers closest first, as far out as the test names them
+    replicaSet: (key: Uint8Array, count: number) => (sets.get(new TextDecoder().decode(key)) ?? []).slice(0, count),
     routingEvents: () => routing,
   };
   return { store, direct, routing, reput, decoded, finish, passes: () => passes };
@@ -106,6 +107,24 @@ test('a change re-puts the records stored before it that involve the peer, not t
   await republisher(f).republish(changes);
   assert.deepEqual(f.reput, ['old-involved', 'same-ms', 'unknown-time']);
   assert.deepEqual(f.decoded, f.reput, 'the others are passed over before they are decoded');
+});
+
+test('a peer that joins or leaves beyond the replica sets involves no record', async () => {
+  const f = fakeStore([
+    { name: 'now-third', set: ['a', 'b', 'p', 'c'], storedAt: 1_000 },
+    { name: 'fourth', set: ['a', 'b', 'c', 'p'], storedAt: 1_000 },
+    { name: 'far-out', set: ['a', 'b', 'c', 'd', 'e', 'p'], storedAt: 1_000 },
+    { name: 'left-first', set: ['q', 'a', 'b', 'c'], storedAt: 1_000 },
+    { name: 'left-fourth', set: ['a', 'b', 'c', 'q'], storedAt: 1_000 },
+  ]);
+  // p joined, q left: a record is re-put only where one of them is among its three closest
+  await republisher(f).republish(
+    new Map([
+      ['p', 2_000],
+      ['q', 2_000],
+    ]),
+  );
+  assert.deepEqual(f.reput, ['now-third', 'left-first']);
 });
 
 test('each changed peer counts from its own time; the schedule then re-puts what that pass did not', async () => {

@@ -219,8 +219,13 @@ function mergeRequests(a: PassRequest, b: PassRequest): PassRequest {
 
 /**
  * Which held records a pass for `changed` re-puts: those whose replica set involves a changed peer and that this node
- * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). Asked with the
- * record's DHT key and stored time only, before the record is decoded.
+ * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). A changed peer is
+ * involved when it is among the record's `replication` closest peers in the routing table: a peer that joined and is
+ * now a replica (the table's add is a change of its own, so a pass comes after it), or one that left and was one
+ * (kad-dht keeps a peer that disconnects in its table; one it evicts, unresponsive, from a full bucket is replaced by
+ * the schedule). A peer that joined further out takes none of the record's copies, and one that left from there held
+ * none; so is a peer the table does not hold at all (a client that joined to publish). Asked with the record's DHT
+ * key and stored time only, before the record is decoded.
  */
 function involvedIn(
   changed: PeerChanges,
@@ -231,7 +236,7 @@ function involvedIn(
   return (dhtKey, storedAt) => {
     if (storedAt > latest) return false; // stored after every change of the pass
     const key = new TextEncoder().encode(dhtKey);
-    const set = direct ? direct.replicaSet(key, replication + changed.size) : [...changed.keys()];
+    const set = direct ? direct.replicaSet(key, replication) : [...changed.keys()];
     return set.some((peer) => {
       const at = changed.get(peer);
       return at !== undefined && !(storedAt > at);
