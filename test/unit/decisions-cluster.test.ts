@@ -2,13 +2,11 @@
 // forged/stale/unadmitted records refused by every node, a subject's first version written as a create (and
 // after the newest version when the subject exists), holders lost and regained, full restart.
 import assert from 'node:assert/strict';
-import { createHash } from 'node:crypto';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
 import { generateKeyPair } from '@libp2p/crypto/keys';
-import { peerIdFromString } from '@libp2p/peer-id';
 import { NotARecipientError } from '../../src/core/crypto/envelope.ts';
 import {
   encodeRecord,
@@ -24,23 +22,13 @@ import type { ChorusNode } from '../../src/core/node/node.ts';
 import { signerFor } from '../../src/core/p2p/signer.ts';
 import { DirectReplicas } from '../../src/core/dht/direct.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
+import { closestOf } from '../helpers/closest.ts';
 import { connectAll, heard, startCluster, startNode, startWithConfig, stopAll } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 const str = (b: Uint8Array) => new TextDecoder().decode(b);
 const addr = (s: string) => parseAddress(s);
-
-/** The `count` of `peers` closest to a DHT key, by the XOR distance of their SHA-256 ids (as kad-dht measures). */
-function closestOf(key: Uint8Array, peers: string[], count: number): string[] {
-  const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
-  const target = sha(key);
-  const distance = (p: string): Buffer => {
-    const id = sha(peerIdFromString(p).toMultihash().bytes);
-    return Buffer.from(id.map((b, i) => b ^ (target[i] as number)));
-  };
-  return [...peers].sort((a, b) => Buffer.compare(distance(a), distance(b))).slice(0, count);
-}
 
 async function holdersOf(nodes: ChorusNode[], key: Uint8Array): Promise<ChorusNode[]> {
   const held = await Promise.all(nodes.map(async (n) => ((await n.decisions.localRecord(key)) ? n : undefined)));

@@ -11,6 +11,7 @@ import type { RolePolicy } from '../../src/core/crypto/policy.ts';
 import { versionKey } from '../../src/core/decisions/record.ts';
 import { DecisionStore } from '../../src/core/decisions/store.ts';
 import type { DirectReplicas } from '../../src/core/dht/direct.ts';
+import { UnresponsivePeers } from '../../src/core/dht/unresponsive.ts';
 import { recordDatastoreKey } from '../../src/core/dht/kad.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import type { ChorusLibp2p } from '../../src/core/p2p/host.ts';
@@ -30,6 +31,8 @@ async function storeWith(answer: (peer: string, signal: AbortSignal) => Promise<
   const asked: string[] = [];
   const direct = {
     replicaSet: () => ['A', 'B', 'C'],
+    liveReplicaSet: () => ['A', 'B', 'C'],
+    unresponsive: new UnresponsivePeers(),
     getFrom: (peer: string, _key: Uint8Array, signal: AbortSignal) => {
       asked.push(peer);
       return answer(peer, signal);

@@ -113,7 +113,7 @@ async function askReplicas(
   const asks = new Map<string, number[]>(); // peer → the keys it is asked to store
   keys.forEach((key, i) => {
     if ((holders[i] as Set<string>).size >= want) return;
-    for (const p of direct.replicaSet(key, width)) {
+    for (const p of direct.liveReplicaSet(key, width)) {
       if ((tried[i] as Set<string>).has(p)) continue;
       (tried[i] as Set<string>).add(p);
       asks.set(p, [...(asks.get(p) ?? []), i]);

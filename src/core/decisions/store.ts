@@ -579,34 +579,50 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     const direct = this.opts.direct;
     if (direct) {
       const self = this.opts.libp2p.peerId.toString();
-      const replicas = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+      // the replicas, a peer that did not answer lately replaced by the next-closest (DirectReplicas.liveReplicaSet)
+      const live = (): string[] => direct.liveReplicaSet(key, this.opts.replication).filter((p) => p !== self);
+      let replicas = live();
       // not connected to anyone: there is nobody to ask, and a kad-dht walk would only wait out the
       // deadline (a lone node, like the README's first `chorus node --dev`, answers from itself)
       if (replicas.length === 0 && this.opts.libp2p.getPeers().length === 0) return best;
-      const { done, failures } = await readReplicas({
-        direct,
-        replicas,
-        key,
-        signal: AbortSignal.any([signal, stop.signal]),
-        hedged: known !== undefined,
-        times: this.replicaRtt,
-        enough,
-        onRecord: async (peer, value) => {
-          try {
-            const record = await this.decodeRemote(value);
-            answered.add(peer);
-            if (!best || compareRecords(record, best) < 0) best = record;
-          } catch {
-            // invalid answers never count
-          }
-        },
-      });
+      const ask = (peers: string[]) =>
+        readReplicas({
+          direct,
+          replicas: peers,
+          key,
+          signal: AbortSignal.any([signal, stop.signal]),
+          hedged: known !== undefined,
+          times: this.replicaRtt,
+          enough,
+          onRecord: async (peer, value) => {
+            try {
+              const record = await this.decodeRemote(value);
+              answered.add(peer);
+              if (!best || compareRecords(record, best) < 0) best = record;
+            } catch {
+              // invalid answers never count
+            }
+          },
+        });
+      let { done, failures } = await ask(replicas);
+      if (!done && failures > 0) {
+        // those that did not answer are passed over now: the next-closest peers are asked in their places
+        const asked = new Set(replicas);
+        replicas = live();
+        const next = replicas.filter((p) => !asked.has(p));
+        if (next.length > 0) ({ done, failures } = await ask(next));
+      }
       if (done) {
         stop.abort(READ_DONE);
         return best;
       }
       // every replica answered and none holds a record: a miss, without walking the network
       if (failures === 0 && !best && replicas.length >= this.opts.replication - 1) return undefined;
+      // every peer that answers was asked, in the places of replicas that do not: kad-dht's walk would ask those
+      // again and wait out its deadline on them (the newest version is the best of the answers, unless a newer
+      // one was announced)
+      const passedOver = direct.replicaSet(key, this.opts.replication).some((p) => direct.unresponsive.passedOver(p));
+      if (failures === 0 && passedOver && best && (known === undefined || best.version >= known)) return best;
       // a newest version was announced but the replicas do not have it yet, or some did not answer:
       // fall through to the iterative kad-dht lookup
     }
@@ -863,7 +879,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     const key = latestKey(subject);
     const self = this.opts.libp2p.peerId.toString();
     const signal = AbortSignal.timeout(Math.min(this.timeoutMs, 3000));
-    const peers = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+    const peers = direct.liveReplicaSet(key, this.opts.replication).filter((p) => p !== self);
     const answers = await Promise.all(peers.map((p) => direct.getFrom(p, key, signal)));
     let newest: number | undefined;
     for (const answer of answers) {

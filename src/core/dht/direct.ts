@@ -17,6 +17,10 @@
 // A peer of an earlier release answers it "bad request", and the writer reads first, as before. A create that did
 // not take on every replica is taken back (op 'retract') from the peers that took it: only by the peer that sent
 // it, shortly after, and only while the same bytes are held.
+// A peer that does not answer a request is passed over for a while (unresponsive.ts): liveReplicaSet names the
+// next-closest peer in its place, so that writes and reads do not wait out each request's deadline on it again.
+// Size: one class for the one-hop protocol: its requests, its answers and the replica sets they go to share the
+// channel and the per-peer state (earlier releases, creates, unresponsive peers).
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { CID } from 'multiformats/cid';
@@ -28,6 +32,7 @@ import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
+import { UnresponsivePeers } from './unresponsive.ts';
 import { CreatedRecords } from './created-records.ts';
 import { readLocalRecord, recordDatastoreKey } from './kad.ts';
 import type { RecordNamespaces } from './namespaces.ts';
@@ -141,6 +146,8 @@ export class DirectReplicas {
   private readonly created = new CreatedRecords();
   /** Told of each record a peer took back from this node (so what read it ahead can forget it). */
   private onGivenBack: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
+  /** Peers that did not answer a request lately: passed over by liveReplicaSet for a while. */
+  readonly unresponsive = new UnresponsivePeers();
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -205,6 +212,19 @@ export class DirectReplicas {
     const candidates = (table?.closestPeers(target, { count: count + 2 }) ?? []).map(String);
     candidates.push(this.opts.libp2p.peerId.toString());
     return candidates.sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+  }
+
+  /**
+   * replicaSet without the peers that did not answer a request lately (see unresponsive.ts): the next-closest peers
+   * take their places. Whom a write or a read asks; replicaSet still says where a record belongs.
+   */
+  liveReplicaSet(key: Uint8Array, count: number): string[] {
+    for (let width = count; ;) {
+      const set = this.replicaSet(key, width);
+      const live = set.filter((peer) => !this.unresponsive.passedOver(peer));
+      if (live.length >= count || set.length < width) return live.slice(0, count);
+      width += count - live.length; // one further out for each peer passed over
+    }
   }
 
   /**
@@ -293,6 +313,7 @@ export class DirectReplicas {
 
   /** One request, on either protocol, from the peer `from`. */
   private async answer(req: Request, from: string): Promise<Response> {
+    this.unresponsive.answered(from); // it runs: its own requests reach this node
     try {
       if (typeof req?.key !== 'string') return { ok: false, error: BAD_REQUEST };
       if (req.op === 'note') {
@@ -369,9 +390,21 @@ export class DirectReplicas {
     }
   }
 
+  /** One request to `peer`; a peer that gives no answer in time, or cannot be reached, is noted unresponsive. */
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
     const timeoutMs = this.opts.timeoutMs ?? 3000;
-    return (await withDeadline(timeoutMs, (deadline) => this.rpc.request(peer, req, deadline), signal)) as Response;
+    try {
+      const response = (await withDeadline(
+        timeoutMs,
+        (deadline) => this.rpc.request(peer, req, deadline),
+        signal,
+      )) as Response;
+      this.unresponsive.answered(peer);
+      return response;
+    } catch (err) {
+      if (!signal.aborted) this.unresponsive.failed(peer); // not when the caller stopped waiting (its work was done)
+      throw err;
+    }
   }
 
   /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */
