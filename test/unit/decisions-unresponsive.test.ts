@@ -11,6 +11,7 @@ import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { closestOf } from '../helpers/closest.ts';
 import { startCluster, stopAll } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
 
@@ -26,17 +27,23 @@ describe('a replica that stops answering', () => {
   after(() => stopAll(nodes));
 
   test('is waited on once, then passed over: writes and updates reach the next-closest peers', async () => {
-    const [writer, , , , hung] = nodes as [ChorusNode, ChorusNode, ChorusNode, ChorusNode, ChorusNode];
+    const hung = nodes[4] as ChorusNode;
     const peers = nodes.map((n) => n.peerId);
-    // subjects whose replicas are the hung node and two others, not the writer
-    const subjects = Array.from({ length: 400 }, (_, i) => `dana:developer@chorus:hung/s-${i}`).filter((s) => {
-      const set = closestOf(latestKey(s), peers, 3);
-      return set.includes(hung.peerId) && !set.includes(writer.peerId);
-    });
-    assert.ok(subjects.length >= 2, 'subjects held by the hung node');
-    const [first, second] = subjects as [string, string];
+    const setOf = (s: string) => closestOf(latestKey(s), peers, 3);
+    // a subject the hung node holds, written first by one of the two nodes outside its replicas and updated by the
+    // other (which then holds no copy); a second one held by the hung node and not by that writer
+    const candidates = Array.from({ length: 4000 }, (_, i) => `dana:developer@chorus:hung/s-${i}`);
+    const first = candidates.find((s) => setOf(s).includes(hung.peerId)) as string;
+    const [writer, other] = nodes.filter((n) => !setOf(first).includes(n.peerId)) as [ChorusNode, ChorusNode];
+    const second = candidates.find(
+      (s) => s !== first && setOf(s).includes(hung.peerId) && !setOf(s).includes(writer.peerId),
+    );
+    assert.ok(second, 'a second subject held by the hung node');
+    await until('the writer knows every peer', () => replicasOf(writer).replicaSet(latestKey('any'), 5).length === 5);
     const address = (s: string) => parseAddress(`ucxl://${s.replace('/s-', '/*^/s-')}`);
-    await writer.decisions.put(address(first), text('version 1'));
+    // version 1 by another node: the writer holds no copy, so its update must read the replicas' newest version
+    await other.decisions.put(address(first), text('version 1'));
+    assert.equal(await writer.decisions.localRecord(latestKey(first)), undefined);
 
     // the hung node takes requests and never answers them (its connections stay open, as a stopped process's do)
     let asked = 0;
@@ -65,29 +72,38 @@ describe('a replica that stops answering', () => {
     } finally {
       delete (hungReplicas as { answer?: unknown }).answer; // the class's own again
     }
-    // a request of its own shows it runs again: it is asked again from then on
-    await replicasOf(hung).getFrom(writer.peerId, latestKey(first), AbortSignal.timeout(5000));
+    // an answer shows it runs again: it is asked again from then on
+    await replicasOf(writer).getFrom(hung.peerId, latestKey(first), AbortSignal.timeout(5000));
     assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), false);
   });
 });
 
-test('a peer is passed over 10 s after it fails, twice as long after each further failure, until it answers', () => {
+test('a peer is passed over 10 s after it fails, twice as long after each further outage, until it answers', () => {
   let now = 1_000_000;
   const peers = new UnresponsivePeers(() => now);
   assert.equal(peers.passedOver('p'), false);
   peers.failed('p');
+  peers.failed('p'); // a request that was out at the same time: the same outage
   assert.equal(peers.passedOver('p'), true);
   now += 9_999;
   assert.equal(peers.passedOver('p'), true);
   now += 1;
   assert.equal(peers.passedOver('p'), false, 'then asked again');
+  peers.asking('p');
+  assert.equal(peers.passedOver('p'), true, 'by one request: the others wait for its outcome');
   peers.failed('p');
   now += 19_999;
-  assert.equal(peers.passedOver('p'), true);
+  assert.equal(peers.passedOver('p'), true, 'a second outage: 20 s');
   now += 1;
+  peers.asking('p');
+  peers.abandoned('p'); // its caller no longer needed it: the next request asks again
   assert.equal(peers.passedOver('p'), false);
-  for (let i = 0; i < 10; i++) peers.failed('p');
-  now += 119_999;
+  for (let i = 0; i < 10; i++) {
+    peers.asking('p');
+    peers.failed('p');
+    now += 120_000;
+  }
+  now -= 1;
   assert.equal(peers.passedOver('p'), true, 'at most 2 minutes');
   now += 1;
   assert.equal(peers.passedOver('p'), false);
@@ -96,7 +112,7 @@ test('a peer is passed over 10 s after it fails, twice as long after each furthe
   assert.equal(peers.passedOver('p'), false, 'an answer clears it');
   peers.failed('p');
   now += 10_000;
-  assert.equal(peers.passedOver('p'), false, 'and its failures start over');
+  assert.equal(peers.passedOver('p'), false, 'and its outages start over');
   for (let i = 0; i < 4097; i++) peers.failed(`q${i}`);
   assert.equal(peers.size, 4096, 'bounded');
   assert.equal(peers.passedOver('q0'), false, 'the oldest went first');

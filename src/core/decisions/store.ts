@@ -36,7 +36,7 @@ import { findProviders } from './provider-pacer.ts';
 import { BoundedLru, PlaintextCache } from './read-cache.ts';
 import { ReadAheadQueue } from './read-ahead.ts';
 import { LoopLoad } from '../loop-load.ts';
-import { AnswerTimes, readReplicas } from './replica-read.ts';
+import { AnswerTimes, readReplicas, type ReplicaRead } from './replica-read.ts';
 import { createAll, replicate, replicateAll } from './replicate.ts';
 import {
   compareRecords,
@@ -585,9 +585,17 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       // not connected to anyone: there is nobody to ask, and a kad-dht walk would only wait out the
       // deadline (a lone node, like the README's first `chorus node --dev`, answers from itself)
       if (replicas.length === 0 && this.opts.libp2p.getPeers().length === 0) return best;
+      const responded = new Set<string>(); // peers that answered, with a record or without one
+      const asking: ReplicaRead['direct'] = {
+        getFrom: async (peer, k, s) => {
+          const answer = await direct.getFrom(peer, k, s);
+          if (answer) responded.add(peer);
+          return answer;
+        },
+      };
       const ask = (peers: string[]) =>
         readReplicas({
-          direct,
+          direct: asking,
           replicas: peers,
           key,
           signal: AbortSignal.any([signal, stop.signal]),
@@ -604,25 +612,30 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
             }
           },
         });
-      let { done, failures } = await ask(replicas);
-      if (!done && failures > 0) {
+      let { done } = await ask(replicas);
+      if (!done && replicas.some((p) => !responded.has(p))) {
         // those that did not answer are passed over now: the next-closest peers are asked in their places
         const asked = new Set(replicas);
         replicas = live();
         const next = replicas.filter((p) => !asked.has(p));
-        if (next.length > 0) ({ done, failures } = await ask(next));
+        if (next.length > 0) ({ done } = await ask(next));
       }
       if (done) {
         stop.abort(READ_DONE);
         return best;
       }
-      // every replica answered and none holds a record: a miss, without walking the network
-      if (failures === 0 && !best && replicas.length >= this.opts.replication - 1) return undefined;
+      const silent = replicas.some((p) => !responded.has(p));
+      const belongs = direct.replicaSet(key, this.opts.replication).filter((p) => p !== self);
+      // every replica answered and none holds a record: a miss, without walking the network (at least
+      // replication − 1 of the key's own replicas answered: a next-closest peer that stood in for one holds nothing)
+      const replicasAnswered = belongs.filter((p) => responded.has(p)).length;
+      if (!silent && !best && replicasAnswered >= this.opts.replication - 1) return undefined;
       // every peer that answers was asked, in the places of replicas that do not: kad-dht's walk would ask those
-      // again and wait out its deadline on them (the newest version is the best of the answers, unless a newer
-      // one was announced)
-      const passedOver = direct.replicaSet(key, this.opts.replication).some((p) => direct.unresponsive.passedOver(p));
-      if (failures === 0 && passedOver && best && (known === undefined || best.version >= known)) return best;
+      // again and wait out its deadline on them (the newest version is the best of at least replication − 1
+      // holders' answers, unless a newer one was announced)
+      const passedOver = belongs.some((p) => direct.unresponsive.passedOver(p));
+      const newest = best && (known === undefined || best.version >= known);
+      if (!silent && passedOver && newest && answered.size >= this.opts.replication - 1) return best;
       // a newest version was announced but the replicas do not have it yet, or some did not answer:
       // fall through to the iterative kad-dht lookup
     }

@@ -30,7 +30,7 @@ import { createHash } from 'node:crypto';
 import { withDeadline } from '../deadline.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import { RpcClient, serveChannel } from '../p2p/rpc.ts';
+import { RemoteError, RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
 import { UnresponsivePeers } from './unresponsive.ts';
 import { CreatedRecords } from './created-records.ts';
@@ -107,6 +107,13 @@ interface KadInternals {
 
 const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
 
+/** A request cut short by its caller's deadline counts as the peer's silence only after this long. */
+const MIN_SILENCE_MS = 1000;
+/** liveReplicaSet looks at most this many peers further out for those it passes over. */
+const MAX_PASSED_OVER_WIDTH = 16;
+
+const isTimeout = (reason: unknown): boolean => reason instanceof DOMException && reason.name === 'TimeoutError';
+
 /** XOR distance of two equal-length ids, compared as big-endian numbers. */
 function closer(target: Buffer, a: Buffer, b: Buffer): number {
   for (let i = 0; i < target.length; i++) {
@@ -148,6 +155,8 @@ export class DirectReplicas {
   private onGivenBack: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
   /** Peers that did not answer a request lately: passed over by liveReplicaSet for a while. */
   readonly unresponsive = new UnresponsivePeers();
+  /** A new connection to a peer passed over ends that: it came back (and a pass re-puts its records to it). */
+  private readonly onConnect = (evt: CustomEvent<PeerId>): void => this.unresponsive.answered(evt.detail.toString());
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -161,6 +170,7 @@ export class DirectReplicas {
 
   async start(): Promise<void> {
     this.rpc.start();
+    this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
     await this.opts.libp2p.handle(
       DIRECT_PROTOCOL,
       (stream, conn) =>
@@ -177,6 +187,7 @@ export class DirectReplicas {
 
   async stop(): Promise<void> {
     this.rpc.stop();
+    this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL_V1);
   }
@@ -219,12 +230,10 @@ export class DirectReplicas {
    * take their places. Whom a write or a read asks; replicaSet still says where a record belongs.
    */
   liveReplicaSet(key: Uint8Array, count: number): string[] {
-    for (let width = count; ;) {
-      const set = this.replicaSet(key, width);
-      const live = set.filter((peer) => !this.unresponsive.passedOver(peer));
-      if (live.length >= count || set.length < width) return live.slice(0, count);
-      width += count - live.length; // one further out for each peer passed over
-    }
+    const wider = Math.min(this.unresponsive.size, MAX_PASSED_OVER_WIDTH);
+    return this.replicaSet(key, count + wider)
+      .filter((peer) => !this.unresponsive.passedOver(peer))
+      .slice(0, count);
   }
 
   /**
@@ -313,7 +322,6 @@ export class DirectReplicas {
 
   /** One request, on either protocol, from the peer `from`. */
   private async answer(req: Request, from: string): Promise<Response> {
-    this.unresponsive.answered(from); // it runs: its own requests reach this node
     try {
       if (typeof req?.key !== 'string') return { ok: false, error: BAD_REQUEST };
       if (req.op === 'note') {
@@ -390,9 +398,15 @@ export class DirectReplicas {
     }
   }
 
-  /** One request to `peer`; a peer that gives no answer in time, or cannot be reached, is noted unresponsive. */
+  /**
+   * One request to `peer`. A peer that gives no answer in time, or cannot be reached, is noted unresponsive; so is
+   * one that did not answer within the caller's own deadline, once it waited at least MIN_SILENCE_MS. A refusal is an
+   * answer; a request its caller gave up on for another reason (a read that had its answer) says nothing.
+   */
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
     const timeoutMs = this.opts.timeoutMs ?? 3000;
+    const started = Date.now();
+    this.unresponsive.asking(peer);
     try {
       const response = (await withDeadline(
         timeoutMs,
@@ -402,7 +416,10 @@ export class DirectReplicas {
       this.unresponsive.answered(peer);
       return response;
     } catch (err) {
-      if (!signal.aborted) this.unresponsive.failed(peer); // not when the caller stopped waiting (its work was done)
+      const timedOut = isTimeout(signal.reason) && Date.now() - started >= MIN_SILENCE_MS;
+      if (err instanceof RemoteError) this.unresponsive.answered(peer);
+      else if (!signal.aborted || timedOut) this.unresponsive.failed(peer);
+      else this.unresponsive.abandoned(peer);
       throw err;
     }
   }
