@@ -82,8 +82,8 @@ test('a peer is passed over 10 s after it fails, twice as long after each furthe
   let now = 1_000_000;
   const peers = new UnresponsivePeers(() => now);
   assert.equal(peers.passedOver('p'), false);
-  peers.failed('p');
-  peers.failed('p'); // a request that was out at the same time: the same outage
+  assert.equal(peers.failed('p'), 10_000, 'an outage begins: passed over for 10 s');
+  assert.equal(peers.failed('p'), undefined, 'a request that was out at the same time: the same outage');
   assert.equal(peers.passedOver('p'), true);
   now += 9_999;
   assert.equal(peers.passedOver('p'), true);
@@ -91,7 +91,7 @@ test('a peer is passed over 10 s after it fails, twice as long after each furthe
   assert.equal(peers.passedOver('p'), false, 'then asked again');
   peers.asking('p');
   assert.equal(peers.passedOver('p'), true, 'by one request: the others wait for its outcome');
-  peers.failed('p');
+  assert.equal(peers.failed('p'), 20_000, 'it failed: a second outage');
   now += 19_999;
   assert.equal(peers.passedOver('p'), true, 'a second outage: 20 s');
   now += 1;

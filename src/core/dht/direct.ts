@@ -418,10 +418,21 @@ export class DirectReplicas {
     } catch (err) {
       const timedOut = isTimeout(signal.reason) && Date.now() - started >= MIN_SILENCE_MS;
       if (err instanceof RemoteError) this.unresponsive.answered(peer);
-      else if (!signal.aborted || timedOut) this.unresponsive.failed(peer);
+      else if (!signal.aborted || timedOut) this.noteSilence(peer, err);
       else this.unresponsive.abandoned(peer);
       throw err;
     }
+  }
+
+  /** A request to `peer` got no answer: it is passed over for a while, said once per outage. */
+  private noteSilence(peer: string, err: unknown): void {
+    const ms = this.unresponsive.failed(peer);
+    if (ms === undefined) return;
+    this.opts.logger.warn('a peer did not answer: writes and reads ask the next-closest peer in its place for now', {
+      peer,
+      seconds: ms / 1000,
+      error: describeError(err),
+    });
   }
 
   /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */

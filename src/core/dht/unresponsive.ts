@@ -30,15 +30,19 @@ export class UnresponsivePeers {
     this.now = now;
   }
 
-  /** A request to `peer` ended without an answer (its deadline passed, or no connection could be made). */
-  failed(peer: string): void {
+  /**
+   * A request to `peer` ended without an answer (its deadline passed, or no connection could be made). Returns how
+   * long the peer is now passed over (ms) when this began an outage, undefined when it was one already under way.
+   */
+  failed(peer: string): number | undefined {
     const f = this.failing.get(peer);
-    if (f && !f.probing && f.until > this.now()) return; // the same outage: a request that was already out
+    if (f && !f.probing && f.until > this.now()) return undefined; // the same outage: a request already out
     const outages = (f?.outages ?? 0) + 1;
     const wait = Math.min(MAX_PASS_OVER_MS, FIRST_PASS_OVER_MS * 2 ** (outages - 1));
     this.failing.delete(peer); // re-added last: the map's order is the eviction order
     this.failing.set(peer, { outages, until: this.now() + wait, probing: false });
     if (this.failing.size > MAX_PEERS) this.failing.delete(this.failing.keys().next().value as string);
+    return wait;
   }
 
   /** `peer` answered (anything: a refusal is an answer), or connected anew. */
