@@ -281,4 +281,15 @@ describe('replication deficits', () => {
     assert.ok((sample(t, 'chorus_dht_under_replicated_total') ?? 0) >= 1, 'under-replicated counter');
     assert.equal(sample(t, 'chorus_dht_op_errors_total', { op: 'put', code: 'REPLICATION_FAILED' }), 1);
   });
+
+  test('a peer passed over for not answering is counted until it answers', async () => {
+    const [x, y] = pair as [ChorusNode, ChorusNode];
+    const unresponsive = x.decisions.replicas!.unresponsive;
+    assert.equal(sample((await get(x, '/metrics')).text, 'chorus_dht_unresponsive_peers'), 0);
+    unresponsive.failed(y.peerId); // as a request to it that got no answer notes it
+    assert.equal(sample((await get(x, '/metrics')).text, 'chorus_dht_unresponsive_peers'), 1);
+    // its next answer clears it
+    await x.decisions.replicas!.getFrom(y.peerId, new TextEncoder().encode('/ucxl/any'), AbortSignal.timeout(5000));
+    assert.equal(sample((await get(x, '/metrics')).text, 'chorus_dht_unresponsive_peers'), 0);
+  });
 });

@@ -68,6 +68,13 @@ export class UnresponsivePeers {
     return f !== undefined && (f.probing || f.until > this.now());
   }
 
+  /** How many peers are passed over now. */
+  passedOverNow(): number {
+    let n = 0;
+    for (const peer of this.failing.keys()) if (this.passedOver(peer)) n++;
+    return n;
+  }
+
   /** How many peers are remembered (passed over now, or until their next answer). */
   get size(): number {
     return this.failing.size;

@@ -29,6 +29,8 @@ export interface MetricsProbe {
   eventLogEntries(): number;
   eventLogBytes(): number;
   dhtRecords(): Promise<{ latest: number; versions: number }>;
+  /** Peers that writes and reads pass over now: a request to them got no answer lately. */
+  unresponsivePeers(): number;
 }
 
 export type PeerLicenseSource = (peerId: string) => string;
@@ -159,6 +161,14 @@ export class ChorusMetrics {
       registers,
       collect() {
         this.set([...self.deficits.values()].reduce((a, b) => a + b, 0));
+      },
+    });
+    new Gauge({
+      name: 'chorus_dht_unresponsive_peers',
+      help: 'Peers that writes and reads pass over now, asking the next-closest peer instead: a request to them got no answer lately.',
+      registers,
+      collect() {
+        this.set(self.probe?.unresponsivePeers() ?? 0);
       },
     });
     new Gauge({
