@@ -27,7 +27,7 @@ export interface OpsComponents {
   pubsub: ChorusPubSub;
   signer: Signer;
   replicas: DirectReplicas | undefined;
-  decisions: Pick<DecisionStore, 'heldRecordCount' | 'on' | 'off' | 'replicas'>;
+  decisions: Pick<DecisionStore, 'heldRecordCount' | 'on' | 'off'>;
   eventLog: Pick<EventLog, 'head' | 'file'>;
   recorder: { observe(fn: (kind: string, data: unknown) => void): () => void };
   startedAt: Date;
@@ -165,7 +165,7 @@ export class OpsService {
       eventLogEntries: () => node.eventLog.head.seq,
       eventLogBytes: () => fileSize(node.eventLog.file) + fileSize(`${node.eventLog.file}-wal`),
       dhtRecords: () => node.decisions.heldRecordCount(),
-      unresponsivePeers: () => node.decisions.replicas?.unresponsive.passedOverNow() ?? 0,
+      unresponsivePeers: () => node.replicas?.unresponsive.passedOverNow() ?? 0,
     });
     const off = node.recorder.observe((kind, data) => {
       const d = (data ?? {}) as { topic?: unknown; message_type?: unknown; direction?: unknown; rule?: unknown };
