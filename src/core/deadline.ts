@@ -10,6 +10,11 @@ function timeoutReason(): DOMException {
   return new DOMException('The operation was aborted due to timeout', 'TimeoutError');
 }
 
+/** Whether `reason` is a deadline's: the TimeoutError DOMException of withDeadline and AbortSignal.timeout. */
+export function isTimeoutReason(reason: unknown): boolean {
+  return reason instanceof DOMException && reason.name === 'TimeoutError';
+}
+
 /**
  * Runs `work` with a signal that aborts after `ms` (a TimeoutError) or when `signal` does (its reason), whichever
  * comes first; the timer and the listener go when the work settles.

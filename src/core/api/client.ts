@@ -5,7 +5,7 @@
 // that is not running and a socket this user may not open are told apart, and the latter names the socket's owner.
 import { Agent, request, type IncomingMessage } from 'node:http';
 import { connect } from 'node:net';
-import { withDeadline } from '../deadline.ts';
+import { isTimeoutReason, withDeadline } from '../deadline.ts';
 import { ChorusError, TimeoutError, type ErrorKind } from '../errors.ts';
 import { currentUser, describeOwner, unsearchableParent } from '../owner.ts';
 import { socketPath, type ApiErrorBody } from './protocol.ts';
@@ -55,8 +55,7 @@ export interface ApiClientOptions {
 
 /** True for a request that its signal aborted with a TimeoutError (node:http and socket-call give it as the cause). */
 function deadlinePassed(err: unknown): boolean {
-  const cause = (err as { cause?: unknown } | null)?.cause;
-  return cause instanceof DOMException && cause.name === 'TimeoutError';
+  return isTimeoutReason((err as { cause?: unknown } | null)?.cause);
 }
 
 /** The error an answer with an error status stands for: the node's error body, or the status when it has none. */

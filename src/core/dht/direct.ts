@@ -27,7 +27,7 @@ import type { CID } from 'multiformats/cid';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Datastore } from 'interface-datastore';
 import { createHash } from 'node:crypto';
-import { withDeadline } from '../deadline.ts';
+import { isTimeoutReason, withDeadline } from '../deadline.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RemoteError, RpcClient, serveChannel } from '../p2p/rpc.ts';
@@ -111,8 +111,6 @@ const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).di
 const MIN_SILENCE_MS = 1000;
 /** liveReplicaSet looks at most this many peers further out for those it passes over. */
 const MAX_PASSED_OVER_WIDTH = 16;
-
-const isTimeout = (reason: unknown): boolean => reason instanceof DOMException && reason.name === 'TimeoutError';
 
 /** XOR distance of two equal-length ids, compared as big-endian numbers. */
 function closer(target: Buffer, a: Buffer, b: Buffer): number {
@@ -230,6 +228,7 @@ export class DirectReplicas {
    * take their places. Whom a write or a read asks; replicaSet still says where a record belongs.
    */
   liveReplicaSet(key: Uint8Array, count: number): string[] {
+    if (this.unresponsive.size === 0) return this.replicaSet(key, count); // every write and read: no peer passed over
     const wider = Math.min(this.unresponsive.size, MAX_PASSED_OVER_WIDTH);
     return this.replicaSet(key, count + wider)
       .filter((peer) => !this.unresponsive.passedOver(peer))
@@ -416,7 +415,7 @@ export class DirectReplicas {
       this.unresponsive.answered(peer);
       return response;
     } catch (err) {
-      const timedOut = isTimeout(signal.reason) && Date.now() - started >= MIN_SILENCE_MS;
+      const timedOut = isTimeoutReason(signal.reason) && Date.now() - started >= MIN_SILENCE_MS;
       if (err instanceof RemoteError) this.unresponsive.answered(peer);
       else if (!signal.aborted || timedOut) this.noteSilence(peer, err);
       else this.unresponsive.abandoned(peer);
