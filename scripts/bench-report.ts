@@ -1,12 +1,13 @@
 // Every row of the speed table of issue #17 (npm run bench:report), from one run, with the 1-minute load
 // average at the start and end of each row: the raw stream echo, DHT GET/PUT (20 nodes in one process,
-// 5 processes, 5 processes with 8 in flight, the last two's GETs again after 10,000 warm-up GETs, 50 nodes
+// 5 processes, 5 processes with 8 in flight, the last two again after warm-up (10,000 GETs, 1,000 PUTs), 50 nodes
 // with --full), tasks (claim latency, transitions/s), pubsub throughput against the delivery floor and p99
 // at 200 msg/s, client verbs against a live node, and a node process's idle RSS. Prints a Markdown table
 // (or --json); asserts nothing.
 //   --root <dir>    measure another checkout (e.g. the code before a change) with this script's commands
 //   --only <rows>   comma-separated row ids: stream,dht20,dht-procs,dht-procs-c8,dht-procs-warm,dht-procs-c8-warm,
-//                   dht50,tasks,pubsub,verbs (the -warm rows: the same GETs after 10,000 warm-up GETs)
+//                   dht50,tasks,pubsub,verbs (the -warm rows: the same GETs after 10,000 warm-up GETs, and PUTs
+//                   after 1,000 warm-up PUTs)
 //   --full          include the 50-node DHT row (about 3 minutes)
 //   --out <file>    also write the JSON report
 //   --compare <before.json>,<after.json>   print one table of two saved reports side by side (runs nothing)
@@ -122,16 +123,31 @@ function dht(args: string[], targets: { getP95?: number; getP99?: number; putP95
 
 /**
  * The same GETs after 10,000 warm-up GETs instead of 100: the nodes' first read of each key (its verification and
- * decryption) and V8's compilation of the request path are then behind them. Figures without targets (those are
- * the rows above); the PUTs are the same as there and left out.
+ * decryption) and V8's compilation of the request path are then behind them. The PUTs after 1,000 warm-up PUTs
+ * (to other keys) likewise, where the measured checkout's `bench dht` has --put-warmup; the rows above measure the
+ * first 200 writes after the nodes started. Figures without targets (those are the rows above).
  */
 function warmGets(args: string[]): Figure[] {
-  const { report: r } = runChorusJson(['bench', 'dht', ...args, '--warmup', '10000']) as DhtReport;
-  return [
+  const puts = supportsOption(['bench', 'dht'], '--put-warmup') ? ['--put-warmup', '1000'] : [];
+  const { report: r } = runChorusJson(['bench', 'dht', ...args, '--warmup', '10000', ...puts]) as DhtReport;
+  const f: Figure[] = [
     { measure: 'GET p95 after 10,000 warm-up GETs', value: ms(r.get.p95) },
     { measure: 'GET p99 after 10,000 warm-up GETs', value: ms(r.get.p99) },
     { measure: 'CPU per GET after 10,000 warm-up GETs', value: `${r.get.cpuMsPerOp?.toFixed(2) ?? '—'} ms` },
   ];
+  if (puts.length)
+    f.push(
+      { measure: 'PUT p95 after 1,000 warm-up PUTs', value: ms(r.put.p95) },
+      { measure: 'CPU per PUT after 1,000 warm-up PUTs', value: `${r.put.cpuMsPerOp?.toFixed(2) ?? '—'} ms` },
+    );
+  return f;
+}
+
+/** Whether the measured checkout's chorus verb has an option (its --help names it). */
+function supportsOption(verb: string[], option: string): boolean {
+  const [cmd, pre] = chorusCommand();
+  const r = spawnSync(cmd, [...pre, ...verb, '--help'], { cwd: root, encoding: 'utf8' });
+  return r.status === 0 && r.stdout.includes(option);
 }
 
 function gate(x: number | null | undefined, target: number | undefined, unit = 'ms'): Partial<Figure> {

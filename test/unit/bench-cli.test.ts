@@ -18,11 +18,14 @@ const tiny = ['bench', 'dht', '--nodes', '3', '--keys', '4', '--ops', '20', '--w
 
 test('bench dht --json reports PUT/GET summaries, success, replication and a histogram', async () => {
   const out = join(mkdtempSync(join(tmpdir(), 'chorus-bench-')), 'report.json');
-  const r = await runCli([...tiny, '--json', '--out', out], { timeoutMs: 120_000 });
+  const r = await runCli([...tiny, '--put-warmup', '3', '--json', '--out', out], { timeoutMs: 120_000 });
   assert.equal(r.code, 0, r.stderr);
   const { report, slo } = JSON.parse(r.stdout) as { report: DhtBenchReport; slo: { breached: string[] } };
   assert.equal(report.params.nodes, 3);
-  assert.equal(report.put.ok, 4);
+  assert.equal(report.params.putWarmup, 3);
+  assert.equal(report.put.ok, 4, 'the warm-up writes are not measured');
+  assert.equal(report.put.count, 4);
+  assert.deepEqual(report.errors, {}, 'the warm-up writes succeeded too');
   assert.equal(report.get.count, 20);
   assert.equal(report.get.successRate, 1);
   for (const k of ['p50', 'p90', 'p95', 'p99', 'max'] as const) assert.equal(typeof report.get[k], 'number');
@@ -176,9 +179,10 @@ describe('bench dht --join (live mode) against a running cluster', () => {
   after(() => stopAll(cluster));
   const base = { nodes: 2, keys: 4, ops: 12, valueSize: 256, replication: 3, concurrency: 1, warmup: 2 };
 
-  test('writes, reads back from a second node, then tombstones every key it wrote', async () => {
+  test('writes, reads back from a second node, then tombstones every key it wrote (warm-up writes too)', async () => {
     const report = await runDhtBenchLive({
       ...base,
+      putWarmup: 2,
       // every cluster node as a bootstrap peer, as an operator would give: the test is about writing, reading
       // and tombstoning, not about how fast peer discovery finds the rest of the cluster on a loaded machine
       join: cluster.map((n) => n.addresses()[0]!),
@@ -189,7 +193,7 @@ describe('bench dht --join (live mode) against a running cluster', () => {
     assert.equal(report.put.ok, 4);
     assert.equal(report.get.successRate, 1);
     assert.ok(report.replication.min >= 3);
-    assert.deepEqual(report.live?.cleanup, { tombstoned: 4, failed: 0 });
+    assert.deepEqual(report.live?.cleanup, { tombstoned: 6, failed: 0 });
     // the cluster itself sees the keys deleted
     const key0 = parseAddress(`ucxl://bench:developer@${report.live?.project}:run/*^/key-0`);
     const meta = await cluster[1]!.decisions.resolve(key0);

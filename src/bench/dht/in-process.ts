@@ -20,7 +20,10 @@ import { buildReport, mapLimit, type DhtBenchOptions, type DhtBenchReport } from
 /** The benchmark's operations on nodes of this process: their decision stores, called directly. */
 function storeOperations(nodes: ChorusNode[], opts: DhtBenchOptions, project: string): DhtOperations {
   const value = benchValue(opts.valueSize);
-  const addresses = Array.from({ length: opts.keys }, (_, i) => parseAddress(benchAddress(project, i)));
+  // the measured keys, then the warm-up writes' keys
+  const addresses = Array.from({ length: opts.keys + (opts.putWarmup ?? 0) }, (_, i) =>
+    parseAddress(benchAddress(project, i)),
+  );
   return {
     nodes: nodes.length,
     put: async (writer, key) =>

@@ -1,7 +1,7 @@
 // The one measuring loop of the DHT benchmark, over an operations interface (nodes in this process,
 // node processes through their control APIs, or two nodes joined to a live cluster): keys written
 // round-robin by the nodes (or by one fixed writer), then random keys read by random nodes other than
-// their writer, with warm-up GETs before measuring.
+// their writer, with warm-up GETs before measuring (and, when asked, warm-up PUTs of keys that are not read).
 import { errorKind, mapLimit, type DhtBenchOptions, type DhtMeasurements } from './report.ts';
 
 /** What the loop drives: PUT and GET of key i on node n. */
@@ -30,11 +30,32 @@ export async function measure(
   opts: DhtBenchOptions,
   fixedWriter?: number,
 ): Promise<{ measurements: Omit<DhtMeasurements, 'startupMs' | 'rssPerNodeMb'>; written: number[] }> {
+  // written: every key the run wrote (warm-up included), for a live run's cleanup
   const errors: Record<string, number> = {};
-  const fail = (err: unknown): void => {
-    const k = errorKind(err);
+  const fail = (err: unknown, during = ''): void => {
+    const k = `${during}${errorKind(err)}`;
     errors[k] = (errors[k] ?? 0) + 1;
   };
+
+  // warm-up PUTs: keys after the measured ones, written the same way, neither timed nor read (a failure shows in
+  // the errors, as "warm-up …")
+  const warmKeys = Array.from({ length: opts.putWarmup ?? 0 }, (_, i) => opts.keys + i);
+  const warmWritten: number[] = [];
+  let warmDone = 0;
+  await mapLimit(
+    warmKeys,
+    opts.concurrency,
+    async (key) => {
+      try {
+        await ops.put(fixedWriter ?? key % ops.nodes, key);
+        warmWritten.push(key);
+      } catch (err) {
+        fail(err, 'warm-up ');
+      }
+      opts.progress?.('put warm-up', ++warmDone, warmKeys.length);
+    },
+    opts.signal,
+  );
 
   // PUT phase
   const keys = Array.from({ length: opts.keys }, (_, i) => ({ key: i, writer: fixedWriter ?? i % ops.nodes }));
@@ -116,6 +137,6 @@ export async function measure(
       holders,
       errors,
     },
-    written: [...written],
+    written: [...warmWritten, ...written],
   };
 }

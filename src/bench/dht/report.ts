@@ -12,6 +12,8 @@ export interface DhtBenchOptions {
   replication: number;
   concurrency: number;
   warmup: number;
+  /** PUTs before the measured ones (to keys not measured and not read): the first writes after start-up warm up. */
+  putWarmup?: number;
   signal?: AbortSignal;
   progress?: (phase: string, done: number, total: number) => void;
 }
@@ -125,6 +127,7 @@ export function buildReport(mode: DhtBenchReport['mode'], opts: DhtBenchOptions,
       replication: opts.replication,
       concurrency: opts.concurrency,
       warmup: opts.warmup,
+      putWarmup: opts.putWarmup ?? 0,
     },
     put: {
       ...summarize(m.putTimes),

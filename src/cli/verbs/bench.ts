@@ -32,6 +32,12 @@ export function registerBenchVerbs(program: Command): void {
     .option('--replication <n>', 'replication factor (3–5)', integer(1), 3)
     .option('--concurrency <n>', 'operations in flight', integer(1), 1)
     .option('--warmup <n>', 'GETs before measuring', integer(0), 100)
+    .option(
+      '--put-warmup <n>',
+      'PUTs before measuring, to keys that are not measured or read (0: the first writes after start-up are measured)',
+      integer(0),
+      0,
+    )
     .option('--slo-p95 <duration>', 'GET p95 SLO (e.g. 300ms)', duration, 300)
     .option('--slo-success <percent>', 'GET success SLO in percent', parseFloat, 99)
     .option('--out <file>', 'also write the report as JSON to a file')
@@ -53,6 +59,7 @@ export function registerBenchVerbs(program: Command): void {
               replication: opts.replication as number,
               concurrency: opts.concurrency as number,
               warmup: opts.warmup as number,
+              putWarmup: opts.putWarmup as number,
               sloP95: opts.sloP95 as number,
               sloSuccess: opts.sloSuccess as number,
               out: opts.out as string | undefined,
