@@ -7,6 +7,7 @@
 import type { DirectReplicas } from '../dht/direct.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { connectedToAny } from '../p2p/connected.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 
 export interface ReplicateOptions {
@@ -161,7 +162,7 @@ async function reachHolders(
   }
   if (short().length === 0) return result();
   // not connected to anyone: a kad-dht walk has nobody to ask and would only wait out the deadline
-  if (o.libp2p.getPeers().length === 0) return result();
+  if (!connectedToAny(o.libp2p)) return result();
   await Promise.all(
     short().map(async (i) => {
       for (const p of await replicateKad(o, keys[i] as Uint8Array, value, signal)) (holders[i] as Set<string>).add(p);

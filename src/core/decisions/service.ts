@@ -11,6 +11,7 @@ import { withDeadline } from '../deadline.ts';
 import type { DirectReplicas } from '../dht/direct.ts';
 import type { RecordNamespaces } from '../dht/namespaces.ts';
 import type { Logger } from '../log.ts';
+import { connectedPeerIds } from '../p2p/connected.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
 import type { ChorusPubSub, ReceivedMessage } from '../pubsub/pubsub.ts';
@@ -170,7 +171,7 @@ export class DecisionService {
     const { notes, gossip } = hintRoutes({
       self: c.libp2p.peerId.toString(),
       holders,
-      connected: c.libp2p.getPeers().map(String),
+      connected: connectedPeerIds(c.libp2p),
       members: c.members?.() ?? [],
     });
     const publish = (): void => {

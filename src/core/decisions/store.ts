@@ -19,6 +19,7 @@ import { checkDecisionSize } from '../limits.ts';
 import { meta, NotFoundError, ReplicationError, type DecisionMeta, type PutReceipt } from './meta.ts';
 import { decodeLoose } from './namespace.ts';
 import type { Logger } from '../log.ts';
+import { connectedToAny } from '../p2p/connected.ts';
 import type { ChorusLibp2p } from '../p2p/host.ts';
 import type { Signer } from '../p2p/signer.ts';
 import {
@@ -297,7 +298,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     // A subject this node has never heard of goes out as a create: its version 1, stored only by replicas that
     // hold no version of it, so no read comes first. When a replica does hold one (or the create cannot be
     // made), the write reads the newest version and goes after it, as every write of a known subject does.
-    if (!opts.deleted && this.opts.libp2p.getPeers().length > 0 && (await this.unheardOf(subject))) {
+    if (!opts.deleted && connectedToAny(this.opts.libp2p) && (await this.unheardOf(subject))) {
       write.sealing = encryptForRoles(content, recipients);
       const created = await this.writeVersion(write, undefined, true);
       if (created) return created;
@@ -405,7 +406,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
 
   /** A lone node: the only voter of its cluster, and connected to no peer that could hold a copy. */
   private alone(): boolean {
-    return (this.opts.soleMember?.() ?? false) && this.opts.libp2p.getPeers().length === 0;
+    return (this.opts.soleMember?.() ?? false) && !connectedToAny(this.opts.libp2p);
   }
 
   /** PUTs a record to `replication` holders (see replicate.ts); resolves with the holders. */
@@ -584,7 +585,7 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
       let replicas = live();
       // not connected to anyone: there is nobody to ask, and a kad-dht walk would only wait out the
       // deadline (a lone node, like the README's first `chorus node --dev`, answers from itself)
-      if (replicas.length === 0 && this.opts.libp2p.getPeers().length === 0) return best;
+      if (replicas.length === 0 && !connectedToAny(this.opts.libp2p)) return best;
       const responded = new Set<string>(); // peers that answered, with a record or without one
       const asking: ReplicaRead['direct'] = {
         getFrom: async (peer, k, s) => {
