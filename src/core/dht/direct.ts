@@ -26,8 +26,8 @@ import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { CID } from 'multiformats/cid';
 import { peerIdFromString } from '@libp2p/peer-id';
 import type { Datastore } from 'interface-datastore';
-import { createHash } from 'node:crypto';
 import { isTimeoutReason, withDeadline } from '../deadline.ts';
+import { ReplicaSets, type RoutingTableView } from './replica-sets.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { RemoteError, RpcClient, serveChannel } from '../p2p/rpc.ts';
@@ -94,7 +94,7 @@ export type RoutingEvents = Pick<EventTarget, 'addEventListener' | 'removeEventL
  * and the caller walks the network with kad-dht's own provide).
  */
 interface KadInternals {
-  routingTable?: { closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] } & Partial<RoutingEvents>;
+  routingTable?: RoutingTableView;
   providers?: { addProvider(cid: CID, provider: PeerId, options?: { signal?: AbortSignal }): Promise<void> };
   network?: {
     sendMessage(
@@ -105,22 +105,10 @@ interface KadInternals {
   };
 }
 
-const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
-
 /** A request cut short by its caller's deadline counts as the peer's silence only after this long. */
 const MIN_SILENCE_MS = 1000;
 /** liveReplicaSet looks at most this many peers further out for those it passes over. */
 const MAX_PASSED_OVER_WIDTH = 16;
-
-/** XOR distance of two equal-length ids, compared as big-endian numbers. */
-function closer(target: Buffer, a: Buffer, b: Buffer): number {
-  for (let i = 0; i < target.length; i++) {
-    const da = (a[i] ?? 0) ^ (target[i] ?? 0);
-    const db = (b[i] ?? 0) ^ (target[i] ?? 0);
-    if (da !== db) return da - db;
-  }
-  return 0;
-}
 
 /** The keys of a 'puts' request: base64 strings, at least one, at most MAX_PUT_KEYS. */
 function validKeys(keys: unknown): keys is string[] {
@@ -140,7 +128,6 @@ export interface DirectOptions {
 
 export class DirectReplicas {
   private readonly opts: DirectOptions;
-  private readonly ids = new Map<string, Buffer>();
   private readonly rpc: RpcClient;
   private readonly notes = new Map<string, NoteHandler>();
   /** Peers that answered 'puts' with "bad request" (an earlier release), until when they get one 'put' per key. */
@@ -151,6 +138,8 @@ export class DirectReplicas {
   private readonly created = new CreatedRecords();
   /** Told of each record a peer took back from this node (so what read it ahead can forget it). */
   private onGivenBack: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
+  /** The replica sets, from kad-dht's routing table (kept while it holds the same peers). */
+  private readonly sets: ReplicaSets;
   /** Peers that did not answer a request lately: passed over by liveReplicaSet for a while. */
   readonly unresponsive = new UnresponsivePeers();
   /** A new connection to a peer passed over ends that: it came back (and a pass re-puts its records to it). */
@@ -158,6 +147,7 @@ export class DirectReplicas {
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
+    this.sets = new ReplicaSets(() => this.kad.routingTable, opts.libp2p.peerId.toString());
     this.rpc = new RpcClient({
       libp2p: opts.libp2p,
       protocol: DIRECT_PROTOCOL,
@@ -186,17 +176,9 @@ export class DirectReplicas {
   async stop(): Promise<void> {
     this.rpc.stop();
     this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
+    this.sets.stop();
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL_V1);
-  }
-
-  private kadId(peer: string): Buffer {
-    let id = this.ids.get(peer);
-    if (!id) {
-      id = sha(peerIdFromString(peer).toMultihash().bytes);
-      this.ids.set(peer, id);
-    }
-    return id;
   }
 
   private get kad(): KadInternals {
@@ -216,11 +198,7 @@ export class DirectReplicas {
 
   /** The `count` peers closest to a key among this node and its routing table, closest first. */
   replicaSet(key: Uint8Array, count: number): string[] {
-    const target = sha(key);
-    const table = this.kad.routingTable;
-    const candidates = (table?.closestPeers(target, { count: count + 2 }) ?? []).map(String);
-    candidates.push(this.opts.libp2p.peerId.toString());
-    return candidates.sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+    return this.sets.of(key, count);
   }
 
   /**

@@ -1,0 +1,102 @@
+// Replica sets (src/core/dht/replica-sets.ts): the closest peers to a key among this node and kad-dht's routing
+// table, kept while the table holds the same peers and worked out anew once it adds or removes one.
+import assert from 'node:assert/strict';
+import { before, test } from 'node:test';
+import { createHash } from 'node:crypto';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import type { PeerId } from '@libp2p/interface';
+import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { ReplicaSets } from '../../src/core/dht/replica-sets.ts';
+
+const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
+const kadId = (p: PeerId): Buffer => sha(p.toMultihash().bytes);
+/** The `count` closest of `peers` to `key`, worked out the slow way. */
+function closest(key: Uint8Array, peers: PeerId[], count: number): string[] {
+  const target = sha(key);
+  const distance = (p: PeerId): bigint =>
+    BigInt(`0x${Buffer.from(kadId(p).map((b, i) => b ^ (target[i] ?? 0))).toString('hex')}`);
+  return [...peers]
+    .sort((a, b) => (distance(a) < distance(b) ? -1 : 1))
+    .slice(0, count)
+    .map(String);
+}
+
+/** A routing table as kad-dht's: closestPeers over its peers, a size, peer:add / peer:remove events. */
+class FakeTable extends EventTarget {
+  peers: PeerId[] = [];
+  asked = 0;
+  get size(): number {
+    return this.peers.length;
+  }
+  closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[] {
+    this.asked++;
+    const distance = (p: PeerId): bigint =>
+      BigInt(`0x${Buffer.from(kadId(p).map((b, i) => b ^ (id[i] ?? 0))).toString('hex')}`);
+    return [...this.peers].sort((a, b) => (distance(a) < distance(b) ? -1 : 1)).slice(0, o?.count ?? 20);
+  }
+}
+
+let self: PeerId;
+let peers: PeerId[];
+const keys = Array.from({ length: 12 }, (_, i) => new TextEncoder().encode(`/ucxl/key-${i}`));
+
+before(async () => {
+  self = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+  peers = await Promise.all(
+    Array.from({ length: 8 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519'))),
+  );
+});
+
+test('a replica set is the closest peers among this node and the table, and is kept while the table holds the same peers', () => {
+  const table = new FakeTable();
+  table.peers = peers.slice(0, 5);
+  const sets = new ReplicaSets(() => table, self.toString());
+  for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3));
+  const asked = table.asked;
+  for (const key of keys) {
+    const set = sets.of(key, 3);
+    assert.deepEqual(set, closest(key, [self, ...table.peers], 3));
+    set.pop(); // a caller's changes to the set it was given stay its own
+  }
+  assert.equal(table.asked, asked, 'the same key and width again: the table is not walked again');
+  assert.deepEqual(sets.of(keys[0]!, 3), closest(keys[0]!, [self, ...table.peers], 3));
+  assert.deepEqual(sets.of(keys[0]!, 6), closest(keys[0]!, [self, ...table.peers], 6), 'another width: its own set');
+  sets.stop();
+});
+
+test('a peer the table adds or removes changes the sets at once: on its event, or when its size changed before it', () => {
+  const table = new FakeTable();
+  table.peers = peers.slice(0, 4);
+  const sets = new ReplicaSets(() => table, self.toString());
+  const check = (why: string): void => {
+    for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3), why);
+  };
+  check('four peers');
+  // added, told at once
+  table.peers.push(peers[4]!, peers[5]!);
+  table.dispatchEvent(new CustomEvent('peer:add', { detail: peers[5] }));
+  check('two peers added');
+  // added, not told yet (kad-dht dispatches after a peer-store update): the size changed
+  table.peers.push(peers[6]!);
+  check('a peer added before its event');
+  // one replaced by another (an eviction): the size is the same, the events tell
+  table.peers = [...table.peers.filter((p) => p !== peers[0]), peers[7]!];
+  table.dispatchEvent(new CustomEvent('peer:remove', { detail: peers[0] }));
+  table.dispatchEvent(new CustomEvent('peer:add', { detail: peers[7] }));
+  check('one peer replaced by another');
+  sets.stop();
+  // no longer listening: a change the table tells is seen only when its size shows it
+  const asked = table.asked;
+  sets.of(keys[0]!, 3);
+  assert.ok(table.asked > asked, 'after stop, a set is worked out anew (and the table listened to again)');
+});
+
+test('a table whose changes cannot be heard is walked for every set', () => {
+  const table = { peers: peers.slice(0, 5), asked: 0, closestPeers: FakeTable.prototype.closestPeers };
+  const sets = new ReplicaSets(() => table, self.toString());
+  for (const key of keys) sets.of(key, 3);
+  for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3));
+  assert.equal(table.asked, keys.length * 2);
+  // and a node without a table yet is its own only replica
+  assert.deepEqual(new ReplicaSets(() => undefined, self.toString()).of(keys[0]!, 3), [self.toString()]);
+});
