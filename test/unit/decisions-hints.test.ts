@@ -124,4 +124,18 @@ test('a write’s hint: a note to each connected peer that did not store it; the
     notes: [],
     gossip: true,
   });
+  // a connected peer that stopped answering (passed over by writes and reads) hears it on the topic, not by a note
+  const passedOver = hintRoutes({
+    self: 'w',
+    holders: ['a', 'b', 'c'],
+    connected: ['a', 'b', 'c', 'd', 'e'],
+    members: ['w', 'a', 'b', 'c', 'd', 'e'],
+    passedOver: (peer) => peer === 'e',
+  });
+  assert.deepEqual(passedOver, { notes: ['d'], gossip: true });
+  // a passed-over holder changes nothing: it is not told either way
+  assert.deepEqual(
+    hintRoutes({ self: 'w', holders: ['a'], connected: ['a', 'd'], members: ['a', 'd'], passedOver: (p) => p === 'a' }),
+    { notes: ['d'], gossip: false },
+  );
 });

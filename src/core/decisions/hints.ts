@@ -35,18 +35,23 @@ export function parseHint(payload: unknown): { subject: string; version: number 
  * Who is told of a write's new version, and how: a signed note to every connected peer that did not store it
  * (`notes`), and the hints topic as well (`gossip`) when a cluster member this node knows of is neither
  * connected nor a holder — a note reaches connected peers only, GossipSub reaches the rest through the mesh.
+ * A connected peer that writes and reads pass over now (`passedOver`: it stopped answering) gets no note, which
+ * would wait out its deadline; it hears the hint on the topic, as a peer whose note went unanswered does.
  */
 export function hintRoutes(p: {
   self: string;
   holders: readonly string[];
   connected: readonly string[];
   members: readonly string[];
+  passedOver?: (peer: string) => boolean;
 }): { notes: string[]; gossip: boolean } {
   const told = new Set([p.self, ...p.holders]);
   const connected = new Set(p.connected);
+  const untold = [...connected].filter((peer) => !told.has(peer));
+  const notes = p.passedOver ? untold.filter((peer) => !p.passedOver?.(peer)) : untold;
   return {
-    notes: [...connected].filter((peer) => !told.has(peer)),
-    gossip: p.members.some((peer) => !told.has(peer) && !connected.has(peer)),
+    notes,
+    gossip: notes.length < untold.length || p.members.some((peer) => !told.has(peer) && !connected.has(peer)),
   };
 }
 

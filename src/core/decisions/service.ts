@@ -173,6 +173,7 @@ export class DecisionService {
       holders,
       connected: connectedPeerIds(c.libp2p),
       members: c.members?.() ?? [],
+      passedOver: (peer) => c.replicas.unresponsive.passedOver(peer),
     });
     const publish = (): void => {
       void c.pubsub.publishRaw(DECISION_HINTS_TOPIC, hint, { signal: AbortSignal.timeout(1000) }).catch(() => {});
