@@ -39,7 +39,11 @@ describe('a replica that stops answering', () => {
       (s) => s !== first && setOf(s).includes(hung.peerId) && !setOf(s).includes(writer.peerId),
     );
     assert.ok(second, 'a second subject held by the hung node');
-    await until('the writer knows every peer', () => replicasOf(writer).replicaSet(latestKey('any'), 5).length === 5);
+    // every node's routing table holds every peer: the replica sets the test chose are the ones each node uses (a
+    // node whose table missed a peer would store version 1 elsewhere, on the writer too)
+    await until('every node knows every peer', () =>
+      nodes.every((n) => replicasOf(n).replicaSet(latestKey('any'), 5).length === 5),
+    );
     const address = (s: string) => parseAddress(`ucxl://${s.replace('/s-', '/*^/s-')}`);
     // version 1 by another node: the writer holds no copy, so its update must read the replicas' newest version
     await other.decisions.put(address(first), text('version 1'));

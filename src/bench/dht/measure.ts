@@ -25,12 +25,15 @@ export function benchValue(size: number): Uint8Array {
 /** The address of benchmark key i under a project. */
 export const benchAddress = (project: string, i: number): string => `ucxl://bench:developer@${project}:run/*^/key-${i}`;
 
+/**
+ * Runs the warm-up PUTs, the measured PUTs and the GETs; resolves with what was measured and `written`: every key
+ * the run wrote, warm-up included (a live run tombstones them).
+ */
 export async function measure(
   ops: DhtOperations,
   opts: DhtBenchOptions,
   fixedWriter?: number,
 ): Promise<{ measurements: Omit<DhtMeasurements, 'startupMs' | 'rssPerNodeMb'>; written: number[] }> {
-  // written: every key the run wrote (warm-up included), for a live run's cleanup
   const errors: Record<string, number> = {};
   const fail = (err: unknown, during = ''): void => {
     const k = `${during}${errorKind(err)}`;
