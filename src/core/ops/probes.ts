@@ -77,6 +77,9 @@ export function pubsubCheck(pubsub: ChorusPubSub, libp2p: ChorusLibp2p): HealthC
       const id = randomBytes(12).toString('hex');
       const started = performance.now();
       const { promise, resolve, reject } = Promise.withResolvers<string>();
+      // an abort while the ping is still being published rejects it before anything awaits it: the publish's own
+      // error is what the check reports then, and this rejection must not go unhandled
+      promise.catch(() => {});
       const onMessage = (m: ReceivedMessage): void => {
         const p = m.payload as ProbeMessage | undefined;
         if (m.topic === PROBE_TOPIC && p?.probe === 'pong' && p.id === id && p.to === pubsub.selfId) resolve(m.from);
