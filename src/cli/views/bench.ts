@@ -49,7 +49,7 @@ export function renderBenchDht({ report: r, slo }: BenchDhtResult, term: Termina
       `  ≤ ${(Number.isFinite(b.leMs) ? `${b.leMs} ms` : '∞').padStart(8)} ${'█'.repeat(Math.ceil((40 * b.count) / peak)).padEnd(40)} ${b.count}`,
   );
   return [
-    `chorus bench dht — ${r.live ? `live cluster via ${r.live.join.length} peer(s) (${r.live.clusterPeers} licensed peers met; a writer and a reader node joined)` : `${p.nodes} ${r.mode === 'processes' ? 'node processes (through their control APIs)' : 'nodes in one process'}`}, ${p.keys} keys × ${p.valueSize} B (encrypted)${p.putWarmup ? ` after ${p.putWarmup} warm-up` : ''}, replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
+    `chorus bench dht — ${r.live ? `live cluster via ${r.live.join.length} peer(s) (${r.live.clusterPeers} licensed peers met; a writer and a reader node joined)` : `${p.nodes} ${r.mode === 'processes' ? 'node processes (through their control APIs)' : 'nodes in one process'}`}, ${p.keys} keys × ${p.valueSize} B (encrypted)${p.putWarmup ? ` after ${p.putWarmup} warm-up PUTs` : ''}, replication ${p.replication}, ${p.ops} GETs after ${p.warmup} warm-up, concurrency ${p.concurrency}`,
     table,
     'GET latency:',
     ...histogram,
