@@ -25,6 +25,15 @@ function closest(key: Uint8Array, peers: PeerId[], count: number): string[] {
 class FakeTable extends EventTarget {
   peers: PeerId[] = [];
   asked = 0;
+  listening = 0;
+  override addEventListener(...args: Parameters<EventTarget['addEventListener']>): void {
+    this.listening++;
+    super.addEventListener(...args);
+  }
+  override removeEventListener(...args: Parameters<EventTarget['removeEventListener']>): void {
+    this.listening--;
+    super.removeEventListener(...args);
+  }
   get size(): number {
     return this.peers.length;
   }
@@ -84,11 +93,15 @@ test('a peer the table adds or removes changes the sets at once: on its event, o
   table.dispatchEvent(new CustomEvent('peer:remove', { detail: peers[0] }));
   table.dispatchEvent(new CustomEvent('peer:add', { detail: peers[7] }));
   check('one peer replaced by another');
+  assert.equal(table.listening, 2, 'peer:add and peer:remove');
   sets.stop();
-  // no longer listening: a change the table tells is seen only when its size shows it
+  assert.equal(table.listening, 0, 'stopped: no longer listening');
+  // a late ask (a write still under way) is answered right, worked out anew, and does not listen again
   const asked = table.asked;
+  for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3), 'after stop');
   sets.of(keys[0]!, 3);
-  assert.ok(table.asked > asked, 'after stop, a set is worked out anew (and the table listened to again)');
+  assert.equal(table.asked, asked + keys.length + 1);
+  assert.equal(table.listening, 0);
 });
 
 test('a table whose changes cannot be heard is walked for every set', () => {
