@@ -1,9 +1,10 @@
 // The DHT datastore: records persist in node:sqlite, and a query visits each record once even when the
 // consumer rewrites records while it iterates (as republish does); a miss can be answered without an exception.
 import assert from 'node:assert/strict';
-import { mkdtempSync } from 'node:fs';
+import { existsSync, mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { DatabaseSync } from 'node:sqlite';
 import { test } from 'node:test';
 import { Record as DhtRecord } from '@libp2p/kad-dht';
 import { Key } from 'interface-datastore';
@@ -51,6 +52,28 @@ test('records survive reopening; keys outside /dht stay in memory', async () => 
     assert.equal(await second.has(new Key('/peers/x')), false);
   } finally {
     second.close();
+  }
+});
+
+test('the file is held exclusively while open, its WAL index in memory; closed, another connection reads it', async () => {
+  const file = join(mkdtempSync(join(tmpdir(), 'chorus-ds-')), 'dht.db');
+  const ds = new ChorusDatastore(file);
+  await ds.put(new Key('/dht/record/a'), Uint8Array.of(7));
+  const other = new DatabaseSync(file, { readOnly: true, timeout: 0 });
+  try {
+    assert.throws(() => other.prepare('SELECT value FROM kv').all(), /locked/);
+    assert.equal(existsSync(`${file}-shm`), false, 'no shared-memory index file');
+    ds.close();
+    assert.deepEqual(
+      other
+        .prepare('SELECT key FROM kv')
+        .all()
+        .map((r) => r.key),
+      ['/dht/record/a'],
+    );
+  } finally {
+    other.close();
+    ds.close();
   }
 });
 

@@ -1,7 +1,8 @@
 // The node's libp2p datastore: DHT records and provider records (keys under /dht/) persist in one
 // node:sqlite file in the data dir, so decisions survive restarts; the peer store's constant churn
 // stays in memory (a file write per peer update made every DHT query several times slower). A batch's writes to
-// the file land in one SQLite transaction. A file SQLite cannot open is a StoreDamagedError naming it.
+// the file land in one SQLite transaction. A file SQLite cannot open is a StoreDamagedError naming it. The file is
+// held exclusively while open (no other connection reads it meanwhile).
 import { BaseDatastore, MemoryDatastore } from 'datastore-core';
 import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
@@ -28,6 +29,10 @@ export class ChorusDatastore extends BaseDatastore {
     }
     this.db = new DatabaseSync(file, { timeout: 5000 });
     try {
+      // The node is this file's only user (its data dir's lock keeps out a second node; the start-up check opens and
+      // closes it before): SQLite takes its lock once and keeps the WAL's index in memory, where each read or write
+      // transaction took and dropped shared-memory locks (fcntl calls) — a miss 7.5 -> 2.3 µs, a hit 15.5 -> 10.5.
+      this.db.exec('PRAGMA locking_mode = EXCLUSIVE');
       this.db.exec('PRAGMA journal_mode = WAL');
       this.db.exec('PRAGMA synchronous = NORMAL');
       // Reads of the file's pages from a memory map instead of a pread() each: a record's lookup walks the B-tree
