@@ -49,16 +49,25 @@ describe('a replica that stops answering', () => {
     await other.decisions.put(address(first), text('version 1'));
     assert.equal(await writer.decisions.localRecord(latestKey(first)), undefined);
 
+    // the writer asks a peer it passes over again 300 ms after it failed (10 s in a node), then 600 ms, ...
+    const writerReplicas = replicasOf(writer) as unknown as { unresponsive: UnresponsivePeers; probe(p: string): void };
+    writerReplicas.unresponsive = new UnresponsivePeers(Date.now, (peer) => writerReplicas.probe(peer), 300);
+
     // the hung node takes requests and never answers them (its connections stay open, as a stopped process's do)
     let asked = 0;
+    let probes = 0;
     const hungReplicas = replicasOf(hung) as unknown as {
-      answer: (req: { op: string }, from: string) => Promise<unknown>;
+      answer: (req: { op: string; key: string }, from: string) => Promise<unknown>;
     };
+    const probeKey = Buffer.from('/chorus-probe').toString('base64');
     hungReplicas.answer = (req, from) => {
-      // the writer's reads and writes (its notes of new versions go to every peer, in the background)
-      if (from === writer.peerId && req.op !== 'note') asked++;
+      // the writer's reads and writes (its notes of new versions go to every peer, in the background), and apart
+      // from them the writer's background asks whether it answers again
+      if (from === writer.peerId && req.op === 'get' && req.key === probeKey) probes++;
+      else if (from === writer.peerId && req.op !== 'note') asked++;
       return new Promise(() => {});
     };
+    let askedBefore: number | undefined;
     try {
       const update = await writer.decisions.put(address(first), text('version 2'));
       assert.equal(update.version, 2);
@@ -67,56 +76,70 @@ describe('a replica that stops answering', () => {
       assert.ok(asked >= 1, 'the hung node was asked first');
       assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), true);
 
-      const askedBefore = asked;
+      askedBefore = asked;
       const created = await writer.decisions.put(address(second), text('a new subject'));
       const again = await writer.decisions.put(address(first), text('version 3'));
       assert.deepEqual([created.version, again.version], [1, 3]);
       assert.ok(created.holders >= 3 && again.holders >= 3);
-      assert.equal(asked, askedBefore, 'passed over: not asked again, not waited on');
+      // its while over, the writer asks it in the background; the writes meanwhile still pass it over
+      await until('the writer asks the hung node again', () => probes >= 1);
+      const during = await writer.decisions.put(address(second), text('while it is asked'));
+      assert.ok(during.holders >= 3 && !during.holderPeers.includes(hung.peerId));
+      assert.equal(asked, askedBefore, 'passed over: not asked again by a write or read, not waited on');
+      assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), true, 'that ask got no answer yet');
     } finally {
       delete (hungReplicas as { answer?: unknown }).answer; // the class's own again
     }
-    // an answer shows it runs again: it is asked again from then on
-    await replicasOf(writer).getFrom(hung.peerId, latestKey(first), AbortSignal.timeout(5000));
-    assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), false);
+    // it runs again: the next background ask gets an answer, and writes and reads ask it from then on
+    await until(
+      'the hung node answers the writer again',
+      () => !replicasOf(writer).unresponsive.passedOver(hung.peerId),
+    );
+    assert.equal(asked, askedBefore, 'without a write or read waiting on it');
   });
 });
 
-test('a peer is passed over 10 s after it fails, twice as long after each further outage, until it answers', () => {
+test('a peer is passed over from its failure until it answers; asked again in the background 10 s after, then twice as long', (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
   let now = 1_000_000;
-  const peers = new UnresponsivePeers(() => now);
+  const probed: string[] = [];
+  const peers = new UnresponsivePeers(
+    () => now,
+    (peer) => probed.push(peer),
+  );
+  const wait = (ms: number): void => {
+    now += ms;
+    t.mock.timers.tick(ms);
+  };
   assert.equal(peers.passedOver('p'), false);
-  assert.equal(peers.failed('p'), 10_000, 'an outage begins: passed over for 10 s');
+  assert.equal(peers.failed('p'), 10_000, 'an outage begins: asked again in 10 s');
   assert.equal(peers.failed('p'), undefined, 'a request that was out at the same time: the same outage');
   assert.equal(peers.passedOver('p'), true);
-  now += 9_999;
-  assert.equal(peers.passedOver('p'), true);
-  now += 1;
-  assert.equal(peers.passedOver('p'), false, 'then asked again');
-  peers.asking('p');
-  assert.equal(peers.passedOver('p'), true, 'by one request: the others wait for its outcome');
-  assert.equal(peers.failed('p'), 20_000, 'it failed: a second outage');
-  now += 19_999;
-  assert.equal(peers.passedOver('p'), true, 'a second outage: 20 s');
-  now += 1;
-  peers.asking('p');
-  peers.abandoned('p'); // its caller no longer needed it: the next request asks again
-  assert.equal(peers.passedOver('p'), false);
+  wait(9_999);
+  assert.deepEqual(probed, []);
+  wait(1);
+  assert.deepEqual(probed, ['p'], 'asked again, in the background');
+  assert.equal(peers.passedOver('p'), true, 'still passed over: no write or read waits for that answer');
+  assert.equal(peers.failed('p'), 20_000, 'it failed: a second outage, twice as long');
+  wait(20_000);
+  assert.deepEqual(probed, ['p', 'p']);
   for (let i = 0; i < 10; i++) {
-    peers.asking('p');
     peers.failed('p');
-    now += 120_000;
+    wait(120_000);
   }
-  now -= 1;
-  assert.equal(peers.passedOver('p'), true, 'at most 2 minutes');
-  now += 1;
-  assert.equal(peers.passedOver('p'), false);
-  peers.failed('p');
+  assert.equal(probed.length, 12, 'one ask per outage');
+  assert.equal(peers.failed('p'), 120_000, 'at most 2 minutes');
   peers.answered('p');
   assert.equal(peers.passedOver('p'), false, 'an answer clears it');
-  peers.failed('p');
-  now += 10_000;
-  assert.equal(peers.passedOver('p'), false, 'and its outages start over');
+  wait(120_000);
+  assert.equal(probed.length, 12, 'and nobody asks it again');
+  assert.equal(peers.failed('p'), 10_000, 'its outages start over');
+  peers.stop();
+  wait(10_000);
+  assert.equal(probed.length, 12, 'stopped: nobody is asked');
+  assert.equal(peers.failed('r'), 10_000);
+  wait(10_000);
+  assert.equal(probed.length, 12);
   for (let i = 0; i < 4097; i++) peers.failed(`q${i}`);
   assert.equal(peers.size, 4096, 'bounded');
   assert.equal(peers.passedOver('q0'), false, 'the oldest went first');

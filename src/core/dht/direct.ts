@@ -17,8 +17,9 @@
 // A peer of an earlier release answers it "bad request", and the writer reads first, as before. A create that did
 // not take on every replica is taken back (op 'retract') from the peers that took it: only by the peer that sent
 // it, shortly after, and only while the same bytes are held.
-// A peer that does not answer a request is passed over for a while (unresponsive.ts): liveReplicaSet names the
-// next-closest peer in its place, so that writes and reads do not wait out each request's deadline on it again.
+// A peer that does not answer a request is passed over until it answers again (unresponsive.ts): liveReplicaSet names
+// the next-closest peer in its place, so that writes and reads do not wait out each request's deadline on it again;
+// whether it answers again is asked in the background (probe).
 // Size: one class for the one-hop protocol: its requests, its answers and the replica sets they go to share the
 // channel and the per-peer state (earlier releases, creates, unresponsive peers).
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -110,6 +111,9 @@ const MIN_SILENCE_MS = 1000;
 /** liveReplicaSet looks at most this many peers further out for those it passes over. */
 const MAX_PASSED_OVER_WIDTH = 16;
 
+/** What a probe reads (unresponsive.ts): a key under no namespace, so nobody holds a record under it. */
+const PROBE_KEY = Buffer.from('/chorus-probe').toString('base64');
+
 /** The keys of a 'puts' request: base64 strings, at least one, at most MAX_PUT_KEYS. */
 function validKeys(keys: unknown): keys is string[] {
   return (
@@ -140,8 +144,8 @@ export class DirectReplicas {
   private onGivenBack: ((key: Uint8Array, value: Uint8Array) => void) | undefined;
   /** The replica sets, from kad-dht's routing table (kept while it holds the same peers). */
   private readonly sets: ReplicaSets;
-  /** Peers that did not answer a request lately: passed over by liveReplicaSet for a while. */
-  readonly unresponsive = new UnresponsivePeers();
+  /** Peers that did not answer a request lately: passed over by liveReplicaSet until a probe or request reaches them. */
+  readonly unresponsive = new UnresponsivePeers(Date.now, (peer) => void this.probe(peer));
   /** A new connection to a peer passed over ends that: it came back (and a pass re-puts its records to it). */
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => this.unresponsive.answered(evt.detail.toString());
 
@@ -175,6 +179,7 @@ export class DirectReplicas {
 
   async stop(): Promise<void> {
     this.rpc.stop();
+    this.unresponsive.stop();
     this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
     this.sets.stop();
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
@@ -383,7 +388,6 @@ export class DirectReplicas {
   private async call(peer: string, req: Request, signal: AbortSignal): Promise<Response> {
     const timeoutMs = this.opts.timeoutMs ?? 3000;
     const started = Date.now();
-    this.unresponsive.asking(peer);
     try {
       const response = (await withDeadline(
         timeoutMs,
@@ -396,18 +400,22 @@ export class DirectReplicas {
       const timedOut = isTimeoutReason(signal.reason) && Date.now() - started >= MIN_SILENCE_MS;
       if (err instanceof RemoteError) this.unresponsive.answered(peer);
       else if (!signal.aborted || timedOut) this.noteSilence(peer, err);
-      else this.unresponsive.abandoned(peer);
       throw err;
     }
   }
 
-  /** A request to `peer` got no answer: it is passed over for a while, said once per outage. */
+  /** Asks a peer that writes and reads pass over whether it answers again: a read of a key nobody holds. */
+  private async probe(peer: string): Promise<void> {
+    await this.call(peer, { op: 'get', key: PROBE_KEY }, new AbortController().signal).catch(() => {});
+  }
+
+  /** A request to `peer` got no answer: it is passed over until it answers again, said once per outage. */
   private noteSilence(peer: string, err: unknown): void {
     const ms = this.unresponsive.failed(peer);
     if (ms === undefined) return;
     this.opts.logger.warn('a peer did not answer: writes and reads ask the next-closest peer in its place for now', {
       peer,
-      seconds: ms / 1000,
+      askedAgainInSeconds: ms / 1000,
       error: describeError(err),
     });
   }
