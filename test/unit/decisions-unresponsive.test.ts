@@ -1,5 +1,6 @@
 // A replica that stops answering (a hung process, a host gone without a word) costs one request's deadline, not
-// every write's: the writer passes it over for a while and asks the next-closest peer in its place. Before, each
+// every write's: the writer passes it over until it answers again, asks the next-closest peer in its place, and asks
+// the peer itself in the background whether it answers again (10 s after, then twice as long). Before, each
 // write whose replica set held it waited 3 s on it, and each update of a subject it held failed after 10 s ("stored
 // on 1 of 3"): the fresh read waited on it, then on kad-dht's walk, which asked it too.
 import assert from 'node:assert/strict';
@@ -94,6 +95,7 @@ describe('a replica that stops answering', () => {
     await until(
       'the hung node answers the writer again',
       () => !replicasOf(writer).unresponsive.passedOver(hung.peerId),
+      { timeoutMs: 30_000 }, // the ask out when it was restored waits out its 3 s, then the next while
     );
     assert.equal(asked, askedBefore, 'without a write or read waiting on it');
   });
@@ -134,12 +136,21 @@ test('a peer is passed over from its failure until it answers; asked again in th
   wait(120_000);
   assert.equal(probed.length, 12, 'and nobody asks it again');
   assert.equal(peers.failed('p'), 10_000, 'its outages start over');
+  // the timer runs on its own clock: once it fired, the ask's silence is a new outage even if the wall clock lags
+  t.mock.timers.tick(10_000);
+  assert.equal(probed.length, 13);
+  assert.equal(peers.failed('p'), 20_000, 'a second outage, though Date.now() had not moved');
   peers.stop();
-  wait(10_000);
-  assert.equal(probed.length, 12, 'stopped: nobody is asked');
+  wait(20_000);
+  assert.equal(probed.length, 13, 'stopped: nobody is asked');
   assert.equal(peers.failed('r'), 10_000);
   wait(10_000);
-  assert.equal(probed.length, 12);
+  assert.equal(probed.length, 13);
+  peers.start();
+  peers.answered('r');
+  assert.equal(peers.failed('r'), 10_000);
+  wait(10_000);
+  assert.deepEqual(probed.slice(13), ['r'], 'started again: asked again');
   for (let i = 0; i < 4097; i++) peers.failed(`q${i}`);
   assert.equal(peers.size, 4096, 'bounded');
   assert.equal(peers.passedOver('q0'), false, 'the oldest went first');

@@ -138,6 +138,8 @@ export class DirectReplicas {
   private readonly singlePutsUntil = new Map<string, number>();
   /** Peers that answered 'creates' with "bad request" (an earlier release), until when they are not asked again. */
   private readonly noCreatesUntil = new Map<string, number>();
+  /** Set between stop and start: no request's failure is noted then. */
+  private stopped = false;
   /** Records stored here by peers' creates, which those peers may take back for a while. */
   private readonly created = new CreatedRecords();
   /** Told of each record a peer took back from this node (so what read it ahead can forget it). */
@@ -161,7 +163,9 @@ export class DirectReplicas {
   }
 
   async start(): Promise<void> {
+    this.stopped = false;
     this.rpc.start();
+    this.unresponsive.start();
     this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
     await this.opts.libp2p.handle(
       DIRECT_PROTOCOL,
@@ -178,6 +182,7 @@ export class DirectReplicas {
   }
 
   async stop(): Promise<void> {
+    this.stopped = true;
     this.rpc.stop();
     this.unresponsive.stop();
     this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
@@ -409,15 +414,23 @@ export class DirectReplicas {
     await this.call(peer, { op: 'get', key: PROBE_KEY }, new AbortController().signal).catch(() => {});
   }
 
-  /** A request to `peer` got no answer: it is passed over until it answers again, said once per outage. */
+  /**
+   * A request to `peer` got no answer: it is passed over until it answers again. Said as a warning when it stops
+   * answering, at debug level for each further outage (a node gone for good is asked every 2 minutes); nothing is
+   * noted once this node stops (its own requests end then).
+   */
   private noteSilence(peer: string, err: unknown): void {
+    if (this.stopped) return;
+    const first = !this.unresponsive.passedOver(peer);
     const ms = this.unresponsive.failed(peer);
     if (ms === undefined) return;
-    this.opts.logger.warn('a peer did not answer: writes and reads ask the next-closest peer in its place for now', {
-      peer,
-      askedAgainInSeconds: ms / 1000,
-      error: describeError(err),
-    });
+    const fields = { peer, askedAgainInSeconds: ms / 1000, error: describeError(err) };
+    if (first)
+      this.opts.logger.warn(
+        'a peer did not answer: writes and reads ask the next-closest peer in its place for now',
+        fields,
+      );
+    else this.opts.logger.debug('a peer passed over still does not answer', fields);
   }
 
   /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */

@@ -55,7 +55,11 @@ export class UnresponsivePeers {
     if (this.probe && !this.stopped) {
       const probe = this.probe;
       entry.timer = setTimeout(() => {
-        if (this.failing.get(peer) === entry) probe(peer);
+        if (this.failing.get(peer) !== entry) return;
+        // the while is over whatever the wall clock says (timers run on another clock): the ask's silence begins
+        // the next outage
+        entry.until = 0;
+        probe(peer);
       }, wait);
       entry.timer.unref();
     }
@@ -84,10 +88,14 @@ export class UnresponsivePeers {
     return this.failing.size;
   }
 
-  /** Asks no peer again from now on (the node stops). */
+  /** Asks no peer again from now on (the node stops); outages that begin after `start` are asked about again. */
   stop(): void {
     this.stopped = true;
     for (const f of this.failing.values()) clearTimeout(f.timer);
+  }
+
+  start(): void {
+    this.stopped = false;
   }
 
   private forget(peer: string): void {

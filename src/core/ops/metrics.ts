@@ -165,7 +165,7 @@ export class ChorusMetrics {
     });
     new Gauge({
       name: 'chorus_dht_unresponsive_peers',
-      help: 'Peers that writes and reads pass over now, asking the next-closest peer instead: a request to them got no answer lately.',
+      help: 'Peers that writes and reads pass over now, asking the next-closest peer instead: a request to them got no answer, and none has since.',
       registers,
       collect() {
         this.set(self.probe?.unresponsivePeers() ?? 0);
