@@ -29,7 +29,7 @@ export interface MetricsProbe {
   eventLogEntries(): number;
   eventLogBytes(): number;
   dhtRecords(): Promise<{ latest: number; versions: number }>;
-  /** Peers that writes and reads pass over now: a request to them got no answer lately. */
+  /** Peers that writes and reads pass over now: a request to them got no answer, and none has since. */
   unresponsivePeers(): number;
 }
 
