@@ -10,6 +10,7 @@
 import { execFileSync } from 'node:child_process';
 import { createHash } from 'node:crypto';
 import {
+  appendFileSync,
   chmodSync,
   copyFileSync,
   existsSync,
@@ -24,7 +25,7 @@ import { tmpdir } from 'node:os';
 import { basename, join, relative, resolve } from 'node:path';
 import { parseArgs } from 'node:util';
 import { build, type Metafile, type Plugin } from 'esbuild';
-import { wrapBundle } from '../src/cli/sea-asset.ts';
+import { assetIndexTrailer, wrapBundle, type AssetIndex } from '../src/cli/sea-asset.ts';
 import { FULL_BUNDLE_ASSET, FULL_CACHE_ASSET } from '../src/cli/sea-full.ts';
 import { CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET } from '../src/cli/sea-main.ts';
 import { buildUi } from '../ui/build.ts';
@@ -64,15 +65,19 @@ function gitCommit(): string {
   }
 }
 
+let identity: Record<string, string> | undefined;
+
+/** The build's identity, the same in every bundle of one build (`chorus --version` and `chorus version` agree). */
 function buildInfo(): Record<string, string> {
   const pkg = JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { version: string };
-  return {
+  identity ??= {
     name: 'chorus',
     version: pkg.version,
     commit: gitCommit(),
     buildDate: new Date().toISOString(),
     target: 'bundle',
   };
+  return identity;
 }
 
 /** Replaces src/core/hap/embedded.ts (which builds ui/ at run time from source) with the built files. */
@@ -401,12 +406,31 @@ function buildExecutable(bundles: Bundles, target: Target): string {
   rmSync(output, { force: true }); // a running node keeps its (unlinked) file
   copyFileSync(built, output);
   rmSync(built);
+  appendAssetIndex(output, config.assets);
   chmodSync(output, 0o755);
   checkExecutable(output, target);
   log(
     `${basename(output)} ${(statSync(output).size / 1e6).toFixed(1)} MB${native ? '' : ' (cross-built, format checked)'}`,
   );
   return output;
+}
+
+/**
+ * Appends the index of the executable's assets (src/cli/sea-asset.ts): where each asset's bytes lie in the file,
+ * found by searching it for them, so that the loader reads them from the file rather than through the mapping
+ * (whose pages then stay resident). Trailing bytes are no part of the ELF image: the loader maps what the program
+ * headers name, and Node finds its payload by its note.
+ */
+function appendAssetIndex(file: string, assets: Record<string, string>): void {
+  const bytes = readFileSync(file);
+  const index: AssetIndex = {};
+  for (const [name, path] of Object.entries(assets)) {
+    const content = readFileSync(path);
+    const offset = bytes.indexOf(content);
+    if (offset < 0) throw new Error(`${basename(file)}: asset ${name} not found in the executable`);
+    index[name] = { offset, length: content.length };
+  }
+  appendFileSync(file, assetIndexTrailer(index));
 }
 
 function writeSums(files: string[]): void {

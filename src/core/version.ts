@@ -1,9 +1,10 @@
 // Build identity: version, git commit, build date, runtime and target. A built binary carries these
 // as constants injected by scripts/build-binaries.ts; from source they are read from the checkout. The single
-// executable also says whether its bundles ran from the code caches the build made (code-cache.ts).
+// executable also says whether its bundles ran from the code caches the build made, and where it read them from
+// (code-cache.ts).
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
-import { codeCacheUse, type CodeCacheUse } from './code-cache.ts';
+import { bundleSources, codeCacheUse, type BundleSource, type CodeCacheUse } from './code-cache.ts';
 
 export interface BuildInfo {
   name: string;
@@ -14,6 +15,8 @@ export interface BuildInfo {
   target: string;
   /** The single executable: per bundle asset, whether V8 ran it from the build's code cache. */
   codeCache?: Readonly<Record<string, CodeCacheUse>>;
+  /** The single executable: per bundle asset, whether it was read from the file or through the mapping. */
+  bundleSource?: Readonly<Record<string, BundleSource>>;
 }
 
 declare const __CHORUS_BUILD__: Omit<BuildInfo, 'runtime'> | undefined;
@@ -60,10 +63,12 @@ export function buildInfo(): BuildInfo {
   if (typeof __CHORUS_BUILD__ === 'undefined') return { ...fromSource(), runtime: runtimeName() };
   const kind = isSingleExecutable() ? 'single executable' : 'bundle';
   const codeCache = codeCacheUse();
+  const bundleSource = bundleSources();
   return {
     ...__CHORUS_BUILD__,
     target: `${process.platform}-${process.arch} (${kind})`,
     runtime: runtimeName(),
     ...(Object.keys(codeCache).length > 0 ? { codeCache } : {}),
+    ...(Object.keys(bundleSource).length > 0 ? { bundleSource } : {}),
   };
 }

@@ -2,13 +2,26 @@
 // and the same smoke test of the ESM bundle under Deno.
 import assert from 'node:assert/strict';
 import { createHash } from 'node:crypto';
-import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
+import {
+  closeSync,
+  existsSync,
+  mkdtempSync,
+  openSync,
+  readFileSync,
+  readSync,
+  realpathSync,
+  writeFileSync,
+} from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { test } from 'node:test';
+import { after, test } from 'node:test';
+import { spawn } from 'node:child_process';
+import { CHILD_ENV, cleanup, tempDir } from '../helpers/daemon.ts';
 import { BINARY, BUNDLE, ROOT, runProcess } from '../helpers/run.ts';
 
 const empty = mkdtempSync(join(tmpdir(), 'chorus-e2e-'));
+after(() => cleanup());
+
 const bare = (args: string[]) => runProcess('/usr/bin/env', ['-i', BINARY, ...args], { cwd: empty, env: {} });
 
 test('the binary exists and SHA256SUMS verifies it', () => {
@@ -28,19 +41,128 @@ test('env -i binary --version from an empty directory', async () => {
   assert.match(r.stdout, /built:\s+\d{4}-\d\d-\d\dT/);
   // the flag runs from the client asset alone: the full program is never loaded
   assert.match(r.stdout, /^code cache:\s+chorus-client\.js used$/m);
+  // the client bundle, which every verb runs, is read through Node's mapping of the executable (sea-main.ts)
+  assert.match(r.stdout, /^bundles:\s+chorus-client\.js from the mapped executable$/m);
   assert.equal(r.stderr, '');
 });
 
 test('env -i binary --json output parses', async () => {
   const r = await bare(['version', '--json']);
   assert.equal(r.code, 0, r.stderr);
-  const info = JSON.parse(r.stdout) as { runtime: string; commit: string; codeCache?: Record<string, string> };
+  const info = JSON.parse(r.stdout) as {
+    runtime: string;
+    commit: string;
+    codeCache?: Record<string, string>;
+    bundleSource?: Record<string, string>;
+  };
   assert.match(info.runtime, /^node v2\d\./);
   // the main script ran the client entry, and the client entry the full program, each from the build's code cache
   assert.deepEqual(info.codeCache, { 'chorus-client.js': 'used', 'chorus-full.js': 'used' });
+  // a verb that ends at once reads both through Node's mapping of the executable (sea-full.ts)
+  assert.deepEqual(info.bundleSource, { 'chorus-client.js': 'mapping', 'chorus-full.js': 'mapping' });
   const config = await bare(['config', '--json', '--data-dir', empty]);
   assert.equal(config.code, 0, config.stderr);
   assert.equal((JSON.parse(config.stdout) as { dataDir: string }).dataDir, empty);
+});
+
+/** The places the build's asset index (the executable's last bytes, src/cli/sea-asset.ts) names. */
+function assetIndex(bytes: Buffer): Record<string, { offset: number; length: number }> {
+  const magic = 'chorus-assets/1\n';
+  assert.equal(bytes.subarray(bytes.length - magic.length).toString('latin1'), magic, 'the executable has an index');
+  const length = bytes.readUInt32LE(bytes.length - magic.length - 4);
+  const end = bytes.length - magic.length - 4;
+  return JSON.parse(bytes.subarray(end - length, end).toString()) as Record<string, { offset: number; length: number }>;
+}
+
+/** How many of the pages of a range of `file` are resident in process `pid`'s mappings of it (of how many). */
+function residentPages(pid: number, file: string, offset: number, length: number): { resident: number; pages: number } {
+  const page = 4096;
+  const first = Math.floor(offset / page);
+  const last = Math.floor((offset + length - 1) / page);
+  const pagemap = openSync(`/proc/${pid}/pagemap`, 'r');
+  let resident = 0;
+  try {
+    for (const line of readFileSync(`/proc/${pid}/maps`, 'utf8').split('\n')) {
+      const [range, , off, , , path] = line.trim().split(/\s+/);
+      if (path !== file || !range || !off) continue;
+      const [start, end] = range.split('-').map((h) => Number.parseInt(h, 16)) as [number, number];
+      const fileStart = Number.parseInt(off, 16) / page;
+      const fileEnd = fileStart + (end - start) / page;
+      for (let p = Math.max(first, fileStart); p <= Math.min(last, fileEnd - 1); p++) {
+        const entry = Buffer.alloc(8);
+        readSync(pagemap, entry, 0, 8, (start / page + (p - fileStart)) * 8);
+        if (entry.readBigUInt64LE() >> 63n === 1n) resident++;
+      }
+    }
+  } finally {
+    closeSync(pagemap);
+  }
+  return { resident, pages: last - first + 1 };
+}
+
+/** `chorus node` from `executable`, once it logged that it runs (killed when `use` is done). */
+async function withNode(executable: string, use: (pid: number) => void): Promise<void> {
+  const dataDir = tempDir('chorus-e2e-node-');
+  const child = spawn(
+    executable,
+    ['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--dev', '--ops-port', '0'],
+    { env: CHILD_ENV, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] },
+  );
+  try {
+    await new Promise<void>((resolve, reject) => {
+      let stderr = '';
+      const timer = setTimeout(() => reject(new Error(`no start within 15 s: ${stderr}`)), 15_000);
+      child.stderr.on('data', (d: Buffer) => {
+        stderr += d.toString();
+        if (/chorus node running/.test(stderr)) {
+          clearTimeout(timer);
+          resolve();
+        }
+      });
+      child.once('exit', (code) => {
+        clearTimeout(timer);
+        reject(new Error(`exited ${code}: ${stderr}`));
+      });
+    });
+    use(child.pid as number);
+  } finally {
+    child.kill('SIGKILL');
+  }
+}
+
+test('a node reads its program from the executable file: the bundle does not stay resident in it', async () => {
+  const full = assetIndex(readFileSync(BINARY))['chorus-full.js'];
+  assert.ok(full, 'the index names the full program');
+  await withNode(BINARY, (pid) => {
+    // read through Node's mapping, every page of the 3 MB bundle would be resident; from the file, only those next
+    // to the ends the loader compares and to the client bundle (read through the mapping)
+    const { resident, pages } = residentPages(pid, realpathSync(BINARY), full.offset, full.length);
+    assert.ok(pages > 500, `${pages} pages`);
+    assert.ok(resident < pages / 10, `${resident} of the bundle's ${pages} pages resident in the node`);
+  });
+});
+
+test('an executable whose asset index does not match reads its program through the mapping, and runs', async () => {
+  // the index (the file's last bytes, sea-asset.ts) names the full program one byte off: the loader's check of
+  // each read against the asset finds it
+  const bytes = readFileSync(BINARY);
+  const full = assetIndex(bytes)['chorus-full.js'];
+  assert.ok(full, 'the index names the full program');
+  const named = `"chorus-full.js":{"offset":${full.offset},`;
+  const at = bytes.lastIndexOf(named);
+  assert.ok(at > bytes.length - 64 * 1024, 'the entry is in the index');
+  bytes.write(`"chorus-full.js":{"offset":${full.offset + 1},`.padEnd(named.length), at, 'latin1');
+  const copy = join(tempDir('chorus-e2e-exe-'), 'chorus');
+  writeFileSync(copy, bytes, { mode: 0o755 });
+  assert.equal(assetIndex(readFileSync(copy))['chorus-full.js']?.offset, full.offset + 1);
+  await withNode(copy, (pid) => {
+    const { resident, pages } = residentPages(pid, copy, full.offset, full.length);
+    assert.ok(resident > pages * 0.9, `${resident} of the bundle's ${pages} pages resident in the node`);
+  });
+  const r = await runProcess('/usr/bin/env', ['-i', copy, 'version', '--json'], { cwd: empty, env: {} });
+  assert.equal(r.code, 0, r.stderr);
+  const info = JSON.parse(r.stdout) as { codeCache?: Record<string, string> };
+  assert.deepEqual(info.codeCache, { 'chorus-client.js': 'used', 'chorus-full.js': 'used' });
 });
 
 test('env -i binary: an unknown flag exits 2 with one line on stderr', async () => {

@@ -16,5 +16,12 @@ export function renderVersion(info: BuildInfo): string {
           .map(([bundle, use]) => `${bundle} ${use}`)
           .join(', '),
     ],
+    [
+      'bundles',
+      info.bundleSource &&
+        Object.entries(info.bundleSource)
+          .map(([bundle, source]) => `${bundle} from the ${source === 'file' ? 'file' : 'mapped executable'}`)
+          .join(', '),
+    ],
   ]);
 }
