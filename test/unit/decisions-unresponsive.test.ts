@@ -11,7 +11,7 @@ import { UnresponsivePeers } from '../../src/core/dht/unresponsive.ts';
 import type { ChorusNode } from '../../src/core/node/node.ts';
 import { parseAddress } from '../../src/core/ucxl/address.ts';
 import { closestOf } from '../helpers/closest.ts';
-import { startCluster, stopAll } from '../helpers/cluster.ts';
+import { startCluster, startWithConfig, stopAll } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
 const text = (s: string) => new TextEncoder().encode(s);
@@ -76,6 +76,8 @@ describe('a replica that stops answering', () => {
       assert.ok(!update.holderPeers.includes(hung.peerId));
       assert.ok(asked >= 1, 'the hung node was asked first');
       assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), true);
+      // its connection is open (a hung process): it stays in the routing table, where it may answer again
+      assert.ok(replicasOf(writer).replicaSet(latestKey('any'), 5).includes(hung.peerId));
 
       askedBefore = asked;
       const created = await writer.decisions.put(address(second), text('a new subject'));
@@ -98,6 +100,64 @@ describe('a replica that stops answering', () => {
       { timeoutMs: 30_000 }, // the ask out when it was restored waits out its 3 s, then the next while
     );
     assert.equal(asked, askedBefore, 'without a write or read waiting on it');
+  });
+});
+
+describe('a replica that went away', () => {
+  let nodes: ChorusNode[] = [];
+  before(async () => {
+    nodes = await startCluster(5);
+  });
+  after(() => stopAll(nodes));
+
+  test('leaves the routing table of a node it did not answer, and is back in it once it connects again', async () => {
+    const [writer, , , , gone] = nodes as [ChorusNode, ChorusNode, ChorusNode, ChorusNode, ChorusNode];
+    const peers = nodes.map((n) => n.peerId);
+    const subjects = Array.from({ length: 4000 }, (_, i) => `dana:developer@chorus:gone/s-${i}`)
+      .filter((s) => closestOf(latestKey(s), peers, 3).includes(gone.peerId))
+      .slice(0, 7);
+    const subject = subjects.pop() as string;
+    const address = (s: string) => parseAddress(`ucxl://${s.replace('/s-', '/*^/s-')}`);
+    const everyone = (n: ChorusNode) => replicasOf(n).replicaSet(latestKey('any'), 5);
+    await until('every node knows every peer', () => nodes.every((n) => everyone(n).length === 5));
+    // decisions it holds, written before it goes
+    for (const s of subjects)
+      assert.ok((await writer.decisions.put(address(s), text('before'))).holderPeers.includes(gone.peerId));
+    // its process ends: its connections close, and kad-dht keeps it in the routing tables
+    const config = gone.config;
+    await gone.stop();
+    assert.ok(everyone(writer).includes(gone.peerId), 'kad-dht keeps a peer that disconnected');
+
+    // a write whose replica set holds it: its request fails, and the peer, passed over with no connection, leaves
+    const written = await writer.decisions.put(address(subject), text('written while it is gone'));
+    assert.ok(written.holders >= 3 && !written.holderPeers.includes(gone.peerId), `holders: ${written.holders}`);
+    assert.equal(replicasOf(writer).unresponsive.passedOver(gone.peerId), true);
+    await until('the writer takes it out of its routing table', () => !everyone(writer).includes(gone.peerId));
+    // the replica sets name the next-closest peer in its place: where records belong, not only whom a write asks
+    const set = replicasOf(writer).replicaSet(latestKey(subject), 3);
+    const without = (s: string) =>
+      closestOf(
+        latestKey(s),
+        peers.filter((p) => p !== gone.peerId),
+        3,
+      );
+    assert.deepEqual(set, without(subject));
+    // and what it held reaches the peer that took its place: its holders re-put every record it was a replica of,
+    // also those their pass reaches after the table let it go
+    const holds = (s: string, peer: string) =>
+      (nodes.find((n) => n.peerId === peer) as ChorusNode).decisions.localRecord(latestKey(s));
+    await until('every record it held is on the peers of its new replica set', async () => {
+      for (const s of subjects) for (const p of without(s)) if (!(await holds(s, p))) return false;
+      return true;
+    });
+
+    // it starts again with the same identity and connects: kad-dht adds it back, and it is asked again
+    const back = await startWithConfig(config);
+    nodes[4] = back;
+    assert.equal(back.peerId, gone.peerId);
+    await back.libp2p.dial(writer.libp2p.getMultiaddrs()[0]!);
+    await until('it is back in the routing table of the writer', () => everyone(writer).includes(back.peerId));
+    assert.equal(replicasOf(writer).unresponsive.passedOver(back.peerId), false);
   });
 });
 

@@ -20,6 +20,9 @@ import type { HeldRecord, HeldRecordsOptions } from './store.ts';
  */
 const DRIFT_SHARE = 0.05;
 
+/** Peers that left the routing table remembered at most (a bound, not a limit a cluster meets). */
+const MAX_DEPARTED = 1024;
+
 /** Peers that joined or left, each with when this node last saw it happen (ms since the epoch). */
 export type PeerChanges = ReadonlyMap<string, number>;
 
@@ -75,6 +78,22 @@ export class Republisher {
   private routing: RoutingEvents | undefined;
   /** Peers that joined or left since the last targeted re-replication, with when. */
   private readonly changedPeers = new Map<string, number>();
+  /**
+   * Peers kad-dht's routing table removed and has not added again, with when (at most MAX_DEPARTED, the oldest go
+   * first): a pass for them works out the replica sets records had while the table held them.
+   */
+  private readonly departed = new Map<string, number>();
+  private readonly onTableRemove = (evt: Event): void => {
+    const peer = String((evt as CustomEvent<unknown>).detail);
+    this.departed.delete(peer); // re-added last: the map's order is the eviction order
+    this.departed.set(peer, Date.now());
+    if (this.departed.size > MAX_DEPARTED) this.departed.delete(this.departed.keys().next().value as string);
+    this.onMembership(evt);
+  };
+  private readonly onTableAdd = (evt: Event): void => {
+    this.departed.delete(String((evt as CustomEvent<unknown>).detail));
+    this.onMembership(evt);
+  };
   private readonly onMembership = (evt: Event): void => {
     this.changedPeers.set(String((evt as CustomEvent<unknown>).detail), Date.now());
     clearTimeout(this.connectTimer);
@@ -104,8 +123,8 @@ export class Republisher {
     this.opts.membership.addEventListener('peer:connect', this.onMembership);
     this.opts.membership.addEventListener('peer:disconnect', this.onMembership);
     this.routing = this.opts.direct?.routingEvents?.();
-    this.routing?.addEventListener('peer:add', this.onMembership);
-    this.routing?.addEventListener('peer:remove', this.onMembership);
+    this.routing?.addEventListener('peer:add', this.onTableAdd);
+    this.routing?.addEventListener('peer:remove', this.onTableRemove);
   }
 
   async stop(): Promise<void> {
@@ -114,8 +133,8 @@ export class Republisher {
     clearTimeout(this.connectTimer);
     this.opts.membership.removeEventListener('peer:connect', this.onMembership);
     this.opts.membership.removeEventListener('peer:disconnect', this.onMembership);
-    this.routing?.removeEventListener('peer:add', this.onMembership);
-    this.routing?.removeEventListener('peer:remove', this.onMembership);
+    this.routing?.removeEventListener('peer:add', this.onTableAdd);
+    this.routing?.removeEventListener('peer:remove', this.onTableRemove);
     await (this.waiting?.done ?? this.running)?.catch(() => {});
   }
 
@@ -155,7 +174,7 @@ export class Republisher {
 
   private async pass({ scheduled, changed }: PassRequest): Promise<void> {
     const { store, direct, replication, logger, intervalMs } = this.opts;
-    const involved = changed && involvedIn(changed, direct, replication);
+    const involved = changed && involvedIn(changed, direct, replication, this.departed);
     const fellShort = scheduled ? store.fellShort() : undefined;
     // on the schedule: a record not stored here within the interval before now (a time that did not parse, NaN,
     // or one ahead of this node's clock counts as not), or whose last write or re-put here fell short
@@ -222,21 +241,25 @@ function mergeRequests(a: PassRequest, b: PassRequest): PassRequest {
  * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). A changed peer is
  * involved when it is among the record's `replication` closest peers in the routing table: a peer that joined and is
  * now a replica (the table's add is a change of its own, so a pass comes after it), or one that left and was one
- * (kad-dht keeps a peer that disconnects in its table; one it evicts, unresponsive, from a full bucket is replaced by
- * the schedule). A peer that joined further out takes none of the record's copies, and one that left from there held
- * none; so is a peer the table does not hold at all (a client that joined to publish). Asked with the record's DHT
- * key and stored time only, before the record is decoded.
+ * (kad-dht keeps a peer that disconnects in its table until a request to it goes unanswered, DirectReplicas
+ * .leaveTableIfGone: one the table removed counts among the record's closest peers where it was). A peer that
+ * joined further out takes none of the record's copies, and one that left from there held none; so is a peer the
+ * table never held (a client that joined to publish). Asked with the record's DHT key and stored time only, before
+ * the record is decoded.
  */
 function involvedIn(
   changed: PeerChanges,
   direct: Pick<DirectReplicas, 'replicaSet'> | undefined,
   replication: number,
+  departed: ReadonlyMap<string, number>,
 ): (dhtKey: string, storedAt: number) => boolean {
   const latest = Math.max(...changed.values());
   return (dhtKey, storedAt) => {
     if (storedAt > latest) return false; // stored after every change of the pass
     const key = new TextEncoder().encode(dhtKey);
-    const set = direct ? direct.replicaSet(key, replication) : [...changed.keys()];
+    // a changed peer the table removed (now, or while the pass runs) counts where it was: among the closest
+    const left = [...changed.keys()].filter((peer) => departed.has(peer));
+    const set = direct ? direct.replicaSet(key, replication, left) : [...changed.keys()];
     return set.some((peer) => {
       const at = changed.get(peer);
       return at !== undefined && !(storedAt > at);

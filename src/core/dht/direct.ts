@@ -19,7 +19,8 @@
 // it, shortly after, and only while the same bytes are held.
 // A peer that does not answer a request is passed over until it answers again (unresponsive.ts): liveReplicaSet names
 // the next-closest peer in its place, so that writes and reads do not wait out each request's deadline on it again;
-// whether it answers again is asked in the background (probe).
+// whether it answers again is asked in the background (probe). Such a peer that no connection reaches any more
+// leaves kad-dht's routing table (leaveTableIfGone).
 // Size: one class for the one-hop protocol: its requests, its answers and the replica sets they go to share the
 // channel and the per-peer state (earlier releases, creates, unresponsive peers).
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -150,6 +151,8 @@ export class DirectReplicas {
   readonly unresponsive = new UnresponsivePeers(Date.now, (peer) => void this.probe(peer));
   /** A new connection to a peer passed over ends that: it came back (and a pass re-puts its records to it). */
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => this.unresponsive.answered(evt.detail.toString());
+  /** A peer passed over whose last connection closed has gone: it leaves the routing table. */
+  private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.leaveTableIfGone(evt.detail.toString());
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -167,6 +170,7 @@ export class DirectReplicas {
     this.rpc.start();
     this.unresponsive.start();
     this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
+    this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect);
     await this.opts.libp2p.handle(
       DIRECT_PROTOCOL,
       (stream, conn) =>
@@ -186,6 +190,7 @@ export class DirectReplicas {
     this.rpc.stop();
     this.unresponsive.stop();
     this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
+    this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect);
     this.sets.stop();
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL_V1);
@@ -206,9 +211,12 @@ export class DirectReplicas {
       : undefined;
   }
 
-  /** The `count` peers closest to a key among this node and its routing table, closest first. */
-  replicaSet(key: Uint8Array, count: number): string[] {
-    return this.sets.of(key, count);
+  /**
+   * The `count` peers closest to a key among this node and its routing table, closest first; with `also`, among
+   * those peers too (peers that left the table: the set a record had before they left).
+   */
+  replicaSet(key: Uint8Array, count: number, also?: readonly string[]): string[] {
+    return this.sets.of(key, count, also);
   }
 
   /**
@@ -423,6 +431,7 @@ export class DirectReplicas {
     if (this.stopped) return;
     const first = !this.unresponsive.passedOver(peer);
     const ms = this.unresponsive.failed(peer);
+    this.leaveTableIfGone(peer);
     if (ms === undefined) return;
     const fields = { peer, askedAgainInSeconds: ms / 1000, error: describeError(err) };
     if (first)
@@ -431,6 +440,34 @@ export class DirectReplicas {
         fields,
       );
     else this.opts.logger.debug('a peer passed over still does not answer', fields);
+  }
+
+  /**
+   * A peer passed over that no connection reaches any more (its process ended, its host left the network) leaves
+   * kad-dht's routing table, which otherwise keeps it for good (a bucket drops a peer only when it is full): the
+   * replica sets stop naming it, so the next-closest peer takes its place in them, and kad-dht's walks stop asking
+   * it. It is still asked in the background (unresponsive.ts); once it connects again, kad-dht adds it back. A peer
+   * that does not answer over an open connection (a hung process) stays: the connection says it may come back.
+   */
+  private leaveTableIfGone(peer: string): void {
+    const table = this.kad.routingTable;
+    if (this.stopped || typeof table?.remove !== 'function' || !this.unresponsive.passedOver(peer)) return;
+    const id = peerIdFromString(peer);
+    if (this.opts.libp2p.getConnections(id).length > 0) return;
+    const held = table.size;
+    table.remove(id).then(
+      () => {
+        if (table.size !== undefined && held !== undefined && table.size < held)
+          this.opts.logger.info('a peer that stopped answering and has no connection left the routing table', {
+            peer,
+          });
+      },
+      (err: unknown) =>
+        this.opts.logger.debug('could not take a peer out of the routing table', {
+          peer,
+          error: describeError(err),
+        }),
+    );
   }
 
   /** The exchange of /chorus/kad-direct/1.0.0: one stream per request. */

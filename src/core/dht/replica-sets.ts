@@ -14,6 +14,8 @@ import { createHash } from 'node:crypto';
 export interface RoutingTableView {
   closestPeers(id: Uint8Array, o?: { count?: number }): PeerId[];
   size?: number;
+  /** Takes a peer out of the table (its 'peer:remove' event follows). */
+  remove?(peer: PeerId): Promise<void>;
   addEventListener?: EventTarget['addEventListener'];
   removeEventListener?: EventTarget['removeEventListener'];
 }
@@ -50,21 +52,35 @@ export class ReplicaSets {
     this.self = self;
   }
 
-  /** The `count` peers closest to `key` among this node and the routing table, closest first. */
-  of(key: Uint8Array, count: number): string[] {
+  /**
+   * The `count` peers closest to `key` among this node and the routing table, closest first; with `also`, among those
+   * peers too (peers the table no longer holds: where a record belonged before they left it).
+   */
+  of(key: Uint8Array, count: number, also: readonly string[] = []): string[] {
     const table = this.table();
+    if (also.length > 0) return this.closest(key, count, table, also);
     const kept = this.keptFor(table);
     const id = kept && `${count}:${Buffer.from(key.buffer, key.byteOffset, key.byteLength).toString('latin1')}`;
     const known = id === undefined ? undefined : kept?.get(id);
     if (known) return [...known];
-    const target = sha(key);
-    const candidates = (table?.closestPeers(target, { count: count + 2 }) ?? []).map(String);
-    candidates.push(this.self);
-    const set = candidates.sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+    const set = this.closest(key, count, table, []);
     if (!kept || id === undefined) return set;
     if (kept.size >= MAX_KEPT) kept.delete(kept.keys().next().value as string);
     kept.set(id, set);
     return [...set];
+  }
+
+  private closest(
+    key: Uint8Array,
+    count: number,
+    table: RoutingTableView | undefined,
+    also: readonly string[],
+  ): string[] {
+    const target = sha(key);
+    const candidates = new Set((table?.closestPeers(target, { count: count + 2 }) ?? []).map(String));
+    candidates.add(this.self);
+    for (const peer of also) candidates.add(peer);
+    return [...candidates].sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
   }
 
   /** Stops listening to the table; sets asked for after this are worked out anew each time. */
