@@ -428,7 +428,7 @@ function appendAssetIndex(file: string, assets: Record<string, string>): void {
     const content = readFileSync(path);
     const offset = bytes.indexOf(content);
     if (offset < 0) throw new Error(`${basename(file)}: asset ${name} not found in the executable`);
-    index[name] = { offset, length: content.length };
+    index[name] = { offset, length: content.length, sha256: createHash('sha256').update(content).digest('hex') };
   }
   appendFileSync(file, assetIndexTrailer(index));
 }

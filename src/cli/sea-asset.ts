@@ -1,14 +1,14 @@
 // A bundle stored as an asset of the single executable, with the V8 code cache the build made for it by
 // running it (scripts/build-binaries.ts): compiled from that cache, so the functions the build ran are
-// neither parsed nor compiled again, and run as CommonJS. For a process that lives on (sea-full.ts) the bytes are
-// read from the executable file, at the places an index the build appends to the file names (checked against the
-// asset's length and ends): read through Node's mapping of the executable (`node:sea`), every page of the full
-// program and its cache stays resident in the process for its whole life (~4.4 MB of an idle node), next to the
-// string V8 compiles from. Without the index, or when it does not match, the mapping is read as before. A verb that
-// ends at once reads through the mapping: on a host whose page faults are slow, the fresh memory a read from the
-// file fills costs it more (the full program ~15 ms, the client bundle ~2 ms) than the pages it leaves resident.
-// Whether V8 took the cache, and where the bytes came from, is noted for `chorus version` (core/code-cache.ts).
-// Node's sea and vm are taken only here.
+// neither parsed nor compiled again, and run as CommonJS. For a process that lives on (longLived: a node, a
+// subscriber, an agent, a benchmark, a lease server) the bytes are read from the executable file, at the places an
+// index the build appends to the file names (checked against the asset's length and SHA-256): read through Node's
+// mapping of the executable (`node:sea`), every page of the bundles and their caches stays resident in the process
+// for its whole life (~4.8 MB of an idle node), next to the strings V8 compiles from. Without the index, or when it
+// does not match, the mapping is read as before. A verb that ends at once reads through the mapping: on a host whose
+// page faults are slow, the fresh memory a read from the file fills costs it more (the full program ~15 ms, the
+// client bundle ~2 ms) than the pages it leaves resident. Whether V8 took the cache, and where the bytes came from,
+// is noted for `chorus version` (core/code-cache.ts). Node's sea and vm are taken only here.
 import type * as NodeFs from 'node:fs';
 import { noteCodeCache, type BundleSource } from '../core/code-cache.ts';
 
@@ -22,10 +22,11 @@ export function wrapBundle(code: string): string {
   return `(function (exports, require, module) {${code}\n})`;
 }
 
-/** Where an asset's bytes lie in the executable file. */
+/** Where an asset's bytes lie in the executable file, and their SHA-256 (hex). */
 export interface AssetPlace {
   offset: number;
   length: number;
+  sha256: string;
 }
 
 /** The index the build appends to the executable: per asset name, its place. */
@@ -35,8 +36,6 @@ export type AssetIndex = Record<string, AssetPlace>;
 const INDEX_MAGIC = 'chorus-assets/1\n';
 const TRAILER = 4 + INDEX_MAGIC.length;
 const MAX_INDEX = 64 * 1024;
-/** Bytes compared, at each end, between what is read from the file and the mapped asset. */
-const EDGE = 4096;
 /** This process's executable, even if its file was replaced or removed since it started. */
 const EXECUTABLE = '/proc/self/exe';
 
@@ -66,7 +65,8 @@ const isPlace = (p: unknown): p is AssetPlace =>
   Number.isSafeInteger((p as AssetPlace).offset) &&
   Number.isSafeInteger((p as AssetPlace).length) &&
   (p as AssetPlace).offset >= 0 &&
-  (p as AssetPlace).length >= 0;
+  (p as AssetPlace).length >= 0 &&
+  typeof (p as AssetPlace).sha256 === 'string';
 
 /** The index at the end of the open executable, or undefined when it has none (or a damaged one). */
 function readIndex(fs: Fs, fd: number): AssetIndex | undefined {
@@ -81,14 +81,6 @@ function readIndex(fs: Fs, fd: number): AssetIndex | undefined {
   return Object.values(index).every(isPlace) ? (index as AssetIndex) : undefined;
 }
 
-/** Whether `bytes` are the asset `mapped` (same length, same bytes at both ends: the index named the right place). */
-function sameAsset(bytes: Buffer, mapped: ArrayBuffer): boolean {
-  if (bytes.length !== mapped.byteLength) return false;
-  const edge = Math.min(EDGE, bytes.length);
-  const view = Buffer.from(mapped);
-  return bytes.subarray(0, edge).equals(view.subarray(0, edge)) && bytes.subarray(-edge).equals(view.subarray(-edge));
-}
-
 interface FileReader {
   /** The asset's bytes from the file; undefined when the file cannot give them. */
   read(name: string, mapped: ArrayBuffer): Buffer | undefined;
@@ -98,6 +90,7 @@ interface FileReader {
 /** Reads assets from the executable file by its index. */
 function fileReader(): FileReader {
   const fs = process.getBuiltinModule('node:fs');
+  const { hash } = process.getBuiltinModule('node:crypto');
   let fd: number | undefined;
   let index: AssetIndex | undefined;
   try {
@@ -111,8 +104,9 @@ function fileReader(): FileReader {
       const place = index?.[name];
       if (fd === undefined || !place || place.length !== mapped.byteLength) return undefined;
       try {
+        // the index named the asset's place: its digest says so without touching the mapped pages
         const bytes = readAt(fs, fd, place.length, place.offset);
-        return sameAsset(bytes, mapped) ? bytes : undefined;
+        return hash('sha256', bytes) === place.sha256 ? bytes : undefined;
       } catch {
         return undefined;
       }
@@ -124,7 +118,32 @@ function fileReader(): FileReader {
   };
 }
 
-/** How a bundle is read: from the executable file (for a process that lives on: sea-full.ts) or through its mapping. */
+/** The global options that take a value (`chorus --data-dir <dir> node`). */
+const VALUED_OPTIONS = new Set(['--config', '--data-dir', '--log-level', '--log-format']);
+/** Verbs whose process lives on, with the subcommand where only one of the verb's does. */
+const LONG_LIVED: Readonly<Record<string, string | undefined>> = {
+  node: undefined,
+  subscribe: undefined,
+  agent: undefined,
+  bench: undefined,
+  license: 'serve',
+};
+
+/** Whether argv runs a verb whose process lives on (a wrong guess costs only start-up time or memory). */
+export function longLived(argv: readonly string[]): boolean {
+  const words: string[] = [];
+  for (let i = 0; i < argv.length && words.length < 2; i++) {
+    const arg = argv[i] as string;
+    if (VALUED_OPTIONS.has(arg)) i++;
+    else if (!arg.startsWith('-')) words.push(arg);
+  }
+  const [verb, sub] = words;
+  if (verb === undefined || !Object.hasOwn(LONG_LIVED, verb)) return false;
+  const only = LONG_LIVED[verb];
+  return only === undefined || sub === only;
+}
+
+/** How a bundle is read: from the executable file (for a process that lives on) or through its mapping. */
 export interface LoadOptions {
   fromFile: boolean;
 }

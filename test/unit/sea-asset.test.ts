@@ -1,8 +1,8 @@
-// Which verbs the single executable counts as living on (sea-full.ts): their full program is read from the
+// Which verbs the single executable counts as living on (sea-asset.ts): their bundles are read from the
 // executable file, any other verb's through Node's mapping.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
-import { longLived } from '../../src/cli/sea-full.ts';
+import { longLived } from '../../src/cli/sea-asset.ts';
 
 test('a node, a subscriber, an agent, a benchmark and a lease server live on, with global options before them', () => {
   for (const argv of [
