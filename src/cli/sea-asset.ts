@@ -1,14 +1,15 @@
 // A bundle stored as an asset of the single executable, with the V8 code cache the build made for it by
 // running it (scripts/build-binaries.ts): compiled from that cache, so the functions the build ran are
 // neither parsed nor compiled again, and run as CommonJS. For a process that lives on (longLived: a node, a
-// subscriber, an agent, a benchmark, a lease server) the bytes are read from the executable file, at the places an
+// subscriber, an agent, a benchmark, a lease server, a watch) the bytes are read from the executable file, at the places an
 // index the build appends to the file names (checked against the asset's length and SHA-256): read through Node's
 // mapping of the executable (`node:sea`), every page of the bundles and their caches stays resident in the process
 // for its whole life (~4.8 MB of an idle node), next to the strings V8 compiles from. Without the index, or when it
 // does not match, the mapping is read as before. A verb that ends at once reads through the mapping: on a host whose
 // page faults are slow, the fresh memory a read from the file fills costs it more (the full program ~15 ms, the
 // client bundle ~2 ms) than the pages it leaves resident. Whether V8 took the cache, and where the bytes came from,
-// is noted for `chorus version` (core/code-cache.ts). Node's sea and vm are taken only here.
+// is noted for `chorus version` (core/code-cache.ts); an index that names bytes other than the asset's (a damaged
+// or altered file) is said on stderr. Node's sea and vm are taken only here.
 import type * as NodeFs from 'node:fs';
 import { noteCodeCache, type BundleSource } from '../core/code-cache.ts';
 
@@ -84,6 +85,8 @@ function readIndex(fs: Fs, fd: number): AssetIndex | undefined {
 interface FileReader {
   /** The asset's bytes from the file; undefined when the file cannot give them. */
   read(name: string, mapped: ArrayBuffer): Buffer | undefined;
+  /** Whether the index named a place whose bytes were not the asset's (a damaged or altered file). */
+  readonly mismatched: boolean;
   close(): void;
 }
 
@@ -99,23 +102,27 @@ function fileReader(): FileReader {
   } catch {
     index = undefined;
   }
-  return {
-    read: (name, mapped) => {
+  const reader = {
+    mismatched: false,
+    read: (name: string, mapped: ArrayBuffer): Buffer | undefined => {
       const place = index?.[name];
-      if (fd === undefined || !place || place.length !== mapped.byteLength) return undefined;
+      if (fd === undefined || !place) return undefined;
       try {
         // the index named the asset's place: its digest says so without touching the mapped pages
-        const bytes = readAt(fs, fd, place.length, place.offset);
-        return hash('sha256', bytes) === place.sha256 ? bytes : undefined;
+        const bytes = place.length === mapped.byteLength ? readAt(fs, fd, place.length, place.offset) : undefined;
+        if (bytes && hash('sha256', bytes) === place.sha256) return bytes;
       } catch {
-        return undefined;
+        // read as a mismatch
       }
+      reader.mismatched = true;
+      return undefined;
     },
     close: () => {
       if (fd !== undefined) fs.closeSync(fd);
       fd = undefined;
     },
   };
+  return reader;
 }
 
 /** The global options that take a value (`chorus --data-dir <dir> node`). */
@@ -127,6 +134,8 @@ const LONG_LIVED: Readonly<Record<string, string | undefined>> = {
   agent: undefined,
   bench: undefined,
   license: 'serve',
+  task: 'watch',
+  elect: 'watch',
 };
 
 /** Whether argv runs a verb whose process lives on (a wrong guess costs only start-up time or memory). */
@@ -149,12 +158,7 @@ export interface LoadOptions {
 }
 
 /** The exports of the bundle in asset `name`, compiled with the code cache in asset `cacheName` if any. */
-export function loadBundleAsset(
-  name: string,
-  cacheName: string,
-  require: NodeJS.Require,
-  opts: LoadOptions = { fromFile: true },
-): unknown {
+export function loadBundleAsset(name: string, cacheName: string, require: NodeJS.Require, opts: LoadOptions): unknown {
   const sea = process.getBuiltinModule('node:sea');
   const { isAscii } = process.getBuiltinModule('node:buffer');
   const file = opts.fromFile ? fileReader() : undefined;
@@ -180,7 +184,11 @@ export function loadBundleAsset(
   } finally {
     file?.close();
   }
-  // an ASCII bundle (esbuild's default output) as Latin-1: one copy, outside V8's heap
+  if (file?.mismatched)
+    process.stderr.write(
+      `chorus: warning: the executable's index of its assets does not match them (a damaged or altered file?): ${name} was read through its mapping\n`,
+    );
+  // an ASCII bundle (esbuild's default output) as Latin-1, which Node keeps outside V8's heap when it is large
   const text = Buffer.from(code.buffer, code.byteOffset, code.byteLength).toString(isAscii(code) ? 'latin1' : 'utf8');
   const { Script } = process.getBuiltinModule('node:vm');
   const script = new Script(text, { filename: name, cachedData });

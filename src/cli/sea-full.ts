@@ -14,8 +14,11 @@ export const FULL_CACHE_ASSET = 'chorus-full.cache';
 type FullProgram = typeof FullProgramModule;
 let loaded: FullProgram | undefined;
 
-/** The full program's exports, from its asset: compiled and run on the first call. */
-export function fullProgram(opts: LoadOptions = { fromFile: false }): FullProgram {
+/**
+ * The full program's exports, from its asset: compiled and run on the first call; read as this process's verb asks
+ * (sea-asset.ts's longLived) unless `opts` say how.
+ */
+export function fullProgram(opts: LoadOptions = { fromFile: longLived(process.argv.slice(2)) }): FullProgram {
   loaded ??= loadBundleAsset(
     FULL_BUNDLE_ASSET,
     FULL_CACHE_ASSET,

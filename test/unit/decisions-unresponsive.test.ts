@@ -123,15 +123,32 @@ describe('a replica that went away', () => {
     // decisions it holds, written before it goes
     for (const s of subjects)
       assert.ok((await writer.decisions.put(address(s), text('before'))).holderPeers.includes(gone.peerId));
+    // the writer's clock of outages, moved on by the test (its background asks do nothing: the test asks)
+    let skew = 0;
+    const writerReplicas = replicasOf(writer) as unknown as {
+      unresponsive: UnresponsivePeers;
+      probe(p: string): Promise<void>;
+    };
+    writerReplicas.unresponsive = new UnresponsivePeers(
+      () => Date.now() + skew,
+      () => {},
+      60_000,
+    );
     // its process ends: its connections close, and kad-dht keeps it in the routing tables
     const config = gone.config;
     await gone.stop();
     assert.ok(everyone(writer).includes(gone.peerId), 'kad-dht keeps a peer that disconnected');
 
-    // a write whose replica set holds it: its request fails, and the peer, passed over with no connection, leaves
+    // a write whose replica set holds it: its request fails, and the peer is passed over; one outage is not enough
+    // to leave (a node that restarts comes back within it)
     const written = await writer.decisions.put(address(subject), text('written while it is gone'));
     assert.ok(written.holders >= 3 && !written.holderPeers.includes(gone.peerId), `holders: ${written.holders}`);
-    assert.equal(replicasOf(writer).unresponsive.passedOver(gone.peerId), true);
+    assert.equal(writerReplicas.unresponsive.outagesOf(gone.peerId), 1);
+    assert.ok(everyone(writer).includes(gone.peerId), 'still in the routing table after its first outage');
+    // the while is over, and the background ask gets no answer either: with no connection, it leaves
+    skew = 3_600_000;
+    await writerReplicas.probe(gone.peerId);
+    assert.equal(writerReplicas.unresponsive.outagesOf(gone.peerId), 2);
     await until('the writer takes it out of its routing table', () => !everyone(writer).includes(gone.peerId));
     // the replica sets name the next-closest peer in its place: where records belong, not only whom a write asks
     const set = replicasOf(writer).replicaSet(latestKey(subject), 3);

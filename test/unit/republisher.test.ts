@@ -54,12 +54,18 @@ function fakeStore(records: Fake[], opts: { hold?: boolean } = {}) {
   };
   const sets = new Map(records.map((r) => [dhtKeyOf(r), r.set]));
   const routing = new EventTarget();
+  /** Peers the routing table no longer holds (a record's `set` still names them where they were). */
+  const gone = new Set<string>();
   const direct = {
-    // `set`: the record's peers closest first, as far out as the test names them
-    replicaSet: (key: Uint8Array, count: number) => (sets.get(new TextDecoder().decode(key)) ?? []).slice(0, count),
+    // `set`: the record's peers closest first, as far out as the test names them; those the table let go count
+    // only when asked for (`also`)
+    replicaSet: (key: Uint8Array, count: number, also: readonly string[] = []) =>
+      (sets.get(new TextDecoder().decode(key)) ?? [])
+        .filter((peer) => !gone.has(peer) || also.includes(peer))
+        .slice(0, count),
     routingEvents: () => routing,
   };
-  return { store, direct, routing, reput, decoded, finish, passes: () => passes };
+  return { store, direct, routing, gone, reput, decoded, finish, passes: () => passes };
 }
 
 function republisher(
@@ -189,6 +195,29 @@ test('a pass asked for while one runs runs after it, with the changes of every s
   await Promise.all([second, third]);
   assert.deepEqual(f.reput, ['p-record', 'q-record', 'r-record', 'qr-record'], 'a record both asked for, once');
   assert.equal(f.passes(), 2, 'one pass after the running one, not one per request');
+});
+
+test('a peer the routing table removed counts where it was: the records it was a replica of are re-put', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 5_000 });
+  const f = fakeStore([
+    { name: 'was-second', set: ['a', 'p', 'b', 'c'], storedAt: 4_000 },
+    { name: 'was-fourth', set: ['a', 'b', 'c', 'p'], storedAt: 4_000 },
+    { name: 'stored-since', set: ['p', 'a', 'b', 'c'], storedAt: 5_500 },
+  ]);
+  await whileStarted(f, async () => {
+    // the table lets p go (it stopped answering and has no connection): from then on no replica set names it
+    f.gone.add('p');
+    f.routing.dispatchEvent(new CustomEvent('peer:remove', { detail: 'p' }));
+    t.mock.timers.tick(1000);
+    for (let i = 0; i < 5 && f.reput.length === 0; i++) await nextTurn();
+    assert.deepEqual(f.reput, ['was-second'], 'the record whose replica set held it, stored before it left');
+    // and once the table adds it back, it is where it belongs again, as any joining peer
+    f.gone.delete('p');
+    f.routing.dispatchEvent(new CustomEvent('peer:add', { detail: 'p' }));
+    t.mock.timers.tick(1000);
+    for (let i = 0; i < 5 && f.reput.length === 1; i++) await nextTurn();
+    assert.deepEqual(f.reput, ['was-second', 'was-second', 'stored-since']);
+  });
 });
 
 test('a peer the routing table adds after it connected counts from the add; nothing runs after stop', async (t) => {

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { longLived } from '../../src/cli/sea-asset.ts';
 
-test('a node, a subscriber, an agent, a benchmark and a lease server live on, with global options before them', () => {
+test('a node, a subscriber, an agent, a benchmark, a lease server and a watch live on, with global options before them', () => {
   for (const argv of [
     ['node'],
     ['node', '--dev', '--listen', '/ip4/127.0.0.1/tcp/0'],
@@ -13,6 +13,8 @@ test('a node, a subscriber, an agent, a benchmark and a lease server live on, wi
     ['--config', 'node', 'agent', 'run'],
     ['bench', 'dht', '--procs', '5'],
     ['--data-dir=/tmp/x', 'license', 'serve', '--port', '9'],
+    ['task', 'watch', '--json'],
+    ['elect', 'watch'],
   ])
     assert.equal(longLived(argv), true, argv.join(' '));
 });
@@ -27,6 +29,7 @@ test('other verbs end at once: publish, ucxl, version, other license verbs, an o
     ['license'],
     ['--data-dir', 'node', 'status'],
     ['--log-format', 'json', 'task', 'ls'],
+    ['elect', 'status'],
   ])
     assert.equal(longLived(argv), false, argv.join(' '));
 });

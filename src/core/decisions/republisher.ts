@@ -79,15 +79,20 @@ export class Republisher {
   /** Peers that joined or left since the last targeted re-replication, with when. */
   private readonly changedPeers = new Map<string, number>();
   /**
-   * Peers kad-dht's routing table removed and has not added again, with when (at most MAX_DEPARTED, the oldest go
-   * first): a pass for them works out the replica sets records had while the table held them.
+   * Peers kad-dht's routing table removed and has not added again, with when: a pass for them works out the replica
+   * sets records had while the table held them. Kept for one interval (the pass their removal asks for comes a second
+   * later), at most MAX_DEPARTED (the oldest go first).
    */
   private readonly departed = new Map<string, number>();
   private readonly onTableRemove = (evt: Event): void => {
     const peer = String((evt as CustomEvent<unknown>).detail);
-    this.departed.delete(peer); // re-added last: the map's order is the eviction order
-    this.departed.set(peer, Date.now());
-    if (this.departed.size > MAX_DEPARTED) this.departed.delete(this.departed.keys().next().value as string);
+    const now = Date.now();
+    for (const [old, at] of this.departed) {
+      if (at >= now - this.opts.intervalMs && this.departed.size < MAX_DEPARTED) break;
+      this.departed.delete(old); // the map's order is the order of removal: the oldest first
+    }
+    this.departed.delete(peer); // re-added last
+    this.departed.set(peer, now);
     this.onMembership(evt);
   };
   private readonly onTableAdd = (evt: Event): void => {
@@ -241,8 +246,8 @@ function mergeRequests(a: PassRequest, b: PassRequest): PassRequest {
  * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). A changed peer is
  * involved when it is among the record's `replication` closest peers in the routing table: a peer that joined and is
  * now a replica (the table's add is a change of its own, so a pass comes after it), or one that left and was one
- * (kad-dht keeps a peer that disconnects in its table until a request to it goes unanswered, DirectReplicas
- * .leaveTableIfGone: one the table removed counts among the record's closest peers where it was). A peer that
+ * (kad-dht keeps a peer that disconnects in its table until it has gone unanswered for a while with no connection,
+ * DirectReplicas.leaveTableIfGone: one the table removed counts among the record's closest peers where it was). A peer that
  * joined further out takes none of the record's copies, and one that left from there held none; so is a peer the
  * table never held (a client that joined to publish). Asked with the record's DHT key and stored time only, before
  * the record is decoded.

@@ -19,8 +19,8 @@
 // it, shortly after, and only while the same bytes are held.
 // A peer that does not answer a request is passed over until it answers again (unresponsive.ts): liveReplicaSet names
 // the next-closest peer in its place, so that writes and reads do not wait out each request's deadline on it again;
-// whether it answers again is asked in the background (probe). Such a peer that no connection reaches any more
-// leaves kad-dht's routing table (leaveTableIfGone).
+// whether it answers again is asked in the background (probe). Such a peer that still does not answer and that no
+// connection reaches any more leaves kad-dht's routing table (leaveTableIfGone).
 // Size: one class for the one-hop protocol: its requests, its answers and the replica sets they go to share the
 // channel and the per-peer state (earlier releases, creates, unresponsive peers).
 import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
@@ -32,6 +32,7 @@ import { isTimeoutReason, withDeadline } from '../deadline.ts';
 import { ReplicaSets, type RoutingTableView } from './replica-sets.ts';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
+import { connectedToAny } from '../p2p/connected.ts';
 import { RemoteError, RpcClient, serveChannel } from '../p2p/rpc.ts';
 import { readJson, requestJson } from '../p2p/streams.ts';
 import { UnresponsivePeers } from './unresponsive.ts';
@@ -151,7 +152,7 @@ export class DirectReplicas {
   readonly unresponsive = new UnresponsivePeers(Date.now, (peer) => void this.probe(peer));
   /** A new connection to a peer passed over ends that: it came back (and a pass re-puts its records to it). */
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => this.unresponsive.answered(evt.detail.toString());
-  /** A peer passed over whose last connection closed has gone: it leaves the routing table. */
+  /** A peer passed over for a while whose last connection closed has gone: it leaves the routing table. */
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.leaveTableIfGone(evt.detail.toString());
 
   constructor(opts: DirectOptions) {
@@ -443,21 +444,27 @@ export class DirectReplicas {
   }
 
   /**
-   * A peer passed over that no connection reaches any more (its process ended, its host left the network) leaves
-   * kad-dht's routing table, which otherwise keeps it for good (a bucket drops a peer only when it is full): the
-   * replica sets stop naming it, so the next-closest peer takes its place in them, and kad-dht's walks stop asking
-   * it. It is still asked in the background (unresponsive.ts); once it connects again, kad-dht adds it back. A peer
-   * that does not answer over an open connection (a hung process) stays: the connection says it may come back.
+   * A peer passed over for a whole while (its background ask got no answer either) that no connection reaches any more
+   * (its process ended, its host left the network) leaves kad-dht's routing table, which otherwise keeps it for good
+   * (a bucket drops a peer only when it is full): the replica sets stop naming it, so the next-closest peer takes its
+   * place in them, and kad-dht's walks stop asking it (a walk that hears of it from a peer that still holds it tries
+   * it once more). It is still asked in the background (unresponsive.ts); once it connects again, kad-dht adds it
+   * back. A peer that does not answer over an open connection (a hung process) stays, as does every peer while this
+   * node has no connection at all (its own network is out, not theirs); a peer that restarts within the first while
+   * comes back before it would leave.
    */
   private leaveTableIfGone(peer: string): void {
     const table = this.kad.routingTable;
-    if (this.stopped || typeof table?.remove !== 'function' || !this.unresponsive.passedOver(peer)) return;
+    if (this.stopped || typeof table?.remove !== 'function' || this.unresponsive.outagesOf(peer) < 2) return;
     const id = peerIdFromString(peer);
-    if (this.opts.libp2p.getConnections(id).length > 0) return;
+    const libp2p = this.opts.libp2p;
+    if (libp2p.getConnections(id).length > 0 || !connectedToAny(libp2p)) return;
     const held = table.size;
     table.remove(id).then(
       () => {
-        if (table.size !== undefined && held !== undefined && table.size < held)
+        // it connected again while the table let it go: kad-dht's add on that connection came first, and found it
+        if (libp2p.getConnections(id).length > 0) void table.add?.(id).catch(() => {});
+        else if (table.size !== undefined && held !== undefined && table.size < held)
           this.opts.logger.info('a peer that stopped answering and has no connection left the routing table', {
             peer,
           });

@@ -16,6 +16,8 @@ export interface RoutingTableView {
   size?: number;
   /** Takes a peer out of the table (its 'peer:remove' event follows). */
   remove?(peer: PeerId): Promise<void>;
+  /** Adds a peer to the table (its 'peer:add' event follows). */
+  add?(peer: PeerId): Promise<void>;
   addEventListener?: EventTarget['addEventListener'];
   removeEventListener?: EventTarget['removeEventListener'];
 }

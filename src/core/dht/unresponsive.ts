@@ -78,6 +78,11 @@ export class UnresponsivePeers {
     return this.failing.has(peer);
   }
 
+  /** How many outages in a row `peer` has had (0: it is not passed over). */
+  outagesOf(peer: string): number {
+    return this.failing.get(peer)?.outages ?? 0;
+  }
+
   /** How many peers are passed over now. */
   passedOverNow(): number {
     return this.failing.size;
