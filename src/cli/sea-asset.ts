@@ -1,15 +1,15 @@
 // A bundle stored as an asset of the single executable, with the V8 code cache the build made for it by
 // running it (scripts/build-binaries.ts): compiled from that cache, so the functions the build ran are
 // neither parsed nor compiled again, and run as CommonJS. For a process that lives on (longLived: a node, a
-// subscriber, an agent, a benchmark, a lease server, a watch) the bytes are read from the executable file, at the places an
-// index the build appends to the file names (checked against the asset's length and SHA-256): read through Node's
-// mapping of the executable (`node:sea`), every page of the bundles and their caches stays resident in the process
-// for its whole life (~4.8 MB of an idle node), next to the strings V8 compiles from. Without the index, or when it
-// does not match, the mapping is read as before. A verb that ends at once reads through the mapping: on a host whose
-// page faults are slow, the fresh memory a read from the file fills costs it more (the full program ~15 ms, the
-// client bundle ~2 ms) than the pages it leaves resident. Whether V8 took the cache, and where the bytes came from,
-// is noted for `chorus version` (core/code-cache.ts); an index that names bytes other than the asset's (a damaged
-// or altered file) is said on stderr. Node's sea and vm are taken only here.
+// subscriber, an agent, a benchmark, a lease server, a watch) the bytes are read from the executable file, at the
+// places an index the build appends to the file names (checked against the asset's length and SHA-256): read
+// through Node's mapping of the executable (`node:sea`), every page of the bundles and their caches stays resident
+// in the process for its whole life (~4.8 MB of an idle node), next to the strings V8 compiles from. Without the
+// index, or when it does not match, the mapping is read as before. A verb that ends at once reads through the
+// mapping: on a host whose page faults are slow, the fresh memory a read from the file fills costs it more (the
+// full program ~15 ms, the client bundle ~2 ms) than the pages it leaves resident. Whether V8 took the cache, and
+// where the bytes came from, is noted for `chorus version` (core/code-cache.ts); an index that names bytes other
+// than the asset's (a damaged or altered file) is said on stderr. Node's sea and vm are taken only here.
 import type * as NodeFs from 'node:fs';
 import { noteCodeCache, type BundleSource } from '../core/code-cache.ts';
 

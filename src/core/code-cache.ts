@@ -10,7 +10,8 @@ export type CodeCacheUse = 'used' | 'rejected' | 'none';
 
 /**
  * Per bundle: its bytes (and its cache's) read from the executable file at the places the build's index names
- * ('file'), or through Node's mapping of the executable ('mapping': no index, or it did not match).
+ * ('file'), or through Node's mapping of the executable ('mapping': a verb that ends at once, or an executable
+ * without an index or whose index did not match).
  */
 export type BundleSource = 'file' | 'mapping';
 

@@ -246,11 +246,11 @@ function mergeRequests(a: PassRequest, b: PassRequest): PassRequest {
  * stored no later than it saw that peer change (a time that did not parse, NaN, counts as before). A changed peer is
  * involved when it is among the record's `replication` closest peers in the routing table: a peer that joined and is
  * now a replica (the table's add is a change of its own, so a pass comes after it), or one that left and was one
- * (kad-dht keeps a peer that disconnects in its table until it has gone unanswered for a while with no connection,
- * DirectReplicas.leaveTableIfGone: one the table removed counts among the record's closest peers where it was). A peer that
- * joined further out takes none of the record's copies, and one that left from there held none; so is a peer the
- * table never held (a client that joined to publish). Asked with the record's DHT key and stored time only, before
- * the record is decoded.
+ * (kad-dht keeps a peer that disconnects in its table until it has gone unanswered for a while with no
+ * connection, DirectReplicas.leaveTableIfGone: one the table removed counts among the record's closest peers where
+ * it was). A peer that joined further out takes none of the record's copies, and one that left from there held
+ * none; so is a peer the table never held (a client that joined to publish). Asked with the record's DHT key and
+ * stored time only, before the record is decoded.
  */
 function involvedIn(
   changed: PeerChanges,
