@@ -444,14 +444,14 @@ export class DirectReplicas {
   }
 
   /**
-   * A peer passed over for a whole while (its background ask got no answer either) that no connection reaches any more
-   * (its process ended, its host left the network) leaves kad-dht's routing table, which otherwise keeps it for good
-   * (a bucket drops a peer only when it is full): the replica sets stop naming it, so the next-closest peer takes its
-   * place in them, and kad-dht's walks stop asking it (a walk that hears of it from a peer that still holds it
-   * dials it to add it back, and fails). It is still asked in the background (unresponsive.ts); once it connects again, kad-dht adds it
-   * back. A peer that does not answer over an open connection (a hung process) stays, as does every peer while this
-   * node has no connection at all (its own network is out, not theirs); a peer that restarts within the first while
-   * comes back before it would leave.
+   * A peer passed over for a whole while (its background ask got no answer either) that no connection reaches any
+   * more (its process ended, its host left the network) leaves kad-dht's routing table, which otherwise keeps it for
+   * good (a bucket drops a peer only when it is full): the replica sets stop naming it, so the next-closest peer
+   * takes its place in them, and kad-dht's walks stop asking it (a walk that hears of it from a peer that still holds
+   * it dials it to add it back, and fails). It is still asked in the background (unresponsive.ts); once it connects
+   * again, kad-dht adds it back. A peer that does not answer over an open connection (a hung process) stays, as does
+   * every peer while this node has no connection at all (its own network is out, not theirs); a peer that restarts
+   * within the first while comes back before it would leave.
    */
   private leaveTableIfGone(peer: string): void {
     const table = this.kad.routingTable;

@@ -83,12 +83,7 @@ export class UnresponsivePeers {
     return this.failing.get(peer)?.outages ?? 0;
   }
 
-  /** How many peers are passed over now. */
-  passedOverNow(): number {
-    return this.failing.size;
-  }
-
-  /** How many peers are remembered (the same: each is passed over until its next answer). */
+  /** How many peers are passed over now (each is remembered until its next answer). */
   get size(): number {
     return this.failing.size;
   }

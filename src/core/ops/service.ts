@@ -165,7 +165,7 @@ export class OpsService {
       eventLogEntries: () => node.eventLog.head.seq,
       eventLogBytes: () => fileSize(node.eventLog.file) + fileSize(`${node.eventLog.file}-wal`),
       dhtRecords: () => node.decisions.heldRecordCount(),
-      unresponsivePeers: () => node.replicas?.unresponsive.passedOverNow() ?? 0,
+      unresponsivePeers: () => node.replicas?.unresponsive.size ?? 0,
     });
     const off = node.recorder.observe((kind, data) => {
       const d = (data ?? {}) as { topic?: unknown; message_type?: unknown; direction?: unknown; rule?: unknown };
