@@ -5,7 +5,7 @@ import { before, test } from 'node:test';
 import { createHash } from 'node:crypto';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import type { PeerId } from '@libp2p/interface';
-import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { peerIdFromPrivateKey, peerIdFromString } from '@libp2p/peer-id';
 import { ReplicaSets } from '../../src/core/dht/replica-sets.ts';
 
 const sha = (b: Uint8Array): Buffer => createHash('sha256').update(b).digest();
@@ -112,4 +112,38 @@ test('a table whose changes cannot be heard is walked for every set', () => {
   assert.equal(table.asked, keys.length * 2);
   // and a node without a table yet is its own only replica
   assert.deepEqual(new ReplicaSets(() => undefined, self.toString()).of(keys[0]!, 3), [self.toString()]);
+});
+
+test('peers that came and went leave no id behind: the ids are forgotten with the sets', async () => {
+  const table = new FakeTable();
+  table.peers = peers.slice(0, 4);
+  const sets = new ReplicaSets(() => table, self.toString());
+  for (let i = 0; i < 30; i++) {
+    // churn: one peer leaves the table, a new one joins it
+    const gone = table.peers.shift()!;
+    const joined = peerIdFromPrivateKey(await generateKeyPair('Ed25519'));
+    table.peers.push(joined);
+    table.dispatchEvent(new CustomEvent('peer:remove', { detail: gone }));
+    table.dispatchEvent(new CustomEvent('peer:add', { detail: joined }));
+    for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3));
+  }
+  assert.ok(sets.idsKept <= table.peers.length + 1, `${sets.idsKept} ids kept for a table of ${table.peers.length}`);
+});
+
+test('without a table whose changes can be heard, the ids kept are bounded', async () => {
+  const table = { peers: peers.slice(0, 3), asked: 0, closestPeers: FakeTable.prototype.closestPeers };
+  const sets = new ReplicaSets(() => table, self.toString());
+  // peers that left the table, asked for by where their records were (`also`): 4,200 of them
+  const departed = await Promise.all(
+    Array.from({ length: 4200 }, async () => peerIdFromPrivateKey(await generateKeyPair('Ed25519')).toString()),
+  );
+  const all = [self, ...table.peers].map(String).concat(departed);
+  const target = sha(keys[0]!);
+  const distance = (p: string): bigint =>
+    BigInt(
+      `0x${Buffer.from(sha(peerIdFromString(p).toMultihash().bytes).map((b, i) => b ^ (target[i] ?? 0))).toString('hex')}`,
+    );
+  const expected = [...all].sort((a, b) => (distance(a) < distance(b) ? -1 : 1)).slice(0, 3);
+  assert.deepEqual(sets.of(keys[0]!, 3, departed), expected);
+  assert.ok(sets.idsKept <= 4096, `${sets.idsKept} ids kept`);
 });

@@ -6,6 +6,8 @@
 // can be heard, and once stopped, every set is worked out anew. Not covered: a full bucket's eviction and an add
 // landing together (same size) are seen only when their events come, once kad-dht has written its peer store
 // (milliseconds); a bucket fills only in clusters of about a thousand nodes.
+// The peers' SHA-256 ids are kept with the sets and forgotten with them, so that peers that came and went (churn)
+// leave nothing behind; without a table whose changes can be heard, at most MAX_IDS are kept.
 import type { PeerId } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { createHash } from 'node:crypto';
@@ -24,6 +26,8 @@ export interface RoutingTableView {
 
 /** Sets kept at most; the oldest go first. */
 const MAX_KEPT = 2048;
+/** Peers' ids kept at most while the table's changes cannot be heard (then all are forgotten at once). */
+const MAX_IDS = 4096;
 
 const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
 
@@ -46,7 +50,10 @@ export class ReplicaSets {
   /** The table whose events empty `kept`. */
   private watched: RoutingTableView | undefined;
   private stopped = false;
-  private readonly forget = (): void => this.kept.clear();
+  private readonly forget = (): void => {
+    this.kept.clear();
+    this.ids.clear();
+  };
 
   /** `table`: kad-dht's routing table now (undefined before it exists); `self`: this node's peer id. */
   constructor(table: () => RoutingTableView | undefined, self: string) {
@@ -97,7 +104,7 @@ export class ReplicaSets {
       return undefined;
     if (this.watched !== table) this.watch(table);
     if (table.size !== this.keptForSize) {
-      this.kept.clear();
+      this.forget();
       this.keptForSize = table.size;
     }
     return this.kept;
@@ -109,13 +116,19 @@ export class ReplicaSets {
     table?.addEventListener?.('peer:add', this.forget);
     table?.addEventListener?.('peer:remove', this.forget);
     this.watched = table;
-    this.kept.clear();
+    this.forget();
     this.keptForSize = -1;
+  }
+
+  /** Peers whose ids are kept now (tests). */
+  get idsKept(): number {
+    return this.ids.size;
   }
 
   private kadId(peer: string): Buffer {
     let id = this.ids.get(peer);
     if (!id) {
+      if (this.ids.size >= MAX_IDS) this.ids.clear();
       id = sha(peerIdFromString(peer).toMultihash().bytes);
       this.ids.set(peer, id);
     }
