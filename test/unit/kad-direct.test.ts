@@ -12,6 +12,7 @@ import { RecordNamespaces } from '../../src/core/dht/namespaces.ts';
 import { silentLogger } from '../../src/core/log.ts';
 import { serveChannel } from '../../src/core/p2p/rpc.ts';
 import { plainHosts, type PlainHost } from '../helpers/cluster.ts';
+import { until } from '../helpers/poll.ts';
 
 const enc = (s: string): Uint8Array => new TextEncoder().encode(s);
 /** A datastore that counts single writes and committed batches. */
@@ -219,5 +220,40 @@ describe('kad-direct replica writes', () => {
       ['put', 'put'],
       'no second "puts" to a peer known to lack it',
     );
+  });
+});
+
+describe('kad-direct channels', () => {
+  test("a peer's channel is opened as it connects: its first request opens no stream", async () => {
+    const [a, b] = (await plainHosts(2)) as [PlainHost, PlainHost];
+    const replicas = [a, b].map(
+      (h) =>
+        new DirectReplicas({
+          libp2p: h.host,
+          datastore: new MemoryDatastore() as Datastore,
+          namespaces: namespaces(),
+          logger: silentLogger,
+        }),
+    );
+    try {
+      await Promise.all(replicas.map((r) => r.start()));
+      await a.host.dial(b.host.getMultiaddrs()[0]!);
+      /** The channel streams `host` has on its connection to `peer`, by direction. */
+      const channels = (host: PlainHost, peer: PlainHost, direction: 'inbound' | 'outbound'): number =>
+        host.host
+          .getConnections(peer.host.peerId)
+          .flatMap((c) => c.streams)
+          .filter((s) => s.protocol === DIRECT_PROTOCOL && s.direction === direction).length;
+      // each side opens its own channel to the other once identify has told it the protocol, before any request
+      await until('both channels', () => channels(a, b, 'outbound') === 1 && channels(b, a, 'outbound') === 1, {
+        intervalMs: 10,
+      });
+      const key = enc('/t/first');
+      assert.equal(await replicas[0]!.putTo(b.host.peerId.toString(), key, enc('v'), AbortSignal.timeout(5000)), true);
+      assert.equal(channels(a, b, 'outbound'), 1, 'the first request took the channel opened ahead');
+    } finally {
+      await Promise.all(replicas.map((r) => r.stop()));
+      await Promise.all([a.stop(), b.stop()]);
+    }
   });
 });

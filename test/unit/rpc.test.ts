@@ -135,6 +135,24 @@ describe('rpc channels', () => {
     c.stop();
   });
 
+  test('a channel opened ahead is the one the first request takes; for a peer without the protocol, nothing is opened', async () => {
+    served.length = 0;
+    handler = async () => 'ok';
+    const c = rpc();
+    assert.equal(await c.prepare(to()), true);
+    assert.equal(served.length, 1, 'the channel is open before any request');
+    assert.equal(await c.prepare(to()), true, 'an open channel is kept');
+    assert.equal(await c.request(to(), {}, AbortSignal.timeout(5000)), 'ok');
+    assert.equal(served.length, 1, 'the request took the channel opened ahead');
+    c.stop();
+    assert.equal(await c.prepare(to()), false, 'a stopped client opens nothing');
+
+    const legacy = rpc({ protocol: MISSING, legacy: async () => 'legacy answer' });
+    assert.equal(await legacy.prepare(to()), false);
+    assert.equal(await legacy.request(to(), {}, AbortSignal.timeout(5000)), 'legacy answer');
+    legacy.stop();
+  });
+
   test('a frame over the size limit ends the channel instead of being buffered', async () => {
     served.length = 0;
     handler = async () => 'ok';

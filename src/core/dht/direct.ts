@@ -3,8 +3,9 @@
 // instead of an iterative lookup that walks the network first. Records are stored exactly as kad-dht
 // stores them (same datastore key, record format and validators), so kad-dht GET_VALUE queries find
 // them too; callers fall back to the iterative kad-dht query when the direct path is not enough.
-// Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts); the
-// one-stream-per-request /chorus/kad-direct/1.0.0 is still answered, and used towards peers without 1.1.0.
+// Requests travel on a persistent channel per peer (/chorus/kad-direct/1.1.0, p2p/rpc.ts), opened as the peer
+// connects (once identify says it speaks the protocol); the one-stream-per-request /chorus/kad-direct/1.0.0 is
+// still answered, and used towards peers without 1.1.0.
 // A record stored under several keys at once (a decision's latest-version and version keys) goes to a peer
 // that replicates more than one of them in one request (op 'puts': one value, its keys; one validation pass and
 // one datastore batch on the receiver). A peer of an earlier release answers that op "bad request": it then
@@ -23,7 +24,7 @@
 // connection reaches any more leaves kad-dht's routing table (leaveTableIfGone).
 // Size: one class for the one-hop protocol: its requests, its answers and the replica sets they go to share the
 // channel and the per-peer state (earlier releases, creates, unresponsive peers).
-import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
+import type { Connection, IdentifyResult, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { MessageType, Record as DhtRecord } from '@libp2p/kad-dht';
 import type { CID } from 'multiformats/cid';
 import { peerIdFromString } from '@libp2p/peer-id';
@@ -154,6 +155,10 @@ export class DirectReplicas {
   private readonly onConnect = (evt: CustomEvent<PeerId>): void => this.unresponsive.answered(evt.detail.toString());
   /** A peer passed over for a while whose last connection closed has gone: it leaves the routing table. */
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.leaveTableIfGone(evt.detail.toString());
+  /** A peer that speaks the channel protocol gets its channel as it connects: its first request waits for no stream. */
+  private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
+    if (evt.detail.protocols.includes(DIRECT_PROTOCOL)) void this.rpc.prepare(evt.detail.peerId.toString());
+  };
 
   constructor(opts: DirectOptions) {
     this.opts = opts;
@@ -172,6 +177,7 @@ export class DirectReplicas {
     this.unresponsive.start();
     this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect);
+    this.opts.libp2p.addEventListener('peer:identify', this.onIdentify);
     await this.opts.libp2p.handle(
       DIRECT_PROTOCOL,
       (stream, conn) =>
@@ -192,6 +198,7 @@ export class DirectReplicas {
     this.unresponsive.stop();
     this.opts.libp2p.removeEventListener('peer:connect', this.onConnect);
     this.opts.libp2p.removeEventListener('peer:disconnect', this.onDisconnect);
+    this.opts.libp2p.removeEventListener('peer:identify', this.onIdentify);
     this.sets.stop();
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL);
     await this.opts.libp2p.unhandle(DIRECT_PROTOCOL_V1);

@@ -328,6 +328,21 @@ export class RpcClient {
     return channel.request(body, signal);
   }
 
+  /**
+   * Opens the channel to `peer` ahead of its first request (when the peer connects), unless one is open or opening,
+   * so that the request does not wait for the stream's negotiation; resolves whether it is open. A failure is only
+   * that: the next request opens the channel itself (or goes the legacy way).
+   */
+  async prepare(peer: string): Promise<boolean> {
+    if (this.stopped) return false;
+    try {
+      await this.channel(peer, AbortSignal.timeout(this.opts.openTimeoutMs ?? 10_000));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
   /** Channels currently open (tests, metrics). */
   get openChannels(): number {
     return [...this.channels.values()].filter((c) => c.open).length;
