@@ -102,6 +102,13 @@ test('a peer the table adds or removes changes the sets at once: on its event, o
   sets.of(keys[0]!, 3);
   assert.equal(table.asked, asked + keys.length + 1);
   assert.equal(table.listening, 0);
+  // started again (a node's DHT restarted in its process): sets are kept again
+  sets.start();
+  for (const key of keys) assert.deepEqual(sets.of(key, 3), closest(key, [self, ...table.peers], 3), 'started again');
+  const walked = table.asked;
+  for (const key of keys) sets.of(key, 3);
+  assert.equal(table.asked, walked, 'kept again after start');
+  assert.equal(table.listening, 2);
 });
 
 test('a table whose changes cannot be heard is walked for every set', () => {

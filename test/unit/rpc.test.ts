@@ -140,7 +140,7 @@ describe('rpc channels', () => {
     handler = async () => 'ok';
     const c = rpc();
     assert.equal(await c.prepare(to()), true);
-    assert.equal(served.length, 1, 'the channel is open before any request');
+    assert.equal(c.openChannels, 1, 'the channel is open before any request');
     assert.equal(await c.prepare(to()), true, 'an open channel is kept');
     assert.equal(await c.request(to(), {}, AbortSignal.timeout(5000)), 'ok');
     assert.equal(served.length, 1, 'the request took the channel opened ahead');
@@ -151,6 +151,39 @@ describe('rpc channels', () => {
     assert.equal(await legacy.prepare(to()), false);
     assert.equal(await legacy.request(to(), {}, AbortSignal.timeout(5000)), 'legacy answer');
     legacy.stop();
+  });
+
+  test('a peer with no connection is not dialled to open a channel ahead', async () => {
+    const [away] = (await plainHosts(1)) as [PlainHost];
+    try {
+      await away.host.handle(PROTOCOL, (stream, conn) =>
+        serveChannel(stream, conn, async () => 'ok', { maxMessage: 1024 }),
+      );
+      const c = rpc();
+      assert.equal(await c.prepare(away.host.peerId.toString()), false);
+      assert.equal(client.host.getConnections(away.host.peerId).length, 0, 'no connection was made');
+      c.stop();
+    } finally {
+      await away.stop();
+    }
+  });
+
+  test('a peer served the legacy way takes the channel once one opens ahead (it was upgraded)', async () => {
+    const upgraded = '/chorus/test/rpc-upgraded/1.0.0';
+    const legacy: unknown[] = [];
+    const c = rpc({ protocol: upgraded, legacy: async (_peer, req) => (legacy.push(req), 'legacy answer') });
+    assert.equal(await c.request(to(), { q: 1 }, AbortSignal.timeout(5000)), 'legacy answer');
+    await server.host.handle(upgraded, (stream, conn) =>
+      serveChannel(stream, conn, async () => 'channel answer', { maxMessage: 1024 }),
+    );
+    try {
+      assert.equal(await c.prepare(to()), true);
+      assert.equal(await c.request(to(), { q: 2 }, AbortSignal.timeout(5000)), 'channel answer');
+      assert.deepEqual(legacy, [{ q: 1 }]);
+    } finally {
+      c.stop();
+      await server.host.unhandle(upgraded);
+    }
   });
 
   test('a frame over the size limit ends the channel instead of being buffered', async () => {

@@ -157,7 +157,8 @@ export class DirectReplicas {
   private readonly onDisconnect = (evt: CustomEvent<PeerId>): void => this.leaveTableIfGone(evt.detail.toString());
   /** A peer that speaks the channel protocol gets its channel as it connects: its first request waits for no stream. */
   private readonly onIdentify = (evt: CustomEvent<IdentifyResult>): void => {
-    if (evt.detail.protocols.includes(DIRECT_PROTOCOL)) void this.rpc.prepare(evt.detail.peerId.toString());
+    const { protocols, peerId, connection } = evt.detail;
+    if (connection.status === 'open' && protocols.includes(DIRECT_PROTOCOL)) void this.rpc.prepare(peerId.toString());
   };
 
   constructor(opts: DirectOptions) {
@@ -174,6 +175,7 @@ export class DirectReplicas {
   async start(): Promise<void> {
     this.stopped = false;
     this.rpc.start();
+    this.sets.start();
     this.unresponsive.start();
     this.opts.libp2p.addEventListener('peer:connect', this.onConnect);
     this.opts.libp2p.addEventListener('peer:disconnect', this.onDisconnect);

@@ -3,7 +3,7 @@
 // sorts them by distance (~0.1 ms with 4 peers; a write asks for each of its two keys, a create twice), so the sets
 // are kept, by key and width, while the table holds the same peers: all are forgotten when it adds or removes one
 // (its event), or when its size changed (it adds a peer a moment before it tells). Without a table whose changes
-// can be heard, and once stopped, every set is worked out anew. Not covered: a full bucket's eviction and an add
+// can be heard, and while stopped, every set is worked out anew. Not covered: a full bucket's eviction and an add
 // landing together (same size) are seen only when their events come, once kad-dht has written its peer store
 // (milliseconds); a bucket fills only in clusters of about a thousand nodes.
 // The peers' SHA-256 ids are kept with the sets and forgotten with them, so that peers that came and went (churn)
@@ -26,7 +26,7 @@ export interface RoutingTableView {
 
 /** Sets kept at most; the oldest go first. */
 const MAX_KEPT = 2048;
-/** Peers' ids kept at most while the table's changes cannot be heard (then all are forgotten at once). */
+/** Peers' ids kept at most (then all are forgotten at once): the bound when the table's changes cannot be heard. */
 const MAX_IDS = 4096;
 
 const sha = (bytes: Uint8Array): Buffer => createHash('sha256').update(bytes).digest();
@@ -89,10 +89,19 @@ export class ReplicaSets {
     const candidates = new Set((table?.closestPeers(target, { count: count + 2 }) ?? []).map(String));
     candidates.add(this.self);
     for (const peer of also) candidates.add(peer);
-    return [...candidates].sort((a, b) => closer(target, this.kadId(a), this.kadId(b))).slice(0, count);
+    return [...candidates]
+      .map((peer) => [peer, this.kadId(peer)] as const)
+      .sort((a, b) => closer(target, a[1], b[1]))
+      .slice(0, count)
+      .map(([peer]) => peer);
   }
 
-  /** Stops listening to the table; sets asked for after this are worked out anew each time. */
+  /** Keeps sets again after stop(). */
+  start(): void {
+    this.stopped = false;
+  }
+
+  /** Stops listening to the table; sets asked for after this are worked out anew each time (until start()). */
   stop(): void {
     this.stopped = true;
     this.watch(undefined);

@@ -285,7 +285,7 @@ class Channel {
 }
 
 export interface RpcClientOptions {
-  libp2p: Pick<Libp2p, 'dialProtocol'>;
+  libp2p: Pick<Libp2p, 'dialProtocol' | 'getConnections'>;
   protocol: string;
   /** Largest answer (payload) accepted. */
   maxMessage: number;
@@ -297,7 +297,7 @@ export interface RpcClientOptions {
   openTimeoutMs?: number;
 }
 
-/** The calling side: a channel per peer, opened on first use and reopened after it broke. */
+/** The calling side: a channel per peer, opened ahead (prepare) or on first use, and reopened after it broke. */
 export class RpcClient {
   private readonly opts: RpcClientOptions;
   private readonly channels = new Map<string, Channel>();
@@ -334,9 +334,12 @@ export class RpcClient {
    * that: the next request opens the channel itself (or goes the legacy way).
    */
   async prepare(peer: string): Promise<boolean> {
-    if (this.stopped) return false;
+    if (this.channels.get(peer)?.open) return true;
+    // only on a connection that is there: a connection just closed (pruned, refused) is not dialled back for this
+    if (this.stopped || this.opts.libp2p.getConnections(peerIdFromString(peer)).length === 0) return false;
     try {
       await this.channel(peer, AbortSignal.timeout(this.opts.openTimeoutMs ?? 10_000));
+      this.legacyUntil.delete(peer); // it speaks the protocol now (an upgraded peer): its requests take the channel
       return true;
     } catch {
       return false;
