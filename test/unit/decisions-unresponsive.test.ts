@@ -76,6 +76,9 @@ describe('a replica that stops answering', () => {
       assert.ok(!update.holderPeers.includes(hung.peerId));
       assert.ok(asked >= 1, 'the hung node was asked first');
       assert.equal(replicasOf(writer).unresponsive.passedOver(hung.peerId), true);
+      // `chorus peers` says so (the peer is connected and answers pings: only its DHT requests go unanswered)
+      const seen = (await writer.peers()).find((p) => p.peerId === hung.peerId);
+      assert.deepEqual([seen?.connected, seen?.passedOver], [true, true]);
       // its connection is open (a hung process): it stays in the routing table, where it may answer again
       assert.ok(replicasOf(writer).replicaSet(latestKey('any'), 5).includes(hung.peerId));
 
@@ -100,6 +103,7 @@ describe('a replica that stops answering', () => {
       { timeoutMs: 30_000 }, // the ask out when it was restored waits out its 3 s, then the next while
     );
     assert.equal(asked, askedBefore, 'without a write or read waiting on it');
+    assert.equal((await writer.peers()).find((p) => p.peerId === hung.peerId)?.passedOver, undefined);
   });
 });
 

@@ -57,7 +57,7 @@ export function renderPeers(peers: PeerView[], term: TerminalFacts): string {
       `${p.peerId.slice(0, 8)}…${p.peerId.slice(-6)}`,
       p.role ?? '—',
       p.capabilities?.join(', ') || '—',
-      p.status ?? (p.connected ? 'connected' : 'gone'),
+      `${p.status ?? (p.connected ? 'connected' : 'gone')}${p.passedOver ? ', not answering' : ''}`,
       ago(p.lastSeen),
       p.addresses[0]?.replace(/\/p2p\/.*$/, '') ?? '—',
       p.latencyMs === undefined ? '—' : `${p.latencyMs} ms`,

@@ -5,6 +5,7 @@ import type { ChorusConfig } from '../config/schema.ts';
 import { describeError } from '../errors.ts';
 import type { ElectionService } from '../election/service.ts';
 import type { EventLog } from '../eventlog/eventlog.ts';
+import type { UnresponsivePeers } from '../dht/unresponsive.ts';
 import type { Admission, AdmittedPeer } from '../license/admission.ts';
 import type { LeaseKeeper, LeaseStatus } from '../license/lease.ts';
 import type { NodeLicense } from '../license/startup.ts';
@@ -49,6 +50,8 @@ export interface PeerView extends Partial<Omit<PeerPresence, 'peerId'>> {
   latencyMs?: number;
   /** The license the peer proved (absent while unproven). */
   license?: Omit<AdmittedPeer, 'peerId'>;
+  /** DHT writes and reads pass this peer over: it stopped answering their requests (until it answers again). */
+  passedOver?: boolean;
 }
 
 /** The parts of a node its status is made of. */
@@ -103,6 +106,8 @@ export async function nodePeers(
     presence: Pick<Presence, 'peers'>;
     admission: Pick<Admission, 'info'>;
     logger: Logger;
+    /** The one-hop DHT, which knows the peers it passes over (absent without a DHT). */
+    replicas?: { unresponsive: Pick<UnresponsivePeers, 'passedOver'> };
   },
   signal?: AbortSignal,
 ): Promise<PeerView[]> {
@@ -134,6 +139,7 @@ export async function nodePeers(
       }),
   );
   for (const v of views.values()) {
+    if (c.replicas?.unresponsive.passedOver(v.peerId)) v.passedOver = true;
     const proven = c.admission.info(v.peerId);
     if (proven) {
       const { peerId: _p, ...license } = proven;
