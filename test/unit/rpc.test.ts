@@ -162,6 +162,7 @@ describe('rpc channels', () => {
       const c = rpc();
       assert.equal(await c.prepare(away.host.peerId.toString()), false);
       assert.equal(client.host.getConnections(away.host.peerId).length, 0, 'no connection was made');
+      assert.equal(await c.prepare('not a peer id'), false, 'resolves false, never rejects');
       c.stop();
     } finally {
       await away.stop();

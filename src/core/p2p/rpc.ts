@@ -335,9 +335,10 @@ export class RpcClient {
    */
   async prepare(peer: string): Promise<boolean> {
     if (this.channels.get(peer)?.open) return true;
-    // only on a connection that is there: a connection just closed (pruned, refused) is not dialled back for this
-    if (this.stopped || this.opts.libp2p.getConnections(peerIdFromString(peer)).length === 0) return false;
+    if (this.stopped) return false;
     try {
+      // only on a connection that is there: a connection just closed (pruned, refused) is not dialled back for this
+      if (this.opts.libp2p.getConnections(peerIdFromString(peer)).length === 0) return false;
       await this.channel(peer, AbortSignal.timeout(this.opts.openTimeoutMs ?? 10_000));
       this.legacyUntil.delete(peer); // it speaks the protocol now (an upgraded peer): its requests take the channel
       return true;
