@@ -181,7 +181,9 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
     assert.ok(existsSync(BINARY), 'build first: node scripts/build-binaries.ts --target linux-x64');
     work = tempDir('chorus-e2e-decisions-');
     apiPort = await freePort();
-    a = await Daemon.start({ role: 'architect', apiPort });
+    // each on a port of its own below the ephemeral range: the restart test brings them back on the same ports
+    const listen = async (): Promise<string> => `/ip4/127.0.0.1/tcp/${await freePort()}`;
+    a = await Daemon.start({ role: 'architect', apiPort, listen: await listen() });
     const sa = await a.status();
     ids.a = sa.peerId;
     addrs.a = loopbackAddr(sa);
@@ -191,11 +193,16 @@ describe('decisions on three nodes (A architect, B developer, C observer)', () =
     const [bDir, cDir] = [tempDir('chorus-e2e-node-'), tempDir('chorus-e2e-node-')];
     copyFileSync(keyring, join(bDir, 'keyring.json'));
     copyFileSync(keyring, join(cDir, 'keyring.json'));
-    b = await Daemon.start({ dataDir: bDir, role: 'developer', bootstrap: [addrs.a] });
+    b = await Daemon.start({ dataDir: bDir, role: 'developer', bootstrap: [addrs.a], listen: await listen() });
     const sb = await b.status();
     ids.b = sb.peerId;
     addrs.b = loopbackAddr(sb);
-    c = await Daemon.start({ dataDir: cDir, role: 'observer', bootstrap: [addrs.a, addrs.b] });
+    c = await Daemon.start({
+      dataDir: cDir,
+      role: 'observer',
+      bootstrap: [addrs.a, addrs.b],
+      listen: await listen(),
+    });
     const sc = await c.status();
     ids.c = sc.peerId;
     addrs.c = loopbackAddr(sc);

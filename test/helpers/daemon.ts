@@ -3,7 +3,7 @@
 // instead of sleeps, and a registry so every child is killed even when a test fails.
 import { spawn, type ChildProcess } from 'node:child_process';
 import { EventEmitter } from 'node:events';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { request, type IncomingHttpHeaders } from 'node:http';
 import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
@@ -100,17 +100,46 @@ export function lines(text: string): string[] {
 
 export { until } from './poll.ts';
 
-/** A loopback TCP port that was free a moment ago (nothing listens on it when this resolves). */
-export function freePort(): Promise<number> {
+/** Listens on a loopback port (0: any) and closes again; resolves with the port, or undefined when it is taken. */
+function tryListen(port: number): Promise<number | undefined> {
   return new Promise((resolve, reject) => {
     const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
+    server.once('error', (err: NodeJS.ErrnoException) =>
+      err.code === 'EADDRINUSE' || err.code === 'EACCES' ? resolve(undefined) : reject(err),
+    );
+    server.listen(port, '127.0.0.1', () => {
       const addr = server.address();
-      const port = typeof addr === 'object' && addr ? addr.port : 0;
-      server.close(() => resolve(port));
+      const bound = typeof addr === 'object' && addr ? addr.port : 0;
+      server.close(() => resolve(bound));
     });
   });
+}
+
+/** The lowest port of the kernel's ephemeral range, where outbound connections take their local ports. */
+function ephemeralLow(): number {
+  try {
+    const low = Number(readFileSync('/proc/sys/net/ipv4/ip_local_port_range', 'utf8').trim().split(/\s+/)[0]);
+    return Number.isInteger(low) && low > 0 ? low : 32768;
+  } catch {
+    return 32768;
+  }
+}
+
+/**
+ * A loopback TCP port that was free a moment ago (nothing listens on it when this resolves), below the kernel's
+ * ephemeral range: between now and the moment a node binds it, and while a node that had it restarts, no outbound
+ * connection can take it as its local port (as one could a port from listen(0): a restarted node then failed to
+ * listen, now and then).
+ */
+export async function freePort(): Promise<number> {
+  const low = ephemeralLow();
+  if (low > 12_000) {
+    for (let i = 0; i < 100; i++) {
+      const port = await tryListen(10_000 + Math.floor(Math.random() * (low - 10_000)));
+      if (port !== undefined) return port;
+    }
+  }
+  return (await tryListen(0)) as number;
 }
 
 const live = new Set<ChorusProcess>();
@@ -191,7 +220,11 @@ export class ChorusProcess {
         if (value !== undefined) return finish(() => resolve(value));
         if (this.exitStatus) {
           finish(() =>
-            reject(new Error(`chorus ${this.args.join(' ')} exited (${this.describeExit()}) before ${what}`)),
+            reject(
+              new Error(
+                `chorus ${this.args.join(' ')} exited (${this.describeExit()}) before ${what}; stderr:\n${this.stderr}`,
+              ),
+            ),
           );
         }
       };
