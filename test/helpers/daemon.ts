@@ -125,6 +125,9 @@ function ephemeralLow(): number {
   }
 }
 
+/** Ports freePort gave out in this process: never twice. */
+const handedOut = new Set<number>();
+
 /**
  * A loopback TCP port that was free a moment ago (nothing listens on it when this resolves), below the kernel's
  * ephemeral range: between now and the moment a node binds it, and while a node that had it restarts, no outbound
@@ -135,8 +138,13 @@ export async function freePort(): Promise<number> {
   const low = ephemeralLow();
   if (low > 12_000) {
     for (let i = 0; i < 100; i++) {
-      const port = await tryListen(10_000 + Math.floor(Math.random() * (low - 10_000)));
-      if (port !== undefined) return port;
+      const candidate = 10_000 + Math.floor(Math.random() * (low - 10_000));
+      if (handedOut.has(candidate)) continue; // given to a test that may not have bound it yet
+      const port = await tryListen(candidate);
+      if (port !== undefined) {
+        handedOut.add(port);
+        return port;
+      }
     }
   }
   return (await tryListen(0)) as number;
