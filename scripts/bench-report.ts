@@ -12,8 +12,9 @@
 //   --out <file>    also write the JSON report
 //   --compare <before.json>,<after.json>   print one table of two saved reports side by side (runs nothing)
 //   --source        run chorus from source (node src/cli/bin.ts) even when dist/chorus-linux-x64 is built
-// The DHT, tasks and verbs rows run the built single executable when there is one (what operators run; its
-// benchmark nodes are then the executable too), else the source with this runtime.
+// The DHT, tasks and verbs rows, and the pubsub row's node processes, run the built single executable when there is
+// one (what operators run; its benchmark nodes are then the executable too), else the source with this runtime. The
+// pubsub row's in-process nodes always run in this runtime (scripts/bench-pubsub.ts).
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
@@ -239,7 +240,9 @@ function pubsub(): Figure[] {
     completeRate: number;
     latencyMs: { p99: number | null };
   };
-  const report = runJson(['scripts/bench-pubsub.ts', '--json', '--source', '--quiet', '--rate', '200']) as {
+  // the node processes are what the other rows run: the executable when built (and not --source), else the source
+  const source = chorusCommand()[0] === node ? ['--source'] : [];
+  const report = runJson(['scripts/bench-pubsub.ts', '--json', ...source, '--quiet', '--rate', '200']) as {
     scenarios: { name: string; phases: Phase[] }[];
   };
   const f: Figure[] = [];
