@@ -220,7 +220,9 @@ const rows: Record<string, { command: string; run: () => Promise<Figure[]> | Fig
     },
   },
   pubsub: {
-    command: 'node scripts/bench-pubsub.ts --rate 200 (and bench-delivery-floor.ts)',
+    command: pubsubSource().length
+      ? 'node scripts/bench-pubsub.ts --rate 200 --source (and bench-delivery-floor.ts)'
+      : 'node scripts/bench-pubsub.ts --rate 200 (node processes: the executable; and bench-delivery-floor.ts)',
     run: pubsub,
   },
   verbs: {
@@ -228,6 +230,11 @@ const rows: Record<string, { command: string; run: () => Promise<Figure[]> | Fig
     run: verbs,
   },
 };
+
+/** The pubsub row's node processes run what the other rows run: the executable when built (not --source). */
+function pubsubSource(): string[] {
+  return chorusCommand()[0] === node ? ['--source'] : [];
+}
 
 function pubsub(): Figure[] {
   const floor = spawnSync(node, ['scripts/bench-delivery-floor.ts'], { cwd: root, encoding: 'utf8' }).stdout;
@@ -240,9 +247,7 @@ function pubsub(): Figure[] {
     completeRate: number;
     latencyMs: { p99: number | null };
   };
-  // the node processes are what the other rows run: the executable when built (and not --source), else the source
-  const source = chorusCommand()[0] === node ? ['--source'] : [];
-  const report = runJson(['scripts/bench-pubsub.ts', '--json', ...source, '--quiet', '--rate', '200']) as {
+  const report = runJson(['scripts/bench-pubsub.ts', '--json', ...pubsubSource(), '--quiet', '--rate', '200']) as {
     scenarios: { name: string; phases: Phase[] }[];
   };
   const f: Figure[] = [];
@@ -343,13 +348,16 @@ function compare(beforeFile: string, afterFile: string): void {
   console.log(`| --- | --- | --- | --- | --- | --- |`);
   for (const rowB of b.rows) {
     const rowA = a.rows.find((r) => r.row === rowB.row);
+    // a row whose command differs between the two (e.g. the pubsub row from source, then from the executable) says so
+    const command =
+      rowA && rowA.command !== rowB.command ? `\`${rowA.command}\` → \`${rowB.command}\`` : `\`${rowB.command}\``;
     const measures = [...new Set([...(rowA?.figures ?? []), ...rowB.figures].map((f) => f.measure))];
     for (const m of measures) {
       const fa = rowA?.figures.find((f) => f.measure === m);
       const fb = rowB.figures.find((f) => f.measure === m);
       const target = fb?.target ? `${fb.target} ${fb.met ? 'met' : 'not met'}` : '';
       console.log(
-        `| \`${rowB.command}\` | ${m} | ${fa?.value ?? rowA?.error ?? '—'} | ${fb?.value ?? rowB.error ?? '—'} | ${target} | ${loadOf(rowA)} / ${loadOf(rowB)} |`,
+        `| ${command} | ${m} | ${fa?.value ?? rowA?.error ?? '—'} | ${fb?.value ?? rowB.error ?? '—'} | ${target} | ${loadOf(rowA)} / ${loadOf(rowB)} |`,
       );
     }
   }
@@ -362,6 +370,7 @@ if (flags.compare) {
   process.exit(0);
 }
 
+const startedAt = new Date().toISOString();
 const report: RowReport[] = [];
 for (const id of ALL.filter((r) => only.has(r))) {
   const row = rows[id]!;
@@ -377,7 +386,7 @@ for (const id of ALL.filter((r) => only.has(r))) {
   report.push({ row: id, command: row.command, load: [before, load()], figures, ...(error ? { error } : {}) });
 }
 
-const out = { root, startedAt: new Date().toISOString(), node: process.version, rows: report };
+const out = { root, startedAt, node: process.version, rows: report };
 if (flags.out) writeFileSync(flags.out, `${JSON.stringify(out, null, 2)}\n`);
 if (flags.json) console.log(JSON.stringify(out, null, 2));
 else {
