@@ -125,6 +125,9 @@ function ephemeralLow(): number {
   }
 }
 
+/** The kernel's ephemeral range's start, read once per process. */
+let ephemeralLowPort: number | undefined;
+
 /** Ports freePort gave out in this process: never twice. */
 const handedOut = new Set<number>();
 
@@ -135,7 +138,7 @@ const handedOut = new Set<number>();
  * listen, now and then).
  */
 export async function freePort(): Promise<number> {
-  const low = ephemeralLow();
+  const low = (ephemeralLowPort ??= ephemeralLow());
   if (low > 12_000) {
     for (let i = 0; i < 100; i++) {
       const candidate = 10_000 + Math.floor(Math.random() * (low - 10_000));

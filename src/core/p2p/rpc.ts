@@ -93,6 +93,9 @@ class FrameWriter {
   }
 }
 
+/** A signal that never aborts: prepare() waits on an open whose own deadline bounds it, with no timer of its own. */
+const NO_ABORT = new AbortController().signal;
+
 /** Settles like `p`, or rejects as soon as the signal fires. */
 function untilAborted<T>(p: Promise<T>, signal: AbortSignal): Promise<T> {
   if (signal.aborted) return Promise.reject(signal.reason as Error);
@@ -339,7 +342,7 @@ export class RpcClient {
     try {
       // only on a connection that is there: a connection just closed (pruned, refused) is not dialled back for this
       if (this.opts.libp2p.getConnections(peerIdFromString(peer)).length === 0) return false;
-      await this.channel(peer, AbortSignal.timeout(this.opts.openTimeoutMs ?? 10_000));
+      await this.channel(peer, NO_ABORT); // the open has its own deadline (openTimeoutMs)
       this.legacyUntil.delete(peer); // it speaks the protocol now (an upgraded peer): its requests take the channel
       return true;
     } catch {
