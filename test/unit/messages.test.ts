@@ -5,6 +5,8 @@ import {
   buildEnvelope,
   defaultTopicFor,
   encodeEnvelope,
+  envelopeSchema,
+  isPlainEnvelope,
   MESSAGE_FAMILIES,
   MESSAGE_TYPES,
   parseEnvelope,
@@ -65,6 +67,78 @@ test('bad types, priorities and fields are refused with the field named', () => 
   const parsed = parseEnvelope(new TextEncoder().encode('{"type":"TaskClaim"}'));
   assert.equal(parsed.ok, false);
   assert.equal(parseEnvelope(new TextEncoder().encode('not json')).ok, false);
+});
+
+test('parseEnvelope gives what the schema gives, field by field, whether or not its fast check takes the envelope', () => {
+  const full = {
+    ...buildEnvelope(
+      'TaskClaim',
+      'peer1',
+      { task: 'x', n: [1, { a: null }] },
+      {
+        fromRole: 'architect',
+        toRoles: ['developer', 'qa'],
+        requiredExpertise: ['go'],
+        projectId: 'p-1',
+        priority: 'high',
+        threadId: 't-9',
+        hopCount: 2,
+      },
+    ),
+    ack: true,
+  };
+  // an envelope as chorus publishes it takes the fast check
+  assert.ok(isPlainEnvelope(JSON.parse(JSON.stringify(full))));
+  assert.ok(isPlainEnvelope(JSON.parse(JSON.stringify(buildEnvelope('TaskClaim', 'p', {})))));
+  const candidates: Record<string, unknown[]> = {
+    type: ['TaskClaim', 'TaskTeleport', '', 7, null, ['TaskClaim']],
+    from: ['x', '', 1, null],
+    timestamp: [
+      '2026-12-03T16:00:00.000Z',
+      '2026-12-03T16:00:00Z',
+      '2026-12-03T16:00:00.000+01:00',
+      '2026-02-30T16:00:00.000Z',
+      '2024-02-29T23:59:59.999Z',
+      '2026-13-03T16:00:00.000Z',
+      '0000-01-01T00:00:00.000Z',
+      '2026-12-03 16:00:00.000Z',
+      '2026-12-03T16:00:00.000z',
+      'yesterday',
+      0,
+    ],
+    data: [{}, { a: 1 }, JSON.parse('{"__proto__":{"polluted":1},"b":2}'), [], null, 'x', 1],
+    hop_count: [0, 3, -1, 1.5, 2 ** 60, '1', null, true],
+    from_role: ['dev', 'a.b-c_d', 'bad role', '', 3, null],
+    to_roles: [[], ['a'], ['a', 'b c'], 'a', [1], null],
+    required_expertise: [['go'], [''], {}],
+    project_id: ['p', 'p/1', ''],
+    priority: ['low', 'urgent', 'URGENT', 'asap', 1],
+    thread_id: ['t', '', 'x'.repeat(256), 'x'.repeat(257), 5],
+    ack: [true, false, 'true', 1, null],
+  };
+  const variants: unknown[] = [full, {}, [], null, 'x', 1, { ...full, extra: 1 }, { extra: 1, ...full }];
+  variants.push(Object.fromEntries(Object.entries(full).reverse()));
+  variants.push(JSON.parse(`{"__proto__":{"x":1},${JSON.stringify(full).slice(1)}`));
+  for (const [field, values] of Object.entries(candidates)) {
+    const { [field]: _dropped, ...without } = full as Record<string, unknown>;
+    variants.push(without);
+    for (const value of values) variants.push({ ...full, [field]: value });
+  }
+  let fast = 0;
+  for (const variant of variants) {
+    const bytes = new TextEncoder().encode(JSON.stringify(variant));
+    const got = parseEnvelope(bytes);
+    const want = envelopeSchema.safeParse(JSON.parse(JSON.stringify(variant)));
+    const label = JSON.stringify(variant).slice(0, 160);
+    assert.equal(got.ok, want.success, label);
+    if (got.ok && want.success) {
+      // the same fields, values and order as the schema's output
+      assert.equal(JSON.stringify(got.envelope), JSON.stringify(want.data), label);
+      assert.deepEqual(got.envelope, want.data, label);
+      if (isPlainEnvelope(JSON.parse(new TextDecoder().decode(bytes)))) fast++;
+    }
+  }
+  assert.ok(fast > 20, `the fast check took ${fast} of the valid variants`);
 });
 
 test('to_roles addressing: empty means everyone, otherwise case-insensitive membership', () => {

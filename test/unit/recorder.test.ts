@@ -84,5 +84,23 @@ test('appendMany writes every entry or none and keeps the chain', async () => {
   );
   assert.equal(log.size, 2, 'a bad batch writes nothing');
   assert.equal(log.verify().ok, true);
+  // appendAll writes the same chain, returning nothing
+  log.appendAll([
+    { type: 'collaboration', data: { a: 3 } },
+    { type: 'escalation', data: { a: 4 } },
+  ]);
+  assert.throws(() => log.appendAll([{ type: 'nope' as never, data: {} }]), /unknown event log type/);
+  const written = log.since(2);
+  assert.deepEqual(
+    written.map((e) => [e.seq, e.data]),
+    [
+      [3, { a: 3 }],
+      [4, { a: 4 }],
+    ],
+  );
+  assert.equal(written[0]?.prevHash, batch[1]?.hash);
+  assert.equal(written[0]?.signature, '', 'one signature per batch, on its last entry');
+  assert.notEqual(written[1]?.signature, '');
+  assert.equal(log.verify().ok, true);
   log.close();
 });

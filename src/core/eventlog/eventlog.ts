@@ -211,6 +211,18 @@ export class EventLog {
    * an empty signature), or every entry in a file of the first format. All or none are written.
    */
   appendMany(items: readonly { type: LogType; data: unknown }[]): LogEntry[] {
+    const entries: LogEntry[] = [];
+    this.#appendAll(items, entries);
+    return entries;
+  }
+
+  /** appendMany without the entries returned (a writer that does not read them back skips their JSON round trip). */
+  appendAll(items: readonly { type: LogType; data: unknown }[]): void {
+    this.#appendAll(items, undefined);
+  }
+
+  /** Appends `items` (see appendMany) and pushes each written entry onto `entries`, when given. */
+  #appendAll(items: readonly { type: LogType; data: unknown }[], entries: LogEntry[] | undefined): void {
     this.#assertOpen();
     for (const { type } of items) {
       if (!isLogType(type)) {
@@ -223,7 +235,6 @@ export class EventLog {
     }));
     const author = this.#signer.author;
     const db = this.#db;
-    const entries: LogEntry[] = [];
     try {
       db.exec('BEGIN IMMEDIATE');
       const last = this.#last();
@@ -238,7 +249,7 @@ export class EventLog {
         const hash = entryHash(seq, time, type, dataJson, author, prevHash);
         const signature = i === lastIndex || !this.#signPerBatch ? this.#sign(hash) : '';
         this.#stmt.insert.run(seq, time, type, dataJson, author, prevHash, hash, signature);
-        entries.push({ seq, time, type, data: JSON.parse(dataJson), author, prevHash, hash, signature });
+        entries?.push({ seq, time, type, data: JSON.parse(dataJson), author, prevHash, hash, signature });
         prevHash = hash;
         lastTime = time;
       }
@@ -251,7 +262,6 @@ export class EventLog {
       });
     }
     this.#changes.wake();
-    return entries;
   }
 
   /** base64 of the signer's signature over the raw bytes of `hash` (hex). */

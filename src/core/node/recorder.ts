@@ -93,7 +93,7 @@ export class EventRecorder {
     const batch = this.queue;
     this.queue = [];
     try {
-      this.log.appendMany(batch);
+      this.log.appendAll(batch);
     } catch (err) {
       this.logger.error('event log append failed', {
         entries: batch.length,

@@ -119,12 +119,72 @@ export function parseEnvelope(bytes: Uint8Array): { ok: true; envelope: Envelope
   } catch {
     return { ok: false, reason: 'not JSON' };
   }
+  if (isPlainEnvelope(json)) return { ok: true, envelope: json };
   const parsed = envelopeSchema.safeParse(json);
   if (!parsed.success) {
     const issue = parsed.error.issues[0];
     return { ok: false, reason: `invalid ${issue?.path.join('.') || 'envelope'}: ${issue?.message}` };
   }
   return { ok: true, envelope: parsed.data };
+}
+
+/** The envelope's fields in envelopeSchema's order, each with a check of exactly what the schema accepts. */
+const ENVELOPE_FIELDS: readonly (readonly [string, (v: unknown) => boolean])[] = [
+  ['type', (v) => typeof v === 'string' && familyOf.has(v)],
+  ['from', (v) => typeof v === 'string' && v.length > 0],
+  // toISOString's form of a valid instant, a subset of what the schema's datetime accepts (the rest goes to zod)
+  ['timestamp', (v) => typeof v === 'string' && v.length === 24 && isCanonicalInstant(v)],
+  ['data', isPlainRecord],
+  ['hop_count', (v) => Number.isSafeInteger(v) && (v as number) >= 0],
+  ['from_role', isName],
+  ['to_roles', (v) => Array.isArray(v) && v.every(isName)],
+  ['required_expertise', (v) => Array.isArray(v) && v.every(isName)],
+  ['project_id', isName],
+  ['priority', (v) => typeof v === 'string' && (PRIORITIES as readonly string[]).includes(v)],
+  ['thread_id', (v) => typeof v === 'string' && v.length >= 1 && v.length <= 256],
+  ['ack', (v) => typeof v === 'boolean'],
+];
+const REQUIRED_FIELDS = 4; // type, from, timestamp, data
+const FIELD_INDEX = new Map(ENVELOPE_FIELDS.map(([key], i) => [key, i]));
+const NAME = /^[a-zA-Z0-9_.-]+$/;
+
+function isName(v: unknown): boolean {
+  return typeof v === 'string' && NAME.test(v);
+}
+
+/** A plain object (the schema's record drops an own `__proto__` key: such data goes to it). */
+function isPlainRecord(v: unknown): v is Record<string, unknown> {
+  return (
+    typeof v === 'object' &&
+    v !== null &&
+    Object.getPrototypeOf(v) === Object.prototype &&
+    !Object.hasOwn(v, '__proto__')
+  );
+}
+
+function isCanonicalInstant(v: string): boolean {
+  const t = Date.parse(v);
+  return !Number.isNaN(t) && new Date(t).toISOString() === v;
+}
+
+/**
+ * An envelope as chorus publishes it: every field known, in the schema's order, each valid — what envelopeSchema
+ * would return unchanged (as the same fields in the same order), without its copy. Anything else, valid or not,
+ * goes to the schema, so its output and its reasons stay the schema's own. A receiving node parses every message
+ * it relays; the schema's pass was ~2 % of its CPU (in-process pubsub bench profile).
+ */
+export function isPlainEnvelope(json: unknown): json is Envelope {
+  if (!isPlainRecord(json)) return false;
+  let next = 0;
+  for (const key in json) {
+    const at = FIELD_INDEX.get(key);
+    if (at === undefined || at < next) return false;
+    if (next < REQUIRED_FIELDS && at !== next) return false; // a required field missing
+    const check = (ENVELOPE_FIELDS[at] as readonly [string, (v: unknown) => boolean])[1];
+    if (!check(json[key])) return false;
+    next = at + 1;
+  }
+  return next >= REQUIRED_FIELDS;
 }
 
 /** True when a message addressed to `toRoles` should reach a node with `role`. */
