@@ -2,7 +2,7 @@
 // JWK on every verify and every sign (createPublicKey / createPrivateKey, base64url encoding); GossipSub verifies
 // every message it receives with a fresh key object of its author, so a delivery paid that import each time. The
 // same node:crypto verify and sign, with the same argument checks, on a key object made once per key.
-// Checks of pubsub signatures, and a publisher's own, may go to a worker thread under load (verify-offload.ts).
+// Checks of pubsub signatures may go to a worker thread under load (verify-offload.ts).
 import { privateKeyFromRaw, publicKeyFromRaw } from '@libp2p/crypto/keys';
 import type { PrivateKey, PublicKey } from '@libp2p/interface';
 import { sign as cryptoSign, verify as cryptoVerify, type KeyObject } from 'node:crypto';
@@ -105,11 +105,7 @@ export function cacheEd25519KeyObjects(): void {
     if (this.raw.byteLength !== 64)
       return librarySign.call(this as unknown as PrivateKey, message as Uint8Array, options);
     options?.signal?.throwIfAborted();
-    const bytes = plain(message);
-    const key = privateKeyObject(this.raw);
-    // GossipSub awaits its signature too: while the checks' worker runs, a publisher's signatures go there
-    const offloaded = offload !== undefined && signedForPubsub(bytes) ? offload.sign(key, bytes) : undefined;
-    return offloaded ?? cryptoSign(null, bytes, key);
+    return cryptoSign(null, plain(message), privateKeyObject(this.raw));
   } as PrivateKey['sign'];
 }
 

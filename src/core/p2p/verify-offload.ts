@@ -8,35 +8,13 @@
 // start with "libp2p-pubsub:", the prefix only GossipSub signs and checks, and it awaits the answer); every
 // other check stays synchronous. A worker that fails or exits sends the checks it held back to the event loop:
 // a signature is never taken as valid without node:crypto having verified it.
-// While the worker runs, a publisher's own pubsub signatures go to it too (sign): the same node:crypto signature,
-// with the key object sent to the worker once; a signature the worker could not make is made on the event loop.
-import { sign as cryptoSign, type KeyObject } from 'node:crypto';
 import { availableParallelism, cpus } from 'node:os';
 import { Worker } from 'node:worker_threads';
 
-/**
- * The worker: verifies each packed [key 32 | signature 64 | length u32 | data] and answers 1 or 0 per item; signs
- * each packed [key id u32 | length u32 | data] with a key registered before, answering 64 bytes per item (zeros
- * when it could not).
- */
+/** The worker: verifies each packed [key 32 | signature 64 | length u32 | data] and answers 1 or 0 per item. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
-const { createPublicKey, sign, verify } = require('node:crypto');
-const privateKeys = new Map();
-function signAll(id, count, packed) {
-  const bytes = Buffer.from(packed);
-  const signatures = new Uint8Array(count * 64);
-  for (let i = 0, at = 0; i < count; i++) {
-    const key = privateKeys.get(bytes.readUInt32BE(at));
-    const length = bytes.readUInt32BE(at + 4);
-    const data = bytes.subarray(at + 8, at + 8 + length);
-    at += 8 + length;
-    try {
-      if (key !== undefined) signatures.set(sign(null, data, key), i * 64);
-    } catch {}
-  }
-  parentPort.postMessage({ id, signatures }, [signatures.buffer]);
-}
+const { createPublicKey, verify } = require('node:crypto');
 const keys = new Map();
 function keyObject(raw) {
   const id = raw.toString('latin1');
@@ -48,9 +26,7 @@ function keyObject(raw) {
   }
   return key;
 }
-parentPort.on('message', ({ id, count, packed, register, key, signs }) => {
-  if (register !== undefined) return void privateKeys.set(register, key);
-  if (signs) return signAll(id, count, packed);
+parentPort.on('message', ({ id, count, packed }) => {
   const bytes = Buffer.from(packed);
   const results = new Uint8Array(count);
   for (let i = 0, at = 0; i < count; i++) {
@@ -81,17 +57,6 @@ interface Check {
   sig: Uint8Array;
   resolve: (valid: boolean) => void;
 }
-
-/** A signature of this node's, waiting for the worker. */
-interface Signing {
-  key: KeyObject;
-  keyId: number;
-  data: Uint8Array;
-  resolve: (signature: Uint8Array) => void;
-}
-
-/** Bytes before each item's data in a packed batch of signings: the key's id and the data's length. */
-const SIGN_HEADER = 8;
 
 export interface SignatureOffloadOptions {
   /** The same check on the event loop: used when there is no worker, and for the checks of a failed one. */
@@ -145,12 +110,6 @@ export class SignatureOffload {
    */
   private readonly pending = new Map<string, { check: Check; outcome: Promise<boolean> }>();
   private readonly inFlight = new Map<number, Check[]>();
-  private signQueue: Signing[] = [];
-  private readonly signsInFlight = new Map<number, Signing[]>();
-  /** Ids of the private keys signed with (sent to a worker once, by id), and those the running worker holds. */
-  private readonly keyIds = new WeakMap<KeyObject, number>();
-  private nextKeyId = 1;
-  private registered = new Set<number>();
   private nextId = 1;
   private windowStart = Date.now();
   private windowCount = 0;
@@ -160,8 +119,6 @@ export class SignatureOffload {
   private idleTimer: NodeJS.Timeout | undefined;
   /** Checks the worker answered, over the life of this offload. */
   offloaded = 0;
-  /** Signatures the worker made, over the life of this offload. */
-  offloadedSignatures = 0;
 
   constructor(opts: SignatureOffloadOptions) {
     this.opts = {
@@ -207,24 +164,6 @@ export class SignatureOffload {
     return promise;
   }
 
-  /**
-   * Takes one pubsub signature of this node's: a promise of it when it goes to the worker (running now),
-   * undefined when the caller is to sign on the event loop.
-   */
-  sign(key: KeyObject, data: Uint8Array): Promise<Uint8Array> | undefined {
-    if (!this.worker) return undefined;
-    let keyId = this.keyIds.get(key);
-    if (keyId === undefined) {
-      keyId = this.nextKeyId++;
-      this.keyIds.set(key, keyId);
-    }
-    const { promise, resolve } = Promise.withResolvers<Uint8Array>();
-    // a copy: the caller may reuse its buffer before the worker reads it
-    this.signQueue.push({ key, keyId, data: new Uint8Array(data), resolve });
-    if (this.signQueue.length === 1) queueMicrotask(() => this.flushSigns());
-    return promise;
-  }
-
   /** Stops the worker; checks it still held are verified on the event loop. */
   async stop(): Promise<void> {
     const worker = this.worker;
@@ -263,17 +202,12 @@ export class SignatureOffload {
       return;
     }
     worker.unref();
-    worker.on(
-      'message',
-      ({ id, results, signatures }: { id: number; results?: Uint8Array; signatures?: Uint8Array }) => {
-        if (signatures) return this.takeSignatures(id, signatures);
-        if (!results) return;
-        const checks = this.inFlight.get(id);
-        this.inFlight.delete(id);
-        this.offloaded += checks?.length ?? 0;
-        checks?.forEach((c, i) => c.resolve(results[i] === 1));
-      },
-    );
+    worker.on('message', ({ id, results }: { id: number; results: Uint8Array }) => {
+      const checks = this.inFlight.get(id);
+      this.inFlight.delete(id);
+      this.offloaded += checks?.length ?? 0;
+      checks?.forEach((c, i) => c.resolve(results[i] === 1));
+    });
     worker.on('error', () => {
       this.broken = true;
       if (this.worker === worker) this.retire();
@@ -294,55 +228,10 @@ export class SignatureOffload {
     clearInterval(this.idleTimer);
     this.idleTimer = undefined;
     this.worker = undefined;
-    this.registered = new Set();
     const pending = [...this.queued, ...[...this.inFlight.values()].flat()];
     this.queued = [];
     this.inFlight.clear();
     for (const c of pending) c.resolve(this.checkInline(c));
-    const signings = [...this.signQueue, ...[...this.signsInFlight.values()].flat()];
-    this.signQueue = [];
-    this.signsInFlight.clear();
-    for (const s of signings) s.resolve(cryptoSign(null, s.data, s.key));
-  }
-
-  /** The worker's signatures of a batch; one it could not make (all zeros) is made here. */
-  private takeSignatures(id: number, signatures: Uint8Array): void {
-    const signings = this.signsInFlight.get(id);
-    this.signsInFlight.delete(id);
-    signings?.forEach((s, i) => {
-      const signature = signatures.subarray(i * SIGNATURE_BYTES, (i + 1) * SIGNATURE_BYTES);
-      const made = signature.some((b) => b !== 0);
-      if (made) this.offloadedSignatures++;
-      s.resolve(made ? signature : cryptoSign(null, s.data, s.key));
-    });
-  }
-
-  /** Sends the signatures queued this turn to the worker (registering keys it does not hold yet). */
-  private flushSigns(): void {
-    const signings = this.signQueue;
-    this.signQueue = [];
-    if (signings.length === 0) return;
-    const worker = this.worker;
-    if (!worker) {
-      for (const s of signings) s.resolve(cryptoSign(null, s.data, s.key));
-      return;
-    }
-    for (const s of signings) {
-      if (this.registered.has(s.keyId)) continue;
-      this.registered.add(s.keyId);
-      worker.postMessage({ register: s.keyId, key: s.key });
-    }
-    const packed = Buffer.allocUnsafeSlow(signings.reduce((n, s) => n + SIGN_HEADER + s.data.byteLength, 0));
-    let at = 0;
-    for (const s of signings) {
-      packed.writeUInt32BE(s.keyId, at);
-      packed.writeUInt32BE(s.data.byteLength, at + 4);
-      packed.set(s.data, at + SIGN_HEADER);
-      at += SIGN_HEADER + s.data.byteLength;
-    }
-    const id = this.nextId++;
-    this.signsInFlight.set(id, signings);
-    worker.postMessage({ id, count: signings.length, packed: packed.buffer, signs: true }, [packed.buffer]);
   }
 
   private checkInline(c: Check): boolean {
