@@ -118,6 +118,9 @@ test('parseEnvelope gives what the schema gives, field by field, whether or not 
   };
   const variants: unknown[] = [full, {}, [], null, 'x', 1, { ...full, extra: 1 }, { extra: 1, ...full }];
   variants.push(Object.fromEntries(Object.entries(full).reverse()));
+  // the required fields in order, two optional ones swapped: the schema's output puts them back in its order
+  const { hop_count: hops, ack, ...rest } = full;
+  variants.push({ ...rest, ack, hop_count: hops });
   variants.push(JSON.parse(`{"__proto__":{"x":1},${JSON.stringify(full).slice(1)}`));
   for (const [field, values] of Object.entries(candidates)) {
     const { [field]: _dropped, ...without } = full as Record<string, unknown>;

@@ -11,10 +11,10 @@ import type { AuthorVerifier, Checkpoint, LogEntry, LogType } from './types.ts';
 export const ZERO_HASH = '0'.repeat(64);
 
 /**
- * The format of new files: entries appended together (one appendMany) carry one signature, on the last of them;
- * the others have an empty signature and are covered by it through the hash chain (the signed hash commits to
- * every entry before it). `log verify` still detects any edit, deletion or reordering, and entries no signature
- * covers (an unsigned tail).
+ * The format of new files: entries appended together (one appendMany or appendAll) carry one signature, on the
+ * last of them; the others have an empty signature and are covered by it through the hash chain (the signed hash
+ * commits to every entry before it). `log verify` still detects any edit, deletion or reordering, and entries no
+ * signature covers (an unsigned tail).
  */
 export const FORMAT = 'chorus-eventlog/2';
 /** The first format: every entry signed on its own. Such files still verify, and are appended to as before. */
