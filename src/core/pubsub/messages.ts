@@ -31,7 +31,9 @@ export function defaultTopicFor(type: MessageType): string {
   return TOPICS.metaDiscussion;
 }
 
-const name = z.string().regex(/^[a-zA-Z0-9_.-]+$/);
+/** A role, expertise or project name. */
+const NAME = /^[a-zA-Z0-9_.-]+$/;
+const name = z.string().regex(NAME);
 
 export const envelopeSchema = z.object({
   type: z.enum(MESSAGE_TYPES as [MessageType, ...MessageType[]]),
@@ -145,8 +147,7 @@ const ENVELOPE_FIELDS: readonly (readonly [string, (v: unknown) => boolean])[] =
   ['ack', (v) => typeof v === 'boolean'],
 ];
 const REQUIRED_FIELDS = 4; // type, from, timestamp, data
-const FIELD_INDEX = new Map(ENVELOPE_FIELDS.map(([key], i) => [key, i]));
-const NAME = /^[a-zA-Z0-9_.-]+$/;
+const FIELDS = new Map(ENVELOPE_FIELDS.map(([key, check], at) => [key, { at, check }]));
 
 function isName(v: unknown): boolean {
   return typeof v === 'string' && NAME.test(v);
@@ -177,12 +178,11 @@ export function isPlainEnvelope(json: unknown): json is Envelope {
   if (!isPlainRecord(json)) return false;
   let next = 0;
   for (const key in json) {
-    const at = FIELD_INDEX.get(key);
-    if (at === undefined || at < next) return false;
-    if (next < REQUIRED_FIELDS && at !== next) return false; // a required field missing
-    const check = (ENVELOPE_FIELDS[at] as readonly [string, (v: unknown) => boolean])[1];
-    if (!check(json[key])) return false;
-    next = at + 1;
+    const field = FIELDS.get(key);
+    if (field === undefined || field.at < next) return false;
+    if (next < REQUIRED_FIELDS && field.at !== next) return false; // a required field missing
+    if (!field.check(json[key])) return false;
+    next = field.at + 1;
   }
   return next >= REQUIRED_FIELDS;
 }
