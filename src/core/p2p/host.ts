@@ -14,6 +14,7 @@ import { tcp } from '@libp2p/tcp';
 import { createLibp2p } from 'libp2p';
 import { createHash } from 'node:crypto';
 import { forwardAfterIDontWant } from './gossip-forwards.ts';
+import { readGossipFromEvents } from './gossip-reads.ts';
 import { keepGossipStreamsOpen } from './gossip-streams.ts';
 import { coalesceGossipWrites } from './gossip-writes.ts';
 import { cacheEd25519KeyObjects } from './key-objects.ts';
@@ -216,6 +217,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     },
   });
   coalesceGossipWrites(node.services.pubsub);
+  readGossipFromEvents(node.services.pubsub);
   forwardAfterIDontWant(node.services.pubsub);
   keepGossipStreamsOpen(node.services.pubsub, (peer) => node.getConnections(peer));
   node.addEventListener('connection:open', (evt) => coalesceSocketWrites((evt.detail as { maConn?: unknown }).maConn));
