@@ -1,9 +1,10 @@
 // Tests for src/core/p2p/gossip-reads.ts: GossipSub's inbound RPCs read from the stream's message events reach its
 // decode and handler whole, once each and in order, however the bytes are cut into chunks; the read loop's limits and
-// endings are kept (an undecodable RPC is dropped and counted, an oversized frame, an overlong length prefix, an end
-// inside a frame or a stream error end the reading through handlePeerReadStreamError); a new stream replaces the
-// peer's earlier one. Then on real GossipSub hosts over loopback: messages flow through the event reader, and a peer
-// that sends an oversized frame has its reading ended.
+// endings are kept (an undecodable RPC or a failing handler is counted and the reading goes on; an oversized frame,
+// an overlong length prefix, an end inside a frame or a stream error end the reading through
+// handlePeerReadStreamError, after the RPCs before it, and an error thrown there is logged); a new stream replaces the
+// peer's earlier one, whose readable end is closed. Then on real GossipSub hosts over loopback: messages flow through
+// the event reader, and a peer that sends an oversized frame has its reading ended.
 import assert from 'node:assert/strict';
 import { after, describe, it, test } from 'node:test';
 import { RPC } from '@libp2p/gossipsub/message';
@@ -13,6 +14,7 @@ import { until } from '../helpers/poll.ts';
 
 class FakeStream extends EventTarget implements InboundRawStream {
   closed = false;
+  readClosed = false;
   aborted: Error | undefined;
   listeners = 0;
   override addEventListener(type: string, listener: (evt: Event) => void): void {
@@ -26,10 +28,13 @@ class FakeStream extends EventTarget implements InboundRawStream {
   async close(): Promise<void> {
     this.closed = true;
   }
+  async closeRead(): Promise<void> {
+    this.readClosed = true;
+  }
   abort(err: Error): void {
     this.aborted = err;
   }
-  send(data: Uint8Array | { subarray(): Uint8Array; byteLength: number }): void {
+  send(data: Uint8Array | Iterable<Uint8Array>): void {
     this.dispatchEvent(Object.assign(new Event('message'), { data }));
   }
   end(): void {
@@ -45,17 +50,18 @@ function fakeGossip(opts: { maxInboundDataLength?: number; awaitRpcHandler?: boo
   const handled: { from: unknown; rpc: RPC }[] = [];
   const readErrors: unknown[] = [];
   const counts = { recv: 0, dataError: 0, recvError: 0, readError: 0 };
+  const logged: unknown[] = [];
   const gossip = {
     peers: new Map<string, unknown>([['peer-a', {}]]),
     streamsInbound: new Map<string, { close(): Promise<void> }>(),
     opts,
     isStarted: () => true,
-    log: () => {},
+    log: (...args: unknown[]) => void logged.push(args[0]),
     decodeRpc: (bytes: Uint8Array) => RPC.decode(bytes),
     handleReceivedRpc: async (from: unknown, rpc: RPC) => {
       handled.push({ from, rpc });
     },
-    handlePeerReadStreamError: (err: unknown) => readErrors.push(err),
+    handlePeerReadStreamError: (err: unknown, _peer: unknown) => void readErrors.push(err),
     metrics: {
       onRpcRecv: () => counts.recv++,
       onRpcDataError: () => counts.dataError++,
@@ -72,7 +78,7 @@ function fakeGossip(opts: { maxInboundDataLength?: number; awaitRpcHandler?: boo
     gossip.createInboundStream({ toString: () => peer }, stream);
     return stream;
   };
-  return { gossip, handled, readErrors, counts, open };
+  return { gossip, handled, readErrors, counts, logged, open };
 }
 
 /** An unsigned varint (the length prefix GossipSub writes). */
@@ -105,11 +111,12 @@ describe('readGossipFromEvents', () => {
     }
   });
 
-  it('reads byte by byte, and a Uint8ArrayList chunk as its bytes', () => {
+  it('reads byte by byte, and a Uint8ArrayList chunk (iterable over its parts) part by part', () => {
     const { handled, counts, open } = fakeGossip();
     const stream = open();
     for (const b of wire) stream.send(Uint8Array.of(b));
-    stream.send({ byteLength: wire.length, subarray: () => wire });
+    const parts = [wire.subarray(0, 5), wire.subarray(5, 100), wire.subarray(100)];
+    stream.send({ [Symbol.iterator]: () => parts[Symbol.iterator]() });
     assert.deepEqual(topicsOf(handled), [...topics, ...topics]);
     assert.equal(counts.recv, 6);
   });
@@ -143,20 +150,58 @@ describe('readGossipFromEvents', () => {
     assert.deepEqual(readErrors, []);
   });
 
-  it('ends the reading on a length prefix over 8 bytes', () => {
-    const { readErrors, open } = fakeGossip();
-    open().send(new Uint8Array(9).fill(0x80));
-    assert.equal(readErrors.length, 1);
-    assert.match(String(readErrors[0]), /length length too long/);
+  it('reads a length prefix of 8 bytes and ends the reading on a longer one', () => {
+    const eight = fakeGossip();
+    eight.open().send(Uint8Array.of(0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x80, 0x00));
+    assert.equal(eight.handled.length, 1, 'an 8-byte prefix of 0: an empty RPC');
+    assert.deepEqual(eight.readErrors, []);
+    const over = fakeGossip();
+    over.open().send(new Uint8Array(8).fill(0x80));
+    assert.equal(over.readErrors.length, 1);
+    assert.match(String(over.readErrors[0]), /length length too long/);
   });
 
-  it('an end inside a frame is an error; an end at a frame boundary is not', () => {
-    const cut = fakeGossip();
-    const s1 = cut.open();
-    s1.send(wire.subarray(0, wire.length - 1));
-    s1.end();
-    assert.equal(cut.readErrors.length, 1);
-    assert.match(String(cut.readErrors[0]), /Unexpected end of input/);
+  it('a zero-length frame is an empty RPC', () => {
+    const { handled, open } = fakeGossip();
+    open().send(Uint8Array.of(0));
+    assert.equal(handled.length, 1);
+    assert.deepEqual(handled[0]?.rpc.subscriptions, []);
+  });
+
+  it('a handler that fails is counted and logged, and the reading goes on', async () => {
+    const { gossip, counts, logged, open } = fakeGossip();
+    const seen: string[] = [];
+    gossip.handleReceivedRpc = async (_from, rpc) => {
+      const topic = rpc.subscriptions[0]?.topic ?? '';
+      seen.push(topic);
+      if (topic === 'a') throw new Error('handler failed');
+    };
+    open().send(wire);
+    await new Promise((resolve) => setImmediate(resolve));
+    assert.deepEqual(seen, topics);
+    assert.equal(counts.recvError, 1);
+    assert.ok(logged.some((e) => e instanceof Error && e.message === 'handler failed'));
+  });
+
+  it('an end inside a frame, or inside or just after its length prefix, is an error; at a boundary it is not', () => {
+    // [bytes sent, ended by]: inside a body; inside a two-byte prefix; just after a prefix; a clean close mid-body
+    const first = frame(RPC.encode(rpcOf('a'))).byteLength;
+    const cases: [Uint8Array, 'end' | 'close'][] = [
+      [wire.subarray(0, wire.length - 1), 'end'],
+      [wire.subarray(0, first + 1), 'end'],
+      [wire.subarray(0, first + 2), 'end'],
+      [wire.subarray(0, first + 10), 'close'],
+    ];
+    for (const [bytes, how] of cases) {
+      const cut = fakeGossip();
+      const s1 = cut.open();
+      s1.send(bytes);
+      if (how === 'end') s1.end();
+      else s1.dispatchEvent(new Event('close'));
+      assert.equal(cut.readErrors.length, 1, `${bytes.byteLength} bytes, ${how}`);
+      assert.match(String(cut.readErrors[0]), /Unexpected end of input/);
+      assert.equal(s1.listeners, 0);
+    }
 
     const whole = fakeGossip();
     const s2 = whole.open();
@@ -170,8 +215,10 @@ describe('readGossipFromEvents', () => {
   it('a stream closed with an error ends the reading with that error; a clean close does not', () => {
     const { readErrors, open } = fakeGossip();
     const reset = new Error('stream reset');
-    open().fail(reset);
+    const failed = open();
+    failed.fail(reset);
     assert.deepEqual(readErrors, [reset]);
+    assert.equal(failed.listeners, 0);
     const clean = fakeGossip();
     const s = clean.open();
     s.dispatchEvent(new Event('close'));
@@ -179,12 +226,13 @@ describe('readGossipFromEvents', () => {
     assert.equal(s.listeners, 0);
   });
 
-  it('a second inbound stream from the peer replaces the first, which is closed and read no more', async () => {
+  it('a second inbound stream from the peer replaces the first, which is closed, its readable end too', async () => {
     const { gossip, handled, open } = fakeGossip();
     const first = open();
     const second = open();
     await Promise.resolve();
     assert.equal(first.closed, true);
+    assert.equal(first.readClosed, true);
     assert.equal(first.listeners, 0);
     assert.equal(gossip.streamsInbound.size, 1);
     first.send(frame(RPC.encode(rpcOf('old'))));
@@ -218,6 +266,33 @@ describe('readGossipFromEvents', () => {
     release();
     await until('all handled', () => events.length === 6);
     assert.deepEqual(events, ['start a', 'end a', `start ${topics[1]}`, `end ${topics[1]}`, 'start c', 'end c']);
+  });
+
+  it('with awaitRpcHandler, a read error is reported after the handlers of the RPCs before it', async () => {
+    const { gossip, readErrors, open } = fakeGossip({ awaitRpcHandler: true, maxInboundDataLength: 1000 });
+    const events: string[] = [];
+    gossip.handleReceivedRpc = async (_from, rpc) => {
+      await new Promise((resolve) => setImmediate(resolve));
+      events.push(`handled ${rpc.subscriptions[0]?.topic ?? ''}`);
+    };
+    gossip.handlePeerReadStreamError = (err) => {
+      events.push('read error');
+      readErrors.push(err);
+    };
+    open().send(Buffer.concat([frame(RPC.encode(rpcOf('a'))), frame(RPC.encode(rpcOf('c'))), varint(1001)]));
+    assert.deepEqual(events, [], 'nothing reported before the handlers ran');
+    await until('the read error', () => events.length === 3);
+    assert.deepEqual(events, ['handled a', 'handled c', 'read error']);
+  });
+
+  it('an error thrown while the reading ends is logged, not thrown out of the stream event', () => {
+    const { gossip, logged, open } = fakeGossip({ maxInboundDataLength: 10 });
+    const thrown = new Error('removePeer failed');
+    gossip.handlePeerReadStreamError = () => {
+      throw thrown;
+    };
+    assert.doesNotThrow(() => open().send(varint(11)));
+    assert.ok(logged.includes(thrown));
   });
 
   it('leaves an object without GossipSub internals alone', () => {
@@ -268,7 +343,11 @@ describe('GossipSub hosts read inbound RPCs from events', () => {
     });
     const raw = await a.host.dialProtocol(b.host.peerId, '/meshsub/1.2.0');
     raw.send(varint(5 * 1024 * 1024));
-    const err = await readError;
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<never>((_, reject) => {
+      timer = setTimeout(() => reject(new Error('no read error within 15 s')), 15_000);
+    });
+    const err = await Promise.race([readError, deadline]).finally(() => clearTimeout(timer));
     assert.ok(err instanceof GossipReadError && /too long/.test(err.message));
   });
 });

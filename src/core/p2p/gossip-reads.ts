@@ -3,21 +3,28 @@
 // it-length-prefixed's decoder (an async generator over a Uint8ArrayList) and a pipe. Every chunk and every RPC then
 // costs promises, iterator results, list copies and microtask turns before GossipSub decodes it. Here each message
 // event's bytes are split into length-prefixed RPCs at once, and each RPC goes to GossipSub's own decode and handler,
-// in order, with the same limits and the same outcomes:
+// in order, with the read loop's limits:
 // - an RPC that does not decode is dropped and counted, and the stream reads on;
 // - a frame over maxInboundDataLength, a length prefix over 8 bytes, a stream that ends inside a frame or closes with
-//   an error ends the reading as GossipSub's read loop does (handlePeerReadStreamError).
+//   an error ends the reading through handlePeerReadStreamError, after the RPCs before it (with awaitRpcHandler, after
+//   their handlers). An error thrown there is logged, as GossipSub's read loop logged it.
+// Two outcomes differ from GossipSub's loop, on purpose:
+// - a stream that ends just after a length prefix is an error too (it-length-prefixed took that as a clean end);
+// - closing the reader (GossipSub replaces a peer's inbound stream, removes the peer or stops) also closes the
+//   stream's readable end: later bytes are dropped and a later reset of that stream no longer removes the peer. The
+//   loop read on until the remote closed, and its error could remove a peer whose new stream was fine.
 // A frame split across chunks is kept as its chunks, joined once it is whole. Installed on each host's GossipSub by
 // createHost.
 
-/** Bytes of a stream's message event: a Uint8Array or a Uint8ArrayList (whose subarray() copies it out whole). */
-type Chunk = Uint8Array | { subarray(): Uint8Array; byteLength: number };
+/** Bytes of a stream's message event: a Uint8Array, or a Uint8ArrayList (iterable over its Uint8Arrays). */
+type Chunk = Uint8Array | Iterable<Uint8Array>;
 
 /** The part of a libp2p stream this reads from (@libp2p/utils AbstractMessageStream). */
 export interface InboundRawStream {
   addEventListener(type: 'message' | 'close' | 'remoteCloseWrite', listener: (evt: Event) => void): void;
   removeEventListener(type: 'message' | 'close' | 'remoteCloseWrite', listener: (evt: Event) => void): void;
   close(): Promise<void>;
+  closeRead?(): Promise<void>;
   abort(err: Error): void;
 }
 
@@ -50,6 +57,7 @@ function isReading(value: object): value is ReadingGossip {
     typeof g.handlePeerReadStreamError === 'function' &&
     typeof g.log === 'function' &&
     typeof g.opts === 'object' &&
+    g.opts !== null &&
     g.streamsInbound instanceof Map &&
     g.peers instanceof Map
   );
@@ -92,10 +100,12 @@ export function readGossipFromEvents(gossip: object): void {
     if (!gossip.isStarted()) return;
     const id = peerId.toString();
     if (!gossip.peers.has(id)) return;
-    gossip.streamsInbound
-      .get(id)
-      ?.close()
-      .catch((err: unknown) => gossip.log(err));
+    const prior = gossip.streamsInbound.get(id);
+    if (prior !== undefined) {
+      gossip.log('replacing existing inbound stream %s', id);
+      prior.close().catch((err: unknown) => gossip.log(err));
+    }
+    gossip.log('create inbound stream %s', id);
     gossip.streamsInbound.set(id, new EventReader(gossip, peerId, stream));
   };
 }
@@ -125,10 +135,10 @@ class EventReader {
     raw.addEventListener('remoteCloseWrite', this.#onEnd);
   }
 
-  /** Stops reading and closes the stream (as GossipSub's InboundStream.close). */
+  /** Stops reading and closes the stream, its readable end too (see the header). */
   async close(): Promise<void> {
     this.#stop();
-    await this.#raw.close().catch((err: Error) => this.#raw.abort(err));
+    await Promise.all([this.#raw.close(), this.#raw.closeRead?.()]).catch((err: Error) => this.#raw.abort(err));
   }
 
   #stop(): void {
@@ -153,18 +163,31 @@ class EventReader {
     else this.#stop();
   };
 
+  /** Ends the reading with `err`: reported once the RPCs before it are handed over (awaited ones, handled). */
   #fail(err: unknown): void {
     if (this.#done) return;
     this.#stop();
-    this.#gossip.metrics?.onPeerReadStreamError();
-    this.#gossip.handlePeerReadStreamError(err, this.#peerId);
+    const g = this.#gossip;
+    const report = (): void => {
+      try {
+        g.metrics?.onPeerReadStreamError();
+        g.handlePeerReadStreamError(err, this.#peerId);
+      } catch (thrown) {
+        g.log(thrown);
+      }
+    };
+    if (g.opts.awaitRpcHandler) this.#handled = this.#handled.then(report);
+    else report();
   }
 
   readonly #onMessage = (evt: Event): void => {
-    if (this.#done) return;
     const data = (evt as Event & { data: Chunk }).data;
-    const chunk = data instanceof Uint8Array ? data : data.subarray();
-    if (chunk.byteLength === 0) return;
+    if (data instanceof Uint8Array) this.#onBytes(data);
+    else for (const part of data) this.#onBytes(part);
+  };
+
+  #onBytes(chunk: Uint8Array): void {
+    if (this.#done || chunk.byteLength === 0) return;
     let buf = chunk;
     if (this.#pendingBytes > 0) {
       this.#pending.push(chunk);
@@ -199,7 +222,7 @@ class EventReader {
       this.#pending = [buf.subarray(at)];
       this.#pendingBytes = buf.byteLength - at;
     }
-  };
+  }
 
   /** One RPC, as GossipSub's read loop handles it. */
   #handle(rpcBytes: Uint8Array): void {
