@@ -13,8 +13,9 @@
 // - closing the reader (GossipSub replaces a peer's inbound stream, removes the peer or stops) also closes the
 //   stream's readable end: later bytes are dropped and a later reset of that stream no longer removes the peer. The
 //   loop read on until the remote closed, and its error could remove a peer whose new stream was fine.
-// A frame split across chunks is kept as its chunks, joined once it is whole. Installed on each host's GossipSub by
-// createHost.
+// A frame split across chunks is kept as its chunks, joined once it is whole. @libp2p/utils' LengthPrefixedDecoder is
+// not used for the framing: it buffers every chunk in a Uint8ArrayList (a sublist per frame), drops empty frames and
+// sets no limit on a prefix's length. Installed on each host's GossipSub by createHost.
 
 /** Bytes of a stream's message event: a Uint8Array, or a Uint8ArrayList (iterable over its Uint8Arrays). */
 type Chunk = Uint8Array | Iterable<Uint8Array>;
@@ -145,6 +146,7 @@ class EventReader {
     if (this.#done) return;
     this.#done = true;
     this.#pending = [];
+    this.#pendingBytes = 0;
     this.#raw.removeEventListener('message', this.#onMessage);
     this.#raw.removeEventListener('close', this.#onClose);
     this.#raw.removeEventListener('remoteCloseWrite', this.#onEnd);
