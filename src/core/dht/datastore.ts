@@ -2,12 +2,14 @@
 // node:sqlite file in the data dir, so decisions survive restarts; the peer store's constant churn
 // stays in memory (a file write per peer update made every DHT query several times slower). A batch's writes to
 // the file land in one SQLite transaction. A file SQLite cannot open is a StoreDamagedError naming it. The file is
-// held exclusively while open (no other connection reads it meanwhile).
+// held exclusively while open (no other connection reads it meanwhile). Its WAL checkpoints run once writes pause
+// (quiet-checkpoints.ts), not inside a write.
 import { BaseDatastore, MemoryDatastore } from 'datastore-core';
 import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
 import { chmodSync, closeSync, openSync } from 'node:fs';
 import { DatabaseSync, type StatementSync } from 'node:sqlite';
+import { QuietCheckpoints } from '../quiet-checkpoints.ts';
 import { StoreDamagedError, sqliteDamage } from '../store-check.ts';
 
 const PERSISTENT_PREFIX = '/dht/';
@@ -18,6 +20,8 @@ export class ChorusDatastore extends BaseDatastore {
   private readonly db: DatabaseSync;
   private readonly memory = new MemoryDatastore();
   private readonly stmt: Record<'put' | 'get' | 'has' | 'del' | 'scanKeys', StatementSync>;
+  /** The file's WAL checkpoints, once writes pause. */
+  readonly checkpoints: QuietCheckpoints;
 
   constructor(file: string) {
     super();
@@ -40,6 +44,7 @@ export class ChorusDatastore extends BaseDatastore {
       // a two-record commit 114 -> 99). The map is bounded; pages past it, and the WAL's, are read as before.
       this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
       this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+      this.checkpoints = new QuietCheckpoints(this.db);
     } catch (err) {
       this.db.close();
       const damage = sqliteDamage(err);
@@ -69,6 +74,7 @@ export class ChorusDatastore extends BaseDatastore {
   override put(key: Key, value: Uint8Array): Key | Promise<Key> {
     if (!this.persistent(key)) return this.memory.put(key, value);
     this.stmt.put.run(key.toString(), value);
+    this.checkpoints.committed();
     return key;
   }
 
@@ -99,6 +105,7 @@ export class ChorusDatastore extends BaseDatastore {
   override delete(key: Key): void | Promise<void> {
     if (!this.persistent(key)) return this.memory.delete(key);
     this.stmt.del.run(key.toString());
+    this.checkpoints.committed();
   }
 
   /** A batch whose writes under /dht/ commit in one SQLite transaction (one WAL commit, not one per record). */
@@ -119,6 +126,7 @@ export class ChorusDatastore extends BaseDatastore {
           this.db.exec('ROLLBACK');
           throw err;
         }
+        if (puts.some(({ key }) => onDisk(key)) || dels.some(onDisk)) this.checkpoints.committed();
         for (const { key, value } of puts) if (!onDisk(key)) await this.memory.put(key, value);
         for (const key of dels) if (!onDisk(key)) await this.memory.delete(key);
       },
@@ -146,6 +154,7 @@ export class ChorusDatastore extends BaseDatastore {
   }
 
   close(): void {
+    this.checkpoints.close();
     if (this.db.isOpen) this.db.close();
   }
 }
