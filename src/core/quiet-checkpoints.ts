@@ -1,29 +1,23 @@
 // SQLite's WAL checkpoints once writes pause. In WAL mode, the commit that takes the log past `wal_autocheckpoint`
 // pages (1,000 by default) also copies the log back into the database file, with its fsyncs, before it returns. In
 // `bench dht --procs 5` that was a DHT write on some node about every ~110 commits, and most of the slow writes
-// after the first hundred; in the in-process pubsub bench, ten nodes' event logs stalled the shared event loop in
-// the latency phases. Here a checkpoint runs from a timer once no commit has come for `quietMs`, when at least
-// `minCommits` have gone in since the last one, unless the event loop is busy (loop-load.ts; like the decisions'
-// read-ahead, it waits for room). The connection's own bound stays as the limit for sustained writes: a file may
-// raise it (the DHT datastore: INLINE_PAGES) or keep SQLite's (the event log). With synchronous=NORMAL, commits
-// since the last checkpoint are not yet fsynced: a higher bound leaves more of them to an OS crash, and a pause
-// syncs them sooner. A checkpoint copies committed pages only: whether it runs, fails or is cut short by a close,
-// every commit stays in the log or the file.
+// after the first hundred. Here the connection's own bound is raised to INLINE_PAGES: only sustained writes reach
+// it, and it still bounds the log's size. A checkpoint runs from a timer once no commit has come for `quietMs`,
+// when at least `minCommits` have gone in since the last one, unless the event loop is busy (loop-load.ts; like
+// the decisions' read-ahead, it waits for room). A checkpoint copies committed pages only: whether it runs, fails
+// or is cut short by a close, every commit stays in the log or the file (nothing is lost).
 import type { DatabaseSync } from 'node:sqlite';
 import { LoopLoad } from './loop-load.ts';
 
 /** The connection's own bound (pages): a commit that takes the log past it checkpoints in-line, as SQLite does. */
 export const INLINE_PAGES = 4000;
 
-/** SQLite's default bound (`wal_autocheckpoint`), for a file whose in-line checkpoints keep their cadence. */
-export const SQLITE_INLINE_PAGES = 1000;
-
 export interface QuietCheckpointOptions {
   /** How long without a commit counts as a pause (ms; default 250). */
   quietMs?: number;
   /** Commits since the last checkpoint below which a pause does not checkpoint (default 64). */
   minCommits?: number;
-  /** The in-line bound in pages (default INLINE_PAGES; SQLITE_INLINE_PAGES keeps SQLite's). */
+  /** The in-line bound in pages (default INLINE_PAGES). */
   inlinePages?: number;
   /**
    * Whether the event loop is too busy for a checkpoint now; asked when the timer is set and when it fires (the

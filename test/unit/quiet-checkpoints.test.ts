@@ -1,10 +1,8 @@
 // WAL checkpoints once writes pause (core/quiet-checkpoints.ts): the connection's in-line bound is raised; a pause
 // of `quietMs` after `minCommits` commits copies the log into the database file (seen as the file's size: pages
 // reach it only by a checkpoint), commits that keep coming and a busy loop put it off, and a close ends it. The DHT
-// datastore counts each of its writes to the file; the event log's appends checkpoint after a pause, with SQLite's
-// own bound kept.
+// datastore counts each of its writes to the file.
 import assert from 'node:assert/strict';
-import { generateKeyPairSync, sign, verify } from 'node:crypto';
 import { mkdtempSync, statSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,17 +10,9 @@ import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { Key } from 'interface-datastore';
 import { ChorusDatastore } from '../../src/core/dht/datastore.ts';
-import { EventLog } from '../../src/core/eventlog/eventlog.ts';
 import { INLINE_PAGES, QuietCheckpoints } from '../../src/core/quiet-checkpoints.ts';
 
 const ROW = new Uint8Array(16 * 1024);
-const KEYS = generateKeyPairSync('ed25519');
-/** The event log's signer, over a key of this test's own. */
-const SIGNER = {
-  author: '12D3KooWQuietCheckpointsTest',
-  sign: (data: Uint8Array) => sign(null, data, KEYS.privateKey),
-  verify: (data: Uint8Array, sig: Uint8Array) => verify(null, data, KEYS.publicKey, sig),
-};
 
 /** A WAL database with one table, and what the file holds so far. */
 function walDb(t: TestContext): { db: DatabaseSync; fileSize: () => number } {
@@ -177,50 +167,4 @@ test('the DHT datastore counts each write to its file, checkpoints it, and keeps
   } finally {
     again.close();
   }
-});
-
-test("the event log's appends checkpoint after a pause, and a close ends it", (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const file = join(mkdtempSync(join(tmpdir(), 'chorus-ckpt-log-')), 'events.db');
-  const log = EventLog.open(file, SIGNER, { checkpoints: { quietMs: 100, minCommits: 2, busy: () => false } });
-  t.after(() => log.close());
-  const before = statSync(file).size;
-  const text = 'x'.repeat(8 * 1024);
-  log.append('task_progress', { text });
-  log.appendMany([
-    { type: 'task_progress', data: { text } },
-    { type: 'task_progress', data: { text } },
-  ]);
-  t.mock.timers.tick(99);
-  assert.equal(statSync(file).size, before, 'no checkpoint before the pause has lasted quietMs');
-  t.mock.timers.tick(1);
-  const after = statSync(file).size;
-  assert.ok(after >= before + 3 * text.length, `the entries reached the file (${before} -> ${after} bytes)`);
-  log.append('task_progress', { text });
-  log.append('task_progress', { text });
-  log.close();
-  t.mock.timers.tick(1_000); // the timer the appends set is gone with the log
-  const again = EventLog.open(file, SIGNER);
-  try {
-    assert.equal(again.size, 5, 'every entry is kept across the close');
-  } finally {
-    again.close();
-  }
-});
-
-test("sustained appends to the event log still checkpoint in-line at SQLite's bound (1,000 pages)", (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const file = join(mkdtempSync(join(tmpdir(), 'chorus-ckpt-log-')), 'events.db');
-  // no pause ever comes: only the in-line bound can checkpoint
-  const log = EventLog.open(file, SIGNER, { checkpoints: { quietMs: 1e9, busy: () => true } });
-  t.after(() => log.close());
-  const before = statSync(file).size;
-  const text = 'x'.repeat(8 * 1024);
-  for (let i = 0; i < 7; i++)
-    log.appendMany(Array.from({ length: 100 }, () => ({ type: 'task_progress' as const, data: { text } })));
-  // 5.6 MB of entries: past 1,000 pages of 4 KiB (a raised bound of 4,000 would not have checkpointed yet)
-  assert.ok(
-    statSync(file).size >= before + 2 * 1024 * 1024,
-    `an in-line checkpoint filled the file (${statSync(file).size} bytes)`,
-  );
 });

@@ -44,8 +44,6 @@ export class ChorusDatastore extends BaseDatastore {
       // a two-record commit 114 -> 99). The map is bounded; pages past it, and the WAL's, are read as before.
       this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
       this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
-      // A raised in-line bound (4,000 pages): a node's newest records wait longer for a checkpoint's fsync under
-      // sustained writes, and each of them is also held by its other replicas (re-replication restores a copy).
       this.checkpoints = new QuietCheckpoints(this.db);
     } catch (err) {
       this.db.close();

@@ -2,14 +2,13 @@
 // synchronous per EventLogOptions). Owns opening (and creating) the file, appends and reads. The file format
 // lives in format.ts, chain verification in verify.ts, following in follow.ts, retention (by age and size, with a
 // signed checkpoint at the cut) in retention.ts, the per-peer rate limit of received messages in ratelimit.ts,
-// canonical JSON in canonical.ts. A writer's WAL checkpoints run once appends pause (quiet-checkpoints.ts).
+// canonical JSON in canonical.ts.
 
 import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
 import { ChorusError } from '../errors.ts';
-import { QuietCheckpoints, SQLITE_INLINE_PAGES, type QuietCheckpointOptions } from '../quiet-checkpoints.ts';
 import { quickCheck, sqliteDamage } from '../store-check.ts';
 import { canonicalJson } from './canonical.ts';
 import { followEntries, ChangeNotifier, DEFAULT_POLL_MS } from './follow.ts';
@@ -67,8 +66,6 @@ export interface EventLogOptions {
   sync?: 'normal' | 'full';
   /** Run retention (by age and size, see retention.ts) at open and periodically until the log closes. */
   retention?: RetentionRunnerOptions;
-  /** When a pause in appends checkpoints the WAL (quiet-checkpoints.ts; the in-line bound stays SQLite's). */
-  checkpoints?: Omit<QuietCheckpointOptions, 'inlinePages'>;
 }
 
 export class EventLog {
@@ -80,8 +77,6 @@ export class EventLog {
   /** Format 2: one signature per appendMany (on its last entry); format 1 files: one per entry. */
   readonly #signPerBatch: boolean;
   #retention: LogRetention | undefined;
-  /** A writer's WAL checkpoints (read-only opens have none). */
-  #checkpoints: QuietCheckpoints | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, file: string, signer: LogSigner, format: LogFormat) {
@@ -141,9 +136,6 @@ export class EventLog {
       const format = ensureSchema(db, path);
       checkTail(db, signer, path);
       const log = new EventLog(db, path, signer, format);
-      // SQLite's own bound stays: under sustained appends as much of the log waits for a checkpoint's fsync as
-      // before ('normal' durability); a pause checkpoints sooner.
-      log.#checkpoints = new QuietCheckpoints(db, { ...options.checkpoints, inlinePages: SQLITE_INLINE_PAGES });
       if (options.retention) {
         log.#retention = new LogRetention(log, options.retention);
         log.#retention.start();
@@ -262,7 +254,6 @@ export class EventLog {
         lastTime = time;
       }
       db.exec('COMMIT');
-      this.#checkpoints?.committed();
     } catch (err) {
       if (db.isTransaction) db.exec('ROLLBACK');
       if (err instanceof ChorusError) throw err;
@@ -383,7 +374,6 @@ export class EventLog {
   close(): void {
     if (this.#closed) return;
     this.#retention?.stop();
-    this.#checkpoints?.close();
     this.#closed = true;
     this.#changes.wake();
     this.#db.close();
