@@ -2,10 +2,12 @@
 // pages (1,000 by default) also copies the log back into the database file, with its fsyncs, before it returns. In
 // `bench dht --procs 5` that was a DHT write on some node about every ~110 commits, and most of the slow writes
 // after the first hundred. Here the connection's own bound is raised to INLINE_PAGES: only sustained writes reach
-// it, and it still bounds the log's size. A checkpoint runs from a timer once no commit has come for `quietMs`,
-// when at least `minCommits` have gone in since the last one, unless the event loop is busy (loop-load.ts; like
-// the decisions' read-ahead, it waits for room). A checkpoint copies committed pages only: whether it runs, fails
-// or is cut short by a close, every commit stays in the log or the file (nothing is lost).
+// it, it still bounds the log's size, and the checkpoint it makes copies up to 4x more pages in one go. A checkpoint
+// runs from a timer once no commit has come for `quietMs`, when at least `minCommits` have gone in since the last
+// one, unless the event loop is busy (loop-load.ts; like the decisions' read-ahead, it waits for room).
+// Durability: with synchronous=NORMAL, commits since the last checkpoint are not yet fsynced. The raised bound leaves
+// more of them to an OS crash under sustained writes; a pause after `minCommits` syncs them sooner. A process crash
+// loses no commit either way: a checkpoint copies committed pages only, and SQLite replays the log on the next open.
 import type { DatabaseSync } from 'node:sqlite';
 import { LoopLoad } from './loop-load.ts';
 
@@ -21,7 +23,8 @@ export interface QuietCheckpointOptions {
   inlinePages?: number;
   /**
    * Whether the event loop is too busy for a checkpoint now; asked when the timer is set and when it fires (the
-   * default, a LoopLoad, measures the window between). A busy loop puts the checkpoint off by `quietMs`.
+   * default, a LoopLoad, measures the loop since its last sample: a window of at least 100 ms, which may start
+   * before the timer did). A busy loop puts the checkpoint off by `quietMs`.
    */
   busy?: () => boolean;
 }
@@ -58,14 +61,20 @@ export class QuietCheckpoints {
     if (this.#timer === undefined && !this.#closed && this.#commits >= this.#minCommits) this.#arm(this.#quietMs);
   }
 
-  /** Checkpoints now (a PASSIVE checkpoint: it waits for nothing). False when the connection is gone or it failed. */
+  /**
+   * Checkpoints now (PASSIVE: it waits for nothing). True when the whole log reached the file; false when the
+   * connection is gone, the checkpoint failed, or another connection kept it from copying everything (SQLite
+   * answers that with a row, not an error): the count is kept, so the next pause after a commit tries again.
+   */
   checkpoint(): boolean {
     if (this.#closed || !this.#db.isOpen) return false;
+    let done: { busy?: unknown; log?: unknown; checkpointed?: unknown } | undefined;
     try {
-      this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+      done = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get();
     } catch {
-      return false; // the pages stay in the log; the in-line bound still holds its size
+      return false; // e.g. inside an open transaction: the pages stay in the log, the in-line bound holds its size
     }
+    if (done?.busy !== 0 || done.log !== done.checkpointed) return false;
     this.#commits = 0;
     return true;
   }

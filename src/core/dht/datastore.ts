@@ -3,7 +3,7 @@
 // stays in memory (a file write per peer update made every DHT query several times slower). A batch's writes to
 // the file land in one SQLite transaction. A file SQLite cannot open is a StoreDamagedError naming it. The file is
 // held exclusively while open (no other connection reads it meanwhile). Its WAL checkpoints run once writes pause
-// (quiet-checkpoints.ts), not inside a write.
+// (quiet-checkpoints.ts); only sustained writes still checkpoint inside a write.
 import { BaseDatastore, MemoryDatastore } from 'datastore-core';
 import { Key, type Batch, type KeyQuery, type Pair, type Query } from 'interface-datastore';
 import { NotFoundError } from 'interface-store';
@@ -44,6 +44,8 @@ export class ChorusDatastore extends BaseDatastore {
       // a two-record commit 114 -> 99). The map is bounded; pages past it, and the WAL's, are read as before.
       this.db.exec(`PRAGMA mmap_size = ${MMAP_BYTES}`);
       this.db.exec('CREATE TABLE IF NOT EXISTS kv (key TEXT PRIMARY KEY, value BLOB NOT NULL) WITHOUT ROWID');
+      // The raised in-line bound (quiet-checkpoints.ts): under sustained writes a node's newest records wait longer
+      // for a checkpoint's fsync, and each of them is also held by its other replicas (re-replication restores it).
       this.checkpoints = new QuietCheckpoints(this.db);
     } catch (err) {
       this.db.close();
