@@ -100,7 +100,8 @@ export class QuietCheckpoints {
     this.#timer = undefined;
     if (this.#closed) return;
     const quietFor = Date.now() - this.#lastCommitAt;
-    if (quietFor < this.#quietMs) this.#arm(this.#quietMs - quietFor);
+    // a clock set back makes quietFor negative: wait one pause, not the jump
+    if (quietFor < this.#quietMs) this.#arm(Math.min(this.#quietMs, this.#quietMs - quietFor));
     else if (this.#busy()) this.#arm(this.#quietMs);
     else this.checkpoint();
   }
