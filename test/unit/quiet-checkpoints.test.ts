@@ -10,7 +10,7 @@ import { DatabaseSync } from 'node:sqlite';
 import { test, type TestContext } from 'node:test';
 import { Key } from 'interface-datastore';
 import { ChorusDatastore } from '../../src/core/dht/datastore.ts';
-import { INLINE_PAGES, QuietCheckpoints } from '../../src/core/quiet-checkpoints.ts';
+import { INLINE_PAGES, QuietCheckpoints, type QuietCheckpointOptions } from '../../src/core/quiet-checkpoints.ts';
 
 const ROW = new Uint8Array(16 * 1024);
 
@@ -25,6 +25,17 @@ function walDb(t: TestContext): { db: DatabaseSync; file: string; fileSize: () =
   db.exec('CREATE TABLE kv (k INTEGER PRIMARY KEY, v BLOB)');
   db.exec('PRAGMA wal_checkpoint(TRUNCATE)'); // the table's own pages in the file: later growth is the rows'
   return { db, file, fileSize: () => statSync(file).size };
+}
+
+/**
+ * Mock timers and clock (from t = 1,000), a WAL database and its QuietCheckpoints (100 ms pauses, an idle loop unless
+ * `opts` says otherwise), and the file's size before any row.
+ */
+function pausing(t: TestContext, opts: QuietCheckpointOptions = {}) {
+  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
+  const w = walDb(t);
+  const ckpt = new QuietCheckpoints(w.db, { quietMs: 100, busy: () => false, ...opts });
+  return { ...w, ckpt, before: w.fileSize() };
 }
 
 /** `n` commits of one 16 KiB row each, told to `ckpt`. */
@@ -51,10 +62,7 @@ test("the connection's own bound is raised, so that only sustained writes checkp
 });
 
 test('a pause of quietMs after minCommits commits copies the log into the file', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, fileSize } = walDb(t);
-  const ckpt = new QuietCheckpoints(db, { quietMs: 100, minCommits: 3, busy: () => false });
-  const before = fileSize();
+  const { db, fileSize, ckpt, before } = pausing(t, { minCommits: 3 });
   commit(db, ckpt, 3);
   assert.equal(ckpt.pending, 3);
   t.mock.timers.tick(99);
@@ -65,10 +73,7 @@ test('a pause of quietMs after minCommits commits copies the log into the file',
 });
 
 test('fewer than minCommits: a pause does not checkpoint', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, fileSize } = walDb(t);
-  const ckpt = new QuietCheckpoints(db, { quietMs: 100, minCommits: 3, busy: () => false });
-  const before = fileSize();
+  const { db, fileSize, ckpt, before } = pausing(t, { minCommits: 3 });
   commit(db, ckpt, 2);
   t.mock.timers.tick(1_000);
   assert.equal(fileSize(), before);
@@ -78,10 +83,7 @@ test('fewer than minCommits: a pause does not checkpoint', (t) => {
 });
 
 test('commits that keep coming put the checkpoint off until quietMs after the last one', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, fileSize } = walDb(t);
-  const ckpt = new QuietCheckpoints(db, { quietMs: 100, minCommits: 1, busy: () => false });
-  const before = fileSize();
+  const { db, fileSize, ckpt, before } = pausing(t, { minCommits: 1 });
   commit(db, ckpt, 1); // t = 0: the timer is set for t = 100
   t.mock.timers.tick(50);
   commit(db, ckpt, 1); // t = 50
@@ -94,9 +96,7 @@ test('commits that keep coming put the checkpoint off until quietMs after the la
 });
 
 test('a checkpoint that a reader keeps from copying the whole log says so and keeps the count', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, file } = walDb(t);
-  const ckpt = new QuietCheckpoints(db, { quietMs: 100, minCommits: 1, busy: () => false });
+  const { db, file, ckpt } = pausing(t, { minCommits: 1 });
   commit(db, ckpt, 1);
   const reader = new DatabaseSync(file);
   t.after(() => reader.close());
@@ -111,19 +111,15 @@ test('a checkpoint that a reader keeps from copying the whole log says so and ke
 });
 
 test('a busy loop puts the checkpoint off by quietMs, and it runs once the loop has room', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, fileSize } = walDb(t);
   let busy = true;
   let asked = 0;
-  const ckpt = new QuietCheckpoints(db, {
-    quietMs: 100,
+  const { db, fileSize, ckpt, before } = pausing(t, {
     minCommits: 1,
     busy: () => {
       asked++;
       return busy;
     },
   });
-  const before = fileSize();
   commit(db, ckpt, 2);
   t.mock.timers.tick(100);
   assert.equal(fileSize(), before, 'busy: no checkpoint');
@@ -136,10 +132,7 @@ test('a busy loop puts the checkpoint off by quietMs, and it runs once the loop 
 });
 
 test('close ends the checkpoints: no timer fires on a closed connection, and checkpoint() says it did not run', (t) => {
-  t.mock.timers.enable({ apis: ['setTimeout', 'Date'], now: 1_000 });
-  const { db, fileSize } = walDb(t);
-  const ckpt = new QuietCheckpoints(db, { quietMs: 100, minCommits: 1, busy: () => false });
-  const before = fileSize();
+  const { db, fileSize, ckpt, before } = pausing(t, { minCommits: 1 });
   commit(db, ckpt, 1);
   ckpt.close();
   t.mock.timers.tick(1_000);
