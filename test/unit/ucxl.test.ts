@@ -217,6 +217,25 @@ test('messages stay on one line and are bounded for hostile input', () => {
   assert.ok(long.message.length < 400, `message too long: ${long.message.length}`);
 });
 
+test('every control character, line separator and lone surrogate is escaped in a message; a pair is kept', () => {
+  const escaped = ['\u0000', '\u001f', '\u007f', '\u0085', '\u009f', '\u2028', '\u2029', '\ud800', '\udfff'];
+  for (const c of escaped) {
+    const err = expectUcxl(
+      () => parseAddress(`ucxl://alice:d${c}v@chorus:build/*^`),
+      'role',
+      'UCXL-400-INVALID_ADDRESS',
+    );
+    const code = `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`;
+    assert.ok(err.message.includes(code) && !err.message.includes(c), `${code}: ${err.message}`);
+  }
+  const pair = expectUcxl(
+    () => parseAddress('ucxl://alice:d\u{1f600}v@chorus:build/*^'),
+    'role',
+    'UCXL-400-INVALID_ADDRESS',
+  );
+  assert.ok(pair.message.includes('d\u{1f600}v'), pair.message);
+});
+
 test('formatAddress and formatTemporal validate what they are given', () => {
   expectUcxl(() => formatAddress(addr({ agent: 'a b' })), 'agent', 'UCXL-400-INVALID_ADDRESS');
   expectUcxl(() => formatAddress(addr({ role: '' })), 'role', 'UCXL-400-INVALID_ADDRESS', 'empty role');

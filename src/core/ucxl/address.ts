@@ -68,7 +68,23 @@ type FieldName = 'agent' | 'role' | 'project' | 'task';
 /** Truncates and escapes control characters and lone surrogates so a message stays on one line. */
 function show(s: string): string {
   const cut = s.length > SHOW_MAX ? `${s.slice(0, SHOW_MAX)}…` : s;
+  if (!mayNeedEscape(cut)) return cut;
   return cut.replace(/[\p{Cc}\p{Cs}\u2028\u2029]/gu, (c) => `\\u${c.charCodeAt(0).toString(16).padStart(4, '0')}`);
+}
+
+/**
+ * Whether `s` has a character that show() may escape: C0 and C1 controls, U+2028/9, or any surrogate (the pattern
+ * then tells a lone one from a pair). Every parsed and formatted address builds its error text, so the common case
+ * skips the Unicode-property pattern, whose first use in a process costs ~0.2 ms.
+ */
+function mayNeedEscape(s: string): boolean {
+  for (let i = 0; i < s.length; i++) {
+    const c = s.charCodeAt(i);
+    if (c < 0x20 || (c >= 0x7f && c <= 0x9f) || (c >= 0xd800 && c <= 0xdfff) || c === 0x2028 || c === 0x2029) {
+      return true;
+    }
+  }
+  return false;
 }
 
 function quote(value: unknown): string {
