@@ -8,6 +8,7 @@ import { chmodSync, closeSync, existsSync, mkdirSync, openSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
 import type { StatementSync } from 'node:sqlite';
+import { WalCheckpointer, type CheckpointRequests } from '../checkpoint-thread.ts';
 import { ChorusError } from '../errors.ts';
 import { quickCheck, sqliteDamage } from '../store-check.ts';
 import { canonicalJson } from './canonical.ts';
@@ -66,6 +67,8 @@ export interface EventLogOptions {
   sync?: 'normal' | 'full';
   /** Run retention (by age and size, see retention.ts) at open and periodically until the log closes. */
   retention?: RetentionRunnerOptions;
+  /** Where the log's WAL checkpoints run (default: the process's checkpoint thread, checkpoint-thread.ts). */
+  checkpoints?: CheckpointRequests;
 }
 
 export class EventLog {
@@ -77,6 +80,8 @@ export class EventLog {
   /** Format 2: one signature per appendMany (on its last entry); format 1 files: one per entry. */
   readonly #signPerBatch: boolean;
   #retention: LogRetention | undefined;
+  /** Checkpoints on the process's checkpoint thread (writable logs only). */
+  #checkpoints: WalCheckpointer | undefined;
   #closed = false;
 
   private constructor(db: DatabaseSync, file: string, signer: LogSigner, format: LogFormat) {
@@ -136,6 +141,7 @@ export class EventLog {
       const format = ensureSchema(db, path);
       checkTail(db, signer, path);
       const log = new EventLog(db, path, signer, format);
+      log.#checkpoints = new WalCheckpointer(path, { thread: options.checkpoints });
       if (options.retention) {
         log.#retention = new LogRetention(log, options.retention);
         log.#retention.start();
@@ -261,6 +267,8 @@ export class EventLog {
         cause: err,
       });
     }
+    // what the log took: the data and, per entry, its hashes, signature, author and time (~300 bytes)
+    this.#checkpoints?.committed(prepared.reduce((sum, { dataJson }) => sum + dataJson.length + 300, 0));
     this.#changes.wake();
   }
 
@@ -374,6 +382,7 @@ export class EventLog {
   close(): void {
     if (this.#closed) return;
     this.#retention?.stop();
+    this.#checkpoints?.close();
     this.#closed = true;
     this.#changes.wake();
     this.#db.close();
