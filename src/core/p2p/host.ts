@@ -21,6 +21,7 @@ import { cacheEd25519KeyObjects } from './key-objects.ts';
 import { installQuietEmptyReads } from './length-prefix-reads.ts';
 import { libp2pLogger } from './libp2p-logger.ts';
 import { coalesceSocketWrites } from './socket-writes.ts';
+import { keepNoUnscoredDeliveries } from './unscored-deliveries.ts';
 import { installHalfWindowUpdates } from './yamux-window.ts';
 import { UsageError } from '../errors.ts';
 
@@ -217,6 +218,7 @@ export async function createHost(opts: HostOptions): Promise<ChorusLibp2p> {
     },
   });
   coalesceGossipWrites(node.services.pubsub);
+  keepNoUnscoredDeliveries(node.services.pubsub);
   readGossipFromEvents(node.services.pubsub);
   forwardAfterIDontWant(node.services.pubsub);
   keepGossipStreamsOpen(node.services.pubsub, (peer) => node.getConnections(peer));
