@@ -4,7 +4,10 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { PeerScore, createPeerScoreParams, createTopicScoreParams } from '@libp2p/gossipsub/score';
 import { defaultLogger } from '@libp2p/logger';
-import { gossipOptions } from '../../src/core/p2p/host.ts';
+import { generateKeyPair } from '@libp2p/crypto/keys';
+import { chorusDht } from '../../src/core/dht/kad.ts';
+import { RecordNamespaces } from '../../src/core/dht/namespaces.ts';
+import { createHost, gossipOptions } from '../../src/core/p2p/host.ts';
 import { keepNoUnscoredDeliveries } from '../../src/core/p2p/unscored-deliveries.ts';
 
 const TOPIC = 'CHORUS/coordination/v1';
@@ -60,4 +63,21 @@ test('a topic scored later keeps records from then on', () => {
   score.params.topics[TOPIC] = createTopicScoreParams({});
   deliver(score, 'after');
   assert.deepEqual([...kept(score).records.keys()], ['after']);
+});
+
+test("a chorus host's GossipSub keeps no delivery records", async (t) => {
+  const host = await createHost({
+    dht: chorusDht(new RecordNamespaces(), { clientMode: false }),
+    privateKey: await generateKeyPair('Ed25519'),
+    listen: ['/ip4/127.0.0.1/tcp/0'],
+    mdns: false,
+    maxConnections: 10,
+    maxPeersPerIp: 10,
+    inboundPerSecond: 10,
+    start: false,
+  });
+  t.after(() => host.stop());
+  const score = (host.services.pubsub as unknown as { score: PeerScore }).score;
+  deliver(score, 'm1');
+  assert.equal(kept(score).records.size, 0);
 });

@@ -141,7 +141,10 @@ export class EventLog {
       const format = ensureSchema(db, path);
       checkTail(db, signer, path);
       const log = new EventLog(db, path, signer, format);
-      log.#checkpoints = new WalCheckpointer(path, { thread: options.checkpoints });
+      log.#checkpoints = new WalCheckpointer(path, {
+        thread: options.checkpoints,
+        finish: () => log.#finishCheckpoint(),
+      });
       if (options.retention) {
         log.#retention = new LogRetention(log, options.retention);
         log.#retention.start();
@@ -270,6 +273,19 @@ export class EventLog {
     // what the log took: the data and, per entry, its hashes, signature, author and time (~300 bytes)
     this.#checkpoints?.committed(prepared.reduce((sum, { dataJson }) => sum + dataJson.length + 300, 0));
     this.#changes.wake();
+  }
+
+  /**
+   * Copies what was committed since the checkpoint thread's last copy (a few pages), so that the next append starts
+   * the WAL again from its beginning (see checkpoint-thread.ts). Never throws: the log stays bounded by SQLite.
+   */
+  #finishCheckpoint(): void {
+    if (this.#closed || this.#db.isTransaction) return;
+    try {
+      this.#db.exec('PRAGMA wal_checkpoint(PASSIVE)');
+    } catch {
+      // another connection's checkpoint or lock: the next request finishes it
+    }
   }
 
   /** base64 of the signer's signature over the raw bytes of `hash` (hex). */
