@@ -8,9 +8,9 @@
 // A log starts again from its beginning only at a commit that finds all of it copied. A writer that never pauses
 // leaves no such moment: its log would grow to SQLite's bound, and the commit there would checkpoint in-line after
 // all. So when the worker copied a log of more than `restartFrames` frames whole, the writer finishes the job on its
-// own connection, on the event loop: a checkpoint of the few pages committed meanwhile (well under a millisecond),
-// after which its next commit starts the log again. (A RESTART checkpoint on the worker did the same, but made the
-// writer's commits wait for it in SQLite's busy handler, 1 ms and more: measured, not kept.)
+// own connection, on the event loop: a checkpoint of the few pages committed meanwhile, after which its next commit
+// starts the log again. (A RESTART checkpoint on the worker did the same, but made the writer's commits wait for it
+// in SQLite's busy handler, 1 ms and more: measured, not kept.)
 // SQLite's bound is kept as it is: should the worker fall behind, fail or be missing, the writer checkpoints in-line
 // as before. Durability is unchanged: the same commits reach the file, sooner and from another thread.
 // The worker starts with the first request and stops after `idleMs` without one, so a quiet node does not keep a
@@ -67,7 +67,11 @@ export class FileGate {
     while (Atomics.compareExchange(this.#state, 0, OPEN, CLOSED) === BUSY) {
       const left = deadline - performance.now();
       if (left <= 0) return; // a worker that died inside a checkpoint: the file is left to SQLite's own locking
-      Atomics.wait(this.#state, 0, BUSY, left);
+      try {
+        Atomics.wait(this.#state, 0, BUSY, left);
+      } catch {
+        return; // a runtime whose main thread may not wait: the worker's connection closes by itself
+      }
     }
   }
 
