@@ -25,7 +25,7 @@ const OPEN = 0;
 const BUSY = 1;
 const CLOSED = 2;
 
-/** The worker, per request: unless the file's gate is closed, a PASSIVE checkpoint; answers SQLite's row or the error. */
+/** The worker, per request: unless the file's gate is closed, a PASSIVE checkpoint; answers SQLite's row or error. */
 const WORKER_SOURCE = `
 const { parentPort } = require('node:worker_threads');
 const { DatabaseSync } = require('node:sqlite');

@@ -181,7 +181,7 @@ test('a writer asks nothing of a thread that is not available (its checkpoints s
   assert.deepEqual(requests.asked, []);
 });
 
-test('a writer finishes the copy itself only after the worker copied a long log whole, and not once closed', async () => {
+test('a writer finishes the copy itself only after a long log was copied whole, and not once closed', async () => {
   const requests = heldRequests();
   let finished = 0;
   const ckpt = new WalCheckpointer('/data/events.db', {
