@@ -19,6 +19,7 @@
 // waits for a checkpoint running on its file and keeps later ones from opening it (FileGate).
 import { pathToFileURL } from 'node:url';
 import { Worker } from 'node:worker_threads';
+import { checkpointComplete, type CheckpointRow } from './quiet-checkpoints.ts';
 
 /** A file's gate (one Int32 shared with the worker): open and idle, a checkpoint on it running, or closed. */
 const OPEN = 0;
@@ -170,17 +171,14 @@ export class CheckpointThread implements CheckpointRequests {
       return undefined;
     }
     worker.unref();
-    worker.on(
-      'message',
-      (answer: { id: number; busy?: unknown; log?: unknown; checkpointed?: unknown; error?: string }) => {
-        const request = this.#inFlight.get(answer.id);
-        this.#inFlight.delete(answer.id);
-        if (answer.error !== undefined) return request?.resolve({ complete: false, frames: 0, error: answer.error });
-        const complete = answer.busy === 0 && answer.log === answer.checkpointed;
-        if (complete) this.completed++;
-        request?.resolve({ complete, frames: typeof answer.log === 'number' ? answer.log : 0 });
-      },
-    );
+    worker.on('message', (answer: CheckpointRow & { id: number; error?: string }) => {
+      const request = this.#inFlight.get(answer.id);
+      this.#inFlight.delete(answer.id);
+      if (answer.error !== undefined) return request?.resolve({ complete: false, frames: 0, error: answer.error });
+      const complete = checkpointComplete(answer);
+      if (complete) this.completed++;
+      request?.resolve({ complete, frames: typeof answer.log === 'number' ? answer.log : 0 });
+    });
     worker.on('error', (err: unknown) => {
       this.#broken = true;
       if (this.#worker === worker) this.#retire(`the checkpoint thread failed: ${String(err)}`);

@@ -14,6 +14,21 @@ import { LoopLoad } from './loop-load.ts';
 /** The connection's own bound (pages): a commit that takes the log past it checkpoints in-line, as SQLite does. */
 export const INLINE_PAGES = 4000;
 
+/** SQLite's answer to `PRAGMA wal_checkpoint`: busy, frames in the log, frames copied into the file. */
+export interface CheckpointRow {
+  busy?: unknown;
+  log?: unknown;
+  checkpointed?: unknown;
+}
+
+/**
+ * Whether a checkpoint copied the whole log: SQLite answers a checkpoint that another connection blocked or cut short
+ * with a row (busy, or fewer frames copied than the log holds), not an error.
+ */
+export function checkpointComplete(row: CheckpointRow | undefined): boolean {
+  return row?.busy === 0 && row.log === row.checkpointed;
+}
+
 export interface QuietCheckpointOptions {
   /** How long without a commit counts as a pause (ms; default 250). */
   quietMs?: number;
@@ -68,13 +83,13 @@ export class QuietCheckpoints {
    */
   checkpoint(): boolean {
     if (this.#closed || !this.#db.isOpen) return false;
-    let done: { busy?: unknown; log?: unknown; checkpointed?: unknown } | undefined;
+    let done: CheckpointRow | undefined;
     try {
       done = this.#db.prepare('PRAGMA wal_checkpoint(PASSIVE)').get();
     } catch {
       return false; // e.g. inside an open transaction: the pages stay in the log, the in-line bound holds its size
     }
-    if (done?.busy !== 0 || done.log !== done.checkpointed) return false;
+    if (!checkpointComplete(done)) return false;
     this.#commits = 0;
     return true;
   }
