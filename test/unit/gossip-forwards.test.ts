@@ -1,11 +1,14 @@
-// Tests for src/core/p2p/gossip-forwards.ts on real GossipSub hosts over loopback: where every node is connected to
+// Tests for src/core/p2p/gossip-forwards.ts. On real GossipSub hosts over loopback: where every node is connected to
 // the publisher, the relayed copies of a 1 KiB message (all duplicates) are not sent; a node that is not connected to
-// the publisher still gets every message, exactly once, through a relay; so do small messages.
+// the publisher still gets every message, exactly once, through a relay; so do small messages; the parts of GossipSub
+// the held relays rely on behave as they assume. On a stand-in for GossipSub's forward, with mocked timers: which
+// peers a relay is held for, when, and for how long.
 import assert from 'node:assert/strict';
-import { after, describe, test } from 'node:test';
+import { after, afterEach, beforeEach, describe, mock, test } from 'node:test';
 import type { GossipsubMessage } from '@libp2p/gossipsub';
 import { generateKeyPair } from '@libp2p/crypto/keys';
 import { peerIdFromPrivateKey } from '@libp2p/peer-id';
+import { forwardAfterIDontWant, HOLD_MS } from '../../src/core/p2p/gossip-forwards.ts';
 import { plainHost, plainHosts, type PlainHost } from '../helpers/cluster.ts';
 import { until } from '../helpers/poll.ts';
 
@@ -59,17 +62,23 @@ const meshOf = (h: PlainHost): string[] => [
   ...((h.host.services.pubsub as unknown as { mesh: Map<string, Set<string>> }).mesh.get(TOPIC) ?? []),
 ];
 
+/** `count` hosts, each connected to every other, all subscribed, once every mesh holds all the others. */
+async function fullMesh(count: number, started: PlainHost[]): Promise<PlainHost[]> {
+  const hosts = await plainHosts(count);
+  started.push(...hosts);
+  for (let i = 0; i < hosts.length; i++) for (let j = i + 1; j < hosts.length; j++) await dial(hosts[i]!, hosts[j]!);
+  for (const h of hosts) h.host.services.pubsub.subscribe(TOPIC);
+  await until('full meshes', () => hosts.every((h) => meshOf(h).length === hosts.length - 1));
+  return hosts;
+}
+
 describe('GossipSub forwards wait for IDONTWANT', () => {
   const started: PlainHost[] = [];
   after(() => Promise.all(started.map((h) => h.stop())));
 
   test('a cluster where all are connected gets every 1 KiB message once, without relayed copies', async () => {
-    const hosts = await plainHosts(5);
-    started.push(...hosts);
-    for (let i = 0; i < hosts.length; i++) for (let j = i + 1; j < hosts.length; j++) await dial(hosts[i]!, hosts[j]!);
-    for (const h of hosts) h.host.services.pubsub.subscribe(TOPIC);
     // every mesh formed (D = 4: each node relays to 3 peers other than the one it got a message from)
-    await until('full meshes', () => hosts.every((h) => meshOf(h).length === hosts.length - 1));
+    const hosts = await fullMesh(5, started);
     const { delivered, copiesSent } = watch(hosts);
     const count = 40;
     const publisher = hosts[0]!.host.services.pubsub;
@@ -103,5 +112,185 @@ describe('GossipSub forwards wait for IDONTWANT', () => {
         [...d.values()].every((n) => n === 1),
         'each message once',
       );
+  });
+});
+
+describe('GossipSub internals the held relays rely on', () => {
+  const started: PlainHost[] = [];
+  after(() => Promise.all(started.map((h) => h.stop())));
+
+  interface Internals {
+    mesh: Map<string, Set<string>>;
+    idontwants: Map<string, Map<string, number>>;
+    handleIdontwant(peer: string, idontwant: { messageIDs: Uint8Array[] }[]): void;
+    forwardMessage(id: string, raw: unknown, source?: string, exclude?: { has(peer: string): boolean }): void;
+  }
+  const internals = (h: PlainHost): Internals => h.host.services.pubsub as unknown as Internals;
+
+  test('IDONTWANTs land in `idontwants` by message id; a forward goes only where its filter admits', async () => {
+    const hosts = await fullMesh(4, started);
+    const [a, b, c, d] = hosts.map((h) => h.host.peerId.toString());
+    const { delivered } = watch(hosts);
+    const msgIds: string[] = [];
+    hosts[1]!.host.services.pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) =>
+      msgIds.push(evt.detail.msgId),
+    );
+    await hosts[0]!.host.services.pubsub.publish(TOPIC, payload(1, 1024));
+    await until('every delivery', () => delivered.slice(1).every((m) => m.size === 1));
+    // b hears the IDONTWANTs of c and d (they got the message from a too), under GossipSub's message id
+    const id = msgIds[0]!;
+    await until("c's and d's IDONTWANT at b", () =>
+      [c!, d!].every((peer) => internals(hosts[1]!).idontwants.get(peer)?.has(id) === true),
+    );
+    // a relay from b to c only: the filter's `has` is all GossipSub's forward asks of an exclude set
+    const sent: string[] = [];
+    const gossip = hosts[1]!.host.services.pubsub as unknown as { sendRpc(id: string, rpc: unknown): boolean };
+    const sendRpc = gossip.sendRpc.bind(gossip);
+    gossip.sendRpc = (peer, rpc) => {
+      sent.push(peer);
+      return sendRpc(peer, rpc);
+    };
+    const raw = { topic: TOPIC, data: payload(2, 1024), from: hosts[0]!.host.peerId.toMultihash().bytes };
+    // the library's own forward (the instance's is chorus' wrapper, which relays two turns later)
+    const own = Object.getPrototypeOf(gossip) as Internals;
+    own.forwardMessage.call(gossip, 'not-said', raw, undefined, { has: (p) => p !== c });
+    assert.deepEqual(sent, [c]);
+    assert.ok(![a, b, d].some((p) => sent.includes(p!)));
+  });
+
+  test("a peer's 1,000 IDONTWANTs in one heartbeat are all kept (the library default keeps 512)", async () => {
+    const [h] = await plainHosts(1);
+    started.push(h!);
+    const ids = Array.from({ length: 1000 }, (_, i) => new TextEncoder().encode(`message-${i}`));
+    internals(h!).handleIdontwant('12D3KooWPeer', [{ messageIDs: ids }]);
+    assert.equal(internals(h!).idontwants.get('12D3KooWPeer')?.size, 1000);
+  });
+});
+
+describe('held relays', () => {
+  const TOPIC_T = 't';
+  const SOURCE = 'source';
+  const AUTHOR = new Uint8Array([1, 2, 3]);
+  const OTHER_AUTHOR = new Uint8Array([9, 9, 9]);
+
+  /** A stand-in for GossipSub's forward: mesh peers, less the source, the excluded and those that said IDONTWANT. */
+  function standIn(mesh: string[]) {
+    const relays: { id: string; peers: string[] }[] = [];
+    const idontwants = new Map<string, Map<string, number>>();
+    const gossip = {
+      started: true,
+      opts: { idontwantMinDataSize: 512 },
+      mesh: new Map([[TOPIC_T, new Set(mesh)]]),
+      idontwants,
+      isStarted(): boolean {
+        return this.started;
+      },
+      forwardMessage(
+        id: string,
+        raw: { topic: string; data?: Uint8Array; from?: Uint8Array },
+        source?: string,
+        exclude?: { has(p: string): boolean },
+      ) {
+        const peers = [...(this.mesh.get(raw.topic) ?? [])].filter(
+          (p) => p !== source && exclude?.has(p) !== true && idontwants.get(p)?.has(id) !== true,
+        );
+        relays.push({ id, peers });
+      },
+    };
+    forwardAfterIDontWant(gossip);
+    const saysIDontWant = (peer: string, id: string): void => {
+      const ids = idontwants.get(peer) ?? new Map<string, number>();
+      ids.set(id, 0);
+      idontwants.set(peer, ids);
+    };
+    /** Validates a message (GossipSub calls forwardMessage) and waits out the two turns before the relay. */
+    const receive = async (id: string, from = AUTHOR, size = 1024): Promise<void> => {
+      gossip.forwardMessage(id, { topic: TOPIC_T, data: new Uint8Array(size), from }, SOURCE);
+      for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
+    };
+    return { gossip, relays, saysIDontWant, receive, sentTo: (id: string) => relays.filter((r) => r.id === id) };
+  }
+
+  beforeEach(() => mock.timers.enable({ apis: ['setTimeout'] }));
+  afterEach(() => mock.timers.reset());
+
+  test('a peer that said IDONTWANT before a relay is held for the author: no copy if it says so in time', async () => {
+    const s = standIn(['b', 'c', 'd']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    assert.deepEqual(s.sentTo('m1'), [{ id: 'm1', peers: ['b', 'd'] }]);
+    await s.receive('m2');
+    assert.deepEqual(s.sentTo('m2'), [{ id: 'm2', peers: ['b', 'd'] }], 'c is held');
+    s.saysIDontWant('c', 'm2');
+    mock.timers.tick(HOLD_MS);
+    assert.deepEqual(s.sentTo('m2'), [{ id: 'm2', peers: ['b', 'd'] }], 'c said IDONTWANT within the hold');
+  });
+
+  test('a held peer without IDONTWANT when the hold ends gets the copy; two in a row release it', async () => {
+    const s = standIn(['b', 'c']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    await s.receive('m2');
+    mock.timers.tick(HOLD_MS - 1);
+    assert.deepEqual(s.sentTo('m2'), [{ id: 'm2', peers: ['b'] }]);
+    mock.timers.tick(1);
+    assert.deepEqual(s.sentTo('m2'), [
+      { id: 'm2', peers: ['b'] },
+      { id: 'm2', peers: ['c'] },
+    ]);
+    await s.receive('m3');
+    assert.deepEqual(s.sentTo('m3'), [{ id: 'm3', peers: ['b'] }], 'still held after one late IDONTWANT');
+    mock.timers.tick(HOLD_MS);
+    await s.receive('m4');
+    assert.deepEqual(s.sentTo('m4'), [{ id: 'm4', peers: ['b', 'c'] }], 'released after two');
+    mock.timers.tick(HOLD_MS);
+    assert.equal(s.sentTo('m4').length, 1, 'nothing held');
+  });
+
+  test('an IDONTWANT within the hold keeps a peer held after one late one', async () => {
+    const s = standIn(['c']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    await s.receive('m2');
+    mock.timers.tick(HOLD_MS); // late
+    await s.receive('m3');
+    s.saysIDontWant('c', 'm3');
+    mock.timers.tick(HOLD_MS); // in time: the count of late ones starts again
+    await s.receive('m4');
+    mock.timers.tick(HOLD_MS); // late
+    await s.receive('m5');
+    assert.deepEqual(s.sentTo('m5'), [{ id: 'm5', peers: [] }], 'held');
+  });
+
+  test('a peer that never says IDONTWANT first (it needs this relay) is never held', async () => {
+    const s = standIn(['b', 'c']);
+    for (let i = 0; i < 5; i++) {
+      await s.receive(`m${i}`);
+      s.saysIDontWant('c', `m${i}`); // after the relay: it got the message from this node
+    }
+    for (let i = 0; i < 5; i++) assert.deepEqual(s.sentTo(`m${i}`), [{ id: `m${i}`, peers: ['b', 'c'] }]);
+  });
+
+  test('a peer is held per author', async () => {
+    const s = standIn(['b', 'c']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    await s.receive('z1', OTHER_AUTHOR);
+    assert.deepEqual(s.sentTo('z1'), [{ id: 'z1', peers: ['b', 'c'] }]);
+    await s.receive('m2');
+    assert.deepEqual(s.sentTo('m2'), [{ id: 'm2', peers: ['b'] }]);
+  });
+
+  test('a stopped GossipSub sends no held part; small messages are relayed at once, never held', async () => {
+    const s = standIn(['b', 'c']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    await s.receive('m2');
+    s.gossip.started = false;
+    mock.timers.tick(HOLD_MS);
+    assert.equal(s.sentTo('m2').length, 1);
+    s.gossip.started = true;
+    s.gossip.forwardMessage('small', { topic: TOPIC_T, data: new Uint8Array(100), from: AUTHOR }, SOURCE);
+    assert.deepEqual(s.sentTo('small'), [{ id: 'small', peers: ['b', 'c'] }], 'in the same turn, c included');
   });
 });
