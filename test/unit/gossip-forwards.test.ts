@@ -123,6 +123,9 @@ describe('GossipSub internals the held relays rely on', () => {
     mesh: Map<string, Set<string>>;
     idontwants: Map<string, Map<string, number>>;
     handleIdontwant(peer: string, idontwant: { messageIDs: Uint8Array[] }[]): void;
+    topics: Map<string, Set<string>>;
+    mcache: { msgs: Map<string, { message: unknown }> };
+    sendRpc(peer: string, rpc: { subscriptions: never[]; messages: unknown[] }): boolean;
     forwardMessage(id: string, raw: unknown, source?: string, exclude?: { has(peer: string): boolean }): void;
   }
   const internals = (h: PlainHost): Internals => h.host.services.pubsub as unknown as Internals;
@@ -158,12 +161,41 @@ describe('GossipSub internals the held relays rely on', () => {
     assert.ok(![a, b, d].some((p) => sent.includes(p!)));
   });
 
-  test("a peer's 1,000 IDONTWANTs in one heartbeat are all kept (the library default keeps 512)", async () => {
-    const [h] = await plainHosts(1);
-    started.push(h!);
+  test('1,000 IDONTWANTs in a heartbeat: all kept from a mesh peer, 512 from any other', async () => {
+    const [h, meshPeer] = await fullMesh(2, started);
     const ids = Array.from({ length: 1000 }, (_, i) => new TextEncoder().encode(`message-${i}`));
-    internals(h!).handleIdontwant('12D3KooWPeer', [{ messageIDs: ids }]);
-    assert.equal(internals(h!).idontwants.get('12D3KooWPeer')?.size, 1000);
+    const split = [{ messageIDs: ids.slice(0, 300) }, { messageIDs: ids.slice(300) }];
+    internals(h!).handleIdontwant(meshPeer!.host.peerId.toString(), split);
+    assert.equal(internals(h!).idontwants.get(meshPeer!.host.peerId.toString())?.size, 1000);
+    internals(h!).handleIdontwant('12D3KooWNotInTheMesh', split);
+    internals(h!).handleIdontwant('12D3KooWNotInTheMesh', [{ messageIDs: [new Uint8Array([1])] }]);
+    assert.equal(internals(h!).idontwants.get('12D3KooWNotInTheMesh')?.size, 512);
+  });
+
+  test('a held copy is an RPC of one message that GossipSub sends to a subscribed peer outside the mesh', async () => {
+    const [a, b] = await fullMesh(2, started);
+    const msgIds: string[] = [];
+    b!.host.services.pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) =>
+      msgIds.push(evt.detail.msgId),
+    );
+    await a!.host.services.pubsub.publish(TOPIC, payload(1, 1024));
+    await until('the delivery at b', () => msgIds.length === 1);
+    // c joins b only, after the message: nobody relays it to c
+    const c = await plainHost({ licensed: false });
+    started.push(c);
+    await dial(c, b!);
+    const atC: string[] = [];
+    c.host.services.pubsub.addEventListener('gossipsub:message', (evt: CustomEvent<GossipsubMessage>) =>
+      atC.push(evt.detail.msgId),
+    );
+    c.host.services.pubsub.subscribe(TOPIC);
+    const cId = c.host.peerId.toString();
+    const gossip = internals(b!);
+    await until('c subscribed, as b sees it', () => gossip.topics.get(TOPIC)?.has(cId) === true);
+    const raw = gossip.mcache.msgs.get(msgIds[0]!)!.message;
+    assert.equal(gossip.sendRpc(cId, { subscriptions: [], messages: [raw] }), true);
+    await until('the copy at c', () => atC.length === 1);
+    assert.equal(atC[0], msgIds[0]);
   });
 });
 
@@ -176,12 +208,19 @@ describe('held relays', () => {
   /** A stand-in for GossipSub's forward: mesh peers, less the source, the excluded and those that said IDONTWANT. */
   function standIn(mesh: string[]) {
     const relays: { id: string; peers: string[] }[] = [];
+    const idOf = new WeakMap<object, string>();
     const idontwants = new Map<string, Map<string, number>>();
     const gossip = {
       started: true,
       opts: { idontwantMinDataSize: 512 },
       mesh: new Map([[TOPIC_T, new Set(mesh)]]),
+      topics: new Map([[TOPIC_T, new Set(mesh)]]),
       idontwants,
+      /** the held copies: one message to one peer */
+      sendRpc(peer: string, rpc: { messages: object[] }): boolean {
+        relays.push({ id: idOf.get(rpc.messages[0]!)!, peers: [peer] });
+        return true;
+      },
       isStarted(): boolean {
         return this.started;
       },
@@ -205,7 +244,9 @@ describe('held relays', () => {
     };
     /** Validates a message (GossipSub calls forwardMessage) and waits out the two turns before the relay. */
     const receive = async (id: string, from = AUTHOR, size = 1024): Promise<void> => {
-      gossip.forwardMessage(id, { topic: TOPIC_T, data: new Uint8Array(size), from }, SOURCE);
+      const raw = { topic: TOPIC_T, data: new Uint8Array(size), from };
+      idOf.set(raw, id);
+      gossip.forwardMessage(id, raw, SOURCE);
       for (let i = 0; i < 3; i++) await new Promise((r) => setImmediate(r));
     };
     return { gossip, relays, saysIDontWant, receive, sentTo: (id: string) => relays.filter((r) => r.id === id) };
@@ -247,19 +288,45 @@ describe('held relays', () => {
     assert.equal(s.sentTo('m4').length, 1, 'nothing held');
   });
 
-  test('an IDONTWANT within the hold keeps a peer held after one late one', async () => {
+  test('an IDONTWANT within the hold neither releases nor keeps a peer; one before a relay resets', async () => {
     const s = standIn(['c']);
     s.saysIDontWant('c', 'm1');
     await s.receive('m1');
     await s.receive('m2');
-    mock.timers.tick(HOLD_MS); // late
+    mock.timers.tick(HOLD_MS); // late (1)
     await s.receive('m3');
     s.saysIDontWant('c', 'm3');
-    mock.timers.tick(HOLD_MS); // in time: the count of late ones starts again
+    mock.timers.tick(HOLD_MS); // in time: perhaps another node's held copy; the count stays at 1
     await s.receive('m4');
-    mock.timers.tick(HOLD_MS); // late
+    mock.timers.tick(HOLD_MS); // late (2): released
     await s.receive('m5');
-    assert.deepEqual(s.sentTo('m5'), [{ id: 'm5', peers: [] }], 'held');
+    assert.deepEqual(s.sentTo('m5'), [{ id: 'm5', peers: ['c'] }], 'released');
+    s.saysIDontWant('c', 'm6');
+    await s.receive('m6'); // before the relay: held again, the count at 0
+    await s.receive('m7');
+    mock.timers.tick(HOLD_MS); // late (1)
+    await s.receive('m8');
+    assert.deepEqual(s.sentTo('m8'), [{ id: 'm8', peers: [] }], 'held');
+  });
+
+  test('a held peer out of the mesh during the hold gets its copy while it subscribes, not after', async () => {
+    const s = standIn(['b', 'c']);
+    s.saysIDontWant('c', 'm1');
+    await s.receive('m1');
+    await s.receive('m2');
+    s.gossip.mesh.get(TOPIC_T)!.delete('c'); // pruned, still subscribed
+    mock.timers.tick(HOLD_MS);
+    assert.deepEqual(s.sentTo('m2'), [
+      { id: 'm2', peers: ['b'] },
+      { id: 'm2', peers: ['c'] },
+    ]);
+    s.gossip.mesh.get(TOPIC_T)!.add('c');
+    s.saysIDontWant('c', 'm3');
+    await s.receive('m3');
+    await s.receive('m4');
+    s.gossip.topics.get(TOPIC_T)!.delete('c'); // unsubscribed
+    mock.timers.tick(HOLD_MS);
+    assert.deepEqual(s.sentTo('m4'), [{ id: 'm4', peers: ['b'] }]);
   });
 
   test('a peer that never says IDONTWANT first (it needs this relay) is never held', async () => {

@@ -7,21 +7,26 @@
 // GossipSub's own forward then skips every peer that said it has the message.
 //
 // Under load two turns are not enough: each node works through its own queue, and a peer's IDONTWANT for a message
-// comes tens of milliseconds after this node validated it, after the copy has left. So a peer that has been getting
-// an author's messages without this node (its IDONTWANT came before this node's relay, or it said IDONTWANT while
-// its relay was held) is relayed that author's messages only `holdMs` later, when it has not said IDONTWANT by then.
-// A peer that needs this node's relay (it is not connected to the author) never says IDONTWANT first, so it is not
-// held; one that stops getting the author's messages without this node is held no longer after two late relays.
+// comes tens of milliseconds after this node validated it, after the copy has left. So a peer that said IDONTWANT for
+// an author's message before this node relayed it (it gets that author's messages without this node) is held for the
+// author: its copy of the author's messages waits `holdMs` and goes only if the peer has not said IDONTWANT by then.
+// A peer that needs this node's relay (it is not connected to the author) rarely says IDONTWANT first (only when
+// another relay beat this one), and two holds in a row that end without its IDONTWANT release it; an IDONTWANT that
+// comes during a hold (perhaps another node's held copy) neither releases it nor keeps it held.
+// The held copies go to a peer that still subscribes to the topic, in the mesh or not (GossipSub would have sent it
+// at validation, when it was in the mesh). GossipSub keeps 4,096 IDONTWANT ids a heartbeat from a mesh peer (the
+// rates above need more than its default) and its default 512 from any other peer.
 // Smaller messages are relayed at once, as before.
 
 /** How long a relay to a peer that gets an author's messages without this node waits for the peer's IDONTWANT. */
 export const HOLD_MS = 100;
 
-/** A held peer that has not said IDONTWANT by the end of the hold this many times in a row is held no longer. */
+/** A held peer whose holds end without its IDONTWANT this many times in a row is held no longer. */
 const LATE_TO_RELEASE = 2;
-/** Bounds of what is learnt: authors per peer, and peers. */
-const MAX_AUTHORS = 1024;
-const MAX_PEERS = 4096;
+/** Bound of what is learnt: (peer, author) pairs held, the least recently confirmed forgotten first. */
+const MAX_HELD = 65_536;
+/** IDONTWANT ids a heartbeat from a mesh peer (`idontwantMaxMessages` in host.ts) and, as the library's, others. */
+const IDONTWANT_FROM_OTHERS = 512;
 
 /** A set of peer ids as GossipSub's forward reads it: only `has`. */
 interface PeerFilter {
@@ -43,41 +48,65 @@ interface ForwardingGossip {
   mesh?: Map<string, Set<string>>;
   /** peer → ids of messages it said IDONTWANT for */
   idontwants?: Map<string, Map<string, number>>;
+  /** peer → IDONTWANT ids taken from it this heartbeat */
+  idontwantCounts?: Map<string, number>;
+  /** topic → peers subscribed to it */
+  topics?: Map<string, Set<string>>;
+  sendRpc(peer: string, rpc: { subscriptions: never[]; messages: RelayedMessage[] }): boolean;
+  handleIdontwant?(peer: string, idontwant: { messageIDs: Uint8Array[] }[]): void;
 }
 
 function isForwarding(value: object): value is ForwardingGossip {
   const g = value as Partial<ForwardingGossip>;
-  return typeof g.forwardMessage === 'function' && typeof g.isStarted === 'function';
+  return typeof g.forwardMessage === 'function' && typeof g.isStarted === 'function' && typeof g.sendRpc === 'function';
 }
 
-/** Per peer and author: whether the peer gets the author's messages without this node (then its relays are held). */
+/** Per peer and author: whether the peer gets the author's messages without this node (then its copies are held). */
 class DirectReceipts {
-  /** peer → author → IDONTWANTs that came after the hold, in a row (present: the peer is held for the author) */
-  readonly #held = new Map<string, Map<string, number>>();
+  /** `${peer}\0${author}` → holds in a row that ended without its IDONTWANT (present: the peer is held) */
+  readonly #held = new Map<string, number>();
 
   holds(peer: string, author: string): boolean {
-    return this.#held.get(peer)?.has(author) === true;
+    return this.#held.has(`${peer}\0${author}`);
   }
 
-  /** The peer said IDONTWANT before this node relayed the message to it. */
+  /** The peer said IDONTWANT before this node relayed the message to it: held, the count of late holds at 0. */
   early(peer: string, author: string): void {
-    let authors = this.#held.get(peer);
-    if (!authors) {
-      if (this.#held.size >= MAX_PEERS) this.#held.clear();
-      authors = new Map();
-      this.#held.set(peer, authors);
-    }
-    if (!authors.has(author) && authors.size >= MAX_AUTHORS) authors.clear();
-    authors.set(author, 0);
+    const key = `${peer}\0${author}`;
+    this.#held.delete(key); // to the end of the order: the most recently confirmed
+    this.#held.set(key, 0);
+    if (this.#held.size > MAX_HELD) this.#held.delete(this.#held.keys().next().value!);
   }
 
-  /** A held peer had not said IDONTWANT when the hold ended. */
+  /** A hold of the peer ended without its IDONTWANT. */
   late(peer: string, author: string): void {
-    const authors = this.#held.get(peer);
-    const late = (authors?.get(author) ?? LATE_TO_RELEASE) + 1;
-    if (late < LATE_TO_RELEASE) authors!.set(author, late);
-    else authors?.delete(author);
+    const key = `${peer}\0${author}`;
+    const late = (this.#held.get(key) ?? LATE_TO_RELEASE) + 1;
+    if (late < LATE_TO_RELEASE) this.#held.set(key, late);
+    else this.#held.delete(key);
   }
+}
+
+/** Keeps a peer outside every mesh to the library's IDONTWANT limit, so the higher one applies to mesh peers only. */
+function limitIDontWantsFromOthers(gossip: ForwardingGossip): void {
+  if (typeof gossip.handleIdontwant !== 'function' || gossip.idontwantCounts === undefined) return;
+  const handle = gossip.handleIdontwant.bind(gossip);
+  const counts = gossip.idontwantCounts;
+  const inMesh = (peer: string): boolean => {
+    for (const peers of gossip.mesh?.values() ?? []) if (peers.has(peer)) return true;
+    return false;
+  };
+  gossip.handleIdontwant = (peer, idontwant) => {
+    if (inMesh(peer)) return handle(peer, idontwant);
+    let room = IDONTWANT_FROM_OTHERS - (counts.get(peer) ?? 0);
+    const kept: { messageIDs: Uint8Array[] }[] = [];
+    for (const { messageIDs } of idontwant) {
+      if (room <= 0) break;
+      kept.push({ messageIDs: messageIDs.slice(0, room) });
+      room -= messageIDs.length;
+    }
+    if (kept.length > 0) handle(peer, kept);
+  };
 }
 
 /**
@@ -87,6 +116,7 @@ class DirectReceipts {
  */
 export function forwardAfterIDontWant(gossip: object, opts: { holdMs?: number } = {}): void {
   if (!isForwarding(gossip)) return;
+  limitIDontWantsFromOthers(gossip);
   const holdMs = opts.holdMs ?? HOLD_MS;
   const forward = gossip.forwardMessage.bind(gossip);
   const minSize = (): number => gossip.opts?.idontwantMinDataSize ?? Number.POSITIVE_INFINITY;
@@ -94,17 +124,16 @@ export function forwardAfterIDontWant(gossip: object, opts: { holdMs?: number } 
     gossip.idontwants?.get(peer)?.has(msgIdStr) === true;
   const receipts = new DirectReceipts();
 
-  /** The held part of a relay, `holdMs` later: to each peer that has not said IDONTWANT by then. */
+  /** The held part of a relay, `holdMs` later: to each held peer that has not said IDONTWANT by then. */
   const release = (msgIdStr: string, rawMsg: RelayedMessage, author: string, peers: Set<string>): void => {
     if (!gossip.isStarted()) return;
+    const subscribed = gossip.topics?.get(rawMsg.topic);
     for (const peer of peers) {
-      if (saidIDontWant(peer, msgIdStr)) {
-        receipts.early(peer, author);
-        peers.delete(peer);
-      } else receipts.late(peer, author);
+      if (saidIDontWant(peer, msgIdStr)) continue; // in time, but no sign of where it came from: learnt nothing
+      receipts.late(peer, author);
+      // a new RPC per peer: sendRpc adds the peer's pending control messages to it
+      if (subscribed?.has(peer) === true) gossip.sendRpc(peer, { subscriptions: [], messages: [rawMsg] });
     }
-    // no propagation source: GossipSub scored this delivery at the first part of the relay
-    if (peers.size > 0) forward(msgIdStr, rawMsg, undefined, { has: (p) => !peers.has(p) });
   };
 
   const relay = (msgIdStr: string, rawMsg: RelayedMessage, source?: string, exclude?: PeerFilter): void => {

@@ -99,9 +99,9 @@ export function gossipOptions(overrides: Partial<GossipsubOpts> = {}): Partial<G
     // forwards wait for theirs (gossip-forwards.ts): flood publish has already reached every peer connected to
     // the publisher, so the relayed copies it skips were duplicates. Smaller messages are relayed at once.
     idontwantMinDataSize: 512,
-    // The IDONTWANT ids taken from one peer per heartbeat (the library's 512 bounds what a peer can make this node
-    // keep). Past it the rest were dropped and their messages relayed anyway: from ~500 msg/s on a topic, which a
-    // chorus cluster reaches (~1,800 msg/s across 5 processes in `bench pubsub`).
+    // The IDONTWANT ids taken from a mesh peer per heartbeat. With the library's 512 the rest were dropped and their
+    // messages relayed anyway from ~500 msg/s on a topic, which a chorus cluster reaches (~1,900 msg/s across 5
+    // processes in `bench pubsub`). A peer outside every mesh keeps the library's 512 (gossip-forwards.ts).
     idontwantMaxMessages: 4096,
     scoreParams: {
       // Many nodes behind one address (a loopback test cluster, a NATed rack) must not be scored as a
