@@ -205,7 +205,7 @@ describe('held relays', () => {
   const AUTHOR = new Uint8Array([1, 2, 3]);
   const OTHER_AUTHOR = new Uint8Array([9, 9, 9]);
 
-  /** A stand-in for GossipSub's forward: mesh peers, less the source, the excluded and those that said IDONTWANT. */
+  /** A stand-in for GossipSub: a forward to mesh peers less the source, the excluded and those that said IDONTWANT. */
   function standIn(mesh: string[]) {
     const relays: { id: string; peers: string[] }[] = [];
     const idOf = new WeakMap<object, string>();

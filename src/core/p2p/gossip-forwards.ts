@@ -9,7 +9,7 @@
 // Under load two turns are not enough: each node works through its own queue, and a peer's IDONTWANT for a message
 // comes tens of milliseconds after this node validated it, after the copy has left. So a peer that said IDONTWANT for
 // an author's message before this node relayed it (it gets that author's messages without this node) is held for the
-// author: its copy of the author's messages waits `holdMs` and goes only if the peer has not said IDONTWANT by then.
+// author: its copy of the author's messages waits `HOLD_MS` and goes only if the peer has not said IDONTWANT by then.
 // A peer that needs this node's relay (it is not connected to the author) rarely says IDONTWANT first (only when
 // another relay beat this one), and two holds in a row that end without its IDONTWANT release it; an IDONTWANT that
 // comes during a hold (perhaps another node's held copy) neither releases it nor keeps it held.
@@ -111,20 +111,19 @@ function limitIDontWantsFromOthers(gossip: ForwardingGossip): void {
 
 /**
  * Makes `gossip` relay messages of at least its `idontwantMinDataSize` two turns after it validated them, and to
- * peers that get the author's messages without this node only after `holdMs` (see the header). A GossipSub build
- * without `forwardMessage` is left as it is.
+ * peers that get the author's messages without this node only after `HOLD_MS` (see the header). A GossipSub build
+ * without `forwardMessage` or `sendRpc` is left as it is.
  */
-export function forwardAfterIDontWant(gossip: object, opts: { holdMs?: number } = {}): void {
+export function forwardAfterIDontWant(gossip: object): void {
   if (!isForwarding(gossip)) return;
   limitIDontWantsFromOthers(gossip);
-  const holdMs = opts.holdMs ?? HOLD_MS;
   const forward = gossip.forwardMessage.bind(gossip);
   const minSize = (): number => gossip.opts?.idontwantMinDataSize ?? Number.POSITIVE_INFINITY;
   const saidIDontWant = (peer: string, msgIdStr: string): boolean =>
     gossip.idontwants?.get(peer)?.has(msgIdStr) === true;
   const receipts = new DirectReceipts();
 
-  /** The held part of a relay, `holdMs` later: to each held peer that has not said IDONTWANT by then. */
+  /** The held part of a relay, `HOLD_MS` later: to each held peer that has not said IDONTWANT by then. */
   const release = (msgIdStr: string, rawMsg: RelayedMessage, author: string, peers: Set<string>): void => {
     if (!gossip.isStarted()) return;
     const subscribed = gossip.topics?.get(rawMsg.topic);
@@ -158,7 +157,7 @@ export function forwardAfterIDontWant(gossip: object, opts: { holdMs?: number } 
     const held = peers;
     forward(msgIdStr, rawMsg, source, { has: (p) => held.has(p) || exclude?.has(p) === true });
     // timers of one duration share one list in Node: one per held relay costs no more than a queue of them
-    setTimeout(release, holdMs, msgIdStr, rawMsg, author, held).unref?.();
+    setTimeout(release, HOLD_MS, msgIdStr, rawMsg, author, held).unref?.();
   };
 
   gossip.forwardMessage = (msgIdStr, rawMsg, propagationSource, exclude) => {
