@@ -1,8 +1,8 @@
 // Tests for src/core/p2p/gossip-forwards.ts. On real GossipSub hosts over loopback: where every node is connected to
 // the publisher, the relayed copies of a 1 KiB message (all duplicates) are not sent; a node that is not connected to
 // the publisher still gets every message, exactly once, through a relay; so do small messages; the parts of GossipSub
-// the held relays rely on behave as they assume. On a stand-in for GossipSub's forward, with mocked timers: which
-// peers a relay is held for, when, and for how long.
+// the held relays rely on behave as they assume. On a stand-in for GossipSub, with mocked timers: which peers a
+// relay is held for, when, and for how long.
 import assert from 'node:assert/strict';
 import { after, afterEach, beforeEach, describe, mock, test } from 'node:test';
 import type { GossipsubMessage } from '@libp2p/gossipsub';
@@ -147,7 +147,7 @@ describe('GossipSub internals the held relays rely on', () => {
     );
     // a relay from b to c only: the filter's `has` is all GossipSub's forward asks of an exclude set
     const sent: string[] = [];
-    const gossip = hosts[1]!.host.services.pubsub as unknown as { sendRpc(id: string, rpc: unknown): boolean };
+    const gossip = internals(hosts[1]!);
     const sendRpc = gossip.sendRpc.bind(gossip);
     gossip.sendRpc = (peer, rpc) => {
       sent.push(peer);
