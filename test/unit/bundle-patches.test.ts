@@ -1,10 +1,14 @@
 // Tests for scripts/bundle-patches.ts (exact-text library patches in the bundles): each listed text is in the
 // installed library as often as listed; peer-store keeps no localeCompare and its replacements order as sort()
 // does; the patched string-width measures every string as the published one does; kad-dht's packed prefix list
-// reads back as the published numbers; ora's own string-width and other files are left alone; a changed library
-// fails the build, naming the file.
+// reads back as the published numbers; noise's bundled crypto seals, opens and hashes as the published one without
+// WebAssembly; bundled prom-client keeps its Pushgateway but loads neither https nor zlib until it is used; ora's own
+// string-width and other files are left alone; a changed library fails the build, naming the file.
 import assert from 'node:assert/strict';
-import { readFileSync } from 'node:fs';
+import { spawnSync } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
 import { createRequire } from 'node:module';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
@@ -29,6 +33,20 @@ const SAMPLES = [
   'a-b',
   'a_b',
 ];
+
+/** `entry` (an ES module's text) bundled for Node with the patches: the bundle's text. */
+async function bundled(entry: string, format: 'esm' | 'cjs' = 'esm'): Promise<string> {
+  const out = await build({
+    stdin: { contents: entry, resolveDir: '.' },
+    bundle: true,
+    format,
+    platform: 'node',
+    write: false,
+    logLevel: 'silent',
+    plugins: [bundlePatches()],
+  });
+  return out.outputFiles[0]!.text;
+}
 
 /** string-width's module, as published and as patched (CommonJS, evaluated with its own require). */
 function stringWidths(): { published: (s: string) => number; patched: (s: string) => number } {
@@ -136,6 +154,66 @@ describe('bundle patches', () => {
         patched.prototype._makePeerId(local, random, cpl),
         published.prototype._makePeerId(local, random, cpl),
       );
+    }
+  });
+
+  test("noise's bundled crypto seals, opens and hashes as the published one, without WebAssembly", async () => {
+    interface NoiseCrypto {
+      hashSHA256(data: Uint8Array): Uint8Array;
+      chaCha20Poly1305Encrypt(plaintext: Uint8Array, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array;
+      chaCha20Poly1305Decrypt(ciphertext: Uint8Array, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array;
+    }
+    type Module = { defaultCrypto: NoiseCrypto; asCrypto: NoiseCrypto };
+    const file = installed('@chainsafe/libp2p-noise/dist/src/crypto/index.js');
+    const published = (await import(pathToFileURL(file).href)) as Module;
+    const text = await bundled(`export { defaultCrypto, asCrypto } from ${JSON.stringify(file)};`);
+    assert.doesNotMatch(text, /WebAssembly/, 'no WebAssembly module in the bundle');
+    const patched = (await import(`data:text/javascript,${encodeURIComponent(text)}`)) as Module;
+    // both sides of the 1,200-byte switch, and the frames in between
+    for (const size of [0, 1, 16, 100, 1_000, 1_199, 1_200, 4_000]) {
+      const [k, nonce, ad, data] = [randomBytes(32), randomBytes(12), randomBytes(size % 33), randomBytes(size)];
+      for (const crypto of [patched.defaultCrypto, patched.asCrypto]) {
+        const sealed = crypto.chaCha20Poly1305Encrypt(data, nonce, ad, k);
+        assert.deepEqual(
+          Buffer.from(sealed),
+          Buffer.from(published.defaultCrypto.chaCha20Poly1305Encrypt(data, nonce, ad, k)),
+        );
+        const opened = crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k);
+        assert.deepEqual(Buffer.from(opened), data, `${size} bytes`);
+        const forged = Buffer.from(sealed);
+        forged[forged.length - 1]! ^= 1;
+        assert.throws(() => crypto.chaCha20Poly1305Decrypt(forged, nonce, ad, k), `a forged tag of ${size} bytes`);
+        assert.deepEqual(Buffer.from(crypto.hashSHA256(data)), Buffer.from(published.asCrypto.hashSHA256(data)));
+      }
+    }
+  });
+
+  test('bundled prom-client keeps its Pushgateway but loads neither https nor zlib until it is used', async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'chorus-bundle-patches-'));
+    try {
+      const bundle = join(dir, 'prom-client.cjs');
+      writeFileSync(
+        bundle,
+        await bundled(`export * from ${JSON.stringify(installed('prom-client/index.js'))};`, 'cjs'),
+      );
+      const loaded = "['https', 'tls', 'zlib'].filter((m) => process.moduleLoadList.includes('NativeModule ' + m))";
+      const probe = [
+        `const p = require(${JSON.stringify(bundle)});`,
+        `const before = ${loaded};`,
+        "const names = Object.keys(p).filter((k) => k === 'Pushgateway' || k === 'Registry');",
+        'const isClass = typeof p.Pushgateway === "function" && typeof p.Pushgateway.prototype.pushAdd === "function";',
+        `console.log(JSON.stringify({ before, names, isClass, after: ${loaded} }));`,
+      ].join('\n');
+      const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+      assert.equal(r.status, 0, r.stderr);
+      assert.deepEqual(JSON.parse(r.stdout), {
+        before: [],
+        names: ['Registry', 'Pushgateway'],
+        isClass: true,
+        after: ['https', 'tls', 'zlib'],
+      });
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
     }
   });
 
