@@ -20,15 +20,17 @@
 //   25.38 → 24.91 MB (heap snapshots), the bundle 135 KB smaller. Not unpacked into an array: a loop over 65,536
 //   numbers at start-up makes V8 optimise it, and the optimising compiler's code then stays resident (+2.2 MB of the
 //   executable's pages in an idle node, measured).
-// - @chainsafe/libp2p-noise seals and opens frames under 1,200 bytes with AssemblyScript ChaCha20-Poly1305 and SHA-256
-//   modules that it compiles and instantiates on import: V8's WebAssembly compilers then stay resident (the idle node
-//   of `bench:report`'s verbs row 90.3 → 83.3–83.9 MB, RssFile −5.2 MB). The small frames go through @noble/ciphers'
-//   ChaCha20-Poly1305 instead, the library's own pure-JS implementation (the same bytes: the AEAD is deterministic),
-//   and SHA-256 through node:crypto as larger data already does. Pubsub across 5 processes and `bench dht --procs 5`
-//   measured no slower (two interleaved rounds: 0.47 / 0.50× of the floor against 0.46 / 0.49× with WebAssembly;
-//   Node's cipher for every size was 0.45 / 0.48×).
-// - prom-client's index requires its Pushgateway, and with it https (so tls) and zlib, which chorus never uses: an idle
-//   node −2.4 MB of RSS (three pairs). The export stays, loaded on first use.
+// - @chainsafe/libp2p-noise seals and opens frames under 1,200 bytes with an AssemblyScript ChaCha20-Poly1305 module,
+//   and exports an AssemblyScript SHA-256 (asCrypto's; its default hashes with node:crypto), both compiled and
+//   instantiated on import: V8's WebAssembly compilers then stay resident. The small frames go through @noble/ciphers'
+//   ChaCha20-Poly1305 instead, the library's own pure-JS implementation (the same bytes: the AEAD is deterministic;
+//   opened in place into the caller's view, as before), asCrypto's SHA-256 through node:crypto. The idle node of
+//   `bench:report`'s verbs row 90.3 → 83.3–83.9 MB (RssFile −5.2 MB), the prom-client patch below on both sides.
+//   Pubsub across 5 processes and `bench dht --procs 5` measured no slower (two interleaved rounds: 0.47 / 0.50× of
+//   the floor against 0.46 / 0.49× with WebAssembly; Node's cipher for every size was 0.45 / 0.48×).
+// - prom-client's index requires its Pushgateway, and with it https (so tls) and zlib, which chorus never uses: the
+//   verbs row's idle node 92.0 → 90.3 MB (−2.4 MB in three pairs of idle nodes). The export stays, loaded on first
+//   use.
 import { readFileSync } from 'node:fs';
 import type { Plugin } from 'esbuild';
 
@@ -73,7 +75,7 @@ export const BUNDLE_PATCHES: Record<string, Patch[]> = {
   'prom-client/index.js': [
     [
       "exports.Pushgateway = require('./lib/pushgateway');",
-      "Object.defineProperty(exports, 'Pushgateway', { enumerable: true, get: () => require('./lib/pushgateway') });",
+      "Object.defineProperty(exports, 'Pushgateway', { enumerable: true, configurable: true, get: () => require('./lib/pushgateway') });",
       1,
     ],
   ],

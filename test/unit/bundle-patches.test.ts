@@ -14,6 +14,7 @@ import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { describe, test } from 'node:test';
 import { build } from 'esbuild';
+import { Uint8ArrayList } from 'uint8arraylist';
 import { BUNDLE_PATCHES, bundlePatches, packPrefixList, patchedSource } from '../../scripts/bundle-patches.ts';
 
 /** The installed file under the project's node_modules (where the lockfile hoists each listed package). */
@@ -158,28 +159,50 @@ describe('bundle patches', () => {
   });
 
   test("noise's bundled crypto seals, opens and hashes as the published one, without WebAssembly", async () => {
+    type Bytes = Uint8Array | Uint8ArrayList;
     interface NoiseCrypto {
       hashSHA256(data: Uint8Array): Uint8Array;
-      chaCha20Poly1305Encrypt(plaintext: Uint8Array, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array;
-      chaCha20Poly1305Decrypt(ciphertext: Uint8Array, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Uint8Array;
+      chaCha20Poly1305Encrypt(plaintext: Bytes, nonce: Uint8Array, ad: Uint8Array, k: Uint8Array): Bytes;
+      chaCha20Poly1305Decrypt(
+        ciphertext: Bytes,
+        nonce: Uint8Array,
+        ad: Uint8Array,
+        k: Uint8Array,
+        dst?: Uint8Array,
+      ): Bytes;
     }
     type Module = { defaultCrypto: NoiseCrypto; asCrypto: NoiseCrypto };
+    const bytes = (b: Bytes): Buffer => Buffer.from(b.subarray());
     const file = installed('@chainsafe/libp2p-noise/dist/src/crypto/index.js');
     const published = (await import(pathToFileURL(file).href)) as Module;
     const text = await bundled(`export { defaultCrypto, asCrypto } from ${JSON.stringify(file)};`);
     assert.doesNotMatch(text, /WebAssembly/, 'no WebAssembly module in the bundle');
     const patched = (await import(`data:text/javascript,${encodeURIComponent(text)}`)) as Module;
-    // both sides of the 1,200-byte switch, and the frames in between
-    for (const size of [0, 1, 16, 100, 1_000, 1_199, 1_200, 4_000]) {
+    // both sides of the 1,200-byte switch (the tag included), and the frames in between
+    for (const size of [0, 1, 16, 100, 1_000, 1_183, 1_184, 4_000]) {
       const [k, nonce, ad, data] = [randomBytes(32), randomBytes(12), randomBytes(size % 33), randomBytes(size)];
+      const expected = bytes(published.defaultCrypto.chaCha20Poly1305Encrypt(data, nonce, ad, k));
       for (const crypto of [patched.defaultCrypto, patched.asCrypto]) {
-        const sealed = crypto.chaCha20Poly1305Encrypt(data, nonce, ad, k);
-        assert.deepEqual(
-          Buffer.from(sealed),
-          Buffer.from(published.defaultCrypto.chaCha20Poly1305Encrypt(data, nonce, ad, k)),
-        );
-        const opened = crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k);
-        assert.deepEqual(Buffer.from(opened), data, `${size} bytes`);
+        const sealed = bytes(crypto.chaCha20Poly1305Encrypt(data, nonce, ad, k));
+        assert.deepEqual(sealed, expected, `${size} bytes`);
+        assert.deepEqual(bytes(crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k)), data, `${size} bytes`);
+        // as noise sends and receives a frame: the data in pieces (a Uint8ArrayList) ...
+        const pieces = (b: Buffer) => new Uint8ArrayList(b.subarray(0, 7), b.subarray(7, 500), b.subarray(500));
+        assert.deepEqual(bytes(crypto.chaCha20Poly1305Encrypt(pieces(data), nonce, ad, k)), expected);
+        assert.deepEqual(bytes(crypto.chaCha20Poly1305Decrypt(pieces(sealed), nonce, ad, k)), data);
+        // ... and opened in place, into the ciphertext's own bytes at any offset
+        for (const offset of [0, 1, 2, 3]) {
+          const chunk = Buffer.alloc(offset + sealed.length);
+          sealed.copy(chunk, offset);
+          const [ciphertext, dst] = [chunk.subarray(offset), chunk.subarray(offset, offset + size)];
+          const opened = crypto.chaCha20Poly1305Decrypt(ciphertext, nonce, ad, k, dst) as Uint8Array;
+          assert.deepEqual(Buffer.from(opened), data, `${size} bytes in place at ${offset}`);
+          if (sealed.length < 1_200) {
+            // what the published small-frame path did: the plaintext is the given view, nothing allocated
+            assert.equal(opened.buffer, chunk.buffer, `${size} bytes in place at ${offset}`);
+            assert.equal(opened.byteOffset, dst.byteOffset);
+          }
+        }
         const forged = Buffer.from(sealed);
         forged[forged.length - 1]! ^= 1;
         assert.throws(() => crypto.chaCha20Poly1305Decrypt(forged, nonce, ad, k), `a forged tag of ${size} bytes`);
@@ -204,7 +227,8 @@ describe('bundle patches', () => {
         'const isClass = typeof p.Pushgateway === "function" && typeof p.Pushgateway.prototype.pushAdd === "function";',
         `console.log(JSON.stringify({ before, names, isClass, after: ${loaded} }));`,
       ].join('\n');
-      const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8' });
+      // a clean environment: a preload from NODE_OPTIONS (a proxy agent, say) could load https itself
+      const r = spawnSync(process.execPath, ['-e', probe], { encoding: 'utf8', env: { PATH: process.env.PATH } });
       assert.equal(r.status, 0, r.stderr);
       assert.deepEqual(JSON.parse(r.stdout), {
         before: [],
