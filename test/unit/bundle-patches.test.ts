@@ -133,16 +133,7 @@ describe('bundle patches', () => {
     type Refresh = { prototype: { _makePeerId(local: Uint8Array, random: number, cpl: number): Uint8Array } };
     const published = ((await import(pathToFileURL(refresh).href)) as { RoutingTableRefresh: Refresh })
       .RoutingTableRefresh;
-    const out = await build({
-      stdin: { contents: `export { RoutingTableRefresh } from ${JSON.stringify(refresh)};`, resolveDir: '.' },
-      bundle: true,
-      format: 'esm',
-      platform: 'node',
-      write: false,
-      logLevel: 'silent',
-      plugins: [bundlePatches()],
-    });
-    const text = out.outputFiles[0]!.text;
+    const text = await bundled(`export { RoutingTableRefresh } from ${JSON.stringify(refresh)};`);
     assert.match(text, /readUIntBE\(targetPrefix \* 3, 3\)/, 'the bundle reads the packed list');
     const patched = (
       (await import(`data:text/javascript,${encodeURIComponent(text)}`)) as { RoutingTableRefresh: Refresh }
@@ -173,6 +164,7 @@ describe('bundle patches', () => {
     }
     type Module = { defaultCrypto: NoiseCrypto; asCrypto: NoiseCrypto };
     const bytes = (b: Bytes): Buffer => Buffer.from(b.subarray());
+    const pieces = (b: Buffer) => new Uint8ArrayList(b.subarray(0, 7), b.subarray(7, 500), b.subarray(500));
     const file = installed('@chainsafe/libp2p-noise/dist/src/crypto/index.js');
     const published = (await import(pathToFileURL(file).href)) as Module;
     const text = await bundled(`export { defaultCrypto, asCrypto } from ${JSON.stringify(file)};`);
@@ -187,7 +179,6 @@ describe('bundle patches', () => {
         assert.deepEqual(sealed, expected, `${size} bytes`);
         assert.deepEqual(bytes(crypto.chaCha20Poly1305Decrypt(sealed, nonce, ad, k)), data, `${size} bytes`);
         // as noise sends and receives a frame: the data in pieces (a Uint8ArrayList) ...
-        const pieces = (b: Buffer) => new Uint8ArrayList(b.subarray(0, 7), b.subarray(7, 500), b.subarray(500));
         assert.deepEqual(bytes(crypto.chaCha20Poly1305Encrypt(pieces(data), nonce, ad, k)), expected);
         assert.deepEqual(bytes(crypto.chaCha20Poly1305Decrypt(pieces(sealed), nonce, ad, k)), data);
         // ... and opened as noise opens a frame: `dst` a view of the ciphertext's own bytes, at any offset
