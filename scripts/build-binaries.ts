@@ -230,6 +230,25 @@ export async function buildMainBundle(outfile: string): Promise<Metafile> {
   return result.metafile;
 }
 
+/**
+ * The executable's full-program asset: main.ts, wrapped for sea-asset.ts (test/unit/cli-split.test.ts checks what
+ * it holds). Resolves to esbuild's metafile.
+ */
+export async function buildFullBundle(outfile: string, ui: Record<string, string> = {}): Promise<Metafile> {
+  const common = commonOptions(ui);
+  const result = await build({
+    ...common,
+    entryPoints: [join(root, 'src/cli/main.ts')],
+    format: 'cjs',
+    write: false,
+    metafile: true,
+    outfile,
+    plugins: [...common.plugins, lazyBuiltins(FULL_LAZY_BUILTINS)],
+  });
+  writeFileSync(outfile, wrapBundle(result.outputFiles[0]!.text));
+  return result.metafile;
+}
+
 /** The bundles of the same code: dist/chorus.mjs, and the executable's main script and its two assets. */
 async function bundle(): Promise<Bundles> {
   const esm = join(dist, 'chorus.mjs');
@@ -250,15 +269,7 @@ async function bundle(): Promise<Bundles> {
   });
   await buildMainBundle(main);
   await buildClientBundle(client, ui);
-  const fullOut = await build({
-    ...common,
-    entryPoints: [join(root, 'src/cli/main.ts')],
-    format: 'cjs',
-    write: false,
-    outfile: full,
-    plugins: [...common.plugins, lazyBuiltins(FULL_LAZY_BUILTINS)],
-  });
-  writeFileSync(full, wrapBundle(fullOut.outputFiles[0]!.text));
+  await buildFullBundle(full, ui);
   return { esm, main, client, full };
 }
 

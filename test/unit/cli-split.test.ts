@@ -8,7 +8,7 @@ import { join, relative } from 'node:path';
 import { test } from 'node:test';
 import type { Command } from 'commander';
 import type { Metafile } from 'esbuild';
-import { buildClientBundle, buildMainBundle } from '../../scripts/build-binaries.ts';
+import { buildClientBundle, buildFullBundle, buildMainBundle } from '../../scripts/build-binaries.ts';
 import { buildClientProgram, clientProgramFor } from '../../src/cli/client.ts';
 import { buildProgram } from '../../src/cli/program.ts';
 import { ROOT } from '../helpers/run.ts';
@@ -137,6 +137,25 @@ test('the executable’s client asset holds the client verbs, not the node, the 
     const code = readFileSync(out, 'utf8');
     for (const lazy of ['node:child_process', 'node:fs/promises', 'node:http'])
       assert.ok(!code.includes(`require("${lazy}")`), `${lazy} is required on first use`);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('the executable’s full program holds the zod it uses: English messages and no other locale', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
+  try {
+    const out = join(dir, 'full.cjs');
+    const inputs = bundled(await buildFullBundle(out));
+    const zod = inputs.filter((f) => f.startsWith('node_modules/zod/'));
+    assert.ok(zod.includes('node_modules/zod/v4/core/schemas.js'), 'zod itself is there');
+    const locales = zod.filter((f) => f.includes('/locales/'));
+    assert.ok(locales.includes('node_modules/zod/v4/locales/en.js'), 'the English locale is there');
+    assert.deepEqual(
+      locales.filter((f) => !/\/locales\/(en|index)\.js$/.test(f)),
+      [],
+    );
+    assert.ok(readFileSync(out, 'utf8').includes('Invalid input: expected'), 'the English messages are there');
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -1,6 +1,6 @@
 // Walks the config schema into a flat list of keys (path, type, default, env, docs). The loader uses
 // it to read CHORUS_* variables; the docs generator uses it to write docs/config.md.
-import { z } from 'zod';
+import * as z from 'zod';
 import { configSchema, type KeyMeta } from './schema.ts';
 
 export type LeafType = 'string' | 'number' | 'boolean' | 'enum' | 'string[]' | 'object[]' | 'map';

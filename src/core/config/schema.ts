@@ -2,7 +2,7 @@
 // whether SIGHUP reloads it, and its documentation. docs/config.md is generated from this file.
 // Size: a flat table of keys, one entry each (it grows by one entry per key).
 import { hostname } from 'node:os';
-import { z } from 'zod';
+import * as z from 'zod';
 import { LOG_LEVELS } from '../log.ts';
 import { AGENT_PROVIDERS } from './providers.ts';
 

@@ -2,7 +2,7 @@
 // previous one (a verifiable chain) and carries its payload encrypted to the roles allowed to read it.
 // Encoding, hashing, signing and validation live here; all of it is pure apart from the signer.
 import { createHash } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChorusError } from '../errors.ts';
 import { canonicalJson } from '../canonical.ts';
 import { MAX_VERSION } from '../ucxl/address.ts';

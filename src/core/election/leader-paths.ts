@@ -5,7 +5,7 @@
 // leader-records.json are imported into the log by the first leader that finds the log without them.
 import { existsSync, readFileSync, renameSync } from 'node:fs';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { redactionRuleSchema, type RedactionRuleConfig } from '../config/schema.ts';
 import { DATA_FILES } from '../datadir.ts';
 import { ChorusError, describeError, UsageError } from '../errors.ts';

@@ -11,7 +11,7 @@ import type { Connection, Libp2p, PeerId, Stream } from '@libp2p/interface';
 import { peerIdFromString } from '@libp2p/peer-id';
 import { randomBytes } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Signer } from '../p2p/signer.ts';

@@ -4,7 +4,7 @@
 // The certificate carries its license, so it verifies alone: authority → license → licensee → node.
 import { peerIdFromString } from '@libp2p/peer-id';
 import { sign, type KeyObject } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { signedBytes } from '../canonical.ts';
 import { keyString } from '../crypto/ed25519.ts';
 import { UsageError } from '../errors.ts';

@@ -3,7 +3,7 @@
 // authority to a licensee key: the license alone admits nobody; a node proves it with a node
 // certificate signed by that licensee key (certificate.ts).
 import { createHash, verify } from 'node:crypto';
-import { z } from 'zod';
+import * as z from 'zod';
 import { signedBytes } from '../canonical.ts';
 import { parseKeyString } from '../crypto/ed25519.ts';
 import { ChorusError } from '../errors.ts';

@@ -12,7 +12,7 @@ import { createServer, type IncomingMessage, type Server, type ServerResponse } 
 import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { DatabaseSync } from 'node:sqlite';
-import { z } from 'zod';
+import * as z from 'zod';
 import { describeError, UsageError } from '../errors.ts';
 import { close, HttpError, listen, readJsonBody } from '../http.ts';
 import type { Logger } from '../log.ts';

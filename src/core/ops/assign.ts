@@ -4,7 +4,7 @@
 // (below command-line flags). An unreachable server is an error unless a cached assignment exists.
 import { mkdir, readFile } from 'node:fs/promises';
 import { join } from 'node:path';
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChorusError, describeError } from '../errors.ts';
 import { writePrivateFile } from '../p2p/identity.ts';
 

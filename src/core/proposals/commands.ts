@@ -3,7 +3,7 @@
 // applies to a record that node wrote: see the store's hook in service.ts); a vote is cast only by its
 // own node (the ballot names the forwarding peer and carries that node's signature, for this proposal);
 // only the leader prunes. Anything else is refused before it reaches the log.
-import { z } from 'zod';
+import * as z from 'zod';
 import { ChorusError, UsageError } from '../errors.ts';
 import { verifyByAuthor } from '../p2p/signer.ts';
 import { ballotBytes, participantSchema, PROPOSAL_ID, quorumSchema, reasonSchema, VOTE_CHOICES } from './model.ts';

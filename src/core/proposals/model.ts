@@ -1,7 +1,7 @@
 // What decision voting is made of: a proposal (one decision version waiting for a quorum), its quorum,
 // the votes, and the ballot each voter's node signs — with the parsers of user input and the canonical
 // bytes of a ballot (pure; shared by the node, the client verbs and the portal, so it loads only zod).
-import { z } from 'zod';
+import * as z from 'zod';
 import { signedBytes } from '../canonical.ts';
 import { UsageError } from '../errors.ts';
 

@@ -1,6 +1,6 @@
 // The CHORUS message catalogue (31 types in 5 families, listed once in ../message-types.ts) and the
 // envelope: its shape, validation, and encoding. Validation is pure; anything received from the network passes through parseEnvelope.
-import { z } from 'zod';
+import * as z from 'zod';
 import { UsageError } from '../errors.ts';
 import { MESSAGE_FAMILIES, MESSAGE_TYPES, type MessageFamily, type MessageType } from '../message-types.ts';
 import { TOPICS } from './topics.ts';

@@ -1,7 +1,7 @@
 // The commands that change tasks, as they travel in the consensus log: their shapes and the check the
 // leader runs on each one before it is proposed (a command from the network is not trusted to be
 // well-formed; the submitting node is bound to the authenticated peer that forwarded it).
-import { z } from 'zod';
+import * as z from 'zod';
 import { TASK_ID, TASK_LIMITS, taskSpecSchema, type Actor } from './model.ts';
 
 const actorSchema = z.object({
