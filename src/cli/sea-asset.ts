@@ -138,15 +138,20 @@ const LONG_LIVED: Readonly<Record<string, string | undefined>> = {
   elect: 'watch',
 };
 
-/** Whether argv runs a verb whose process lives on (a wrong guess costs only start-up time or memory). */
-export function longLived(argv: readonly string[]): boolean {
+/** argv's first two words that are neither an option nor a global option's value: the verb and its subcommand. */
+export function verbWords(argv: readonly string[]): string[] {
   const words: string[] = [];
   for (let i = 0; i < argv.length && words.length < 2; i++) {
     const arg = argv[i] as string;
     if (VALUED_OPTIONS.has(arg)) i++;
     else if (!arg.startsWith('-')) words.push(arg);
   }
-  const [verb, sub] = words;
+  return words;
+}
+
+/** Whether argv runs a verb whose process lives on (a wrong guess costs only start-up time or memory). */
+export function longLived(argv: readonly string[]): boolean {
+  const [verb, sub] = verbWords(argv);
   if (verb === undefined || !Object.hasOwn(LONG_LIVED, verb)) return false;
   const only = LONG_LIVED[verb];
   return only === undefined || sub === only;

@@ -4,8 +4,9 @@
 // only its top level, so every function a verb called was parsed and compiled on each run (about a fifth of
 // a client verb's CPU); the asset's cache holds them compiled. A verb that ends at once reads it through Node's
 // mapping of the executable, one that lives on from the file (sea-asset.ts). The full program is another asset
-// (sea-full.ts).
+// (sea-full.ts). A process that lives on first starts itself again, with glibc's allocator set for it (allocator.ts).
 import type * as Entry from './entry.ts';
+import { tuneAllocator } from './allocator.ts';
 import { loadBundleAsset, longLived } from './sea-asset.ts';
 
 /** The asset names, shared with scripts/build-binaries.ts. */
@@ -15,6 +16,7 @@ export const CLIENT_CACHE_ASSET = 'chorus-client.cache';
 /** Runs the client asset on this process's argv and exits with its code. */
 export function start(): void {
   const argv = process.argv.slice(2);
+  tuneAllocator(argv); // a process that lives on starts again here, with glibc's allocator set for it
   const entry = loadBundleAsset(CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET, require, {
     fromFile: longLived(argv),
   }) as typeof Entry;

@@ -60,6 +60,7 @@ describe('agents on 3 processes of the binary', () => {
       [
         'cat > /dev/null',
         'echo "$CHORUS_TASK_ID $AGENT_LABEL" >> "$RUNS"',
+        'echo "${GLIBC_TUNABLES-unset} ${CHORUS_MALLOC_TUNED-unset}" >> "$RUNS.env"',
         'case "$CHORUS_TASK_TITLE" in',
         '  slow*) echo "CHORUS_PROGRESS 10" >&2; sleep 5 ;;',
         '  fail*) echo "cannot do $CHORUS_TASK_ID" >&2; exit 1 ;;',
@@ -141,6 +142,11 @@ describe('agents on 3 processes of the binary', () => {
     const ran = ranOf();
     for (const id of ids)
       assert.equal(ran.filter((l) => l.startsWith(`${id} `)).length, 1, `${id} ran once: ${ran.join('; ')}`);
+    // each agent started again with glibc's allocator settings (allocator.ts); what it runs sees the test's env
+    for (const agent of agents.values())
+      assert.match(readFileSync(`/proc/${agent.child.pid}/environ`, 'latin1'), /(^|\0)CHORUS_MALLOC_TUNED=1\0/);
+    const seen = readFileSync(`${runs}.env`, 'utf8').trim().split('\n');
+    assert.deepEqual([...new Set(seen)], ['unset unset'], 'no provider saw the allocator settings');
     for (const t of done) {
       assert.equal(t.attempt, 1);
       assert.equal(t.history.filter((h) => h.state === 'completed').length, 1);

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { spawn } from 'node:child_process';
-import { CHILD_ENV, cleanup, tempDir } from '../helpers/daemon.ts';
+import { CHILD_ENV, cleanup, Daemon, tempDir, until } from '../helpers/daemon.ts';
 import { BINARY, BUNDLE, ROOT, runProcess } from '../helpers/run.ts';
 
 const empty = mkdtempSync(join(tmpdir(), 'chorus-e2e-'));
@@ -151,6 +151,46 @@ test('a node reads its program from the executable file: its bundles do not stay
     const full = counts.find((c) => c.name === 'chorus-full.js') as { resident: number; pages: number };
     assert.ok(full.resident < full.pages / 10, `pages resident in the node: ${said}`);
   });
+});
+
+/** glibc's per-thread malloc arenas in process `pid`: anonymous mappings on a 64 MiB boundary that span 64 MiB. */
+function mallocArenas(pid: number): number {
+  const maps = readFileSync(`/proc/${pid}/maps`, 'utf8')
+    .trim()
+    .split('\n')
+    .map((line) => {
+      const [range = '', perms, , , inode, path] = line.split(/\s+/);
+      const [start, end] = range.split('-').map((h) => BigInt(`0x${h}`));
+      return { start: start as bigint, end: end as bigint, perms, anonymous: inode === '0' && !path };
+    });
+  const heap = 64n << 20n;
+  return maps.filter(
+    (m, i) =>
+      m.anonymous &&
+      m.perms === 'rw-p' &&
+      m.start % heap === 0n &&
+      (m.end === m.start + heap || (maps[i + 1]?.start === m.end && maps[i + 1]?.end === m.start + heap)),
+  ).length;
+}
+
+test('a node starts itself again with glibc’s allocator settings (one arena); an operator’s own stand', async () => {
+  const tuned = await Daemon.start();
+  const own = await Daemon.start({ env: { GLIBC_TUNABLES: '' } });
+  try {
+    const pid = tuned.child.pid as number; // the same process id: execve, not a child
+    assert.match(readFileSync(`/proc/${pid}/environ`, 'latin1'), /(^|\0)CHORUS_MALLOC_TUNED=1\0/);
+    assert.equal((await tuned.cli(['status'])).code, 0);
+    assert.equal(mallocArenas(pid), 0, 'every thread allocates from the one arena');
+    // glibc's defaults: V8's and libuv's threads take arenas of their own
+    assert.doesNotMatch(readFileSync(`/proc/${own.child.pid}/environ`, 'latin1'), /CHORUS_MALLOC_TUNED/);
+    await until('a thread arena in the node with glibc’s defaults', async () => {
+      assert.equal((await own.cli(['status'])).code, 0);
+      return mallocArenas(own.child.pid as number) > 0;
+    });
+    assert.equal(mallocArenas(pid), 0);
+  } finally {
+    await Promise.all([tuned.kill(), own.kill()]);
+  }
 });
 
 test('an executable whose asset index does not match reads its program through the mapping, says so, and runs', async () => {

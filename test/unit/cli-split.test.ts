@@ -97,12 +97,18 @@ function bundled(meta: Metafile): string[] {
     .map((f) => relative(ROOT, join(process.cwd(), f)));
 }
 
-test('the executable’s main script is the loader of its client asset, and nothing else', async () => {
+test('the executable’s main script loads its client asset (after the allocator’s restart), nothing else', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
   try {
     const out = join(dir, 'main.cjs');
     const inputs = bundled(await buildMainBundle(out)).sort();
-    assert.deepEqual(inputs, ['<stdin>', 'src/cli/sea-asset.ts', 'src/cli/sea-main.ts', 'src/core/code-cache.ts']);
+    assert.deepEqual(inputs, [
+      '<stdin>',
+      'src/cli/allocator.ts',
+      'src/cli/sea-asset.ts',
+      'src/cli/sea-main.ts',
+      'src/core/code-cache.ts',
+    ]);
     const code = readFileSync(out, 'utf8');
     assert.match(code, /"chorus-client\.js"/);
     assert.match(code, /"chorus-client\.cache"/);
