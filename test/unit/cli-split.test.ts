@@ -97,7 +97,7 @@ function bundled(meta: Metafile): string[] {
     .map((f) => relative(ROOT, join(process.cwd(), f)));
 }
 
-test('the executable’s main script loads its client asset (after the allocator’s restart), nothing else', async () => {
+test('the executable’s main script loads its client asset, or the full program for a process that lives on', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'chorus-split-'));
   try {
     const out = join(dir, 'main.cjs');
@@ -106,12 +106,15 @@ test('the executable’s main script loads its client asset (after the allocator
       '<stdin>',
       'src/cli/allocator.ts',
       'src/cli/sea-asset.ts',
+      'src/cli/sea-full.ts',
       'src/cli/sea-main.ts',
       'src/core/code-cache.ts',
     ]);
     const code = readFileSync(out, 'utf8');
     assert.match(code, /"chorus-client\.js"/);
     assert.match(code, /"chorus-client\.cache"/);
+    assert.match(code, /"chorus-full\.js"/);
+    assert.match(code, /"chorus-full\.cache"/);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
