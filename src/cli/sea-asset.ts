@@ -82,6 +82,25 @@ function readIndex(fs: Fs, fd: number): AssetIndex | undefined {
   return Object.values(index).every(isPlace) ? (index as AssetIndex) : undefined;
 }
 
+/**
+ * Whether /proc/self/exe is this executable: it ends with the index the build appends. It is not when the dynamic
+ * loader runs the executable (`/lib64/ld-linux-x86-64.so.2 chorus …`): /proc/self/exe is then the loader.
+ */
+export function runsFromItsExecutable(): boolean {
+  const fs = process.getBuiltinModule('node:fs');
+  let fd: number | undefined;
+  try {
+    fd = fs.openSync(EXECUTABLE, 'r');
+    const size = fs.fstatSync(fd).size;
+    if (size < TRAILER) return false;
+    return readAt(fs, fd, INDEX_MAGIC.length, size - INDEX_MAGIC.length).toString('latin1') === INDEX_MAGIC;
+  } catch {
+    return false;
+  } finally {
+    if (fd !== undefined) fs.closeSync(fd);
+  }
+}
+
 interface FileReader {
   /** The asset's bytes from the file; undefined when the file cannot give them. */
   read(name: string, mapped: ArrayBuffer): Buffer | undefined;

@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { spawn } from 'node:child_process';
-import { CHILD_ENV, cleanup, Daemon, tempDir, until } from '../helpers/daemon.ts';
+import { chorus, ChorusProcess, CHILD_ENV, cleanup, Daemon, tempDir, until } from '../helpers/daemon.ts';
 import { BINARY, BUNDLE, ROOT, runProcess } from '../helpers/run.ts';
 
 const empty = mkdtempSync(join(tmpdir(), 'chorus-e2e-'));
@@ -169,11 +169,15 @@ function mallocArenas(pid: number): number {
       m.anonymous &&
       m.perms === 'rw-p' &&
       m.start % heap === 0n &&
-      (m.end === m.start + heap || (maps[i + 1]?.start === m.end && maps[i + 1]?.end === m.start + heap)),
+      (m.end === m.start + heap ||
+        (maps[i + 1]?.anonymous === true &&
+          maps[i + 1]?.perms === '---p' &&
+          maps[i + 1]?.start === m.end &&
+          maps[i + 1]?.end === m.start + heap)),
   ).length;
 }
 
-test('a node starts itself again with glibc’s allocator settings (one arena); an operator’s own stand', async () => {
+test('a node starts again with glibc’s allocator settings (one arena); an operator’s own settings stand', async () => {
   const tuned = await Daemon.start();
   const own = await Daemon.start({ env: { GLIBC_TUNABLES: '' } });
   try {
@@ -192,6 +196,37 @@ test('a node starts itself again with glibc’s allocator settings (one arena); 
     await Promise.all([tuned.kill(), own.kill()]);
   }
 });
+
+const LOADER = ['/lib64/ld-linux-x86-64.so.2', '/lib/ld-linux-aarch64.so.1'].find((f) => existsSync(f));
+
+test(
+  'a node started through the dynamic loader runs as it started (its /proc/self/exe is the loader)',
+  {
+    skip: LOADER === undefined && 'no glibc dynamic loader here',
+  },
+  async () => {
+    const dataDir = tempDir('chorus-e2e-node-');
+    const args = [
+      '--data-dir',
+      dataDir,
+      'node',
+      '--listen',
+      '/ip4/127.0.0.1/tcp/0',
+      '--no-mdns',
+      '--dev',
+      '--ops-port',
+      '0',
+    ];
+    const node = new ChorusProcess(args, { wrap: [LOADER as string] });
+    try {
+      await node.waitForStderr(/chorus node running/);
+      assert.doesNotMatch(readFileSync(`/proc/${node.child.pid}/environ`, 'latin1'), /CHORUS_MALLOC_TUNED/);
+      assert.equal((await chorus(['--data-dir', dataDir, 'status'])).code, 0);
+    } finally {
+      await node.kill();
+    }
+  },
+);
 
 test('an executable whose asset index does not match reads its program through the mapping, says so, and runs', async () => {
   // the index (the file's last bytes, sea-asset.ts) names the full program one byte off: the loader's check of

@@ -9,6 +9,7 @@ import { allocatorStep, MALLOC_TUNABLES, RESTART_MARK } from '../../src/cli/allo
 import { ROOT } from '../helpers/run.ts';
 
 const ENV = { HOME: '/home/someone', PATH: '/usr/bin', CHORUS_DATA_DIR: '/d' };
+const LINUX = { platform: 'linux', nodeMajor: 26 };
 
 test('a process that lives on restarts with the settings and the mark, its environment otherwise as it was', () => {
   for (const argv of [
@@ -20,7 +21,7 @@ test('a process that lives on restarts with the settings and the mark, its envir
     ['task', 'watch'],
   ])
     assert.deepEqual(
-      allocatorStep(argv, ENV, 'linux'),
+      allocatorStep(argv, ENV, LINUX),
       { kind: 'restart', env: { ...ENV, GLIBC_TUNABLES: MALLOC_TUNABLES, [RESTART_MARK]: '1' } },
       argv.join(' '),
     );
@@ -28,19 +29,34 @@ test('a process that lives on restarts with the settings and the mark, its envir
 });
 
 test('a verb that ends at once, a benchmark, an operator’s own settings and other systems run as they start', () => {
-  for (const argv of [['status'], ['ucxl', 'get', 'ucxl://a:b@c:d/*^/x'], ['task', 'ls'], ['bench', 'dht'], []])
-    assert.deepEqual(allocatorStep(argv, ENV, 'linux'), { kind: 'none' }, argv.join(' '));
+  for (const argv of [
+    ['status'],
+    ['ucxl', 'get', 'ucxl://a:b@c:d/*^/x'],
+    ['task', 'ls'],
+    ['bench', 'dht'],
+    [],
+    ['node', '--help'],
+    ['agent', '-h'],
+    ['node', 'install', '--user', 'chorus'],
+    ['--data-dir', '/d', 'node', 'uninstall'],
+  ])
+    assert.deepEqual(allocatorStep(argv, ENV, LINUX), { kind: 'none' }, argv.join(' '));
   for (const tunables of ['', 'glibc.malloc.arena_max=4'])
-    assert.deepEqual(allocatorStep(['node'], { ...ENV, GLIBC_TUNABLES: tunables }, 'linux'), { kind: 'none' });
-  assert.deepEqual(allocatorStep(['node'], ENV, 'darwin'), { kind: 'none' });
-  assert.deepEqual(allocatorStep(['node'], { ...ENV, [RESTART_MARK]: '1' }, 'linux'), { kind: 'unmark' });
+    assert.deepEqual(allocatorStep(['node'], { ...ENV, GLIBC_TUNABLES: tunables }, LINUX), { kind: 'none' });
+  assert.deepEqual(allocatorStep(['node'], ENV, { ...LINUX, platform: 'darwin' }), { kind: 'none' });
+  // Node before 26 aborts on a failed execve instead of throwing
+  assert.deepEqual(allocatorStep(['node'], ENV, { ...LINUX, nodeMajor: 24 }), { kind: 'none' });
+  assert.deepEqual(allocatorStep(['node'], { ...ENV, [RESTART_MARK]: '1' }, LINUX), { kind: 'unmark' });
 });
 
-/** Runs tuneAllocator(argv) in a child Node with `env`, after `setup` (code), then prints its process.env. */
-function runChild(argv: string[], env: Record<string, string>, setup = '') {
+/**
+ * Runs tuneAllocator(argv) in a child Node with `env`, after `setup` (code), then prints its process.env; `own`:
+ * whether the child counts as running from its executable (a run from source never does).
+ */
+function runChild(argv: string[], env: Record<string, string>, setup = '', own = true) {
   const code = `import { tuneAllocator } from ${JSON.stringify(join(ROOT, 'src/cli/allocator.ts'))};
 ${setup}
-tuneAllocator(${JSON.stringify(argv)});
+tuneAllocator(${JSON.stringify(argv)}, () => ${own});
 setImmediate(() => console.log(JSON.stringify(process.env)));`;
   const r = spawnSync(process.execPath, ['--input-type=module', '-e', code], { encoding: 'utf8', env });
   assert.equal(r.status, 0, r.stderr);
@@ -62,12 +78,28 @@ test('a start whose execve fails goes on as it started, without execve’s exper
   process.emitWarning('process.execve is an experimental feature', 'ExperimentalWarning');
   throw Object.assign(new Error('execve: operation not permitted'), { code: 'EPERM' });
 };
+process.emitWarning('an earlier warning');
 setTimeout(() => process.emitWarning('a later warning'), 20);`;
   const { out: env, stderr } = runChild(['node'], { PATH, FOO: 'bar' }, setup);
   assert.equal(env.FOO, 'bar');
   assert.equal(env.GLIBC_TUNABLES, undefined, 'the failed restart left process.env alone');
   assert.doesNotMatch(stderr, /experimental/);
+  assert.match(stderr, /an earlier warning/, 'a warning of the same tick is shown as before');
   assert.match(stderr, /a later warning/, 'later warnings are shown as before');
+});
+
+test('Node’s execve throws when it fails, which the start relies on to go on', () => {
+  const code = `try { process.execve('/nonexistent/chorus', ['chorus']); } catch (e) { console.log(e.code); }`;
+  const r = spawnSync(process.execPath, ['-e', code], { encoding: 'utf8', env: { PATH } });
+  assert.equal(r.status, 0, r.stderr);
+  assert.equal(r.stdout.trim(), 'ENOENT');
+});
+
+test('a start through the dynamic loader (its /proc/self/exe is not the executable) runs as it started', () => {
+  const setup = `process.execve = () => { console.log('execve'); process.exit(1); };`;
+  const { out: env } = runChild(['node'], { PATH, FOO: 'bar' }, setup, false);
+  assert.equal(env.FOO, 'bar');
+  assert.equal(env.GLIBC_TUNABLES, undefined);
 });
 
 test('a restart runs this very executable again, with argv0 and the same arguments', () => {
