@@ -15,16 +15,19 @@ import { main as fullMain } from './sea-full.ts';
 export const CLIENT_BUNDLE_ASSET = 'chorus-client.js';
 export const CLIENT_CACHE_ASSET = 'chorus-client.cache';
 
-/** Runs the client asset on this process's argv and exits with its code. */
+/** The client entry from its asset, through Node's mapping of the executable (only verbs that end at once use it). */
+function clientEntry(): typeof Entry {
+  return loadBundleAsset(CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET, require, { fromFile: false }) as typeof Entry;
+}
+
+/**
+ * Runs this process's argv and exits with its code: a process that lives on runs the full program at once (the
+ * client asset would only hand it over, and stay in its memory), any other verb the client asset.
+ */
 export function start(): void {
   const argv = process.argv.slice(2);
   tuneAllocator(argv); // a process that lives on starts again here, with glibc's allocator set for it
-  // such a process runs the full program, which the client asset would only hand it to (and stay in its memory)
-  const run = longLived(argv)
-    ? fullMain(argv)
-    : (loadBundleAsset(CLIENT_BUNDLE_ASSET, CLIENT_CACHE_ASSET, require, { fromFile: false }) as typeof Entry).run(
-        argv,
-      );
+  const run = longLived(argv) ? fullMain(argv) : clientEntry().run(argv);
   void run.then((code) => {
     process.exitCode = code;
     process.exit(code); // lingering libp2p timers may keep the process alive after the work is done
