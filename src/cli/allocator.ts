@@ -27,20 +27,16 @@ export interface Runtime {
   nodeMajor: number;
 }
 
-/** Whether argv only installs, removes or describes something: such a process ends at once. */
-function endsAtOnce(argv: readonly string[]): boolean {
-  const [verb, sub] = verbWords(argv);
-  return (
-    argv.includes('--help') || argv.includes('-h') || (verb === 'node' && ['install', 'uninstall'].includes(sub ?? ''))
-  );
-}
-
 /** The step for a start with `argv` (the verb's arguments) and `env`. */
 export function allocatorStep(argv: readonly string[], env: NodeJS.ProcessEnv, runtime: Runtime): AllocatorStep {
   if (env[RESTART_MARK] === MARKED) return { kind: 'unmark' };
   if (runtime.platform !== 'linux' || runtime.nodeMajor < EXECVE_THROWS_FROM || env.GLIBC_TUNABLES !== undefined)
     return { kind: 'none' };
-  if (!longLived(argv) || verbWords(argv)[0] === 'bench' || endsAtOnce(argv)) return { kind: 'none' };
+  // a benchmark's own process is measured as it starts; help, install and uninstall end at once
+  const [verb, sub] = verbWords(argv);
+  const endsAtOnce =
+    argv.includes('--help') || argv.includes('-h') || (verb === 'node' && (sub === 'install' || sub === 'uninstall'));
+  if (!longLived(argv) || verb === 'bench' || endsAtOnce) return { kind: 'none' };
   return { kind: 'restart', env: { ...env, GLIBC_TUNABLES: MALLOC_TUNABLES, [RESTART_MARK]: MARKED } };
 }
 

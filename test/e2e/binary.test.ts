@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, test } from 'node:test';
 import { spawn } from 'node:child_process';
-import { chorus, ChorusProcess, CHILD_ENV, cleanup, Daemon, tempDir, until } from '../helpers/daemon.ts';
+import { chorus, CHILD_ENV, cleanup, Daemon, tempDir, until } from '../helpers/daemon.ts';
 import { BINARY, BUNDLE, ROOT, runProcess } from '../helpers/run.ts';
 
 const empty = mkdtempSync(join(tmpdir(), 'chorus-e2e-'));
@@ -98,14 +98,33 @@ function residentPages(
   return { resident, pages: last - first + 1, seen };
 }
 
-/** `chorus node` from `executable`, once it logged that it runs (killed when `use`, given its stderr, is done). */
-async function withNode(executable: string, use: (pid: number, stderr: string) => void): Promise<void> {
+/**
+ * `chorus node` from `executable` (run by `through`, e.g. the dynamic loader, if given), once it logged that it
+ * runs; killed when `use`, given its pid, its stderr and its data dir, is done.
+ */
+async function withNode(
+  executable: string,
+  use: (pid: number, stderr: string, dataDir: string) => void | Promise<void>,
+  through?: string,
+): Promise<void> {
   const dataDir = tempDir('chorus-e2e-node-');
-  const child = spawn(
-    executable,
-    ['--data-dir', dataDir, 'node', '--listen', '/ip4/127.0.0.1/tcp/0', '--no-mdns', '--dev', '--ops-port', '0'],
-    { env: CHILD_ENV, cwd: dataDir, stdio: ['ignore', 'ignore', 'pipe'] },
-  );
+  const args = [
+    '--data-dir',
+    dataDir,
+    'node',
+    '--listen',
+    '/ip4/127.0.0.1/tcp/0',
+    '--no-mdns',
+    '--dev',
+    '--ops-port',
+    '0',
+  ];
+  const [command, ...pre] = through ? [through, executable] : [executable];
+  const child = spawn(command as string, [...pre, ...args], {
+    env: CHILD_ENV,
+    cwd: dataDir,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  });
   let stderr = '';
   try {
     await new Promise<void>((resolve, reject) => {
@@ -122,7 +141,7 @@ async function withNode(executable: string, use: (pid: number, stderr: string) =
         reject(new Error(`exited ${code}: ${stderr}`));
       });
     });
-    use(child.pid as number, stderr);
+    await use(child.pid as number, stderr, dataDir);
   } finally {
     child.kill('SIGKILL');
   }
@@ -205,26 +224,14 @@ test(
     skip: LOADER === undefined && 'no glibc dynamic loader here',
   },
   async () => {
-    const dataDir = tempDir('chorus-e2e-node-');
-    const args = [
-      '--data-dir',
-      dataDir,
-      'node',
-      '--listen',
-      '/ip4/127.0.0.1/tcp/0',
-      '--no-mdns',
-      '--dev',
-      '--ops-port',
-      '0',
-    ];
-    const node = new ChorusProcess(args, { wrap: [LOADER as string] });
-    try {
-      await node.waitForStderr(/chorus node running/);
-      assert.doesNotMatch(readFileSync(`/proc/${node.child.pid}/environ`, 'latin1'), /CHORUS_MALLOC_TUNED/);
-      assert.equal((await chorus(['--data-dir', dataDir, 'status'])).code, 0);
-    } finally {
-      await node.kill();
-    }
+    await withNode(
+      BINARY,
+      async (pid, _stderr, dataDir) => {
+        assert.doesNotMatch(readFileSync(`/proc/${pid}/environ`, 'latin1'), /CHORUS_MALLOC_TUNED/);
+        assert.equal((await chorus(['--data-dir', dataDir, 'status'])).code, 0);
+      },
+      LOADER,
+    );
   },
 );
 
