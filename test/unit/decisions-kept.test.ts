@@ -3,8 +3,9 @@
 // heard of sends the read to the network again, and the fresh read before a write always goes there. A read
 // answered without the network makes no deadline signal. A write's note to a node that stores no copy carries
 // the record, so that node's first read of the new version needs no network either; and it is read ahead there
-// (verified and decrypted before any read), as is a new version on a node that stores it — not a re-put. A first
-// version a replica gave back (its create did not take everywhere) is dropped from what it read ahead.
+// (verified and decrypted before any read), as is a new version on a node that stores it — not a re-put, and not
+// on its writer, whose first read of it is local and decrypts nothing anyway. A first version a replica gave back
+// (its create did not take everywhere) is dropped from what it read ahead.
 import assert from 'node:assert/strict';
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -88,6 +89,16 @@ function outsider(nodes: ChorusNode[], writer: ChorusNode, name: string, exclude
     if (reader) return { address, subject, reader };
   }
   throw new Error('no subject leaves a node without copies');
+}
+
+/** The address `kept/*^/<name>`, its subject, and a node other than the writer that replicates its latest key. */
+function otherReplica(nodes: ChorusNode[], writer: ChorusNode, name: string) {
+  const address = parseAddress(`ucxl://alice:developer@chorus:kept/*^/${name}`);
+  const subject = subjectKey(address);
+  const replicaIds = writer.decisions.replicas?.replicaSet(latestKey(subject), 3) ?? [];
+  const replica = nodes.find((n) => n !== writer && replicaIds.includes(n.peerId));
+  assert.ok(replica, 'a node other than the writer replicates the subject');
+  return { address, subject, replica };
 }
 
 describe('the kept latest copy of a read', () => {
@@ -181,11 +192,7 @@ describe('the kept latest copy of a read', () => {
     { timeout: 60_000 },
     async () => {
       const writer = nodes[3] as ChorusNode;
-      const address = parseAddress('ucxl://alice:developer@chorus:kept/*^/replica.md');
-      const subject = subjectKey(address);
-      const replicaIds = writer.decisions.replicas?.replicaSet(latestKey(subject), 3) ?? [];
-      const replica = nodes.find((n) => n !== writer && replicaIds.includes(n.peerId));
-      assert.ok(replica, 'a node other than the writer replicates the subject');
+      const { address, subject, replica } = otherReplica(nodes, writer, 'replica.md');
       const ahead = readAheads(replica.decisions, subject);
       const { hash } = await writer.decisions.put(address, text('held here'));
       await ahead.reached(1);
@@ -201,6 +208,34 @@ describe('the kept latest copy of a read', () => {
       assert.ok(holders.includes(replica.peerId), 'the replica took the re-put');
       assert.equal(ahead.count(), 1, 'no read-ahead of a version already held');
       assert.ok(replica.decisions.readAheadQueue.idle, 'and none queued');
+    },
+  );
+
+  test(
+    'a writer reads nothing ahead of its own versions, and its first read of one is local without a decryption',
+    { timeout: 60_000 },
+    async () => {
+      const writer = nodes[0] as ChorusNode;
+      const { address, subject, replica } = otherReplica(nodes, writer, 'own.md');
+      const own = readAheads(writer.decisions, subject);
+      const theirs = readAheads(replica.decisions, subject);
+      const reads = countReads(writer);
+      const decrypts = countDecrypts(writer);
+      // a create (version 1), then an update (version 2): each is stored on the writer too
+      for (const version of [1, 2]) {
+        const receipt = await writer.decisions.put(address, text(`mine ${version}`));
+        assert.equal(receipt.version, version);
+        assert.ok(await writer.decisions.localRecord(versionKey(subject, version)), 'the writer stored it');
+        // scheduled, waiting, running or done, a read-ahead of it would show here
+        assert.ok(writer.decisions.readAheadQueue.idle, 'nothing queued or running on the writer');
+        assert.equal(own.count(), 0, 'the writer read nothing ahead');
+        await theirs.reached(version); // a replica of it still does
+        const [readsBefore, kept] = [reads(), decrypts(receipt.hash)]; // the writer keeps the plaintext it wrote
+        const read = await writer.decisions.get(address);
+        assert.deepEqual([read.meta.version, str(read.content)], [version, `mine ${version}`]);
+        assert.equal(reads(), readsBefore, 'the writer read it from its own copy');
+        assert.equal(decrypts(receipt.hash), kept, 'and decrypted nothing');
+      }
     },
   );
 

@@ -182,6 +182,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   });
   /** The event loop's recent load: read-ahead stands back while it is busy. */
   private readonly loopLoad = new LoopLoad();
+  /** The version of each subject this node is writing now (stored() reads none of them ahead). */
+  private readonly writing = new Map<string, number>();
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -341,9 +343,13 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     if (!opts.deleted && w.readers.includes(this.opts.role)) void this.plaintextOf(record, w.content).catch(() => {});
     // one request per peer, carrying the keys (latest, version) that peer replicates
     const keys = [latestKey(subject), versionKey(subject, record.version)];
-    const stored = create
-      ? await createAll(this.opts, keys, bytes, w.signal)
-      : await replicateAll(this.opts, keys, bytes, w.signal);
+    // this node stores the version too (its validators call stored()): nothing there to read ahead
+    this.writing.set(subject, record.version);
+    const stored = await (
+      create ? createAll(this.opts, keys, bytes, w.signal) : replicateAll(this.opts, keys, bytes, w.signal)
+    ).finally(() => {
+      if (this.writing.get(subject) === record.version) this.writing.delete(subject);
+    });
     this.emit('write', { subject, version: record.version, create, stored: stored !== undefined });
     if (!stored) return undefined;
     const [holderPeers = [], versionHolders = []] = stored;
@@ -528,13 +534,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * A verified record of `subject` at `version` reached this node's datastore (its validators): the version is
    * noted, and the kept copy of a read is dropped unless newer (the datastore may now hold a better record of
    * the same version — a concurrent write — which the next read picks up). A `fresh` one (newer than the copy
-   * this node held: a write, not a re-put of the same version) is read ahead.
+   * this node held: a write, not a re-put of the same version) is read ahead, unless this node is its writer: the
+   * writer has the record verified (encodeOwnRecord) and its plaintext cached, so its first read is a local one
+   * without decryption anyway, and the read-ahead would only take CPU from the write's replicas.
    */
   stored(subject: string, version: number, fresh = false): void {
     const kept = this.kept.get(subject);
     if (kept && kept.version <= version) this.kept.delete(subject);
     this.noteVersion(subject, version);
-    if (fresh) this.readAheadQueue.schedule(subject);
+    if (fresh && this.writing.get(subject) !== version) this.readAheadQueue.schedule(subject);
   }
 
   /**
