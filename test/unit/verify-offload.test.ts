@@ -1,7 +1,8 @@
 // Tests for src/core/p2p/verify-offload.ts: pubsub signature checks on a worker thread give node:crypto's
 // verdicts (a forged or altered message is refused); copies of one message share a check; a stopped or crashed
-// worker hands its checks back to the event loop; no worker starts without an idle core; and on real GossipSub
-// hosts a message's signature is checked by the worker when the offload runs.
+// worker hands its checks back to the event loop; no worker starts without an idle core, while the event loop
+// has room, or on a window the checks paused in; and on real GossipSub hosts a message's signature is checked by
+// the worker when the offload runs.
 import assert from 'node:assert/strict';
 import { generateKeyPairSync, sign, verify, type KeyObject } from 'node:crypto';
 import { after, describe, test } from 'node:test';
@@ -25,9 +26,15 @@ const inline = (key: Uint8Array, data: Uint8Array, sig: Uint8Array): boolean =>
     sig,
   );
 
-/** An offload that starts its worker at the first check (an idle core reported, no rate needed). */
-function eager(idleCores = 2): SignatureOffload {
-  return new SignatureOffload({ verifyInline: inline, startPerSecond: 0, windowMs: 0, idleCores: () => idleCores });
+/** An offload that starts its worker at the first check (an idle core and a busy loop reported, no rate needed). */
+function eager(idleCores = 2, loopUtilization = 1): SignatureOffload {
+  return new SignatureOffload({
+    verifyInline: inline,
+    startPerSecond: 0,
+    windowMs: 0,
+    idleCores: () => idleCores,
+    loopUtilization: () => loopUtilization,
+  });
 }
 
 /** Runs `fn` with an eager offload, stopped afterwards. */
@@ -112,6 +119,50 @@ describe('pubsub signature checks on a worker thread', () => {
     for (let i = 0; i < 5; i++)
       assert.equal(offload.verify(a.raw, message, sign(null, message, a.privateKey)), undefined);
     assert.equal(offload.running, false);
+  });
+
+  test('no worker starts while the event loop has room; one starts once the loop is busy', async () => {
+    let utilization = 0.3;
+    const offload = new SignatureOffload({
+      verifyInline: inline,
+      startPerSecond: 0,
+      windowMs: 0,
+      idleCores: () => 2,
+      loopUtilization: () => utilization,
+    });
+    const a = author();
+    const message = data('a loop with room');
+    const signature = sign(null, message, a.privateKey);
+    for (let i = 0; i < 5; i++) assert.equal(offload.verify(a.raw, message, signature), undefined);
+    assert.equal(offload.running, false, 'the loop verifies its own checks');
+    utilization = 0.6;
+    const check = offload.verify(a.raw, message, signature);
+    assert.equal(offload.running, true);
+    assert.ok(check instanceof Promise, 'the check that started it goes to the worker');
+    assert.equal(await check, true);
+    await offload.stop();
+  });
+
+  test('a window that lasted over twice its length (a burst, then quiet) starts no worker', async (t) => {
+    t.mock.timers.enable({ apis: ['Date'], now: 0 });
+    const offload = new SignatureOffload({
+      verifyInline: inline,
+      startPerSecond: 10,
+      windowMs: 100,
+      idleCores: () => 2,
+      loopUtilization: () => 1,
+    });
+    const a = author();
+    const message = data('a burst, then quiet');
+    const signature = sign(null, message, a.privateKey);
+    for (let i = 0; i < 50; i++) offload.verify(a.raw, message, signature); // a burst, within the first window
+    t.mock.timers.tick(250);
+    offload.verify(a.raw, message, signature); // 51 checks in 250 ms: 204 a second on average, but not steady
+    assert.equal(offload.running, false, 'a stale window starts nothing');
+    t.mock.timers.tick(100);
+    offload.verify(a.raw, message, signature); // one check in a window of its own length: 10 a second, steady
+    assert.equal(offload.running, true, 'a steady window at the start rate starts it');
+    await offload.stop();
   });
 });
 

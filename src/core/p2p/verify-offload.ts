@@ -1,14 +1,17 @@
 // GossipSub's signature checks on a worker thread, while a node receives many messages and its process has a
 // core to spare. Every GossipSub message carries an Ed25519 signature that each receiver checks (StrictSign):
 // ~0.23 ms of CPU on the development VM, the largest single cost of a delivery, and all of it on the event
-// loop. While checks arrive at a steady rate (at least `startPerSecond` a second), they go to one worker thread
-// in batches (those of one turn of the event loop); after `idleMs` below `stopPerSecond` the worker is stopped
-// again, so a quiet node does not keep a second V8 isolate in memory.
+// loop. While checks arrive at a steady rate (at least `startPerSecond` a second) and keep the event loop busy,
+// they go to one worker thread in batches (those of one turn of the event loop); after `idleMs` below
+// `stopPerSecond` the worker is stopped again, so a quiet node does not keep a second V8 isolate in memory.
+// A loop with room to spare keeps its checks: a hand-off to the worker only adds a thread's wake-up to each
+// delivery, and starting one (a second V8 isolate, a few MB of fresh memory) takes CPU from the deliveries.
 // Only signatures over pubsub messages take this path (key-objects.ts hands over those whose signed bytes
 // start with "libp2p-pubsub:", the prefix only GossipSub signs and checks, and it awaits the answer); every
 // other check stays synchronous. A worker that fails or exits sends the checks it held back to the event loop:
 // a signature is never taken as valid without node:crypto having verified it.
 import { availableParallelism, cpus } from 'node:os';
+import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
 
 /** The worker: verifies each packed [key 32 | signature 64 | length u32 | data] and answers 1 or 0 per item. */
@@ -75,6 +78,14 @@ export interface SignatureOffloadOptions {
    * are all busy (several node processes on two cores), a hand-off to one more thread only waits to be scheduled.
    */
   idleCores?: () => number;
+  /**
+   * The share of the last window the event loop spent running code, 0–1 (default: Node's event-loop utilization
+   * since the last call; 1 where the runtime does not measure it). The worker starts only at `startUtilization` or
+   * more: below that, the loop verifies without falling behind.
+   */
+  loopUtilization?: () => number;
+  /** The event loop's share of a window from which the worker starts (default 0.5). */
+  startUtilization?: number;
 }
 
 /** Cores idle since the last call, from the machine's CPU times. */
@@ -95,6 +106,19 @@ function machineIdle(): () => number {
     const idle = total > 0 ? ((now.idle - last.idle) / total) * cpus().length : 0;
     last = now;
     return idle;
+  };
+}
+
+/** The event loop's utilization since the last call (1 where the runtime does not measure it). */
+function loopUtilization(): () => number {
+  const elu = (performance as { eventLoopUtilization?: unknown }).eventLoopUtilization;
+  if (typeof elu !== 'function') return () => 1;
+  let last: EventLoopUtilization = performance.eventLoopUtilization();
+  return () => {
+    const now = performance.eventLoopUtilization();
+    const share = performance.eventLoopUtilization(now, last).utilization;
+    last = now;
+    return share;
   };
 }
 
@@ -127,6 +151,8 @@ export class SignatureOffload {
       idleMs: 30_000,
       windowMs: 1000,
       idleCores: machineIdle(),
+      loopUtilization: loopUtilization(),
+      startUtilization: 0.5,
       ...opts,
     };
   }
@@ -172,7 +198,11 @@ export class SignatureOffload {
     await worker?.terminate();
   }
 
-  /** Counts a check in the current window; starts the worker, or marks it busy, by the last window's rate. */
+  /**
+   * Counts a check in the current window; starts the worker, or marks it busy, by the last window's rate. A window
+   * that lasted more than twice its length (the checks paused: a burst, then quiet) starts nothing: its rate and
+   * its idle cores are averages over two different moments.
+   */
   private count(): void {
     const now = Date.now();
     this.windowCount++;
@@ -182,11 +212,16 @@ export class SignatureOffload {
     this.windowStart = now;
     this.windowCount = 0;
     const idle = this.opts.idleCores();
+    const utilization = this.opts.loopUtilization();
     if (perSecond >= this.opts.stopPerSecond) this.busyAt = now;
     if (this.worker) {
       this.crowded = idle < 0.25 ? this.crowded + 1 : 0;
       if (this.crowded >= 3) void this.stop();
-    } else if (!this.broken && perSecond >= this.opts.startPerSecond && idle >= 1) this.start();
+      return;
+    }
+    const steady = this.opts.windowMs === 0 || elapsed <= 2 * this.opts.windowMs;
+    if (this.broken || !steady || perSecond < this.opts.startPerSecond || idle < 1) return;
+    if (utilization >= this.opts.startUtilization) this.start();
   }
 
   private start(): void {
