@@ -1,12 +1,12 @@
 // The read-ahead queue (src/core/decisions/read-ahead.ts): one subject at a time, each on an event-loop turn
 // of its own; a subject queued twice runs once; at most `max` wait (the longest-waiting dropped); a failure
 // does not stop it; nothing runs while the loop is busy; stop() drops what waits. And LoopLoad, which tells
-// busy from idle by the event loop's utilization.
+// busy from idle by the event loop's utilization, and loopShareSampler, which gives that share.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
 import { ReadAheadQueue } from '../../src/core/decisions/read-ahead.ts';
-import { LoopLoad } from '../../src/core/loop-load.ts';
+import { LoopLoad, loopShareSampler } from '../../src/core/loop-load.ts';
 
 /** A warm function whose calls the test finishes one by one. */
 function controlled() {
@@ -122,4 +122,19 @@ test('LoopLoad: busy after the loop ran code for most of a window, not after it 
   assert.equal(load.busy(), true);
   await sleep(150); // the loop waits for a timer: idle time
   assert.equal(load.busy(), false);
+});
+
+test('loopShareSampler: the share since its last call; 1 where the runtime reports no time (Deno’s stub)', async () => {
+  await nextTurn(); // inside a running event loop
+  const share = loopShareSampler();
+  const start = performance.now();
+  while (performance.now() - start < 60) {
+    // the loop runs code and waits for nothing
+  }
+  assert.ok(share() > 0.5, 'a loop that ran code');
+  await sleep(80); // the loop waits for a timer: idle time
+  assert.ok(share() < 0.5, 'a loop that waited');
+  const none = { idle: 0, active: 0, utilization: 0 };
+  const stub = loopShareSampler(() => none);
+  assert.deepEqual([stub(), stub()], [1, 1], 'no time measured: a loop that never rests');
 });

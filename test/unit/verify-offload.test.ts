@@ -133,14 +133,17 @@ describe('pubsub signature checks on a worker thread', () => {
     const a = author();
     const message = data('a loop with room');
     const signature = sign(null, message, a.privateKey);
-    for (let i = 0; i < 5; i++) assert.equal(offload.verify(a.raw, message, signature), undefined);
-    assert.equal(offload.running, false, 'the loop verifies its own checks');
-    utilization = 0.6;
-    const check = offload.verify(a.raw, message, signature);
-    assert.equal(offload.running, true);
-    assert.ok(check instanceof Promise, 'the check that started it goes to the worker');
-    assert.equal(await check, true);
-    await offload.stop();
+    try {
+      for (let i = 0; i < 5; i++) assert.equal(offload.verify(a.raw, message, signature), undefined);
+      assert.equal(offload.running, false, 'the loop verifies its own checks');
+      utilization = 0.6;
+      const check = offload.verify(a.raw, message, signature);
+      assert.equal(offload.running, true);
+      assert.ok(check instanceof Promise, 'the check that started it goes to the worker');
+      assert.equal(await check, true);
+    } finally {
+      await offload.stop();
+    }
   });
 
   test('a window that lasted over twice its length (a burst, then quiet) starts no worker', async (t) => {
@@ -155,14 +158,17 @@ describe('pubsub signature checks on a worker thread', () => {
     const a = author();
     const message = data('a burst, then quiet');
     const signature = sign(null, message, a.privateKey);
-    for (let i = 0; i < 50; i++) offload.verify(a.raw, message, signature); // a burst, within the first window
-    t.mock.timers.tick(250);
-    offload.verify(a.raw, message, signature); // 51 checks in 250 ms: 204 a second on average, but not steady
-    assert.equal(offload.running, false, 'a stale window starts nothing');
-    t.mock.timers.tick(100);
-    offload.verify(a.raw, message, signature); // one check in a window of its own length: 10 a second, steady
-    assert.equal(offload.running, true, 'a steady window at the start rate starts it');
-    await offload.stop();
+    try {
+      for (let i = 0; i < 50; i++) offload.verify(a.raw, message, signature); // a burst, within the first window
+      t.mock.timers.tick(250);
+      offload.verify(a.raw, message, signature); // 51 checks in 250 ms: 204 a second on average, but not steady
+      assert.equal(offload.running, false, 'a stale window starts nothing');
+      t.mock.timers.tick(100);
+      offload.verify(a.raw, message, signature); // one check in a window of its own length: 10 a second, steady
+      assert.equal(offload.running, true, 'a steady window at the start rate starts it');
+    } finally {
+      await offload.stop();
+    }
   });
 });
 

@@ -31,7 +31,7 @@ export interface DecisionValidation extends ValidationContext {
    * Told of every record that passed: its version of the subject exists (verified, not hearsay); `fresh`: a
    * latest-version record newer than the one this node held (a write, not a re-put of the same version).
    */
-  heard?: (subject: string, version: number, fresh: boolean) => void;
+  heard?: (subject: string, version: number, fresh: boolean, hash: string) => void;
 }
 
 /** Parses a record without checking it (an author for admission, a version for the selector). */
@@ -83,7 +83,7 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
             throw new InvalidRecordError(`stale version ${d.version} of ${d.subject}: version ${newer} exists`);
           }
         }
-        ctx.heard?.(d.subject, d.version, !held || held.version < d.version);
+        ctx.heard?.(d.subject, d.version, !held || held.version < d.version, d.hash);
       },
       select: selectBest,
     },
@@ -93,7 +93,7 @@ export function decisionNamespaces(ctx: DecisionValidation): RecordNamespace[] {
         await admitAuthor(ctx, value);
         const d = decodeRecord(value, ctx);
         checkKey(key, d);
-        ctx.heard?.(d.subject, d.version, false);
+        ctx.heard?.(d.subject, d.version, false, d.hash);
       },
       select: selectBest,
     },

@@ -135,7 +135,7 @@ export class DecisionService {
         datastore: c.datastore,
         hintedVersion: (subject) => this.hints.get(subject),
         newerOnReplicas: (subject, version) => this.store.newerOnReplicas(subject, version),
-        heard: (subject, version, fresh) => this.store.stored(subject, version, fresh),
+        heard: (subject, version, fresh, hash) => this.store.stored(subject, version, fresh, hash),
       }),
     );
   }

@@ -182,8 +182,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   });
   /** The event loop's recent load: read-ahead stands back while it is busy. */
   private readonly loopLoad = new LoopLoad();
-  /** The version of each subject this node is writing now (stored() reads none of them ahead). */
-  private readonly writing = new Map<string, number>();
+  /** Hashes of the records this node is storing as their writer now (stored() reads none of them ahead). */
+  private readonly writing = new Set<string>();
 
   constructor(opts: DecisionStoreOptions) {
     super();
@@ -339,17 +339,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   ): Promise<PutReceipt | undefined> {
     const { subject, opts } = w;
     const { record, bytes } = await this.recordAfter(w, previous);
-    // the writer has the plaintext: its own read (and read-ahead) of this version needs no decryption
+    // the writer has the plaintext: its own read of this version needs no decryption
     if (!opts.deleted && w.readers.includes(this.opts.role)) void this.plaintextOf(record, w.content).catch(() => {});
     // one request per peer, carrying the keys (latest, version) that peer replicates
     const keys = [latestKey(subject), versionKey(subject, record.version)];
-    // this node stores the version too (its validators call stored()): nothing there to read ahead
-    this.writing.set(subject, record.version);
+    // this node stores the record too (its validators call stored()), and does not read it ahead
+    this.writing.add(record.hash);
     const stored = await (
       create ? createAll(this.opts, keys, bytes, w.signal) : replicateAll(this.opts, keys, bytes, w.signal)
-    ).finally(() => {
-      if (this.writing.get(subject) === record.version) this.writing.delete(subject);
-    });
+    ).finally(() => this.writing.delete(record.hash));
     this.emit('write', { subject, version: record.version, create, stored: stored !== undefined });
     if (!stored) return undefined;
     const [holderPeers = [], versionHolders = []] = stored;
@@ -534,15 +532,15 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * A verified record of `subject` at `version` reached this node's datastore (its validators): the version is
    * noted, and the kept copy of a read is dropped unless newer (the datastore may now hold a better record of
    * the same version — a concurrent write — which the next read picks up). A `fresh` one (newer than the copy
-   * this node held: a write, not a re-put of the same version) is read ahead, unless this node is its writer: the
-   * writer has the record verified (encodeOwnRecord) and its plaintext cached, so its first read is a local one
-   * without decryption anyway, and the read-ahead would only take CPU from the write's replicas.
+   * this node held: a write, not a re-put of the same version) is read ahead, unless it is the record (`hash`) this
+   * node is writing: the writer's first read of it takes its local copy, whose check encodeOwnRecord noted, and the
+   * plaintext the write kept (when its role reads it at all), so the read-ahead would only take CPU from the write.
    */
-  stored(subject: string, version: number, fresh = false): void {
+  stored(subject: string, version: number, fresh = false, hash?: string): void {
     const kept = this.kept.get(subject);
     if (kept && kept.version <= version) this.kept.delete(subject);
     this.noteVersion(subject, version);
-    if (fresh && this.writing.get(subject) !== version) this.readAheadQueue.schedule(subject);
+    if (fresh && !(hash !== undefined && this.writing.has(hash))) this.readAheadQueue.schedule(subject);
   }
 
   /**

@@ -1,7 +1,7 @@
 // GossipSub's signature checks on a worker thread, while a node receives many messages and its process has a
 // core to spare. Every GossipSub message carries an Ed25519 signature that each receiver checks (StrictSign):
 // ~0.23 ms of CPU on the development VM, the largest single cost of a delivery, and all of it on the event
-// loop. While checks arrive at a steady rate (at least `startPerSecond` a second) and keep the event loop busy,
+// loop. While checks arrive at a steady rate (at least `startPerSecond` a second) and the event loop is busy,
 // they go to one worker thread in batches (those of one turn of the event loop); after `idleMs` below
 // `stopPerSecond` the worker is stopped again, so a quiet node does not keep a second V8 isolate in memory.
 // A loop with room to spare keeps its checks: a hand-off to the worker only adds a thread's wake-up to each
@@ -11,8 +11,8 @@
 // other check stays synchronous. A worker that fails or exits sends the checks it held back to the event loop:
 // a signature is never taken as valid without node:crypto having verified it.
 import { availableParallelism, cpus } from 'node:os';
-import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 import { Worker } from 'node:worker_threads';
+import { loopShareSampler } from '../loop-load.ts';
 
 /** The worker: verifies each packed [key 32 | signature 64 | length u32 | data] and answers 1 or 0 per item. */
 const WORKER_SOURCE = `
@@ -79,9 +79,9 @@ export interface SignatureOffloadOptions {
    */
   idleCores?: () => number;
   /**
-   * The share of the last window the event loop spent running code, 0–1 (default: Node's event-loop utilization
-   * since the last call; 1 where the runtime does not measure it). The worker starts only at `startUtilization` or
-   * more: below that, the loop verifies without falling behind.
+   * The share of the last window the event loop spent running code, 0–1 (default: loopShareSampler, Node's
+   * event-loop utilization since the last call; 1 where the runtime does not measure it). The worker starts only at
+   * `startUtilization` or more: below that, the loop verifies without falling behind.
    */
   loopUtilization?: () => number;
   /** The event loop's share of a window from which the worker starts (default 0.5). */
@@ -106,19 +106,6 @@ function machineIdle(): () => number {
     const idle = total > 0 ? ((now.idle - last.idle) / total) * cpus().length : 0;
     last = now;
     return idle;
-  };
-}
-
-/** The event loop's utilization since the last call (1 where the runtime does not measure it). */
-function loopUtilization(): () => number {
-  const elu = (performance as { eventLoopUtilization?: unknown }).eventLoopUtilization;
-  if (typeof elu !== 'function') return () => 1;
-  let last: EventLoopUtilization = performance.eventLoopUtilization();
-  return () => {
-    const now = performance.eventLoopUtilization();
-    const share = performance.eventLoopUtilization(now, last).utilization;
-    last = now;
-    return share;
   };
 }
 
@@ -151,7 +138,7 @@ export class SignatureOffload {
       idleMs: 30_000,
       windowMs: 1000,
       idleCores: machineIdle(),
-      loopUtilization: loopUtilization(),
+      loopUtilization: loopShareSampler(),
       startUtilization: 0.5,
       ...opts,
     };
@@ -199,9 +186,10 @@ export class SignatureOffload {
   }
 
   /**
-   * Counts a check in the current window; starts the worker, or marks it busy, by the last window's rate. A window
-   * that lasted more than twice its length (the checks paused: a burst, then quiet) starts nothing: its rate and
-   * its idle cores are averages over two different moments.
+   * Counts a check in the current window; starts the worker, or marks it busy, by the last window's rate. The
+   * window's rate and idle cores are averages: after a burst and a pause, they describe two different moments. The
+   * event loop's share covers that case (a pause longer than the window's length keeps it under half), and a window
+   * that lasted more than twice its length starts nothing whatever it measured.
    */
   private count(): void {
     const now = Date.now();
