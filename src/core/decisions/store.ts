@@ -536,11 +536,11 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
    * node is writing: the writer's first read of it takes its local copy, whose check encodeOwnRecord noted, and the
    * plaintext the write kept (when its role reads it at all), so the read-ahead would only take CPU from the write.
    */
-  stored(subject: string, version: number, fresh = false, hash?: string): void {
+  stored(subject: string, version: number, fresh: boolean, hash: string): void {
     const kept = this.kept.get(subject);
     if (kept && kept.version <= version) this.kept.delete(subject);
     this.noteVersion(subject, version);
-    if (fresh && !(hash !== undefined && this.writing.has(hash))) this.readAheadQueue.schedule(subject);
+    if (fresh && !this.writing.has(hash)) this.readAheadQueue.schedule(subject);
   }
 
   /**
