@@ -225,6 +225,45 @@ describe('the kept latest copy of a read', () => {
   );
 
   test(
+    'a replica notes the writes it stores, and reads a new version ahead only once they have been quiet a moment',
+    { timeout: 60_000 },
+    async () => {
+      const writer = nodes[1] as ChorusNode;
+      const { address, subject, replica } = otherReplica(nodes, writer, 'quiet.md');
+      const store = replica.decisions;
+      const ahead = readAheads(store, subject);
+      const quiet = store.writeQuiet;
+      const [note, remaining] = [quiet.note.bind(quiet), quiet.remaining.bind(quiet)];
+      let notes = 0;
+      quiet.note = () => {
+        notes++;
+        note();
+      };
+      // from the write on, writes never pause as far as the replica can tell: read-ahead is told to wait each time
+      let onAsk = (): void => {};
+      quiet.remaining = () => (onAsk(), 5);
+      try {
+        await writer.decisions.put(address, text('after the writes'));
+        assert.ok(notes >= 1, 'the replica noted the write it stored');
+        // read-ahead asks twice more after the store, and is told to wait both times
+        await new Promise<void>((resolve) => {
+          let asks = 0;
+          onAsk = () => void (++asks === 2 && resolve());
+        });
+        assert.equal(ahead.count(), 0, 'nothing was read ahead while writes kept coming');
+      } finally {
+        quiet.remaining = remaining;
+        quiet.note = note;
+      }
+      await ahead.reached(1); // writes are quiet: the version is read ahead
+      const decrypts = countDecrypts(replica);
+      const read = await store.get(address);
+      assert.equal(str(read.content), 'after the writes');
+      assert.equal(decrypts(read.meta.hash), 0, 'its first read decrypts nothing');
+    },
+  );
+
+  test(
     'a writer reads nothing ahead of its own versions, and its first read of one is local without a decryption',
     { timeout: 60_000 },
     async () => {

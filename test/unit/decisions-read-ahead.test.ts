@@ -1,11 +1,12 @@
 // The read-ahead queue (src/core/decisions/read-ahead.ts): one subject at a time, each on an event-loop turn
 // of its own; a subject queued twice runs once; at most `max` wait (the longest-waiting dropped); a failure
-// does not stop it; nothing runs while the loop is busy; stop() drops what waits. And LoopLoad, which tells
-// busy from idle by the event loop's utilization, and loopShareSampler, which gives that share.
+// does not stop it; nothing runs while the node has no room (it waits what standBack says); stop() drops what
+// waits. WriteQuiet, which says how long until writes have been quiet long enough; LoopLoad, which tells busy from
+// idle by the event loop's utilization, and loopShareSampler, which gives that share.
 import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { setImmediate as nextTurn, setTimeout as sleep } from 'node:timers/promises';
-import { ReadAheadQueue } from '../../src/core/decisions/read-ahead.ts';
+import { ReadAheadQueue, WriteQuiet } from '../../src/core/decisions/read-ahead.ts';
 import { LoopLoad, loopShareSampler } from '../../src/core/loop-load.ts';
 
 /** A warm function whose calls the test finishes one by one. */
@@ -82,33 +83,50 @@ test('stop drops what waits and takes nothing more', async () => {
   assert.equal(q.size, 0);
 });
 
-test('nothing runs while the loop is busy: the queue asks again after retryMs, and goes on once there is room', async (t) => {
+test('nothing runs while the node has no room: the queue waits what standBack says, then asks again', async (t) => {
   t.mock.timers.enable({ apis: ['setTimeout'] });
   const w = controlled();
-  let busy = true;
+  const waits = [100, 30];
   let asked = 0;
   const q = new ReadAheadQueue(w.warm, {
-    retryMs: 100,
-    busy: () => {
+    standBack: () => {
       asked++;
-      return busy;
+      return waits.shift() ?? 0;
     },
   });
   q.schedule('a');
   await nextTurn();
-  assert.deepEqual([w.started, asked, q.size], [[], 1, 1], 'busy: a waits');
+  assert.deepEqual([w.started, asked, q.size], [[], 1, 1], 'no room: a waits');
   t.mock.timers.tick(99);
   await nextTurn();
-  assert.equal(asked, 1, 'not asked again before retryMs');
+  assert.equal(asked, 1, 'not asked again before the wait it was given');
   t.mock.timers.tick(1);
   await nextTurn();
-  assert.deepEqual([w.started, asked], [[], 2], 'still busy');
-  busy = false;
-  t.mock.timers.tick(100);
+  assert.deepEqual([w.started, asked], [[], 2], 'still no room, for a shorter while');
+  t.mock.timers.tick(29);
   await nextTurn();
-  assert.deepEqual(w.started, ['a']);
+  assert.equal(asked, 2);
+  t.mock.timers.tick(1);
+  await nextTurn();
+  assert.deepEqual([w.started, asked], [['a'], 3]);
   await w.done();
   assert.equal(q.idle, true);
+});
+
+test('WriteQuiet: the time left until no write has been seen for quietMs; each write starts it again', (t) => {
+  t.mock.timers.enable({ apis: ['Date'], now: 1_000 });
+  const quiet = new WriteQuiet(30);
+  assert.equal(quiet.remaining(), 0, 'no write seen yet');
+  quiet.note();
+  assert.equal(quiet.remaining(), 30);
+  t.mock.timers.tick(20);
+  assert.equal(quiet.remaining(), 10);
+  quiet.note();
+  assert.equal(quiet.remaining(), 30, 'a later write starts the quiet spell again');
+  t.mock.timers.tick(30);
+  assert.equal(quiet.remaining(), 0);
+  t.mock.timers.tick(1_000);
+  assert.equal(quiet.remaining(), 0);
 });
 
 test('LoopLoad: busy after the loop ran code for most of a window, not after it waited', async () => {

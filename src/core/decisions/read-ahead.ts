@@ -2,24 +2,46 @@
 // carried it, or it was stored here as a replica), whose record the store verifies and decrypts before anyone
 // reads it (DecisionStore.readAheadNow). It is speculative work, so it only uses room the node has: one subject
 // at a time, each started on its own event-loop turn (setImmediate) so that requests and I/O go between them,
-// and none while the loop is busy (`busy`, e.g. LoopLoad) — it waits `retryMs` and asks again. At most `max`
-// subjects wait, the longest-waiting dropped first (its first read then does the work, as without read-ahead).
+// and none while the node has no room (`standBack`: e.g. writes still coming in, WriteQuiet, or a busy loop,
+// LoopLoad) — it waits what that says and asks again. At most `max` subjects wait, the longest-waiting dropped
+// first (its first read then does the work, as without read-ahead).
 
 export interface ReadAheadOptions {
   /** Subjects waiting at most (default 256). */
   max?: number;
-  /** True while the process has no room for speculative work (default: never). */
-  busy?: () => boolean;
-  /** How long to stand back while busy (ms, default 100). */
-  retryMs?: number;
+  /** How long to stand back before asking again (ms); 0 while the node has room for speculative work (default). */
+  standBack?: () => number;
+}
+
+/**
+ * When this node last saw a write (stored a version, was told of one, or wrote one): a write's path runs through
+ * several processes, so its replicas' event loops look idle while the host's cores are not. Speculative work
+ * waits until writes have been quiet for `quietMs`.
+ */
+export class WriteQuiet {
+  private last = Number.NEGATIVE_INFINITY;
+  private readonly quietMs: number;
+
+  constructor(quietMs = 30) {
+    this.quietMs = quietMs;
+  }
+
+  /** A write was seen now. */
+  note(): void {
+    this.last = Date.now();
+  }
+
+  /** How long until writes will have been quiet for `quietMs` (ms; 0: they have been). */
+  remaining(): number {
+    return Math.max(0, this.last + this.quietMs - Date.now());
+  }
 }
 
 export class ReadAheadQueue {
   private readonly pending = new Set<string>();
   private readonly warm: (subject: string) => Promise<void>;
   private readonly max: number;
-  private readonly busy: () => boolean;
-  private readonly retryMs: number;
+  private readonly standBack: () => number;
   /** The next turn (an immediate) or the wait while busy (a timer), when one is armed. */
   private next: { cancel: () => void } | undefined;
   private running = false;
@@ -29,8 +51,7 @@ export class ReadAheadQueue {
   constructor(warm: (subject: string) => Promise<void>, opts: ReadAheadOptions = {}) {
     this.warm = warm;
     this.max = opts.max ?? 256;
-    this.busy = opts.busy ?? (() => false);
-    this.retryMs = opts.retryMs ?? 100;
+    this.standBack = opts.standBack ?? (() => 0);
   }
 
   /** Queues a subject (once: a subject queued again keeps one place, the later one). */
@@ -72,11 +93,12 @@ export class ReadAheadQueue {
   private turn(): void {
     this.next = undefined;
     if (this.stopped) return;
-    if (this.busy()) {
+    const wait = this.standBack();
+    if (wait > 0) {
       const timer = setTimeout(() => {
         this.next = undefined;
         this.arm();
-      }, this.retryMs);
+      }, wait);
       timer.unref(); // read-ahead never keeps a process alive
       this.next = { cancel: () => clearTimeout(timer) };
       return;
