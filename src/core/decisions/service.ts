@@ -148,6 +148,8 @@ export class DecisionService {
     this.c.replicas.onRetracted((_key, bytes) => this.store.retracted(bytes));
     this.pacer.start();
     this.republisher.start();
+    // the decision paths once, on a throwaway record (warm-up.ts): a node's first writes then run warm code
+    void this.store.warmUp();
   }
 
   async stop(): Promise<void> {

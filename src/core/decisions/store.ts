@@ -36,6 +36,7 @@ import { checkWritable, currentOf, describeVersion, type VersionVotes } from './
 import { findProviders } from './provider-pacer.ts';
 import { BoundedLru, PlaintextCache } from './read-cache.ts';
 import { ReadAheadQueue, WriteQuiet } from './read-ahead.ts';
+import { warmDecisionPaths } from './warm-up.ts';
 import { LoopLoad } from '../loop-load.ts';
 import { AnswerTimes, readReplicas, type ReplicaRead } from './replica-read.ts';
 import { createAll, replicate, replicateAll } from './replicate.ts';
@@ -196,6 +197,8 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
   readonly writeQuiet = new WriteQuiet(READ_AHEAD_QUIET_MS);
   /** The event loop's recent load: read-ahead stands back while it is busy. */
   private readonly loopLoad = new LoopLoad();
+  /** The start-up run of warmUp(), once made: true when its throwaway record made the whole round trip. */
+  warmedUp: Promise<boolean> | undefined;
   /** Hashes of the records this node is storing as their writer now (stored() reads none of them ahead). */
   private readonly writing = new Set<string>();
 
@@ -334,6 +337,22 @@ export class DecisionStore extends EventEmitter<DecisionStoreEvents> {
     });
     checkWritable(previous, this.votes);
     return (await this.writeVersion(write, previous, false)) as PutReceipt;
+  }
+
+  /**
+   * Runs the write and read paths once on a throwaway record that never leaves memory (warm-up.ts), on the next
+   * turn (the node's start-up goes on first), once per store. `warmedUp` settles with the outcome: false when a path
+   * failed (logged at debug level).
+   */
+  warmUp(): Promise<boolean> {
+    const { keyring, policy, role, signer, validation, datastore, logger } = this.opts;
+    this.warmedUp ??= nextTurn()
+      .then(() => warmDecisionPaths({ keyring, policy, role, signer, verify: validation.verify, datastore }))
+      .catch((err: unknown) => {
+        logger.debug('the decision paths did not warm up', { error: describeError(err) });
+        return false;
+      });
+    return this.warmedUp;
   }
 
   /** Whether this node knows nothing of a subject: no version heard of, and no record read, noted or held here. */
