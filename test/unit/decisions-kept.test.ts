@@ -11,6 +11,7 @@ import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { after, before, describe, test } from 'node:test';
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { DecisionStore } from '../../src/core/decisions/store.ts';
 import { HINT_NOTE } from '../../src/core/decisions/hints.ts';
 import { NotFoundError } from '../../src/core/decisions/meta.ts';
@@ -217,10 +218,19 @@ describe('the kept latest copy of a read', () => {
       const bytes = await writer.decisions.localRecord(latestKey(subject));
       assert.ok(bytes);
       const queued = queuedAhead(replica.decisions);
-      const holders = await writer.decisions.replicate(latestKey(subject), bytes, AbortSignal.timeout(10_000));
-      assert.ok(holders.includes(replica.peerId), 'the replica took the re-put');
+      const quiet = replica.decisions.writeQuiet;
+      const note = quiet.note.bind(quiet);
+      let notes = 0;
+      quiet.note = () => void (notes++, note());
+      try {
+        const holders = await writer.decisions.replicate(latestKey(subject), bytes, AbortSignal.timeout(10_000));
+        assert.ok(holders.includes(replica.peerId), 'the replica took the re-put');
+      } finally {
+        quiet.note = note;
+      }
       assert.equal(ahead.count(), 1, 'no read-ahead of a version already held');
       assert.equal(queued(subject), 0, 'and none queued');
+      assert.equal(notes, 0, 'nor does a re-put hold read-ahead back as a write would');
     },
   );
 
@@ -233,7 +243,7 @@ describe('the kept latest copy of a read', () => {
       const store = replica.decisions;
       const ahead = readAheads(store, subject);
       const quiet = store.writeQuiet;
-      const [note, remaining] = [quiet.note.bind(quiet), quiet.remaining.bind(quiet)];
+      const [note, wait] = [quiet.note.bind(quiet), quiet.wait.bind(quiet)];
       let notes = 0;
       quiet.note = () => {
         notes++;
@@ -241,18 +251,20 @@ describe('the kept latest copy of a read', () => {
       };
       // from the write on, writes never pause as far as the replica can tell: read-ahead is told to wait each time
       let onAsk = (): void => {};
-      quiet.remaining = () => (onAsk(), 5);
+      quiet.wait = () => (onAsk(), 5);
       try {
         await writer.decisions.put(address, text('after the writes'));
         assert.ok(notes >= 1, 'the replica noted the write it stored');
         // read-ahead asks twice more after the store, and is told to wait both times
-        await new Promise<void>((resolve) => {
+        const askedTwice = new Promise<void>((resolve) => {
           let asks = 0;
           onAsk = () => void (++asks === 2 && resolve());
         });
+        const never = sleep(10_000, 'never', { ref: false });
+        assert.equal(await Promise.race([askedTwice, never]), undefined, 'read-ahead asked whether writes had paused');
         assert.equal(ahead.count(), 0, 'nothing was read ahead while writes kept coming');
       } finally {
-        quiet.remaining = remaining;
+        quiet.wait = wait;
         quiet.note = note;
       }
       await ahead.reached(1); // writes are quiet: the version is read ahead

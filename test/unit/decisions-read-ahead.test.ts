@@ -113,20 +113,47 @@ test('nothing runs while the node has no room: the queue waits what standBack sa
   assert.equal(q.idle, true);
 });
 
-test('WriteQuiet: the time left until no write has been seen for quietMs; each write starts it again', (t) => {
-  t.mock.timers.enable({ apis: ['Date'], now: 1_000 });
-  const quiet = new WriteQuiet(30);
-  assert.equal(quiet.remaining(), 0, 'no write seen yet');
+test('WriteQuiet: waits out what is left of quietMs since the last write, and gives way once every maxWaitMs', () => {
+  let now = 10_000;
+  const quiet = new WriteQuiet(30, 100, () => now);
+  assert.equal(quiet.wait(), 0, 'no write seen yet');
   quiet.note();
-  assert.equal(quiet.remaining(), 30);
-  t.mock.timers.tick(20);
-  assert.equal(quiet.remaining(), 10);
+  assert.equal(quiet.wait(), 30);
+  now += 20;
+  assert.equal(quiet.wait(), 10);
   quiet.note();
-  assert.equal(quiet.remaining(), 30, 'a later write starts the quiet spell again');
-  t.mock.timers.tick(30);
-  assert.equal(quiet.remaining(), 0);
-  t.mock.timers.tick(1_000);
-  assert.equal(quiet.remaining(), 0);
+  assert.equal(quiet.wait(), 30, 'a later write starts the quiet spell again');
+  now += 30;
+  assert.equal(quiet.wait(), 0);
+  // writes that never pause: it waits, and every 100 ms of waiting in a row it gives way once
+  const answers: number[] = [];
+  for (let i = 0; i < 12; i++) {
+    quiet.note();
+    answers.push(quiet.wait());
+    now += 20;
+  }
+  assert.deepEqual(answers, [30, 30, 30, 30, 30, 0, 30, 30, 30, 30, 30, 0]);
+  // a clock that goes back never makes it wait longer than quietMs
+  quiet.note();
+  now -= 60_000;
+  assert.equal(quiet.wait(), 30);
+});
+
+test('a stand-back lasts at most a second, whatever standBack says: the queue then asks again', async (t) => {
+  t.mock.timers.enable({ apis: ['setTimeout'] });
+  const w = controlled();
+  let asked = 0;
+  const q = new ReadAheadQueue(w.warm, { standBack: () => (++asked === 1 ? 600_000 : 0) });
+  q.schedule('a');
+  await nextTurn();
+  assert.deepEqual([w.started, asked], [[], 1]);
+  t.mock.timers.tick(999);
+  await nextTurn();
+  assert.equal(asked, 1);
+  t.mock.timers.tick(1);
+  await nextTurn();
+  assert.deepEqual([w.started, asked], [['a'], 2]);
+  await w.done();
 });
 
 test('LoopLoad: busy after the loop ran code for most of a window, not after it waited', async () => {

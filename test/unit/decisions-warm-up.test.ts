@@ -1,7 +1,8 @@
 // The decision paths' warm-up (src/core/decisions/warm-up.ts): a throwaway record sealed, signed, checked in full and
 // opened again, in memory only. It makes the round trip with a node's own keys; a signature that does not verify
-// and a keyring that cannot open the record fail it (the check and the decryption are real); nothing is stored. A
-// node runs it once at start and holds nothing of it afterwards.
+// and a secret key that does not open the record fail it (the check and the decryption are real); without a secret
+// key of its role, or with a role the policy does not name, the check still runs; nothing is stored. A node runs it
+// once at start and holds nothing of it afterwards.
 import assert from 'node:assert/strict';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
@@ -41,19 +42,35 @@ test('the throwaway record makes the round trip with the node’s own keys, and 
   assert.equal(await held(p.ds), 0);
 });
 
-test('a signature that does not verify, or a keyring that cannot open the record, fails the warm-up', async (t) => {
+test('a signature that does not verify, or a secret key that does not open the record, fails the warm-up', async (t) => {
   const p = await parts(t);
   const other = signerFor(await generateKeyPair('Ed25519'));
   await assert.rejects(
     warmDecisionPaths({ ...p, signer: { ...p.signer, sign: other.sign } }),
     /signature does not verify/,
   );
-  const keyring = p.keyring;
-  const noSecret = { recipients: (r: string[]) => keyring.recipients(r), identitiesFor: () => [] };
+  const foreign = await parts(t); // a keyring of another cluster: its developer key opens nothing sealed here
+  const keyring = {
+    recipients: (r: string[]) => p.keyring.recipients(r),
+    holdsSecret: () => true,
+    identitiesFor: (role: string) => foreign.keyring.identitiesFor(role),
+  };
   await assert.rejects(
-    warmDecisionPaths({ ...p, keyring: noSecret as unknown as RoleKeyring }),
+    warmDecisionPaths({ ...p, keyring: keyring as unknown as RoleKeyring }),
     (err: Error & { code?: string }) => err.code === 'NOT_A_RECIPIENT',
   );
+});
+
+test('without a secret key of its role, or with a role the policy does not name, the record is still checked', async (t) => {
+  const p = await parts(t);
+  let verified = 0;
+  const verify: WarmUpParts['verify'] = (...args) => (verified++, p.verify(...args));
+  const publicOnly = { recipients: (r: string[]) => p.keyring.recipients(r), holdsSecret: () => false };
+  assert.equal(await warmDecisionPaths({ ...p, verify, keyring: publicOnly as unknown as RoleKeyring }), false);
+  assert.equal(verified, 1, 'checked, not opened');
+  assert.equal(await warmDecisionPaths({ ...p, verify, role: 'auditor' }), false);
+  assert.equal(verified, 2, 'checked, with the content unsealed');
+  assert.equal(await held(p.ds), 0);
 });
 
 test('a node warms its decision paths up once at start, and holds nothing of the throwaway record', async () => {
@@ -65,6 +82,7 @@ test('a node warms its decision paths up once at start, and holds nothing of the
     assert.equal(node.decisions.warmUp(), node.decisions.warmedUp, 'once per store');
     assert.equal(await node.decisions.localRecord(latestKey(WARM_UP_SUBJECT)), undefined);
     assert.equal(node.decisions.knownVersion(WARM_UP_SUBJECT), undefined, 'no version heard of');
+    assert.equal(node.decisions.plaintexts.size, 0, 'no plaintext kept');
   } finally {
     await stopAll(node ? [node] : []);
   }

@@ -3,8 +3,11 @@
 // reads it (DecisionStore.readAheadNow). It is speculative work, so it only uses room the node has: one subject
 // at a time, each started on its own event-loop turn (setImmediate) so that requests and I/O go between them,
 // and none while the node has no room (`standBack`: e.g. writes still coming in, WriteQuiet, or a busy loop,
-// LoopLoad) — it waits what that says and asks again. At most `max` subjects wait, the longest-waiting dropped
-// first (its first read then does the work, as without read-ahead).
+// LoopLoad) — it waits what that says (at most MAX_STAND_BACK_MS) and asks again. At most `max` subjects wait,
+// the longest-waiting dropped first (its first read then does the work, as without read-ahead).
+
+/** The longest a single stand-back lasts (ms), whatever `standBack` says: the queue then asks again. */
+const MAX_STAND_BACK_MS = 1000;
 
 export interface ReadAheadOptions {
   /** Subjects waiting at most (default 256). */
@@ -14,26 +17,43 @@ export interface ReadAheadOptions {
 }
 
 /**
- * When this node last saw a write (stored a version, was told of one, or wrote one): a write's path runs through
- * several processes, so its replicas' event loops look idle while the host's cores are not. Speculative work
- * waits until writes have been quiet for `quietMs`.
+ * When this node last saw a write (stored a new version, was told of one, or wrote one): a write's path runs through
+ * several processes, so its replicas' event loops look idle while the host's cores are not. Speculative work waits
+ * until writes have been quiet for `quietMs`; while they never pause, it gives way once every `maxWaitMs`, so that
+ * it goes on at that pace. Timed on a monotonic clock (performance.now by default): a step of the wall clock
+ * changes nothing.
  */
 export class WriteQuiet {
   private last = Number.NEGATIVE_INFINITY;
+  /** When wait() first answered "wait" since it last answered 0. */
+  private waitingSince: number | undefined;
   private readonly quietMs: number;
+  private readonly maxWaitMs: number;
+  private readonly now: () => number;
 
-  constructor(quietMs = 30) {
+  constructor(quietMs = 30, maxWaitMs = 1000, now: () => number = () => performance.now()) {
     this.quietMs = quietMs;
+    this.maxWaitMs = maxWaitMs;
+    this.now = now;
   }
 
   /** A write was seen now. */
   note(): void {
-    this.last = Date.now();
+    this.last = this.now();
   }
 
-  /** How long until writes will have been quiet for `quietMs` (ms; 0: they have been). */
-  remaining(): number {
-    return Math.max(0, this.last + this.quietMs - Date.now());
+  /**
+   * How long to wait (ms): what is left of `quietMs` since the last write, at most `quietMs`; 0 once writes have
+   * been quiet that long, and 0 once this has answered "wait" for `maxWaitMs` in a row (the count then starts again).
+   */
+  wait(): number {
+    const now = this.now();
+    const left = Math.min(this.quietMs, Math.max(0, this.last + this.quietMs - now));
+    if (left === 0 || now - (this.waitingSince ??= now) >= this.maxWaitMs) {
+      this.waitingSince = undefined;
+      return 0;
+    }
+    return left;
   }
 }
 
@@ -42,7 +62,7 @@ export class ReadAheadQueue {
   private readonly warm: (subject: string) => Promise<void>;
   private readonly max: number;
   private readonly standBack: () => number;
-  /** The next turn (an immediate) or the wait while busy (a timer), when one is armed. */
+  /** The next turn (an immediate) or the wait while standing back (a timer), when one is armed. */
   private next: { cancel: () => void } | undefined;
   private running = false;
   private stopped = false;
@@ -93,7 +113,7 @@ export class ReadAheadQueue {
   private turn(): void {
     this.next = undefined;
     if (this.stopped) return;
-    const wait = this.standBack();
+    const wait = Math.min(this.standBack(), MAX_STAND_BACK_MS);
     if (wait > 0) {
       const timer = setTimeout(() => {
         this.next = undefined;

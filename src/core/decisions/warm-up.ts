@@ -1,9 +1,11 @@
 // A decision's write and read paths, run once when a node starts on a throwaway record that never leaves memory:
-// sealed to this node's role, signed, encoded, checked in full as a replica checks a record (parse, hash,
-// signature, key), wrapped and unwrapped as kad-dht stores it, and opened again. A node's first writes and the first
-// records it checks as a replica then do not pay for V8's first compilation of that code and for the first use of
-// its keys: ~7 ms once per process, against 10–50 ms more on each node's first write in `bench dht --procs 5`.
-// Nothing is stored, sent, announced or kept (the records this node checked, the plaintexts it read, its hints).
+// sealed to this node's role, signed, encoded, wrapped and unwrapped as kad-dht stores it, checked in full as a
+// replica checks a record (parse, hash, signature, key), looked up in the datastore (a miss) and opened again. A
+// node's first writes and the first records it checks as a replica then do not pay for V8's first compilation of
+// that code and for the first use of its keys: ~7 ms once per process, where each node's first write took
+// 11–56 ms in `bench dht --procs 5` (~6 ms after it). Nothing is stored, sent, announced or kept (the records this
+// node checked, the plaintexts it read, its hints). Where the role's keys cannot seal or open a record, the rest
+// still runs.
 import { Record as DhtRecord } from '@libp2p/kad-dht';
 import type { Datastore } from 'interface-datastore';
 import { decryptAsRole, encryptForRoles } from '../crypto/envelope.ts';
@@ -24,21 +26,23 @@ export interface WarmUpParts {
   datastore: Datastore;
 }
 
-/** The address of the throwaway record (a subject no write can collide with: nothing is stored under it). */
+/** The throwaway record's address: a valid one, which it only reads under (nothing is stored there). */
 const WARM_UP_ADDRESS = 'ucxl://chorus:warm-up@chorus:warm-up/*^/warm-up';
 /** The throwaway record's content: a decision's usual size. */
 const WARM_UP_BYTES = 1024;
 
 /**
- * Runs the paths once; true when the record made the whole round trip (its content came back as sealed). Throws
- * what a path threw, e.g. for a keyring that holds no secret key of this node's role (its reads fail the same way).
+ * Runs the paths once. True when the record made the whole round trip (sealed, checked, opened to the same content);
+ * false when this node's role keys could not seal it (no recipients, a role the policy does not name: the record
+ * then carries the content unsealed) or open it (no secret key of its role), after the rest ran. Throws when a check
+ * fails, e.g. a signature that does not verify, or when a secret key that it holds does not open the record.
  */
 export async function warmDecisionPaths(p: WarmUpParts): Promise<boolean> {
   const subject = subjectKey(parseAddress(WARM_UP_ADDRESS));
   const key = latestKey(subject);
-  const readers = readersOf([p.role], p.policy);
   const content = new Uint8Array(WARM_UP_BYTES).map((_, i) => i % 251);
-  const payload = await encryptForRoles(content, p.keyring.recipients(readers));
+  const sealing = sealingOf(p);
+  const payload = sealing ? await encryptForRoles(content, sealing.recipients) : content;
   const record = signDecision(
     {
       v: 1,
@@ -60,10 +64,22 @@ export async function warmDecisionPaths(p: WarmUpParts): Promise<boolean> {
   const checked = decodeRecord(stored.value, { verify: p.verify, isAdmitted: () => true });
   checkKey(key, checked);
   await readLocalRecord(p.datastore, key); // a miss: the datastore's read of a key it does not hold
+  if (!sealing?.readers.includes(p.role) || !p.keyring.holdsSecret(p.role)) return false;
   const opened = await decryptAsRole(Buffer.from(checked.payload, 'base64'), {
     role: p.role,
     identities: p.keyring.identitiesFor(p.role),
-    readers,
+    readers: sealing.readers,
   });
   return Buffer.from(opened).equals(content);
+}
+
+/** The readers of a record of this node's role and their recipients; undefined when the policy or keyring has none. */
+function sealingOf(p: WarmUpParts): { readers: string[]; recipients: string[] } | undefined {
+  try {
+    const readers = readersOf([p.role], p.policy);
+    const recipients = p.keyring.recipients(readers);
+    return recipients.length > 0 ? { readers, recipients } : undefined;
+  } catch {
+    return undefined;
+  }
 }
