@@ -5,6 +5,15 @@
 // gives the share itself, for a caller with windows of its own (the pubsub signature offload).
 import { performance, type EventLoopUtilization } from 'node:perf_hooks';
 
+/** Node's event-loop utilization: since start-up; from one sample to now; or between two (the later first). */
+type Measure = (later?: EventLoopUtilization, earlier?: EventLoopUtilization) => EventLoopUtilization;
+
+/** Node's measure, when the runtime has one. */
+function defaultMeasure(): Measure | undefined {
+  const elu = (performance as { eventLoopUtilization?: unknown }).eventLoopUtilization;
+  return typeof elu === 'function' ? (later, earlier) => performance.eventLoopUtilization(later, earlier) : undefined;
+}
+
 export interface LoopLoadOptions {
   /** The shortest window measured (ms): a check within it of the last sample reuses that answer. */
   windowMs?: number;
@@ -15,7 +24,7 @@ export interface LoopLoadOptions {
 export class LoopLoad {
   private readonly windowMs: number;
   private readonly threshold: number;
-  private readonly measure: ((prev?: EventLoopUtilization) => EventLoopUtilization) | undefined;
+  private readonly measure: Measure | undefined;
   private last: EventLoopUtilization | undefined;
   private lastAt = 0;
   private answer = false;
@@ -23,8 +32,7 @@ export class LoopLoad {
   constructor(opts: LoopLoadOptions = {}) {
     this.windowMs = opts.windowMs ?? 100;
     this.threshold = opts.threshold ?? 0.5;
-    const elu = (performance as { eventLoopUtilization?: unknown }).eventLoopUtilization;
-    this.measure = typeof elu === 'function' ? (prev) => performance.eventLoopUtilization(prev) : undefined;
+    this.measure = defaultMeasure();
   }
 
   /** True when the loop ran code for more than `threshold` of the window that just ended. */
@@ -44,8 +52,6 @@ export class LoopLoad {
   }
 }
 
-type Measure = (later?: EventLoopUtilization, earlier?: EventLoopUtilization) => EventLoopUtilization;
-
 /**
  * The share of the time since its last call (since its creation, the first time) the event loop spent running
  * code, 0–1. `measure` is Node's event-loop utilization by default; where the runtime does not measure it (absent,
@@ -61,9 +67,4 @@ export function loopShareSampler(measure?: Measure): () => number {
     last = now;
     return since.idle + since.active > 0 && Number.isFinite(since.utilization) ? since.utilization : 1;
   };
-}
-
-function defaultMeasure(): Measure | undefined {
-  const elu = (performance as { eventLoopUtilization?: unknown }).eventLoopUtilization;
-  return typeof elu === 'function' ? (later, earlier) => performance.eventLoopUtilization(later, earlier) : undefined;
 }
